@@ -1,0 +1,153 @@
+/**
+ * @file dataset.h
+ * @brief Labelled image data sets: MNIST-family IDX files in and out, subsets, label noise.
+ *
+ * A data set holds n images of C×H×W floats in [0,1] (batch-major, as the net's input) and
+ * optionally n labels (int32). IDX files (LeCun's format, as MNIST and Fashion-MNIST ship
+ * them) are read plain or gzip-compressed; unsigned-byte images are scaled by 1/255.
+ *
+ * @par Thread safety
+ * Functions taking `const nnp_dataset *` may run concurrently on one data set; the others
+ * modify it and need exclusive access.
+ */
+#ifndef NNPROBE_DATASET_H
+#define NNPROBE_DATASET_H
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Opaque data set handle; free with nnp_dataset_free(). */
+typedef struct nnp_dataset nnp_dataset;
+
+
+/**
+ * @brief Loads images (and labels) from IDX files, each plain or gzip-compressed.
+ *
+ * The image file has type 0x08 (unsigned byte, scaled by 1/255) or 0x0D (float32, values must
+ * lie in [0,1]) and 2 to 4 dimensions: N×D (read as C=1,H=1,W=D), N×H×W (C=1) or N×C×H×W.
+ * The label file has type 0x08 and one dimension N. Everything is validated: magic, type,
+ * dimension count, zero or absurd dimensions, exact file length, equal counts, label range.
+ * @param[in]  images_path  image IDX file
+ * @param[in]  labels_path  label IDX file, or NULL for an unlabelled set
+ * @param[out] out          receives the data set; NULL on failure
+ * @retval NNP_EINVAL NULL `images_path` or `out`
+ * @retval NNP_EIO    a file cannot be opened or read (message names the file)
+ * @retval NNP_EFORMAT malformed file (message names the file and the problem)
+ * @retval NNP_ENOMEM out of memory
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_load_idx(const char *images_path,
+                                                      const char *labels_path,
+                                                      nnp_dataset **out);
+
+/**
+ * @brief Creates a data set from caller memory (the data are copied).
+ * @param[in] n, channels, height, width  shape; each ≥ 1
+ * @param[in] images  n×C×H×W floats, each in [0,1]
+ * @param[in] labels  n labels ≥ 0, or NULL for an unlabelled set
+ * @retval NNP_EINVAL NULL images/out, zero or too large dimension, value outside [0,1] or
+ *         non-finite, negative label
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_create(size_t n, size_t channels, size_t height,
+                                                    size_t width, const float *images,
+                                                    const int32_t *labels, nnp_dataset **out);
+
+/** @brief Frees a data set; NULL is a no-op.
+ *  @since 0.1.0 */
+NNP_API void nnp_dataset_free(nnp_dataset *ds);
+
+/** @brief Number of examples (0 for NULL).
+ *  @since 0.1.0 */
+NNP_API size_t nnp_dataset_count(const nnp_dataset *ds);
+
+/** @brief Floats per example, C·H·W (0 for NULL).
+ *  @since 0.1.0 */
+NNP_API size_t nnp_dataset_example_size(const nnp_dataset *ds);
+
+/**
+ * @brief Shape of one example.
+ * @param[out] channels, height, width  each may be NULL
+ * @retval NNP_EINVAL `ds` is NULL
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_shape(const nnp_dataset *ds, size_t *channels,
+                                                   size_t *height, size_t *width);
+
+/**
+ * @brief The images: count × example_size floats in [0,1].
+ * @par Ownership Owned by the data set; valid until it is freed or modified. NULL for NULL.
+ * @since 0.1.0
+ */
+NNP_API const float *nnp_dataset_images(const nnp_dataset *ds);
+
+/**
+ * @brief The labels: count int32 values, or NULL if the set is unlabelled (or `ds` is NULL).
+ * @par Ownership Owned by the data set; valid until it is freed or modified.
+ * @since 0.1.0
+ */
+NNP_API const int32_t *nnp_dataset_labels(const nnp_dataset *ds);
+
+/** @brief One more than the largest label (0 if unlabelled or NULL).
+ *  @since 0.1.0 */
+NNP_API size_t nnp_dataset_class_count(const nnp_dataset *ds);
+
+/**
+ * @brief New data set holding examples [start, start+count) of `ds` (a copy).
+ *
+ * E.g. the paper's P1/P2 halves of the 60,000 training images are (0, 30000) and (30000, 30000).
+ * @retval NNP_EINVAL NULL argument, count 0, or the range exceeds the set
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_subset(const nnp_dataset *ds, size_t start,
+                                                    size_t count, nnp_dataset **out);
+
+/**
+ * @brief New data set holding the examples `index[0..count)` of `ds`, in that order (a copy;
+ * repeats allowed).
+ * @retval NNP_EINVAL NULL argument, count 0, or an index ≥ nnp_dataset_count()
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_select(const nnp_dataset *ds, const size_t *index,
+                                                    size_t count, nnp_dataset **out);
+
+/**
+ * @brief Replaces the labels by a random permutation of themselves (the "random labels"
+ * experiment): the label histogram is kept, the pairing with images is destroyed.
+ * Deterministic for a given seed (Fisher–Yates with the library's own generator).
+ * @retval NNP_EINVAL `ds` is NULL or unlabelled
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_permute_labels(nnp_dataset *ds, uint64_t seed);
+
+/** @brief Element types for nnp_dataset_save_idx(). Values pinned. */
+typedef enum nnp_idx_type {
+    NNP_IDX_UBYTE = 0, /**< unsigned byte, value = round(255·x) (lossy) */
+    NNP_IDX_FLOAT = 1  /**< float32, big-endian (lossless) */
+} nnp_idx_type;
+
+/**
+ * @brief Writes the images (and labels) as IDX files.
+ *
+ * Images are written with 3 dimensions N×H×W when C = 1, else 4 (N×C×H×W). A path ending in
+ * ".gz" is gzip-compressed. Files are written to a temporary name and renamed, so a failure
+ * never leaves a half-written file under the final name.
+ * @param[in] images_path  output image file
+ * @param[in] labels_path  output label file, or NULL to skip (must be NULL if unlabelled)
+ * @param[in] type         element type of the image file
+ * @retval NNP_EINVAL NULL ds/images_path, bad type, labels_path given for an unlabelled set
+ * @retval NNP_EIO    a file cannot be written
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_save_idx(const nnp_dataset *ds,
+                                                      const char *images_path,
+                                                      const char *labels_path,
+                                                      nnp_idx_type type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,35 @@
+/**
+ * @file export.h
+ * @brief Symbol export and attribute macros used by every public header.
+ *
+ * `NNP_API` marks a function as part of the exported ABI. The library is built with
+ * hidden visibility, so anything not marked stays internal.
+ */
+#ifndef NNPROBE_EXPORT_H
+#define NNPROBE_EXPORT_H
+
+#if defined(_WIN32)
+#  if defined(NNP_BUILDING) && defined(NNP_STATIC)
+#    error "NNP_BUILDING and NNP_STATIC must not both be defined"
+#  elif defined(NNP_BUILDING)
+#    define NNP_API __declspec(dllexport)
+#  elif defined(NNP_STATIC)
+#    define NNP_API
+#  else
+#    define NNP_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) || defined(__clang__)
+#  define NNP_API __attribute__((visibility("default")))
+#else
+#  define NNP_API
+#endif
+
+/* Fallible functions warn when their status is ignored. No `nonnull`: functions promise
+ * NNP_EINVAL for NULL, and `nonnull` would let the compiler delete that check. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define NNP_NODISCARD __attribute__((warn_unused_result))
+#else
+#  define NNP_NODISCARD
+#endif
+
+#endif

@@ -1,0 +1,251 @@
+/**
+ * @file net.h
+ * @brief The network handle: building, parameters, layer queries, batched forward passes.
+ *
+ * A network is a directed acyclic graph of layers kept in topological order. Layer 0 is the
+ * input (shape C×H×W, no parameters); every other layer names its input layers, and the last
+ * layer's output are the logits (the net never applies softmax itself; losses do). Sequential
+ * builders (nnp_net_add_dense(), nnp_net_add_activation()) attach to the previous layer.
+ *
+ * Tensors are `float`, batch-major: a batch of n inputs is n×(C·H·W) floats, example after
+ * example, each in C,H,W order (NCHW).
+ *
+ * @par Thread safety
+ * Functions taking `const nnp_net *` only read the net: any number of threads may call them at
+ * once on one net, provided each thread uses its own ::nnp_workspace (or passes NULL). Functions
+ * taking `nnp_net *` modify it and must not run concurrently with anything else on that net.
+ */
+#ifndef NNPROBE_NET_H
+#define NNPROBE_NET_H
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief Opaque network handle. Create with nnp_net_create(), free with nnp_net_free(). */
+typedef struct nnp_net nnp_net;
+
+/**
+ * @brief Opaque scratch memory for passes over one net (activations, gradients).
+ *
+ * Owned by one thread at a time. Reusing it across calls avoids all allocation once it has
+ * grown to the largest batch used. Create with nnp_workspace_create(), free with
+ * nnp_workspace_free().
+ */
+typedef struct nnp_workspace nnp_workspace;
+
+/** @brief Kinds of layer. Values are pinned; new kinds are appended. */
+typedef enum nnp_layer_kind {
+    NNP_LAYER_INPUT = 0,    /**< the network input (layer 0 only) */
+    NNP_LAYER_DENSE = 1,    /**< y = W x + b, W is units × inputs (row-major), b has units entries */
+    NNP_LAYER_RELU = 2,     /**< y = max(0, x) */
+    NNP_LAYER_SIGMOID = 3,  /**< y = 1 / (1 + exp(-x)) */
+    NNP_LAYER_TANH = 4,     /**< y = tanh(x) */
+    NNP_LAYER_SOFTPLUS = 5  /**< y = log(1 + exp(x)) */
+} nnp_layer_kind;
+
+/** @brief Largest number of inputs any layer kind takes (for nnp_layer_info::inputs). */
+#define NNP_MAX_LAYER_INPUTS 4
+
+/**
+ * @brief Description of one layer, filled by nnp_net_layer_info().
+ *
+ * Set `size = sizeof(nnp_layer_info)` before the call; fields beyond `size` are not written,
+ * so older callers keep working when fields are appended.
+ */
+typedef struct nnp_layer_info {
+    size_t size;            /**< set by the caller to sizeof(nnp_layer_info) */
+    nnp_layer_kind kind;    /**< layer kind */
+    size_t n_inputs;        /**< number of input layers (0 for the input layer) */
+    size_t inputs[NNP_MAX_LAYER_INPUTS]; /**< indices of the input layers (all < this layer) */
+    size_t channels;        /**< output shape: channels (dense layers: units) */
+    size_t height;          /**< output shape: height (1 for dense outputs) */
+    size_t width;           /**< output shape: width (1 for dense outputs) */
+    size_t output_size;     /**< channels × height × width: floats per example */
+    size_t weight_count;    /**< number of weights (0 for parameter-free layers) */
+    size_t bias_count;      /**< number of biases (0 for parameter-free layers) */
+} nnp_layer_info;
+
+/** @brief Number of ::nnp_layer_kind values (one past the largest), for FFI callers.
+ *  @since 0.1.0 */
+NNP_API int nnp_layer_kind_count(void);
+
+/**
+ * @brief Short lower-case name of a layer kind ("input", "dense", "relu", ...).
+ * @param[in] kind any value; unknown values give "unknown".
+ * @par Ownership Static storage. @par Thread safety Safe from any thread.
+ * @since 0.1.0
+ */
+NNP_API const char *nnp_layer_kind_name(nnp_layer_kind kind);
+
+/**
+ * @brief Creates an empty network whose input is one C×H×W image per example.
+ * @param[in]  channels, height, width  input shape; each ≥ 1, product ≤ 2^28.
+ * @param[out] out  receives the handle; set to NULL on failure.
+ * @retval NNP_OK success
+ * @retval NNP_EINVAL `out` is NULL or a dimension is 0 or too large
+ * @retval NNP_ENOMEM out of memory
+ * @par Ownership The caller frees the handle with nnp_net_free().
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_create(size_t channels, size_t height, size_t width,
+                                                nnp_net **out);
+
+/**
+ * @brief Frees a network. NULL is a no-op.
+ * @par Thread safety No other call may use the net at the same time.
+ * @since 0.1.0
+ */
+NNP_API void nnp_net_free(nnp_net *net);
+
+/**
+ * @brief Deep copy of a network (structure and parameters).
+ * @param[in]  net  network to copy
+ * @param[out] out  receives the copy (NULL on failure); free with nnp_net_free().
+ * @retval NNP_EINVAL NULL argument @retval NNP_ENOMEM out of memory
+ * @par Thread safety Reads `net` only.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out);
+
+/**
+ * @brief Appends a dense (fully connected) layer on top of the last layer.
+ *
+ * The last layer's output (of any shape) is flattened to its C·H·W values. Parameters start
+ * at zero; call nnp_net_init_params() or nnp_net_set_params().
+ * @param[in]  net    network
+ * @param[in]  units  number of outputs, 1 … 2^24
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net or units out of range @retval NNP_ENOMEM out of memory
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_dense(nnp_net *net, size_t units, size_t *layer);
+
+/**
+ * @brief Appends an element-wise activation (ReLU, sigmoid, tanh or softplus) on top of the
+ * last layer; its output has the same shape.
+ * @param[in]  net    network
+ * @param[in]  kind   ::NNP_LAYER_RELU, ::NNP_LAYER_SIGMOID, ::NNP_LAYER_TANH or ::NNP_LAYER_SOFTPLUS
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net or `kind` not an activation @retval NNP_ENOMEM out of memory
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind,
+                                                        size_t *layer);
+
+/**
+ * @brief Number of layers, the input layer included (so ≥ 1). 0 if `net` is NULL.
+ * @since 0.1.0
+ */
+NNP_API size_t nnp_net_layer_count(const nnp_net *net);
+
+/** @brief Floats per input example (C·H·W). 0 if `net` is NULL.
+ *  @since 0.1.0 */
+NNP_API size_t nnp_net_input_size(const nnp_net *net);
+
+/** @brief Floats per output example: the last layer's size (the number of classes for a
+ *  classifier). 0 if `net` is NULL.
+ *  @since 0.1.0 */
+NNP_API size_t nnp_net_output_size(const nnp_net *net);
+
+/** @brief Total number of trainable parameters (weights and biases of all layers).
+ *  0 if `net` is NULL.
+ *  @since 0.1.0 */
+NNP_API size_t nnp_net_param_count(const nnp_net *net);
+
+/**
+ * @brief Describes one layer.
+ * @param[in]  net    network
+ * @param[in]  layer  0 … nnp_net_layer_count()−1
+ * @param[out] info   caller's struct with `info->size` set to sizeof(nnp_layer_info)
+ * @retval NNP_EINVAL NULL argument, layer out of range, or info->size is 0
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_layer_info(const nnp_net *net, size_t layer,
+                                                    nnp_layer_info *info);
+
+/**
+ * @brief Sets every parameter deterministically from a seed.
+ *
+ * Dense weights are drawn uniformly from ±sqrt(6/(fan_in+fan_out)) (Glorot & Bengio, 2010,
+ * eq. 16); biases are set to zero. The same seed gives the same parameters on every machine.
+ * @retval NNP_EINVAL `net` is NULL
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed);
+
+/**
+ * @brief Copies out one layer's parameters.
+ * @param[in]  net      network
+ * @param[in]  layer    a layer index
+ * @param[out] weights  nnp_layer_info::weight_count floats, or NULL to skip (dense: units ×
+ *                      inputs, row-major, as PyTorch's Linear.weight)
+ * @param[out] bias     nnp_layer_info::bias_count floats, or NULL to skip
+ * @retval NNP_EINVAL NULL net or layer out of range
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_get_params(const nnp_net *net, size_t layer,
+                                                    float *weights, float *bias);
+
+/**
+ * @brief Replaces one layer's parameters (layouts as in nnp_net_get_params()).
+ * @param[in] weights  weight_count floats, or NULL to leave the weights unchanged
+ * @param[in] bias     bias_count floats, or NULL to leave the biases unchanged
+ * @retval NNP_EINVAL NULL net, layer out of range, or a non-finite value (nothing is changed)
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_set_params(nnp_net *net, size_t layer,
+                                                    const float *weights, const float *bias);
+
+/**
+ * @brief Creates scratch memory for passes over `net` with batches of up to `max_batch`
+ * examples (it grows by itself if a larger batch comes later).
+ * @param[in]  net        the network the workspace will serve (it must outlive the workspace,
+ *                        and must not gain layers while the workspace is in use)
+ * @param[in]  max_batch  expected largest batch, ≥ 1
+ * @param[out] out        receives the workspace; NULL on failure
+ * @retval NNP_EINVAL NULL argument or max_batch 0 @retval NNP_ENOMEM out of memory
+ * @par Thread safety One workspace must not be used by two threads at once.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_workspace_create(const nnp_net *net, size_t max_batch,
+                                                      nnp_workspace **out);
+
+/** @brief Frees a workspace. NULL is a no-op.
+ *  @since 0.1.0 */
+NNP_API void nnp_workspace_free(nnp_workspace *ws);
+
+/**
+ * @brief Batched forward pass to the logits (the last layer's output).
+ * @param[in]  net     network
+ * @param[in,out] ws   workspace made for `net`, or NULL (then the call allocates its own)
+ * @param[in]  x       n × nnp_net_input_size() floats
+ * @param[in]  n       batch size ≥ 1
+ * @param[out] logits  n × nnp_net_output_size() floats
+ * @retval NNP_EINVAL NULL pointer, n = 0, or `ws` made for another net
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety See the file comment: concurrent calls need distinct workspaces.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_forward(const nnp_net *net, nnp_workspace *ws,
+                                             const float *x, size_t n, float *logits);
+
+/**
+ * @brief Batched forward pass to the activations φ_l(x) of layer `layer`.
+ *
+ * Only the layers `layer` depends on are computed.
+ * @param[in]  layer  0 … nnp_net_layer_count()−1 (0 returns the input itself)
+ * @param[out] out    n × nnp_layer_info::output_size floats
+ * @retval NNP_EINVAL as nnp_forward(), or layer out of range
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_forward_layer(const nnp_net *net, nnp_workspace *ws,
+                                                   const float *x, size_t n, size_t layer,
+                                                   float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,16 @@
+/**
+ * @file nnprobe.h
+ * @brief libnnprobe: probe trained neural networks as in Szegedy et al. (2013), "Intriguing
+ * properties of neural networks". Include this header to get the whole public API.
+ */
+#ifndef NNPROBE_NNPROBE_H
+#define NNPROBE_NNPROBE_H
+
+#include "version.h"
+#include "status.h"
+#include "net.h"
+#include "grad.h"
+#include "dataset.h"
+#include "train.h"
+
+#endif

@@ -1,0 +1,62 @@
+/* Internal core services: errors, allocation, options, RNG. Not part of the public API. */
+#ifndef NNP_CORE_H
+#define NNP_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "nnprobe/status.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NNPI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NNPI_PRINTF(f, a)
+#endif
+
+/* Sets the calling thread's message (printf-style) and returns `status`, so that failing
+ * paths read `return nnpi_error(NNP_EINVAL, "...")`. */
+nnp_status nnpi_error(nnp_status status, const char *fmt, ...) NNPI_PRINTF(2, 3);
+
+/* Sets the message to "<prefix>: <current message>" and returns `status`: adds context
+ * to an error raised deeper down. */
+nnp_status nnpi_error_prefix(nnp_status status, const char *fmt, ...) NNPI_PRINTF(2, 3);
+
+/* Returns from the calling function when `expr` yields a status other than NNP_OK. */
+#define NNPI_TRY(expr)                            \
+    do {                                          \
+        nnp_status nnpi_try_s_ = (expr);          \
+        if (nnpi_try_s_ != NNP_OK) return nnpi_try_s_; \
+    } while (0)
+
+/* NULL-argument check that names the parameter and the function. */
+#define NNPI_CHECK_NULL(p)                                                       \
+    do {                                                                         \
+        if ((p) == NULL) return nnpi_error(NNP_EINVAL, "%s: %s is NULL", __func__, #p); \
+    } while (0)
+
+/* All library allocation goes through these, so tests can inject failures. */
+void *nnpi_malloc(size_t size);
+void *nnpi_calloc(size_t count, size_t size);
+void *nnpi_realloc(void *p, size_t size);
+void nnpi_free(void *p);
+/* Product a*b, or SIZE_MAX when it overflows (then the allocation fails cleanly). */
+size_t nnpi_mul(size_t a, size_t b);
+/* Test hook: the n-th allocation from now fails (0 disables). Not exported. */
+void nnpi_fail_alloc_after(long n);
+
+/* Copies a caller's size-prefixed options struct into `dst` (already holding the defaults,
+ * `dst_size` bytes), following DESIGN's rule: size 0 -> EINVAL; smaller -> older caller, the
+ * rest keeps defaults; larger -> accepted only if the extra bytes are zero (else EVERSION).
+ * NULL `src` keeps all defaults. `what` names the struct in messages. */
+nnp_status nnpi_opts_copy(void *dst, size_t dst_size, const void *src, const char *what);
+
+/* Deterministic RNG: xoshiro256** seeded through splitmix64 (Blackman & Vigna, 2018). */
+typedef struct nnpi_rng {
+    uint64_t s[4];
+} nnpi_rng;
+void nnpi_rng_seed(nnpi_rng *r, uint64_t seed);
+uint64_t nnpi_rng_next(nnpi_rng *r);
+double nnpi_rng_uniform(nnpi_rng *r);           /* [0, 1), 53 bits */
+uint64_t nnpi_rng_below(nnpi_rng *r, uint64_t n); /* uniform in [0, n), n >= 1, unbiased */
+double nnpi_rng_normal(nnpi_rng *r);            /* standard normal (Box–Muller) */
+
+#endif
