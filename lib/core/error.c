@@ -60,6 +60,16 @@ nnp_status nnpi_error_prefix(nnp_status status, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    /* "<prefix>: <old>", cut at the buffer's end (by hand: snprintf would warn about it) */
+    size_t len = strlen(prefix);
+    memcpy(last_error, prefix, len + 1);
+    if (len + 2 < sizeof last_error) {
+        memcpy(last_error + len, ": ", 3);
+        len += 2;
+        size_t room = sizeof last_error - 1 - len, olen = strlen(old);
+        if (olen > room) olen = room;
+        memcpy(last_error + len, old, olen);
+        last_error[len + olen] = '\0';
+    }
     return status;
 }

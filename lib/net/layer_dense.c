@@ -1,0 +1,60 @@
+/* Dense (fully connected) layer: y = W x + b, W is units × fan_in row-major (PyTorch's
+ * Linear layout). A batch is one GEMM: Y (n×O) = X (n×I) · Wᵀ + 1 bᵀ. */
+#include <string.h>
+
+#include <cblas.h>
+
+#include "net/net_internal.h"
+
+static int blas_int(size_t v) { return (int)v; } /* sizes are bounded by 2^31 when built */
+
+static void dense_forward(const nnpi_node *node, const float *params, const float *const *in,
+                          float *out, size_t n)
+{
+    const size_t n_out = node->out_size, n_in = node->in_size;
+    const float *W = params, *b = params + node->n_weights;
+    for (size_t i = 0; i < n; i++) memcpy(out + i * n_out, b, n_out * sizeof(float));
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blas_int(n_out), blas_int(n_in), 1.0f, W, blas_int(n_in),
+                    in[0], 1, 1.0f, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(n), blas_int(n_out),
+                    blas_int(n_in), 1.0f, in[0], blas_int(n_in), W, blas_int(n_in), 1.0f, out, blas_int(n_out));
+}
+
+/* dX (n×n_in) (+)= dY (n×n_out) · W (n_out×n_in) */
+static void dense_backward_input(const nnpi_node *node, const float *params,
+                                 const float *const *in, const float *out, const float *dout,
+                                 float *const *din, size_t n,
+                                 const unsigned char *accumulate)
+{
+    (void)in;
+    (void)out;
+    const size_t n_out = node->out_size, n_in = node->in_size;
+    const float beta = accumulate[0] ? 1.0f : 0.0f;
+    if (n == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, blas_int(n_out), blas_int(n_in), 1.0f, params,
+                    blas_int(n_in), dout, 1, beta, din[0], 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(n), blas_int(n_in),
+                    blas_int(n_out), 1.0f, dout, blas_int(n_out), params, blas_int(n_in), beta, din[0],
+                    blas_int(n_in));
+}
+
+/* dW (n_out×n_in) += dYᵀ · X;  db += Σ_i dY_i */
+static void dense_backward_params(const nnpi_node *node, const float *const *in,
+                                  const float *dout, float *dparams, size_t n)
+{
+    const size_t n_out = node->out_size, n_in = node->in_size;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(n_out), blas_int(n_in), blas_int(n),
+                1.0f, dout, blas_int(n_out), in[0], blas_int(n_in), 1.0f, dparams, blas_int(n_in));
+    float *db = dparams + node->n_weights;
+    for (size_t i = 0; i < n; i++)
+        for (size_t o = 0; o < n_out; o++) db[o] += dout[i * n_out + o];
+}
+
+const nnpi_layer_ops nnpi_dense_ops = {NNP_LAYER_DENSE, "dense", dense_forward,
+                                       dense_backward_input, dense_backward_params};
+
+/* The input layer only names the shape; passes read the caller's x in place. */
+const nnpi_layer_ops nnpi_input_ops = {NNP_LAYER_INPUT, "input", NULL, NULL, NULL};

@@ -1,0 +1,227 @@
+/* Building a network, its parameters and layer queries. */
+#include <math.h>
+#include <string.h>
+
+#include "net/net_internal.h"
+
+#define MAX_INPUT_SIZE ((size_t)1 << 28)
+#define MAX_UNITS ((size_t)1 << 24)
+
+static const char *const kind_names[] = {"input", "dense", "relu", "sigmoid", "tanh", "softplus"};
+#define KIND_COUNT ((int)(sizeof kind_names / sizeof kind_names[0]))
+
+NNP_API int nnp_layer_kind_count(void) { return KIND_COUNT; }
+
+NNP_API const char *nnp_layer_kind_name(nnp_layer_kind kind)
+{
+    int k = (int)kind;
+    return (k >= 0 && k < KIND_COUNT) ? kind_names[k] : "unknown";
+}
+
+nnp_status nnpi_check_layer(const nnp_net *net, size_t layer, const char *func)
+{
+    if (net == NULL) return nnpi_error(NNP_EINVAL, "%s: net is NULL", func);
+    if (layer >= net->n_nodes)
+        return nnpi_error(NNP_EINVAL, "%s: layer %zu out of range (the net has layers 0..%zu)",
+                          func, layer, net->n_nodes - 1);
+    return NNP_OK;
+}
+
+/* Appends a node after checking its inputs exist; grows storage; returns its index. */
+static nnp_status append_node(nnp_net *net, const nnpi_node *proto, size_t *index)
+{
+    if (net->n_nodes == net->cap_nodes) {
+        size_t cap = net->cap_nodes ? 2 * net->cap_nodes : 8;
+        nnpi_node *nodes = nnpi_realloc(net->nodes, nnpi_mul(cap, sizeof *nodes));
+        if (nodes == NULL) return nnpi_error(NNP_ENOMEM, "net: out of memory adding a layer");
+        net->nodes = nodes;
+        net->cap_nodes = cap;
+    }
+    size_t n_params = proto->n_weights + proto->n_bias;
+    if (n_params > 0) {
+        float *params = nnpi_realloc(net->params, nnpi_mul(net->n_params + n_params, sizeof(float)));
+        if (params == NULL)
+            return nnpi_error(NNP_ENOMEM, "net: out of memory for %zu parameters", n_params);
+        memset(params + net->n_params, 0, n_params * sizeof(float));
+        net->params = params;
+    }
+    nnpi_node *node = &net->nodes[net->n_nodes];
+    *node = *proto;
+    node->param_offset = net->n_params;
+    node->n_consumers = 0;
+    for (size_t k = 0; k < node->n_inputs; k++) net->nodes[node->inputs[k]].n_consumers++;
+    net->n_params += n_params;
+    if (node->out_size > net->max_out_size) net->max_out_size = node->out_size;
+    *index = net->n_nodes++;
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_create(size_t channels, size_t height, size_t width, nnp_net **out)
+{
+    NNPI_CHECK_NULL(out);
+    *out = NULL;
+    if (channels == 0 || height == 0 || width == 0)
+        return nnpi_error(NNP_EINVAL, "nnp_net_create: input shape %zux%zux%zu has a zero dimension",
+                          channels, height, width);
+    size_t size = nnpi_mul(nnpi_mul(channels, height), width);
+    if (size > MAX_INPUT_SIZE)
+        return nnpi_error(NNP_EINVAL, "nnp_net_create: input shape %zux%zux%zu exceeds 2^28 values",
+                          channels, height, width);
+    nnp_net *net = nnpi_calloc(1, sizeof *net);
+    if (net == NULL) return nnpi_error(NNP_ENOMEM, "nnp_net_create: out of memory");
+    nnpi_node input = {.ops = &nnpi_input_ops, .c = channels, .h = height, .w = width,
+                       .out_size = size, .in_size = size};
+    size_t index;
+    nnp_status s = append_node(net, &input, &index);
+    if (s != NNP_OK) {
+        nnp_net_free(net);
+        return s;
+    }
+    *out = net;
+    return NNP_OK;
+}
+
+NNP_API void nnp_net_free(nnp_net *net)
+{
+    if (net == NULL) return;
+    nnpi_free(net->nodes);
+    nnpi_free(net->params);
+    nnpi_free(net);
+}
+
+NNP_API nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out)
+{
+    NNPI_CHECK_NULL(out);
+    *out = NULL;
+    NNPI_CHECK_NULL(net);
+    nnp_net *copy = nnpi_calloc(1, sizeof *copy);
+    if (copy == NULL) return nnpi_error(NNP_ENOMEM, "nnp_net_clone: out of memory");
+    *copy = *net;
+    copy->nodes = nnpi_malloc(nnpi_mul(net->cap_nodes, sizeof *net->nodes));
+    copy->params = net->n_params ? nnpi_malloc(nnpi_mul(net->n_params, sizeof(float))) : NULL;
+    if (copy->nodes == NULL || (net->n_params && copy->params == NULL)) {
+        nnpi_free(copy->nodes);
+        nnpi_free(copy->params);
+        nnpi_free(copy);
+        return nnpi_error(NNP_ENOMEM, "nnp_net_clone: out of memory");
+    }
+    memcpy(copy->nodes, net->nodes, net->n_nodes * sizeof *net->nodes);
+    if (net->n_params) memcpy(copy->params, net->params, net->n_params * sizeof(float));
+    *out = copy;
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_add_dense(nnp_net *net, size_t units, size_t *layer)
+{
+    NNPI_CHECK_NULL(net);
+    if (units == 0 || units > MAX_UNITS)
+        return nnpi_error(NNP_EINVAL, "nnp_net_add_dense: units = %zu, must be 1..%zu", units,
+                          MAX_UNITS);
+    size_t last = net->n_nodes - 1;
+    size_t fan_in = net->nodes[last].out_size;
+    if (nnpi_mul(units, fan_in) > ((size_t)1 << 31))
+        return nnpi_error(NNP_EINVAL, "nnp_net_add_dense: %zu x %zu weights exceed 2^31", units,
+                          fan_in);
+    nnpi_node node = {.ops = &nnpi_dense_ops, .n_inputs = 1, .inputs = {last}, .c = units,
+                      .h = 1, .w = 1, .out_size = units, .in_size = fan_in,
+                      .n_weights = units * fan_in, .n_bias = units};
+    size_t index;
+    NNPI_TRY(append_node(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind, size_t *layer)
+{
+    NNPI_CHECK_NULL(net);
+    const nnpi_layer_ops *ops = nnpi_activation_ops(kind);
+    if (ops == NULL)
+        return nnpi_error(NNP_EINVAL, "nnp_net_add_activation: kind %d (%s) is not an activation",
+                          (int)kind, nnp_layer_kind_name(kind));
+    size_t last = net->n_nodes - 1;
+    const nnpi_node *prev = &net->nodes[last];
+    nnpi_node node = {.ops = ops, .n_inputs = 1, .inputs = {last}, .c = prev->c, .h = prev->h,
+                      .w = prev->w, .out_size = prev->out_size, .in_size = prev->out_size};
+    size_t index;
+    NNPI_TRY(append_node(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
+
+NNP_API size_t nnp_net_layer_count(const nnp_net *net) { return net ? net->n_nodes : 0; }
+
+NNP_API size_t nnp_net_input_size(const nnp_net *net) { return net ? net->nodes[0].out_size : 0; }
+
+NNP_API size_t nnp_net_output_size(const nnp_net *net)
+{
+    return net ? net->nodes[net->n_nodes - 1].out_size : 0;
+}
+
+NNP_API size_t nnp_net_param_count(const nnp_net *net) { return net ? net->n_params : 0; }
+
+NNP_API nnp_status nnp_net_layer_info(const nnp_net *net, size_t layer, nnp_layer_info *info)
+{
+    NNPI_TRY(nnpi_check_layer(net, layer, __func__));
+    NNPI_CHECK_NULL(info);
+    if (info->size == 0)
+        return nnpi_error(NNP_EINVAL, "nnp_net_layer_info: info->size is 0 (set it to sizeof(nnp_layer_info))");
+    const nnpi_node *node = &net->nodes[layer];
+    nnp_layer_info full = {.size = info->size, .kind = node->ops->kind, .n_inputs = node->n_inputs,
+                           .channels = node->c, .height = node->h, .width = node->w,
+                           .output_size = node->out_size, .weight_count = node->n_weights,
+                           .bias_count = node->n_bias};
+    for (size_t k = 0; k < node->n_inputs; k++) full.inputs[k] = node->inputs[k];
+    size_t copy = info->size < sizeof full ? info->size : sizeof full;
+    memcpy(info, &full, copy);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed)
+{
+    NNPI_CHECK_NULL(net);
+    nnpi_rng rng;
+    nnpi_rng_seed(&rng, seed);
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const nnpi_node *node = &net->nodes[i];
+        if (node->n_weights == 0) continue;
+        float *w = net->params + node->param_offset;
+        /* Glorot & Bengio (2010), eq. 16: U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
+        double a = sqrt(6.0 / (double)(node->in_size + node->out_size));
+        for (size_t j = 0; j < node->n_weights; j++)
+            w[j] = (float)(a * (2.0 * nnpi_rng_uniform(&rng) - 1.0));
+        memset(w + node->n_weights, 0, node->n_bias * sizeof(float));
+    }
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_get_params(const nnp_net *net, size_t layer, float *weights, float *bias)
+{
+    NNPI_TRY(nnpi_check_layer(net, layer, __func__));
+    const nnpi_node *node = &net->nodes[layer];
+    const float *p = net->params + node->param_offset;
+    if (weights && node->n_weights) memcpy(weights, p, node->n_weights * sizeof(float));
+    if (bias && node->n_bias) memcpy(bias, p + node->n_weights, node->n_bias * sizeof(float));
+    return NNP_OK;
+}
+
+static nnp_status check_finite(const float *v, size_t n, size_t layer, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return nnpi_error(NNP_EINVAL, "nnp_net_set_params: layer %zu: %s[%zu] is not finite",
+                              layer, what, i);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_set_params(nnp_net *net, size_t layer, const float *weights,
+                                      const float *bias)
+{
+    NNPI_TRY(nnpi_check_layer(net, layer, __func__));
+    const nnpi_node *node = &net->nodes[layer];
+    if (weights) NNPI_TRY(check_finite(weights, node->n_weights, layer, "weights"));
+    if (bias) NNPI_TRY(check_finite(bias, node->n_bias, layer, "bias"));
+    float *p = net->params + node->param_offset;
+    if (weights && node->n_weights) memcpy(p, weights, node->n_weights * sizeof(float));
+    if (bias && node->n_bias) memcpy(p + node->n_weights, bias, node->n_bias * sizeof(float));
+    return NNP_OK;
+}

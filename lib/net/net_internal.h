@@ -1,0 +1,95 @@
+/* Internal representation of a network: a DAG of nodes in topological order, each node's
+ * behaviour given by a table of operations for its kind. Shared by lib/net, lib/probe and
+ * lib/train; not part of the public API. */
+#ifndef NNP_NET_INTERNAL_H
+#define NNP_NET_INTERNAL_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+#include "nnprobe/net.h"
+
+typedef struct nnpi_node nnpi_node;
+
+/* What a layer kind does. A pass over a batch of n examples sees each input as an n×in_size
+ * matrix and writes an n×out_size matrix. Backward functions receive the gradient of the
+ * output (dout) and either overwrite (accumulate[k] = 0) or add to (accumulate[k] = 1) the
+ * gradient of input k, so a node consumed by several others sums their contributions. */
+typedef struct nnpi_layer_ops {
+    nnp_layer_kind kind;
+    const char *name;
+    /* out = f(in); params points at the node's weights followed by its biases */
+    void (*forward)(const nnpi_node *node, const float *params, const float *const *in,
+                    float *out, size_t n);
+    /* din[k] (+)= (d out / d in[k])ᵀ dout, for every input k; NULL for the input layer */
+    void (*backward_input)(const nnpi_node *node, const float *params, const float *const *in,
+                           const float *out, const float *dout, float *const *din, size_t n,
+                           const unsigned char *accumulate);
+    /* dparams += (d out / d params)ᵀ dout summed over the batch; NULL if no parameters */
+    void (*backward_params)(const nnpi_node *node, const float *const *in, const float *dout,
+                            float *dparams, size_t n);
+} nnpi_layer_ops;
+
+struct nnpi_node {
+    const nnpi_layer_ops *ops;
+    size_t n_inputs;
+    size_t inputs[NNP_MAX_LAYER_INPUTS];
+    size_t c, h, w;       /* output shape */
+    size_t out_size;      /* c*h*w */
+    size_t in_size;       /* floats per example of the first input (dense fan-in) */
+    size_t param_offset;  /* into nnp_net.params */
+    size_t n_weights, n_bias;
+    size_t n_consumers;   /* nodes that take this one as input */
+};
+
+struct nnp_net {
+    nnpi_node *nodes;
+    size_t n_nodes, cap_nodes;
+    float *params;        /* all parameters, node after node: weights then biases */
+    size_t n_params;
+    size_t max_out_size;  /* largest node output, for workspace sizing */
+};
+
+/* Scratch for passes: one activation and one gradient buffer per node, plus per-pass flags.
+ * Capacity grows on demand; a fixed-shape loop allocates only on its first call. */
+struct nnp_workspace {
+    const nnp_net *net;
+    size_t n_nodes;       /* net->n_nodes when the buffers were sized */
+    size_t cap;           /* examples the buffers hold */
+    float **act;          /* act[i]: cap × out_size(i); act[0] unused (input read in place) */
+    float **grad;         /* grad[i]: cap × out_size(i) */
+    unsigned char *grad_set; /* grad[i] written in the current backward pass */
+    float *scratch;       /* cap × max_out_size, for losses and seeds */
+};
+
+extern const nnpi_layer_ops nnpi_input_ops;
+extern const nnpi_layer_ops nnpi_dense_ops;
+extern const nnpi_layer_ops nnpi_relu_ops, nnpi_sigmoid_ops, nnpi_tanh_ops, nnpi_softplus_ops;
+
+/* The ops table of an activation kind, or NULL if `kind` is not an element-wise activation. */
+const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind);
+
+/* Checks `ws` belongs to `net` (or makes a private one when ws is NULL: *owned is then set and
+ * must be freed by the caller) and that it holds n examples. */
+nnp_status nnpi_workspace_prepare(const nnp_net *net, nnp_workspace *ws, size_t n,
+                                  nnp_workspace **use, nnp_workspace **owned);
+
+/* Output of node i for the current pass (the caller's x for the input node). */
+const float *nnpi_node_output(const nnp_workspace *ws, const float *x, size_t i);
+
+/* Forward pass of nodes 1..last on n examples (x: n × input size). */
+void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last);
+
+/* Backward pass from node `last`, whose output gradient the caller has written into
+ * ws->grad[last] (and set ws->grad_set[last]). Gradients reach every ancestor; the input
+ * gradient lands in dx (n × input size), or is not computed when dx is NULL. If dparams is not
+ * NULL, parameter gradients of nodes with index ≥ first_param_node are added to it (laid out
+ * as net->params). Call nnpi_backward_begin() before seeding. */
+void nnpi_backward_begin(nnp_workspace *ws);
+void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last,
+                   float *dx, float *dparams, size_t first_param_node);
+
+/* Validation shared by the public entry points. */
+nnp_status nnpi_check_layer(const nnp_net *net, size_t layer, const char *func);
+
+#endif

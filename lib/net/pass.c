@@ -1,0 +1,168 @@
+/* Batched forward and backward passes over the DAG, and the workspace they run in. */
+#include <string.h>
+
+#include "net/net_internal.h"
+
+static void free_buffers(nnp_workspace *ws)
+{
+    for (size_t i = 0; i < ws->n_nodes; i++) {
+        if (ws->act) nnpi_free(ws->act[i]);
+        if (ws->grad) nnpi_free(ws->grad[i]);
+    }
+    nnpi_free(ws->act);
+    nnpi_free(ws->grad);
+    nnpi_free(ws->grad_set);
+    nnpi_free(ws->scratch);
+    ws->act = ws->grad = NULL;
+    ws->grad_set = NULL;
+    ws->scratch = NULL;
+    ws->n_nodes = 0;
+    ws->cap = 0;
+}
+
+/* (Re)sizes every buffer for `cap` examples of the net's current layers. */
+static nnp_status size_buffers(nnp_workspace *ws, size_t cap)
+{
+    const nnp_net *net = ws->net;
+    free_buffers(ws);
+    size_t n = net->n_nodes;
+    ws->act = nnpi_calloc(n, sizeof *ws->act);
+    ws->grad = nnpi_calloc(n, sizeof *ws->grad);
+    ws->grad_set = nnpi_calloc(n, 1);
+    ws->scratch = nnpi_malloc(nnpi_mul(nnpi_mul(cap, net->max_out_size), sizeof(float)));
+    if (!ws->act || !ws->grad || !ws->grad_set || !ws->scratch) goto oom;
+    ws->n_nodes = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t bytes = nnpi_mul(nnpi_mul(cap, net->nodes[i].out_size), sizeof(float));
+        ws->grad[i] = nnpi_malloc(bytes);
+        if (ws->grad[i] == NULL) goto oom;
+        if (i == 0) continue; /* the input is read from the caller's buffer */
+        ws->act[i] = nnpi_malloc(bytes);
+        if (ws->act[i] == NULL) goto oom;
+    }
+    ws->cap = cap;
+    return NNP_OK;
+oom:
+    ws->n_nodes = n; /* free what was allocated */
+    free_buffers(ws);
+    return nnpi_error(NNP_ENOMEM, "workspace: out of memory for a batch of %zu", cap);
+}
+
+NNP_API nnp_status nnp_workspace_create(const nnp_net *net, size_t max_batch, nnp_workspace **out)
+{
+    NNPI_CHECK_NULL(out);
+    *out = NULL;
+    NNPI_CHECK_NULL(net);
+    if (max_batch == 0) return nnpi_error(NNP_EINVAL, "nnp_workspace_create: max_batch is 0");
+    nnp_workspace *ws = nnpi_calloc(1, sizeof *ws);
+    if (ws == NULL) return nnpi_error(NNP_ENOMEM, "nnp_workspace_create: out of memory");
+    ws->net = net;
+    nnp_status s = size_buffers(ws, max_batch);
+    if (s != NNP_OK) {
+        nnpi_free(ws);
+        return s;
+    }
+    *out = ws;
+    return NNP_OK;
+}
+
+NNP_API void nnp_workspace_free(nnp_workspace *ws)
+{
+    if (ws == NULL) return;
+    free_buffers(ws);
+    nnpi_free(ws);
+}
+
+nnp_status nnpi_workspace_prepare(const nnp_net *net, nnp_workspace *ws, size_t n,
+                                  nnp_workspace **use, nnp_workspace **owned)
+{
+    *owned = NULL;
+    if (ws == NULL) {
+        NNPI_TRY(nnp_workspace_create(net, n, owned));
+        *use = *owned;
+        return NNP_OK;
+    }
+    if (ws->net != net)
+        return nnpi_error(NNP_EINVAL, "workspace was created for another net");
+    if (ws->n_nodes != net->n_nodes || ws->cap < n) {
+        size_t cap = ws->cap > n ? ws->cap : n;
+        NNPI_TRY(size_buffers(ws, cap));
+    }
+    *use = ws;
+    return NNP_OK;
+}
+
+const float *nnpi_node_output(const nnp_workspace *ws, const float *x, size_t i)
+{
+    return i == 0 ? x : ws->act[i];
+}
+
+void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last)
+{
+    const float *in[NNP_MAX_LAYER_INPUTS];
+    for (size_t i = 1; i <= last; i++) {
+        const nnpi_node *node = &net->nodes[i];
+        for (size_t k = 0; k < node->n_inputs; k++) in[k] = nnpi_node_output(ws, x, node->inputs[k]);
+        node->ops->forward(node, net->params + node->param_offset, in, ws->act[i], n);
+    }
+}
+
+void nnpi_backward_begin(nnp_workspace *ws) { memset(ws->grad_set, 0, ws->n_nodes); }
+
+void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last,
+                   float *dx, float *dparams, size_t first_param_node)
+{
+    const float *in[NNP_MAX_LAYER_INPUTS];
+    float *din[NNP_MAX_LAYER_INPUTS];
+    unsigned char acc[NNP_MAX_LAYER_INPUTS];
+    float *input_grad = dx ? dx : ws->grad[0];
+    for (size_t i = last; i >= 1; i--) {
+        if (!ws->grad_set[i]) continue; /* not an ancestor of `last` */
+        const nnpi_node *node = &net->nodes[i];
+        const float *params = net->params + node->param_offset;
+        int needed = 0;
+        for (size_t k = 0; k < node->n_inputs; k++) {
+            size_t j = node->inputs[k];
+            in[k] = nnpi_node_output(ws, x, j);
+            din[k] = j == 0 ? input_grad : ws->grad[j];
+            acc[k] = ws->grad_set[j];
+            needed |= j != 0 || dx != NULL;
+        }
+        if (dparams && i >= first_param_node && node->ops->backward_params)
+            node->ops->backward_params(node, in, ws->grad[i], dparams + node->param_offset, n);
+        /* training needs no gradient for the input itself: skip that GEMM */
+        if (!needed) continue;
+        node->ops->backward_input(node, params, in, ws->act[i], ws->grad[i], din, n, acc);
+        for (size_t k = 0; k < node->n_inputs; k++) ws->grad_set[node->inputs[k]] = 1;
+    }
+    if (dx && !ws->grad_set[0]) memset(dx, 0, nnpi_mul(n, net->nodes[0].out_size) * sizeof(float));
+}
+
+static nnp_status forward_checked(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                                  size_t layer, float *out, const char *func)
+{
+    NNPI_TRY(nnpi_check_layer(net, layer, func));
+    if (x == NULL) return nnpi_error(NNP_EINVAL, "%s: x is NULL", func);
+    if (out == NULL) return nnpi_error(NNP_EINVAL, "%s: output buffer is NULL", func);
+    if (n == 0) return nnpi_error(NNP_EINVAL, "%s: batch size n is 0", func);
+    nnp_workspace *use = NULL, *owned = NULL;
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
+    nnpi_forward(net, use, x, n, layer);
+    size_t bytes = nnpi_mul(n, net->nodes[layer].out_size) * sizeof(float);
+    memcpy(out, nnpi_node_output(use, x, layer), bytes);
+    nnp_workspace_free(owned);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                               float *logits)
+{
+    NNPI_CHECK_NULL(net);
+    return forward_checked(net, ws, x, n, net->n_nodes - 1, logits, __func__);
+}
+
+NNP_API nnp_status nnp_forward_layer(const nnp_net *net, nnp_workspace *ws, const float *x,
+                                     size_t n, size_t layer, float *out)
+{
+    return forward_checked(net, ws, x, n, layer, out, __func__);
+}

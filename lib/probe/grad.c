@@ -1,0 +1,90 @@
+/* Gradient-of-input queries: one batched forward and one batched backward pass per call. */
+#include <string.h>
+
+#include "net/loss.h"
+#include "net/net_internal.h"
+
+static nnp_status check_batch(const nnp_net *net, const float *x, size_t n, const float *dx,
+                              const char *func)
+{
+    if (net == NULL) return nnpi_error(NNP_EINVAL, "%s: net is NULL", func);
+    if (x == NULL) return nnpi_error(NNP_EINVAL, "%s: x is NULL", func);
+    if (dx == NULL) return nnpi_error(NNP_EINVAL, "%s: dx is NULL", func);
+    if (n == 0) return nnpi_error(NNP_EINVAL, "%s: batch size n is 0", func);
+    return NNP_OK;
+}
+
+static nnp_status check_probe_layer(const nnp_net *net, size_t layer, const char *func)
+{
+    NNPI_TRY(nnpi_check_layer(net, layer, func));
+    if (layer == 0)
+        return nnpi_error(NNP_EINVAL, "%s: layer 0 is the input; its Jacobian is the identity", func);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace *ws, const float *x,
+                                 const int32_t *labels, size_t n, float *dx, float *loss,
+                                 float *logits)
+{
+    NNPI_TRY(check_batch(net, x, n, dx, __func__));
+    NNPI_CHECK_NULL(labels);
+    const size_t last = net->n_nodes - 1, classes = net->nodes[last].out_size;
+    size_t bad = nnpi_first_bad_label(labels, n, classes);
+    if (bad < n)
+        return nnpi_error(NNP_EINVAL, "nnp_grad_loss: labels[%zu] = %d is not a class 0..%zu", bad,
+                          (int)labels[bad], classes - 1);
+    nnp_workspace *use = NULL, *owned = NULL;
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
+    nnpi_forward(net, use, x, n, last);
+    const float *z = nnpi_node_output(use, x, last);
+    nnpi_backward_begin(use);
+    nnpi_softmax_xent(z, labels, n, classes, 1.0f, use->grad[last], loss);
+    use->grad_set[last] = 1;
+    if (logits) memcpy(logits, z, n * classes * sizeof(float));
+    nnpi_backward(net, use, x, n, last, dx, NULL, 0);
+    nnp_workspace_free(owned);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                                 size_t layer, size_t unit, float *dx, float *value)
+{
+    NNPI_TRY(check_batch(net, x, n, dx, __func__));
+    NNPI_TRY(check_probe_layer(net, layer, __func__));
+    const size_t size = net->nodes[layer].out_size;
+    if (unit >= size)
+        return nnpi_error(NNP_EINVAL, "nnp_grad_unit: unit %zu out of range (layer %zu has %zu units)",
+                          unit, layer, size);
+    nnp_workspace *use = NULL, *owned = NULL;
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
+    nnpi_forward(net, use, x, n, layer);
+    const float *phi = use->act[layer];
+    float *seed = use->grad[layer];
+    memset(seed, 0, n * size * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        seed[i * size + unit] = 1.0f;
+        if (value) value[i] = phi[i * size + unit];
+    }
+    nnpi_backward_begin(use);
+    use->grad_set[layer] = 1;
+    nnpi_backward(net, use, x, n, layer, dx, NULL, 0);
+    nnp_workspace_free(owned);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_grad_vjp(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                                size_t layer, const float *v, float *dx)
+{
+    NNPI_TRY(check_batch(net, x, n, dx, __func__));
+    NNPI_TRY(check_probe_layer(net, layer, __func__));
+    NNPI_CHECK_NULL(v);
+    nnp_workspace *use = NULL, *owned = NULL;
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
+    nnpi_forward(net, use, x, n, layer);
+    memcpy(use->grad[layer], v, n * net->nodes[layer].out_size * sizeof(float));
+    nnpi_backward_begin(use);
+    use->grad_set[layer] = 1;
+    nnpi_backward(net, use, x, n, layer, dx, NULL, 0);
+    nnp_workspace_free(owned);
+    return NNP_OK;
+}
