@@ -6,7 +6,7 @@
 #ifndef NNPROBE_NNPROBE_H
 #define NNPROBE_NNPROBE_H
 
-#include "version.h"
+#include "nnprobe/version.h" /* generated: found through the include path */
 #include "status.h"
 #include "net.h"
 #include "grad.h"
