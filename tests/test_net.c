@@ -1,0 +1,316 @@
+/* Building networks, parameters, layer queries, forward passes, status/version API. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/core.h"
+#include "refnet.h"
+#include "testutil.h"
+
+/* 2 inputs -> dense(W=[[1,2],[3,-1]], b=[0.5,-1]) -> relu -> dense(W=[[2,-1]], b=[0.25]).
+ * By hand: x=(1,1): h=(3.5, 1), y = 7 - 1 + 0.25 = 6.25; x=(0,1): h=(2.5, 0) (relu cuts -2),
+ * y = 5.25; x=(1,0): h=(1.5, 2), y = 3 - 2 + 0.25 = 1.25. */
+static nnp_net *hand_net(void)
+{
+    nnp_net *net = NULL;
+    size_t l1, l2, l3;
+    ck_assert_ok(nnp_net_create(1, 1, 2, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 2, &l1));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_RELU, &l2));
+    ck_assert_ok(nnp_net_add_dense(net, 1, &l3));
+    ck_assert_uint_eq(l1, 1);
+    ck_assert_uint_eq(l2, 2);
+    ck_assert_uint_eq(l3, 3);
+    const float w1[] = {1, 2, 3, -1}, b1[] = {0.5f, -1}, w2[] = {2, -1}, b2[] = {0.25f};
+    ck_assert_ok(nnp_net_set_params(net, 1, w1, b1));
+    ck_assert_ok(nnp_net_set_params(net, 3, w2, b2));
+    return net;
+}
+
+START_TEST(hand_computed_forward)
+{
+    nnp_net *net = hand_net();
+    const float x[] = {1, 1, 0, 1, 1, 0};
+    float y[3], h[6];
+    ck_assert_ok(nnp_forward(net, NULL, x, 3, y));
+    ck_assert_float_eq(y[0], 6.25f);
+    ck_assert_float_eq(y[1], 5.25f);
+    ck_assert_float_eq(y[2], 1.25f);
+    ck_assert_ok(nnp_forward_layer(net, NULL, x, 3, 2, h));
+    const float want_h[] = {3.5f, 1, 2.5f, 0, 1.5f, 2};
+    ck_assert_mem_eq(h, want_h, sizeof h);
+    ck_assert_ok(nnp_forward_layer(net, NULL, x, 3, 0, h)); /* layer 0 is the input */
+    ck_assert_mem_eq(h, x, sizeof x);
+    ck_assert_ok(nnp_forward(net, NULL, x + 2, 1, y)); /* batch 1 takes the GEMV path */
+    ck_assert_float_eq(y[0], 5.25f);
+    nnp_net_free(net);
+}
+END_TEST
+
+/* Activation values at points known in closed form, and no overflow at extremes. */
+START_TEST(activation_values)
+{
+    const nnp_layer_kind kinds[] = {NNP_LAYER_RELU, NNP_LAYER_SIGMOID, NNP_LAYER_TANH, NNP_LAYER_SOFTPLUS};
+    const float x[] = {0.0f, 1.0f, -100.0f, 100.0f};
+    const double want[4][4] = {
+        {0, 1, 0, 100},
+        {0.5, 1 / (1 + exp(-1.0)), 0, 1},
+        {0, tanh(1.0), -1, 1},
+        {log(2.0), log1p(exp(1.0)), 0, 100},
+    };
+    for (int k = 0; k < 4; k++) {
+        nnp_net *net = NULL;
+        ck_assert_ok(nnp_net_create(1, 1, 4, &net));
+        ck_assert_ok(nnp_net_add_activation(net, kinds[k], NULL));
+        float y[4];
+        ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+        for (int i = 0; i < 4; i++) {
+            ck_assert_msg(isfinite(y[i]), "%s(%g) is not finite", nnp_layer_kind_name(kinds[k]), x[i]);
+            ck_assert_double_eq_tol(y[i], want[k][i], 1e-6);
+        }
+        nnp_net_free(net);
+    }
+}
+END_TEST
+
+/* A larger net's batched forward agrees with the independent double reference. */
+START_TEST(forward_matches_reference)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 28, 28, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 50, NULL));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL));
+    ck_assert_ok(nnp_net_add_dense(net, 10, NULL));
+    ck_assert_ok(nnp_net_init_params(net, 3));
+    float *x = malloc(7 * 784 * sizeof(float)), y[70];
+    tu_fill_uniform(x, 7 * 784, 0, 1, 4);
+    ck_assert_ok(nnp_forward(net, NULL, x, 7, y));
+    double xd[784];
+    for (size_t i = 0; i < 7; i++) {
+        for (size_t j = 0; j < 784; j++) xd[j] = x[i * 784 + j];
+        for (size_t k = 0; k < 10; k++)
+            ck_assert_double_eq_tol(y[i * 10 + k], ref_unit_dot(net, xd, 3, k, NULL), 1e-5);
+    }
+    free(x);
+    nnp_net_free(net);
+}
+END_TEST
+
+START_TEST(layer_info_and_counts)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(3, 4, 5, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 7, NULL));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_TANH, NULL));
+    ck_assert_uint_eq(nnp_net_layer_count(net), 3);
+    ck_assert_uint_eq(nnp_net_input_size(net), 60);
+    ck_assert_uint_eq(nnp_net_output_size(net), 7);
+    ck_assert_uint_eq(nnp_net_param_count(net), 60 * 7 + 7);
+    nnp_layer_info info = {.size = sizeof info};
+    ck_assert_ok(nnp_net_layer_info(net, 0, &info));
+    ck_assert_int_eq(info.kind, NNP_LAYER_INPUT);
+    ck_assert_uint_eq(info.channels, 3);
+    ck_assert_uint_eq(info.height, 4);
+    ck_assert_uint_eq(info.width, 5);
+    ck_assert_uint_eq(info.n_inputs, 0);
+    ck_assert_ok(nnp_net_layer_info(net, 1, &info));
+    ck_assert_int_eq(info.kind, NNP_LAYER_DENSE);
+    ck_assert_uint_eq(info.n_inputs, 1);
+    ck_assert_uint_eq(info.inputs[0], 0);
+    ck_assert_uint_eq(info.output_size, 7);
+    ck_assert_uint_eq(info.weight_count, 420);
+    ck_assert_uint_eq(info.bias_count, 7);
+    ck_assert_ok(nnp_net_layer_info(net, 2, &info));
+    ck_assert_int_eq(info.kind, NNP_LAYER_TANH);
+    ck_assert_uint_eq(info.inputs[0], 1);
+    ck_assert_uint_eq(info.weight_count, 0);
+    /* an older caller's smaller struct: only its bytes are written */
+    struct {
+        nnp_layer_info info;
+        unsigned char guard[8];
+    } small;
+    memset(&small, 0xAB, sizeof small);
+    small.info.size = offsetof(nnp_layer_info, n_inputs);
+    ck_assert_ok(nnp_net_layer_info(net, 1, &small.info));
+    ck_assert_int_eq(small.info.kind, NNP_LAYER_DENSE);
+    ck_assert_uint_eq(((unsigned char *)&small.info)[offsetof(nnp_layer_info, n_inputs)], 0xAB);
+    ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_SOFTPLUS), "softplus");
+    ck_assert_str_eq(nnp_layer_kind_name((nnp_layer_kind)99), "unknown");
+    ck_assert_int_eq(nnp_layer_kind_count(), 6);
+    nnp_net_free(net);
+}
+END_TEST
+
+START_TEST(params_init_get_set_clone)
+{
+    nnp_net *a = NULL, *b = NULL, *c = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 30, &a));
+    ck_assert_ok(nnp_net_add_dense(a, 20, NULL));
+    ck_assert_ok(nnp_net_init_params(a, 7));
+    float w[600], w2[600], bias[20];
+    ck_assert_ok(nnp_net_get_params(a, 1, w, bias));
+    const double bound = sqrt(6.0 / 50.0);
+    int nonzero = 0;
+    for (int i = 0; i < 600; i++) {
+        ck_assert(fabs(w[i]) <= bound);
+        nonzero += w[i] != 0;
+    }
+    ck_assert_int_gt(nonzero, 590);
+    for (int i = 0; i < 20; i++) ck_assert_float_eq(bias[i], 0);
+    /* same seed -> same parameters; other seed -> different */
+    ck_assert_ok(nnp_net_clone(a, &b));
+    ck_assert_ok(nnp_net_init_params(b, 7));
+    ck_assert_ok(nnp_net_get_params(b, 1, w2, NULL));
+    ck_assert_mem_eq(w, w2, sizeof w);
+    ck_assert_ok(nnp_net_init_params(b, 8));
+    ck_assert_ok(nnp_net_get_params(b, 1, w2, NULL));
+    ck_assert(memcmp(w, w2, sizeof w) != 0);
+    /* the clone is independent of the original */
+    ck_assert_ok(nnp_net_clone(a, &c));
+    ck_assert_ok(nnp_net_init_params(a, 9));
+    ck_assert_ok(nnp_net_get_params(c, 1, w2, NULL));
+    ck_assert_mem_eq(w, w2, sizeof w);
+    /* a non-finite value is refused and nothing changes */
+    w2[5] = NAN;
+    ck_assert_status(nnp_net_set_params(c, 1, w2, NULL), NNP_EINVAL);
+    ck_assert_error_has("weights[5]");
+    ck_assert_ok(nnp_net_get_params(c, 1, w2, NULL));
+    ck_assert_mem_eq(w, w2, sizeof w);
+    ck_assert_ok(nnp_net_get_params(c, 0, NULL, NULL)); /* the input has no parameters */
+    nnp_net_free(a);
+    nnp_net_free(b);
+    nnp_net_free(c);
+}
+END_TEST
+
+START_TEST(misuse_is_refused)
+{
+    nnp_net *net = (nnp_net *)1;
+    ck_assert_status(nnp_net_create(0, 1, 1, &net), NNP_EINVAL);
+    ck_assert_ptr_null(net);
+    ck_assert_status(nnp_net_create(1, 1, 1, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_create(1 << 15, 1 << 15, 2, &net), NNP_EINVAL);
+    ck_assert_error_has("exceeds");
+    ck_assert_status(nnp_net_create(SIZE_MAX, SIZE_MAX, 2, &net), NNP_EINVAL);
+    ck_assert_ok(nnp_net_create(1, 1, 3, &net));
+    ck_assert_status(nnp_net_add_dense(NULL, 3, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_add_dense(net, 0, NULL), NNP_EINVAL);
+    ck_assert_error_has("units = 0");
+    ck_assert_status(nnp_net_add_activation(net, NNP_LAYER_DENSE, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_add_activation(net, (nnp_layer_kind)-3, NULL), NNP_EINVAL);
+    nnp_layer_info info = {.size = 0};
+    ck_assert_status(nnp_net_layer_info(net, 0, &info), NNP_EINVAL);
+    info.size = sizeof info;
+    ck_assert_status(nnp_net_layer_info(net, 1, &info), NNP_EINVAL);
+    ck_assert_error_has("layer 1 out of range");
+    ck_assert_status(nnp_net_layer_info(net, 0, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_get_params(net, 5, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_set_params(NULL, 0, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_init_params(NULL, 1), NNP_EINVAL);
+    float x[3] = {0}, y[3];
+    ck_assert_status(nnp_forward(NULL, NULL, x, 1, y), NNP_EINVAL);
+    ck_assert_status(nnp_forward(net, NULL, NULL, 1, y), NNP_EINVAL);
+    ck_assert_status(nnp_forward(net, NULL, x, 1, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_forward(net, NULL, x, 0, y), NNP_EINVAL);
+    ck_assert_error_has("batch size n is 0");
+    ck_assert_status(nnp_forward_layer(net, NULL, x, 1, 4, y), NNP_EINVAL);
+    nnp_workspace *ws = (nnp_workspace *)1;
+    ck_assert_status(nnp_workspace_create(net, 0, &ws), NNP_EINVAL);
+    ck_assert_ptr_null(ws);
+    ck_assert_status(nnp_workspace_create(NULL, 1, &ws), NNP_EINVAL);
+    nnp_net *copy = (nnp_net *)1;
+    ck_assert_status(nnp_net_clone(NULL, &copy), NNP_EINVAL);
+    ck_assert_ptr_null(copy);
+    ck_assert_uint_eq(nnp_net_layer_count(NULL), 0);
+    ck_assert_uint_eq(nnp_net_input_size(NULL), 0);
+    nnp_net_free(NULL);
+    nnp_workspace_free(NULL);
+    nnp_free(NULL);
+    nnp_net_free(net);
+}
+END_TEST
+
+/* A workspace follows its net when layers are added after it was made. */
+START_TEST(workspace_follows_net_growth)
+{
+    nnp_net *net = NULL;
+    nnp_workspace *ws = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 2, &net));
+    ck_assert_ok(nnp_workspace_create(net, 2, &ws));
+    ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
+    ck_assert_ok(nnp_net_init_params(net, 1));
+    float x[2] = {0.5f, 0.25f}, y1[3], y2[3];
+    ck_assert_ok(nnp_forward(net, ws, x, 1, y1));
+    ck_assert_ok(nnp_forward(net, NULL, x, 1, y2));
+    ck_assert_mem_eq(y1, y2, sizeof y1);
+    nnp_workspace_free(ws);
+    nnp_net_free(net);
+}
+END_TEST
+
+/* Every allocation failure surfaces as NNP_ENOMEM with nothing leaked (ASan/valgrind check
+ * the "nothing leaked" half) and the handle out-parameter NULL. */
+START_TEST(allocation_failures_are_clean)
+{
+    int failures = 0;
+    for (long k = 1; k < 40; k++) {
+        nnp_net *net = NULL;
+        nnpi_fail_alloc_after(k);
+        nnp_status s = nnp_net_create(1, 1, 4, &net);
+        if (s == NNP_OK) s = nnp_net_add_dense(net, 5, NULL);
+        if (s == NNP_OK) s = nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL);
+        if (s == NNP_OK) s = nnp_net_add_dense(net, 2, NULL);
+        float x[4] = {0}, y[2];
+        if (s == NNP_OK) s = nnp_forward(net, NULL, x, 1, y);
+        nnp_net *copy = NULL;
+        if (s == NNP_OK) s = nnp_net_clone(net, &copy);
+        nnpi_fail_alloc_after(0);
+        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
+        if (s == NNP_ENOMEM) {
+            failures++;
+            ck_assert_ptr_null(copy);
+            ck_assert_error_has("out of memory");
+        }
+        nnp_net_free(copy);
+        nnp_net_free(net);
+    }
+    ck_assert_int_gt(failures, 5);
+}
+END_TEST
+
+START_TEST(status_and_version)
+{
+    ck_assert_str_eq(nnp_status_name(NNP_EINVAL), "NNP_EINVAL");
+    ck_assert_str_eq(nnp_status_name(NNP_ENUMERIC), "NNP_ENUMERIC");
+    ck_assert_str_eq(nnp_status_name((nnp_status)1000), "NNP_UNKNOWN");
+    ck_assert_str_eq(nnp_status_str(NNP_OK), "success");
+    ck_assert_str_eq(nnp_status_str((nnp_status)-1), "unknown status");
+    ck_assert_int_eq(nnp_status_count(), 9);
+    /* pinned values: changing them breaks compiled callers */
+    ck_assert_int_eq(NNP_EINVAL, 1);
+    ck_assert_int_eq(NNP_ECANCELLED, 6);
+    ck_assert_int_eq(NNP_ENUMERIC, 8);
+    ck_assert_uint_eq(nnp_version_number(), NNP_VERSION_NUMBER);
+    ck_assert_str_eq(nnp_version_string(), NNP_VERSION_STRING);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", NNP_VERSION_MAJOR, NNP_VERSION_MINOR, NNP_VERSION_PATCH);
+    ck_assert_str_eq(nnp_version_string(), want);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = tcase_create("net");
+    tcase_add_test(tc, hand_computed_forward);
+    tcase_add_test(tc, activation_values);
+    tcase_add_test(tc, forward_matches_reference);
+    tcase_add_test(tc, layer_info_and_counts);
+    tcase_add_test(tc, params_init_get_set_clone);
+    tcase_add_test(tc, misuse_is_refused);
+    tcase_add_test(tc, workspace_follows_net_growth);
+    tcase_add_test(tc, allocation_failures_are_clean);
+    tcase_add_test(tc, status_and_version);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
