@@ -84,8 +84,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init(nnp_train_opts *opts);
  * @retval NNP_EVERSION opts->size is larger than this library's struct and the extra bytes are not zero
  * @retval NNP_ECANCELLED the progress callback asked to stop; the net holds the parameters
  *         after the last completed step
- * @retval NNP_ENUMERIC the loss became NaN or infinite (learning rate too large?); the net
- *         holds the parameters of the step before
+ * @retval NNP_ENUMERIC the loss, or a parameter after the next step, would be NaN or infinite
+ *         (learning rate too large?); the net holds the parameters from before that step
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Modifies `net`: nothing else may use it meanwhile.
  * @since 0.1.0

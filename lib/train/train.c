@@ -184,9 +184,18 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
                 break;
             }
             epoch_loss += mean_loss * (double)n;
-            /* heavy-ball momentum: v ← μ v − lr g;  w ← w + v */
+            /* heavy-ball momentum: v ← μ v − lr g;  w ← w + v. A step that would make a
+             * parameter non-finite is refused before anything is written. */
             const float flr = (float)lr;
             float *w = net->params, *v = b.velocity, *g = b.grad;
+            int finite = 1;
+            for (size_t p = start; p < net->n_params; p++)
+                finite &= isfinite(w[p] + (mu * v[p] - flr * g[p]));
+            if (!finite) {
+                s = nnpi_error(NNP_ENUMERIC, "nnp_train: the step at epoch %zu, step %zu would make "
+                               "parameters non-finite (learning rate too large?)", epoch + 1, k + 1);
+                break;
+            }
             for (size_t p = start; p < net->n_params; p++) {
                 v[p] = mu * v[p] - flr * g[p];
                 w[p] += v[p];
