@@ -27,15 +27,23 @@ typedef struct nnp_dataset nnp_dataset;
  * @brief Loads images (and labels) from IDX files, each plain or gzip-compressed.
  *
  * The image file has type 0x08 (unsigned byte, scaled by 1/255) or 0x0D (float32, values must
- * lie in [0,1]) and 2 to 4 dimensions: N×D (read as C=1,H=1,W=D), N×H×W (C=1) or N×C×H×W.
- * The label file has type 0x08 and one dimension N. Everything is validated: magic, type,
- * dimension count, zero or absurd dimensions, exact file length, equal counts, label range.
+ * lie in [0,1]; NaN is refused) and 2 to 4 dimensions: N×D (read as C=1,H=1,W=D), N×H×W (C=1)
+ * or N×C×H×W. The label file has type 0x08 and one dimension N (so every label is 0..255).
+ * Everything is validated: magic, type, dimension count, zero or absurd dimensions (N or the
+ * per-example value count above 2^31−1), exact file length (truncated or trailing data), equal
+ * counts, image value range.
+ *
+ * A file is read as gzip when it starts with the gzip magic bytes 1f 8b, whatever its name;
+ * several concatenated gzip members form one stream (as gzip(1) writes them), and anything
+ * else after the last member, a corrupt stream or a bad CRC is ::NNP_EFORMAT. Memory grows
+ * with the data actually read, never with what a header claims.
  * @param[in]  images_path  image IDX file
  * @param[in]  labels_path  label IDX file, or NULL for an unlabelled set
  * @param[out] out          receives the data set; NULL on failure
  * @retval NNP_EINVAL NULL `images_path` or `out`
  * @retval NNP_EIO    a file cannot be opened or read (message names the file)
- * @retval NNP_EFORMAT malformed file (message names the file and the problem)
+ * @retval NNP_EFORMAT malformed file (message names the file and the problem), or the two
+ *         files hold different counts
  * @retval NNP_ENOMEM out of memory
  * @since 0.1.0
  */
@@ -45,11 +53,14 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_load_idx(const char *images_path,
 
 /**
  * @brief Creates a data set from caller memory (the data are copied).
- * @param[in] n, channels, height, width  shape; each ≥ 1
+ * @param[in] n, channels, height, width  shape; each from 1 to 2^31−1, and C·H·W ≤ 2^31−1
+ *            (the limits IDX loading applies too)
  * @param[in] images  n×C×H×W floats, each in [0,1]
  * @param[in] labels  n labels ≥ 0, or NULL for an unlabelled set
+ * @param[out] out    receives the data set; NULL on failure
  * @retval NNP_EINVAL NULL images/out, zero or too large dimension, value outside [0,1] or
- *         non-finite, negative label
+ *         non-finite, negative label (the message names the parameter or the index)
+ * @retval NNP_ENOMEM out of memory
  * @since 0.1.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_create(size_t n, size_t channels, size_t height,
@@ -99,7 +110,10 @@ NNP_API size_t nnp_dataset_class_count(const nnp_dataset *ds);
  * @brief New data set holding examples [start, start+count) of `ds` (a copy).
  *
  * E.g. the paper's P1/P2 halves of the 60,000 training images are (0, 30000) and (30000, 30000).
+ * The new set's class count is computed from its own labels.
+ * @param[out] out  receives the new data set; NULL on failure
  * @retval NNP_EINVAL NULL argument, count 0, or the range exceeds the set
+ * @retval NNP_ENOMEM out of memory
  * @since 0.1.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_subset(const nnp_dataset *ds, size_t start,
@@ -108,7 +122,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_subset(const nnp_dataset *ds, size_
 /**
  * @brief New data set holding the examples `index[0..count)` of `ds`, in that order (a copy;
  * repeats allowed).
- * @retval NNP_EINVAL NULL argument, count 0, or an index ≥ nnp_dataset_count()
+ * @param[out] out  receives the new data set; NULL on failure
+ * @retval NNP_EINVAL NULL argument, count 0 or above 2^31−1, or an index ≥ nnp_dataset_count()
+ * @retval NNP_ENOMEM out of memory
  * @since 0.1.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_select(const nnp_dataset *ds, const size_t *index,
@@ -133,13 +149,18 @@ typedef enum nnp_idx_type {
  * @brief Writes the images (and labels) as IDX files.
  *
  * Images are written with 3 dimensions N×H×W when C = 1, else 4 (N×C×H×W). A path ending in
- * ".gz" is gzip-compressed. Files are written to a temporary name and renamed, so a failure
- * never leaves a half-written file under the final name.
+ * ".gz" is gzip-compressed. Labels are written as unsigned bytes (type 0x08, one dimension).
+ * Both files are first written completely under temporary names in their target directories
+ * (`<path>.tmp<pid>.<n>`) and only then renamed, image file first, so a failure never leaves
+ * a half-written file under a final name: an existing file is replaced whole or left untouched.
+ * (Only if the second rename fails has the image file already been replaced.)
  * @param[in] images_path  output image file
  * @param[in] labels_path  output label file, or NULL to skip (must be NULL if unlabelled)
  * @param[in] type         element type of the image file
- * @retval NNP_EINVAL NULL ds/images_path, bad type, labels_path given for an unlabelled set
+ * @retval NNP_EINVAL NULL ds/images_path, bad type, labels_path given for an unlabelled set,
+ *         labels_path equal to images_path, a label above 255 (does not fit type 0x08)
  * @retval NNP_EIO    a file cannot be written
+ * @retval NNP_ENOMEM out of memory
  * @since 0.1.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_save_idx(const nnp_dataset *ds,
