@@ -337,6 +337,21 @@ START_TEST(options_are_validated)
     ck_assert_ok(nnp_train(net, ds, &big.o, NULL));
     big.future = 1;
     ck_assert_status(nnp_train(net, ds, &big.o, NULL), NNP_EVERSION);
+    /* init writes only the caller's bytes (older header) and zeroes a newer header's tail */
+    struct {
+        nnp_train_opts o;
+        unsigned char guard[16];
+    } g;
+    memset(&g, 0xCD, sizeof g);
+    ck_assert_ok(nnp_train_opts_init_sized(&g.o, offsetof(nnp_train_opts, learning_rate)));
+    ck_assert_uint_eq(g.o.size, offsetof(nnp_train_opts, learning_rate));
+    ck_assert_uint_eq(g.o.batch_size, 100);
+    ck_assert_uint_eq(((unsigned char *)&g.o)[offsetof(nnp_train_opts, learning_rate)], 0xCD);
+    memset(&g, 0xCD, sizeof g);
+    ck_assert_ok(nnp_train_opts_init_sized(&g.o, sizeof g));
+    ck_assert_uint_eq(g.o.size, sizeof g);
+    for (size_t i = 0; i < sizeof g.guard; i++) ck_assert_uint_eq(g.guard[i], 0);
+    ck_assert_ok(nnp_train(net, ds, &g.o, NULL)); /* zero tail accepted */
     /* an older caller's smaller struct: the fields it lacks take their defaults */
     ck_assert_ok(nnp_train_opts_init(&o));
     o.size = offsetof(nnp_train_opts, learning_rate);
@@ -362,7 +377,8 @@ START_TEST(options_are_validated)
     ck_assert_error_has("no labels");
     ck_assert_status(nnp_train(NULL, ds, NULL, NULL), NNP_EINVAL);
     ck_assert_status(nnp_train(net, NULL, NULL, NULL), NNP_EINVAL);
-    ck_assert_status(nnp_train_opts_init(NULL), NNP_EINVAL);
+    ck_assert_status(nnp_train_opts_init_sized(NULL, sizeof o), NNP_EINVAL);
+    ck_assert_status(nnp_train_opts_init_sized(&o, 4), NNP_EINVAL);
     nnp_dataset_free(unlabelled);
     nnp_net_free(two_class);
     nnp_net_free(wide);

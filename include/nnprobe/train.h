@@ -64,11 +64,23 @@ typedef struct nnp_train_opts {
 } nnp_train_opts;
 
 /**
- * @brief Fills `opts` with the defaults listed in ::nnp_train_opts and sets its size.
- * @retval NNP_EINVAL `opts` is NULL
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults listed in
+ * ::nnp_train_opts and sets `opts->size = size`.
+ *
+ * C and C++ callers use the macro nnp_train_opts_init(&opts), which passes the size of the
+ * struct their header declares; FFI callers pass it themselves (ctypes.sizeof). Writing only
+ * the caller's size keeps a program built against an older header safe with a newer library:
+ * fields it does not know about are not written, and nnp_train() gives them their defaults.
+ * Bytes beyond the library's own struct (a newer header) are zeroed.
+ * @param[out] opts  the caller's struct
+ * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.1.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init(nnp_train_opts *opts);
+NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init_sized(nnp_train_opts *opts, size_t size);
+
+/** @brief nnp_train_opts_init_sized() with the size of the caller's struct. */
+#define nnp_train_opts_init(opts) nnp_train_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief Trains `net` on `data` by minibatch SGD with momentum.

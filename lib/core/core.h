@@ -49,6 +49,12 @@ void nnpi_fail_alloc_after(long n);
  * NULL `src` keeps all defaults. `what` names the struct in messages. */
 nnp_status nnpi_opts_copy(void *dst, size_t dst_size, const void *src, const char *what);
 
+/* Writes the defaults (`own_size` bytes at `defaults`) into the caller's struct of
+ * `caller_size` bytes: the common prefix is copied, bytes beyond the library's struct are
+ * zeroed, and the leading size field is set to caller_size. `what` names the struct. */
+nnp_status nnpi_opts_init(void *opts, size_t caller_size, const void *defaults, size_t own_size,
+                          const char *what);
+
 /* Deterministic RNG: xoshiro256** seeded through splitmix64 (Blackman & Vigna, 2018). */
 typedef struct nnpi_rng {
     uint64_t s[4];

@@ -25,3 +25,17 @@ nnp_status nnpi_opts_copy(void *dst, size_t dst_size, const void *src, const cha
            size - sizeof(size_t));
     return NNP_OK;
 }
+
+nnp_status nnpi_opts_init(void *opts, size_t caller_size, const void *defaults, size_t own_size,
+                          const char *what)
+{
+    if (opts == NULL) return nnpi_error(NNP_EINVAL, "%s: opts is NULL", what);
+    if (caller_size < sizeof(size_t))
+        return nnpi_error(NNP_EINVAL, "%s: size %zu is smaller than the size field", what,
+                          caller_size);
+    size_t common = caller_size < own_size ? caller_size : own_size;
+    memcpy(opts, defaults, common);
+    if (caller_size > own_size) memset((unsigned char *)opts + own_size, 0, caller_size - own_size);
+    memcpy(opts, &caller_size, sizeof caller_size);
+    return NNP_OK;
+}

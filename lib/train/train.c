@@ -7,20 +7,25 @@
 
 #define EVAL_BATCH 256
 
-NNP_API nnp_status nnp_train_opts_init(nnp_train_opts *opts)
+static void default_opts(nnp_train_opts *o)
 {
-    NNPI_CHECK_NULL(opts);
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->epochs = 10;
-    opts->batch_size = 100;
-    opts->learning_rate = 0.1;
-    opts->momentum = 0.9;
-    opts->lr_decay = 1.0;
-    opts->loss = NNP_LOSS_SOFTMAX_XENT;
-    opts->decay_mode = NNP_DECAY_SUM;
-    opts->seed = 1;
-    return NNP_OK;
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->epochs = 10;
+    o->batch_size = 100;
+    o->learning_rate = 0.1;
+    o->momentum = 0.9;
+    o->lr_decay = 1.0;
+    o->loss = NNP_LOSS_SOFTMAX_XENT;
+    o->decay_mode = NNP_DECAY_SUM;
+    o->seed = 1;
+}
+
+NNP_API nnp_status nnp_train_opts_init_sized(nnp_train_opts *opts, size_t size)
+{
+    nnp_train_opts d;
+    default_opts(&d);
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_train_opts_init");
 }
 
 static nnp_status check_opts(const nnp_train_opts *o)
@@ -115,7 +120,7 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
     NNPI_CHECK_NULL(net);
     NNPI_CHECK_NULL(data);
     nnp_train_opts o;
-    NNPI_TRY(nnp_train_opts_init(&o));
+    default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_train: opts"));
     NNPI_TRY(check_opts(&o));
     const int xent = o.loss == NNP_LOSS_SOFTMAX_XENT;
