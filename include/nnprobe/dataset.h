@@ -81,6 +81,7 @@ NNP_API size_t nnp_dataset_example_size(const nnp_dataset *ds);
 
 /**
  * @brief Shape of one example.
+ * @param[in]  ds  data set
  * @param[out] channels, height, width  each may be NULL
  * @retval NNP_EINVAL `ds` is NULL
  * @since 0.1.0
@@ -111,6 +112,9 @@ NNP_API size_t nnp_dataset_class_count(const nnp_dataset *ds);
  *
  * E.g. the paper's P1/P2 halves of the 60,000 training images are (0, 30000) and (30000, 30000).
  * The new set's class count is computed from its own labels.
+ * @param[in]  ds     source data set
+ * @param[in]  start  index of the first example to copy
+ * @param[in]  count  number of examples, ≥ 1
  * @param[out] out  receives the new data set; NULL on failure
  * @retval NNP_EINVAL NULL argument, count 0, or the range exceeds the set
  * @retval NNP_ENOMEM out of memory
@@ -122,6 +126,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_subset(const nnp_dataset *ds, size_
 /**
  * @brief New data set holding the examples `index[0..count)` of `ds`, in that order (a copy;
  * repeats allowed).
+ * @param[in]  ds     source data set
+ * @param[in]  index  `count` example indices
+ * @param[in]  count  number of examples, ≥ 1
  * @param[out] out  receives the new data set; NULL on failure
  * @retval NNP_EINVAL NULL argument, count 0 or above 2^31−1, or an index ≥ nnp_dataset_count()
  * @retval NNP_ENOMEM out of memory
@@ -154,6 +161,7 @@ typedef enum nnp_idx_type {
  * (`<path>.tmp<pid>.<n>`) and only then renamed, image file first, so a failure never leaves
  * a half-written file under a final name: an existing file is replaced whole or left untouched.
  * (Only if the second rename fails has the image file already been replaced.)
+ * @param[in] ds           data set to write
  * @param[in] images_path  output image file
  * @param[in] labels_path  output label file, or NULL to skip (must be NULL if unlabelled)
  * @param[in] type         element type of the image file

@@ -44,6 +44,10 @@ NNP_API NNP_NODISCARD nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace
  * @brief Gradient of one unit of one layer with respect to the input: dx_i = d φ_l(x_i)[unit] / d x_i.
  *
  * A class logit is a unit of the last layer.
+ * @param[in]  net    network
+ * @param[in,out] ws  workspace made for `net`, or NULL
+ * @param[in]  x      n × nnp_net_input_size() floats
+ * @param[in]  n      batch size ≥ 1
  * @param[in]  layer  1 … nnp_net_layer_count()−1
  * @param[in]  unit   0 … output_size(layer)−1 (index into the layer's C×H×W output)
  * @param[out] dx     n × nnp_net_input_size() floats
@@ -58,6 +62,10 @@ NNP_API NNP_NODISCARD nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace
 /**
  * @brief Vector–Jacobian product at any layer: dx_i = J_l(x_i)ᵀ v_i, with J_l the Jacobian of
  * φ_l with respect to the input.
+ * @param[in]  net    network
+ * @param[in,out] ws  workspace made for `net`, or NULL
+ * @param[in]  x      n × nnp_net_input_size() floats
+ * @param[in]  n      batch size ≥ 1
  * @param[in]  layer  1 … nnp_net_layer_count()−1
  * @param[in]  v      n × output_size(layer) floats: the cotangent per example
  * @param[out] dx     n × nnp_net_input_size() floats

@@ -75,7 +75,10 @@ NNP_API int nnp_layer_kind_count(void);
 /**
  * @brief Short lower-case name of a layer kind ("input", "dense", "relu", ...).
  * @param[in] kind any value; unknown values give "unknown".
- * @par Ownership Static storage. @par Thread safety Safe from any thread.
+ * @par Ownership
+ * Static storage; never free it.
+ * @par Thread safety
+ * Safe from any thread.
  * @since 0.1.0
  */
 NNP_API const char *nnp_layer_kind_name(nnp_layer_kind kind);
@@ -191,6 +194,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_get_params(const nnp_net *net, size_t l
 
 /**
  * @brief Replaces one layer's parameters (layouts as in nnp_net_get_params()).
+ * @param[in,out] net  network
+ * @param[in] layer    a layer index
  * @param[in] weights  weight_count floats, or NULL to leave the weights unchanged
  * @param[in] bias     bias_count floats, or NULL to leave the biases unchanged
  * @retval NNP_EINVAL NULL net, layer out of range, or a non-finite value (nothing is changed)
@@ -236,6 +241,10 @@ NNP_API NNP_NODISCARD nnp_status nnp_forward(const nnp_net *net, nnp_workspace *
  * @brief Batched forward pass to the activations φ_l(x) of layer `layer`.
  *
  * Only the layers `layer` depends on are computed.
+ * @param[in]  net    network
+ * @param[in,out] ws  workspace made for `net`, or NULL
+ * @param[in]  x      n × nnp_net_input_size() floats
+ * @param[in]  n      batch size ≥ 1
  * @param[in]  layer  0 … nnp_net_layer_count()−1 (0 returns the input itself)
  * @param[out] out    n × nnp_layer_info::output_size floats
  * @retval NNP_EINVAL as nnp_forward(), or layer out of range

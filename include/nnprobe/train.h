@@ -107,6 +107,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_train(nnp_net *net, const nnp_dataset *data
 
 /**
  * @brief Classification error rate and mean cross-entropy of `net` on a labelled data set.
+ * @param[in]  net         classifier (its output size is the number of classes)
+ * @param[in]  data        labelled data set with examples of the net's input size
  * @param[out] error_rate  fraction of examples whose arg-max logit is not the label, or NULL
  * @param[out] mean_loss   mean softmax cross-entropy, or NULL
  * @retval NNP_EINVAL NULL net/data, shape mismatch, unlabelled data, label ≥ classes
