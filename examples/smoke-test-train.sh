@@ -1,0 +1,82 @@
+#!/bin/sh
+# Smoke test of nnprobe-train on a tiny IDX data set written here with printf (no Python, no
+# real data): 2x2 images, two classes (bright left column vs bright right column).
+# Usage: smoke-test-train.sh path/to/nnprobe-train
+# Exit status 0 when every check passes; prints the failing check otherwise.
+set -u
+BIN=${1:?usage: $0 path/to/nnprobe-train}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nnp-smoke.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+
+byte() { printf "\\$(printf '%03o' "$1")"; }
+be32() { byte $(($1 >> 24 & 255)); byte $(($1 >> 16 & 255)); byte $(($1 >> 8 & 255)); byte $(($1 & 255)); }
+
+# write_set PREFIX N: N examples, label i%2; pixel values vary with i so no two are equal.
+write_set() {
+    n=$2
+    { byte 0; byte 0; byte 8; byte 3; be32 "$n"; be32 2; be32 2
+      i=0
+      while [ "$i" -lt "$n" ]; do
+          a=$((150 + i * 7 % 100)); z=$((i * 3 % 40))
+          if [ $((i % 2)) -eq 0 ]; then byte $a; byte $z; byte $a; byte $z
+          else byte $z; byte $a; byte $z; byte $a; fi
+          i=$((i + 1))
+      done; } > "$1-images.idx"
+    { byte 0; byte 0; byte 8; byte 1; be32 "$n"
+      i=0
+      while [ "$i" -lt "$n" ]; do byte $((i % 2)); i=$((i + 1)); done; } > "$1-labels.idx"
+}
+write_set "$TMP/train" 60
+write_set "$TMP/test" 20
+DATA="--train-images $TMP/train-images.idx --train-labels $TMP/train-labels.idx
+      --test-images $TMP/test-images.idx --test-labels $TMP/test-labels.idx"
+
+# expect STATUS DESCRIPTION ARGS...: runs the program, checks its exit status.
+expect() {
+    want=$1; what=$2; shift 2
+    "$BIN" "$@" > "$TMP/out" 2> "$TMP/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: $what: exit status $got, expected $want"; cat "$TMP/out" "$TMP/err"
+        fails=$((fails + 1))
+    else
+        echo "ok: $what"
+    fi
+}
+
+expect 0 "--version" --version
+grep -q '^nnprobe-train (libnnprobe) ' "$TMP/out" || { echo "FAIL: --version output"; fails=$((fails + 1)); }
+expect 0 "--help" --help
+# shellcheck disable=SC2086
+expect 0 "train 4-8t-2" 4-8t-2 $DATA --epochs 40 --batch 10 --lr 0.3 --quiet
+for key in 'model' 'parameters   58' 'train loss' 'train error' 'test error' 'time'; do
+    grep -q "^$key" "$TMP/out" || { echo "FAIL: no '$key' line"; cat "$TMP/out"; fails=$((fails + 1)); }
+done
+err=$(sed -n 's/^test error *\([0-9.]*\)%$/\1/p' "$TMP/out")
+if [ -z "$err" ] || [ "$(echo "$err" | awk '{ print ($1 <= 10) }')" != 1 ]; then
+    echo "FAIL: test error '$err'% on a separable set, expected <= 10%"; fails=$((fails + 1))
+fi
+# shellcheck disable=SC2086
+expect 0 "train 4-3s-3r-2 with --lambda and --limit" 4-3s-3r-2 $DATA --epochs 2 --limit 30 \
+    --lambda 1e-4,0,1e-5 --decay-mode per-unit --quiet
+# shellcheck disable=SC2086
+expect 2 "input size mismatch" 5-2 $DATA
+grep -q 'does not match' "$TMP/err" || { echo "FAIL: mismatch message"; fails=$((fails + 1)); }
+# shellcheck disable=SC2086
+expect 2 "preset on 4-pixel data" fc10 $DATA
+# shellcheck disable=SC2086
+expect 2 "too few classes" 4-1 $DATA
+expect 2 "bad spec" 4-3q-2
+expect 2 "missing spec" --epochs 1
+expect 2 "--epochs 0" 4-2 --epochs 0
+expect 2 "--lr -1" 4-2 --lr -1
+expect 2 "--lambda count" 4-3s-2 --lambda 1,2,3
+expect 2 "unknown option --save" 4-2 --save model.onnx
+# shellcheck disable=SC2086
+expect 2 "--limit beyond the data" 4-2 $DATA --limit 61
+expect 1 "missing data file" 4-2 --data-dir "$TMP/nonexistent"
+grep -q 'NNP_EIO' "$TMP/err" || { echo "FAIL: EIO message"; fails=$((fails + 1)); }
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all checks passed"
