@@ -24,7 +24,7 @@ typedef enum nnp_loss {
     /** softmax cross-entropy against the labels: log Σ_k exp(z_k) − z_y per example */
     NNP_LOSS_SOFTMAX_XENT = 0,
     /** squared error against the input itself (autoencoders): ½ Σ_j (y_j − x_j)² per example;
-     *  the net's output size must equal its input size */
+     *  the net's output size must equal its input size; labels, if any, are ignored */
     NNP_LOSS_MSE = 1
 } nnp_loss;
 
@@ -90,7 +90,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init_sized(nnp_train_opts *opts,
  * @param[in,out] net   network to train in place (its parameters are the starting point)
  * @param[in]  data     training set; labelled with labels < output size for the cross-entropy loss
  * @param[in]  opts     options, or NULL for the defaults
- * @param[out] final_loss  mean loss (without decay) over the last epoch, or NULL
+ * @param[out] final_loss  mean loss (without decay) over the last completed epoch, or NULL;
+ *                         left unchanged if no epoch completed
  * @retval NNP_EINVAL NULL net/data, shape mismatch between net and data, an option out of
  *         range (the message names the field), unlabelled data or label ≥ classes
  * @retval NNP_EVERSION opts->size is larger than this library's struct and the extra bytes are not zero
