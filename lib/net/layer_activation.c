@@ -8,9 +8,10 @@
 
 /* Element-wise loops are the largest cost outside the GEMMs (bench/): compile them also for
  * AVX2 and AVX-512 and let the loader pick the widest the CPU has (GCC function multiversioning,
- * resolved once through an ifunc). Elsewhere they are built for the baseline only. */
+ * resolved once through an ifunc). Elsewhere they are built for the baseline only, and so are
+ * sanitizer builds: an ifunc resolver runs before the sanitizer runtime is initialised. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    __GNUC__ >= 11
+    __GNUC__ >= 11 && !defined(NNP_NO_SIMD_CLONES)
 #define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define SIMD_CLONES
@@ -70,7 +71,8 @@ static inline float exp_fast(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    const float n_int = n == n ? n : 0.0f; /* NaN -> int is undefined; p carries the NaN */
+    const int32_t bits = ((int32_t)n_int + 127) * (1 << 23);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
