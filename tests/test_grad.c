@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "refnet.h"
 #include "testutil.h"
 
@@ -198,6 +199,35 @@ START_TEST(batch_matches_single_and_workspace_reuse)
 }
 END_TEST
 
+/* A fixed-shape loop with a reused workspace allocates nothing after its first call: with
+ * every allocation made to fail, the queries still succeed. */
+START_TEST(no_allocation_on_hot_path)
+{
+    nnp_net *net = mixed_net(31);
+    float x[4 * 12], dx[4 * 12], v[4 * 9], logits[4 * 4];
+    int32_t labels[4] = {0, 1, 2, 3};
+    tu_fill_uniform(x, 48, 0, 1, 2);
+    tu_fill_uniform(v, 36, -1, 1, 3);
+    nnp_workspace *ws = NULL;
+    ck_assert_ok(nnp_workspace_create(net, 4, &ws));
+    ck_assert_ok(nnp_grad_loss(net, ws, x, labels, 4, dx, NULL, NULL));
+    nnpi_fail_alloc_after(1);
+    nnp_status s1 = nnp_grad_loss(net, ws, x, labels, 4, dx, NULL, logits);
+    nnp_status s2 = nnp_grad_unit(net, ws, x, 4, 3, 2, dx, NULL);
+    nnp_status s3 = nnp_grad_vjp(net, ws, x, 3, 1, v, dx);
+    nnp_status s4 = nnp_forward(net, ws, x, 4, logits);
+    nnp_status without_ws = nnp_forward(net, NULL, x, 4, logits); /* must allocate: fails */
+    nnpi_fail_alloc_after(0);
+    ck_assert_ok(s1);
+    ck_assert_ok(s2);
+    ck_assert_ok(s3);
+    ck_assert_ok(s4);
+    ck_assert_int_eq(without_ws, NNP_ENOMEM);
+    nnp_workspace_free(ws);
+    nnp_net_free(net);
+}
+END_TEST
+
 START_TEST(misuse_is_refused)
 {
     nnp_net *net = mixed_net(1), *other = mixed_net(2);
@@ -239,6 +269,7 @@ int main(void)
     tcase_add_loop_test(tc, fd_vjp_every_layer, 0, 2);
     tcase_add_loop_test(tc, fd_each_activation, 0, 4);
     tcase_add_test(tc, batch_matches_single_and_workspace_reuse);
+    tcase_add_test(tc, no_allocation_on_hot_path);
     suite_add_tcase(s, tc);
     TCase *api = tcase_create("api");
     tcase_add_test(api, misuse_is_refused);
