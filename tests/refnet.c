@@ -34,9 +34,15 @@ double **ref_forward(const nnp_net *net, const double *x)
             free(b);
             continue;
         }
+        if (info.kind == NNP_LAYER_ADD) {
+            for (size_t j = 0; j < m; j++) y[j] = u[j] + a[info.inputs[1]][j];
+            continue;
+        }
         for (size_t j = 0; j < m; j++) {
             double v = u[j];
             switch (info.kind) {
+            case NNP_LAYER_FLATTEN:
+            case NNP_LAYER_DROPOUT: y[j] = v; break;
             case NNP_LAYER_RELU: y[j] = v > 0 ? v : 0; break;
             case NNP_LAYER_SIGMOID: y[j] = 1.0 / (1.0 + exp(-v)); break;
             case NNP_LAYER_TANH: y[j] = tanh(v); break;

@@ -1,5 +1,5 @@
-/* An independent, naive double-precision implementation of the forward pass of the layer
- * kinds, written for the tests only: the library's float passes are checked against it, and
+/* An independent, naive double-precision implementation of the forward pass of the dense,
+ * activation and structural (flatten, dropout, add) layer kinds, written for the tests only: the library's float passes are checked against it, and
  * finite differences are taken on it (in double, so they are accurate to ~1e-9). */
 #ifndef NNP_REFNET_H
 #define NNP_REFNET_H

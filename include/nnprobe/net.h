@@ -43,7 +43,17 @@ typedef enum nnp_layer_kind {
     NNP_LAYER_RELU = 2,     /**< y = max(0, x) */
     NNP_LAYER_SIGMOID = 3,  /**< y = 1 / (1 + exp(-x)) */
     NNP_LAYER_TANH = 4,     /**< y = tanh(x) */
-    NNP_LAYER_SOFTPLUS = 5  /**< y = log(1 + exp(x)) */
+    NNP_LAYER_SOFTPLUS = 5, /**< y = log(1 + exp(x)) */
+    NNP_LAYER_CONV2D = 6,   /**< 2-D convolution (cross-correlation), see nnp_net_add_conv2d() */
+    NNP_LAYER_MAXPOOL = 7,  /**< 2-D max pooling, see nnp_net_add_maxpool2d() */
+    NNP_LAYER_AVGPOOL = 8,  /**< 2-D average pooling, see nnp_net_add_avgpool2d() */
+    NNP_LAYER_GLOBAL_AVGPOOL = 9, /**< mean over H×W per channel, output C×1×1 */
+    NNP_LAYER_LRN = 10,     /**< across-channel local response normalisation (AlexNet) */
+    NNP_LAYER_CONTRAST_NORM = 11, /**< φ(x) = x / (ε + ‖x‖²)^γ per example (the paper's §4.3) */
+    NNP_LAYER_BATCHNORM = 12, /**< inference batch normalisation: per-channel affine map */
+    NNP_LAYER_DROPOUT = 13, /**< identity (inference), kept for the layer table */
+    NNP_LAYER_FLATTEN = 14, /**< C×H×W to (C·H·W)×1×1, values unchanged */
+    NNP_LAYER_ADD = 15      /**< element-wise sum of two layers of equal shape (residuals) */
 } nnp_layer_kind;
 
 /** @brief Largest number of inputs any layer kind takes (for nnp_layer_info::inputs). */
@@ -137,6 +147,181 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_dense(nnp_net *net, size_t units, s
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind,
                                                         size_t *layer);
+
+/**
+ * @brief Makes the next sequentially added layer take `layer` as its input (instead of the
+ * last layer added), to build branches such as a residual block's shortcut. Applies to one
+ * layer: after it, layers attach to the last one again.
+ * @retval NNP_EINVAL NULL net or layer out of range
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_branch_from(nnp_net *net, size_t layer);
+
+/**
+ * @brief Options of a 2-D convolution layer. Fill with nnp_conv2d_opts_init(&o), then set
+ * at least `out_channels` and the kernel size.
+ *
+ * Output size per spatial axis: floor((in + pad_before + pad_after − dilation·(k−1) − 1) /
+ * stride) + 1, which must be ≥ 1. Weights are out_channels × (in_channels/groups) × kernel_h ×
+ * kernel_w (PyTorch's and ONNX's layout); biases one per output channel.
+ */
+typedef struct nnp_conv2d_opts {
+    size_t size;            /**< sizeof(nnp_conv2d_opts), set by nnp_conv2d_opts_init() */
+    size_t out_channels;    /**< output channels, ≥ 1, a multiple of groups (default 0: must be set) */
+    size_t kernel_h;        /**< kernel height ≥ 1 (default 3) */
+    size_t kernel_w;        /**< kernel width ≥ 1 (default 3) */
+    size_t stride_h;        /**< vertical stride ≥ 1 (default 1) */
+    size_t stride_w;        /**< horizontal stride ≥ 1 (default 1) */
+    size_t pad_top;         /**< zero rows above (default 0) */
+    size_t pad_left;        /**< zero columns left (default 0) */
+    size_t pad_bottom;      /**< zero rows below (default 0) */
+    size_t pad_right;       /**< zero columns right (default 0) */
+    size_t dilation_h;      /**< vertical dilation ≥ 1 (default 1) */
+    size_t dilation_w;      /**< horizontal dilation ≥ 1 (default 1) */
+    size_t groups;          /**< groups ≥ 1 dividing in and out channels; = in channels for
+                                 depthwise (default 1) */
+    int bias;               /**< non-zero: one bias per output channel (default 1) */
+} nnp_conv2d_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_conv2d_opts
+ * (see nnp_train_opts_init_sized() for why the size is passed).
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_conv2d_opts_init_sized(nnp_conv2d_opts *opts, size_t size);
+/** @brief nnp_conv2d_opts_init_sized() with the size of the caller's struct. */
+#define nnp_conv2d_opts_init(opts) nnp_conv2d_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief Appends a 2-D convolution (NCHW, zero padding) on the last layer (or the one named
+ * by nnp_net_branch_from()). Parameters start at zero.
+ * @param[in]  net    network
+ * @param[in]  opts   options (not NULL: out_channels has no default)
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net/opts, a field out of range (the message names it), or an output
+ *         size below 1
+ * @retval NNP_EVERSION opts->size too large with non-zero extra bytes
+ * @retval NNP_ENOMEM out of memory
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_conv2d_opts *opts,
+                                                    size_t *layer);
+
+/**
+ * @brief Options of 2-D max and average pooling. Fill with nnp_pool2d_opts_init(&o).
+ *
+ * Output size as for convolution with dilation 1. Windows may overlap (stride < kernel).
+ * Padding cells never win a max; for averages they count only if `count_include_pad`.
+ */
+typedef struct nnp_pool2d_opts {
+    size_t size;            /**< sizeof(nnp_pool2d_opts), set by nnp_pool2d_opts_init() */
+    size_t kernel_h;        /**< window height ≥ 1 (default 2) */
+    size_t kernel_w;        /**< window width ≥ 1 (default 2) */
+    size_t stride_h;        /**< ≥ 1 (default 2) */
+    size_t stride_w;        /**< ≥ 1 (default 2) */
+    size_t pad_top;         /**< < kernel_h (default 0) */
+    size_t pad_left;        /**< < kernel_w (default 0) */
+    size_t pad_bottom;      /**< < kernel_h (default 0) */
+    size_t pad_right;       /**< < kernel_w (default 0) */
+    int count_include_pad;  /**< average pooling divides by the whole window (default 0) */
+} nnp_pool2d_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_pool2d_opts.
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_pool2d_opts_init_sized(nnp_pool2d_opts *opts, size_t size);
+/** @brief nnp_pool2d_opts_init_sized() with the size of the caller's struct. */
+#define nnp_pool2d_opts_init(opts) nnp_pool2d_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief Appends 2-D max pooling. Where several cells of a window share the maximum, the
+ * gradient goes to the first in row-major order.
+ * @param[in]  net    network
+ * @param[in]  opts   options, or NULL for 2×2 windows with stride 2
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net, a field out of range (named), output size below 1
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_pool2d_opts *opts,
+                                                       size_t *layer);
+
+/**
+ * @brief Appends 2-D average pooling (arguments and errors as nnp_net_add_maxpool2d()).
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_pool2d_opts *opts,
+                                                       size_t *layer);
+
+/**
+ * @brief Appends global average pooling: C×H×W to C×1×1.
+ * @retval NNP_EINVAL NULL net
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_global_avgpool(nnp_net *net, size_t *layer);
+
+/**
+ * @brief Appends across-channel local response normalisation (Krizhevsky et al., 2012, §3.3):
+ * y_c = x_c / (k + α/n · Σ_{c' in window(c)} x_{c'}²)^β, the window being the `size` channels
+ * centred on c (clipped at the ends), as ONNX LRN defines it.
+ * @param[in] size  window ≥ 1 (odd in practice)
+ * @param[in] alpha, beta, k  α ≥ 0, β ≥ 0, k > 0, finite
+ * @retval NNP_EINVAL NULL net or a value out of range (named)
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_lrn(nnp_net *net, size_t size, float alpha,
+                                                 float beta, float k, size_t *layer);
+
+/**
+ * @brief Appends the paper's contrast normalisation φ(x) = x / (ε + ‖x‖²)^γ, with ‖x‖ taken
+ * over the whole example (research/paper.md §6).
+ * @param[in] eps    ε > 0
+ * @param[in] gamma  γ ≥ 0
+ * @retval NNP_EINVAL NULL net or a value out of range (named)
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_contrast_norm(nnp_net *net, float eps, float gamma,
+                                                           size_t *layer);
+
+/**
+ * @brief Appends inference-form batch normalisation:
+ * y = scale_c · (x − mean_c) / sqrt(var_c + ε) + bias_c per channel c.
+ *
+ * Parameters: weights are scale, mean and var (3·C values, in that order), biases are bias
+ * (C). They start as scale 1, mean 0, var 1, bias 0 (the identity up to ε). Training
+ * updates scale and bias only.
+ * @param[in] eps  ε ≥ 0
+ * @retval NNP_EINVAL NULL net or eps out of range
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_batchnorm(nnp_net *net, float eps, size_t *layer);
+
+/**
+ * @brief Appends dropout, the identity at inference (kept so that the layer table matches an
+ * imported model).
+ * @param[in] ratio  the training drop ratio, in [0, 1), recorded only
+ * @retval NNP_EINVAL NULL net or ratio out of range
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_dropout(nnp_net *net, float ratio, size_t *layer);
+
+/**
+ * @brief Appends a flatten layer: output shape (C·H·W)×1×1, same values.
+ * @retval NNP_EINVAL NULL net
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_flatten(nnp_net *net, size_t *layer);
+
+/**
+ * @brief Appends y = φ_a + φ_b, the element-wise sum of two existing layers of equal shape
+ * (a residual connection).
+ * @param[in] a, b  layer indices (may be equal)
+ * @retval NNP_EINVAL NULL net, a layer out of range, or shapes that differ (both named)
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_add(nnp_net *net, size_t a, size_t b, size_t *layer);
 
 /**
  * @brief Number of layers, the input layer included (so ≥ 1). 0 if `net` is NULL.

@@ -29,14 +29,15 @@ typedef enum nnp_loss {
 } nnp_loss;
 
 /**
- * @brief How the weight-decay term of a dense layer is scaled. Values pinned.
+ * @brief How the weight-decay term of a dense or convolution layer is scaled. Values pinned.
  *
  * The paper ("weight decay of λ", §2) does not say which; two independent reproductions use
  * the per-unit form, so both are offered (research/paper.md §3).
  */
 typedef enum nnp_decay_mode {
     NNP_DECAY_SUM = 0,      /**< penalty λ Σ w² over the layer's weights */
-    NNP_DECAY_PER_UNIT = 1  /**< penalty λ Σ w² / k, k = the layer's number of output units */
+    NNP_DECAY_PER_UNIT = 1  /**< penalty λ Σ w² / k, k = the layer's output units (dense) or
+                                 output channels (convolution) */
 } nnp_decay_mode;
 
 /**
@@ -51,10 +52,12 @@ typedef struct nnp_train_opts {
     double lr_decay;          /**< learning rate multiplied by this after each epoch, (0, 1] (default 1) */
     nnp_loss loss;            /**< objective (default ::NNP_LOSS_SOFTMAX_XENT) */
     nnp_decay_mode decay_mode;/**< scaling of the weight decay (default ::NNP_DECAY_SUM) */
-    /** λ per dense layer in layer order (biases are never decayed), each ≥ 0; NULL means no
-     *  decay. With n_weight_decay = 1 the single value applies to every dense layer. */
+    /** λ per dense or convolution layer in layer order (biases, batch norm and other layers
+     *  are never decayed), each ≥ 0; NULL means no decay. With n_weight_decay = 1 the single
+     *  value applies to every such layer. */
     const double *weight_decay;
-    size_t n_weight_decay;    /**< entries in weight_decay: 0, 1 or the number of dense layers */
+    size_t n_weight_decay;    /**< entries in weight_decay: 0, 1 or the number of dense and
+                                   convolution layers */
     /** layers with a smaller index keep their parameters (e.g. a pretrained encoder); 0 or 1
      *  trains everything (default 0) */
     size_t first_trainable_layer;

@@ -19,9 +19,9 @@
 
 #define ELEMENTWISE(name, expr_fwd, expr_bwd)                                                 \
     SIMD_CLONES static void name##_forward(const nnpi_node *node, const float *params,                   \
-                               const float *const *in, float *out, size_t n)                 \
+                               const float *const *in, float *out, size_t n, float *scratch) \
     {                                                                                         \
-        (void)params;                                                                         \
+        (void)params, (void)scratch;                                                          \
         const float *x = in[0];                                                               \
         const size_t m = n * node->out_size;                                                  \
         for (size_t i = 0; i < m; i++) {                                                      \
@@ -32,9 +32,9 @@
     SIMD_CLONES static void name##_backward(const nnpi_node *node, const float *params,                  \
                                 const float *const *in, const float *out, const float *dout,  \
                                 float *const *din, size_t n,                  \
-                                const unsigned char *accumulate)                  \
+                                const unsigned char *accumulate, float *scratch)              \
     {                                                                                         \
-        (void)params;                                                                         \
+        (void)params, (void)scratch;                                                          \
         const float *x = in[0];                                                               \
         float *dx = din[0];                                                                   \
         const size_t m = n * node->out_size;                                                  \
@@ -91,12 +91,12 @@ ELEMENTWISE(sigmoid, sigmoidf(v), y * (1.0f - y))
 ELEMENTWISE(tanh, tanhf(v), 1.0f - y * y)
 ELEMENTWISE(softplus, softplusf(v), sigmoidf(v))
 
-const nnpi_layer_ops nnpi_relu_ops = {NNP_LAYER_RELU, "relu", relu_forward, relu_backward, NULL};
+const nnpi_layer_ops nnpi_relu_ops = {NNP_LAYER_RELU, "relu", relu_forward, relu_backward, NULL, NULL};
 const nnpi_layer_ops nnpi_sigmoid_ops = {NNP_LAYER_SIGMOID, "sigmoid", sigmoid_forward,
-                                         sigmoid_backward, NULL};
-const nnpi_layer_ops nnpi_tanh_ops = {NNP_LAYER_TANH, "tanh", tanh_forward, tanh_backward, NULL};
+                                         sigmoid_backward, NULL, NULL};
+const nnpi_layer_ops nnpi_tanh_ops = {NNP_LAYER_TANH, "tanh", tanh_forward, tanh_backward, NULL, NULL};
 const nnpi_layer_ops nnpi_softplus_ops = {NNP_LAYER_SOFTPLUS, "softplus", softplus_forward,
-                                          softplus_backward, NULL};
+                                          softplus_backward, NULL, NULL};
 
 const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind)
 {

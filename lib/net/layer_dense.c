@@ -14,8 +14,9 @@ static int blas_int(size_t v) { return (int)v; } /* sizes are bounded by 2^31 wh
 #define GEMV_MAX_BATCH 12
 
 static void dense_forward(const nnpi_node *node, const float *params, const float *const *in,
-                          float *out, size_t n)
+                          float *out, size_t n, float *scratch)
 {
+    (void)scratch;
     const size_t n_out = node->out_size, n_in = node->in_size;
     const float *W = params, *b = params + node->n_weights;
     for (size_t i = 0; i < n; i++) memcpy(out + i * n_out, b, n_out * sizeof(float));
@@ -32,9 +33,10 @@ static void dense_forward(const nnpi_node *node, const float *params, const floa
 static void dense_backward_input(const nnpi_node *node, const float *params,
                                  const float *const *in, const float *out, const float *dout,
                                  float *const *din, size_t n,
-                                 const unsigned char *accumulate)
+                                 const unsigned char *accumulate, float *scratch)
 {
     (void)in;
+    (void)scratch;
     (void)out;
     const size_t n_out = node->out_size, n_in = node->in_size;
     const float beta = accumulate[0] ? 1.0f : 0.0f;
@@ -50,8 +52,9 @@ static void dense_backward_input(const nnpi_node *node, const float *params,
 
 /* dW (n_out×n_in) += dYᵀ · X;  db += Σ_i dY_i */
 static void dense_backward_params(const nnpi_node *node, const float *const *in,
-                                  const float *dout, float *dparams, size_t n)
+                                  const float *dout, float *dparams, size_t n, float *scratch)
 {
+    (void)scratch;
     const size_t n_out = node->out_size, n_in = node->in_size;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(n_out), blas_int(n_in), blas_int(n),
                 1.0f, dout, blas_int(n_out), in[0], blas_int(n_in), 1.0f, dparams, blas_int(n_in));
@@ -61,7 +64,7 @@ static void dense_backward_params(const nnpi_node *node, const float *const *in,
 }
 
 const nnpi_layer_ops nnpi_dense_ops = {NNP_LAYER_DENSE, "dense", dense_forward,
-                                       dense_backward_input, dense_backward_params};
+                                       dense_backward_input, dense_backward_params, NULL};
 
 /* The input layer only names the shape; passes read the caller's x in place. */
-const nnpi_layer_ops nnpi_input_ops = {NNP_LAYER_INPUT, "input", NULL, NULL, NULL};
+const nnpi_layer_ops nnpi_input_ops = {NNP_LAYER_INPUT, "input", NULL, NULL, NULL, NULL};

@@ -7,7 +7,10 @@
 #define MAX_INPUT_SIZE ((size_t)1 << 28)
 #define MAX_UNITS ((size_t)1 << 24)
 
-static const char *const kind_names[] = {"input", "dense", "relu", "sigmoid", "tanh", "softplus"};
+static const char *const kind_names[] = {
+    "input",   "dense",         "relu",      "sigmoid", "tanh",    "softplus",
+    "conv2d",  "maxpool2d",     "avgpool2d", "global_avgpool",     "lrn",
+    "contrast_norm", "batchnorm", "dropout", "flatten", "add"};
 #define KIND_COUNT ((int)(sizeof kind_names / sizeof kind_names[0]))
 
 NNP_API int nnp_layer_kind_count(void) { return KIND_COUNT; }
@@ -27,9 +30,12 @@ nnp_status nnpi_check_layer(const nnp_net *net, size_t layer, const char *func)
     return NNP_OK;
 }
 
-/* Appends a node after checking its inputs exist; grows storage; returns its index. */
-static nnp_status append_node(nnp_net *net, const nnpi_node *proto, size_t *index)
+nnp_status nnpi_net_append(nnp_net *net, const nnpi_node *proto, size_t *index)
 {
+    for (size_t k = 0; k < proto->n_inputs; k++)
+        if (proto->inputs[k] >= net->n_nodes)
+            return nnpi_error(NNP_EINVAL, "net: input layer %zu does not exist (the net has layers 0..%zu)",
+                              proto->inputs[k], net->n_nodes - 1);
     if (net->n_nodes == net->cap_nodes) {
         size_t cap = net->cap_nodes ? 2 * net->cap_nodes : 8;
         nnpi_node *nodes = nnpi_realloc(net->nodes, nnpi_mul(cap, sizeof *nodes));
@@ -48,11 +54,26 @@ static nnp_status append_node(nnp_net *net, const nnpi_node *proto, size_t *inde
     nnpi_node *node = &net->nodes[net->n_nodes];
     *node = *proto;
     node->param_offset = net->n_params;
-    node->n_consumers = 0;
-    for (size_t k = 0; k < node->n_inputs; k++) net->nodes[node->inputs[k]].n_consumers++;
     net->n_params += n_params;
     if (node->out_size > net->max_out_size) net->max_out_size = node->out_size;
+    net->attach = net->n_nodes;
     *index = net->n_nodes++;
+    return NNP_OK;
+}
+
+nnpi_node nnpi_node_on(const nnp_net *net, size_t input, const nnpi_layer_ops *ops)
+{
+    const nnpi_node *in = &net->nodes[input];
+    nnpi_node node = {.ops = ops, .n_inputs = 1, .inputs = {input}, .c = in->c, .h = in->h,
+                      .w = in->w, .out_size = in->out_size, .in_size = in->out_size,
+                      .in_c = in->c, .in_h = in->h, .in_w = in->w};
+    return node;
+}
+
+NNP_API nnp_status nnp_net_branch_from(nnp_net *net, size_t layer)
+{
+    NNPI_TRY(nnpi_check_layer(net, layer, __func__));
+    net->attach = layer;
     return NNP_OK;
 }
 
@@ -70,9 +91,10 @@ NNP_API nnp_status nnp_net_create(size_t channels, size_t height, size_t width, 
     nnp_net *net = nnpi_calloc(1, sizeof *net);
     if (net == NULL) return nnpi_error(NNP_ENOMEM, "nnp_net_create: out of memory");
     nnpi_node input = {.ops = &nnpi_input_ops, .c = channels, .h = height, .w = width,
-                       .out_size = size, .in_size = size};
+                       .out_size = size, .in_size = size, .in_c = channels,
+                       .in_h = height, .in_w = width};
     size_t index;
-    nnp_status s = append_node(net, &input, &index);
+    nnp_status s = nnpi_net_append(net, &input, &index);
     if (s != NNP_OK) {
         nnp_net_free(net);
         return s;
@@ -117,16 +139,18 @@ NNP_API nnp_status nnp_net_add_dense(nnp_net *net, size_t units, size_t *layer)
     if (units == 0 || units > MAX_UNITS)
         return nnpi_error(NNP_EINVAL, "nnp_net_add_dense: units = %zu, must be 1..%zu", units,
                           MAX_UNITS);
-    size_t last = net->n_nodes - 1;
-    size_t fan_in = net->nodes[last].out_size;
+    nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_dense_ops);
+    size_t fan_in = node.in_size;
     if (nnpi_mul(units, fan_in) > ((size_t)1 << 31))
         return nnpi_error(NNP_EINVAL, "nnp_net_add_dense: %zu x %zu weights exceed 2^31", units,
                           fan_in);
-    nnpi_node node = {.ops = &nnpi_dense_ops, .n_inputs = 1, .inputs = {last}, .c = units,
-                      .h = 1, .w = 1, .out_size = units, .in_size = fan_in,
-                      .n_weights = units * fan_in, .n_bias = units};
+    node.c = units;
+    node.h = node.w = 1;
+    node.out_size = units;
+    node.n_weights = units * fan_in;
+    node.n_bias = units;
     size_t index;
-    NNPI_TRY(append_node(net, &node, &index));
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
     if (layer) *layer = index;
     return NNP_OK;
 }
@@ -138,12 +162,9 @@ NNP_API nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind, siz
     if (ops == NULL)
         return nnpi_error(NNP_EINVAL, "nnp_net_add_activation: kind %d (%s) is not an activation",
                           (int)kind, nnp_layer_kind_name(kind));
-    size_t last = net->n_nodes - 1;
-    const nnpi_node *prev = &net->nodes[last];
-    nnpi_node node = {.ops = ops, .n_inputs = 1, .inputs = {last}, .c = prev->c, .h = prev->h,
-                      .w = prev->w, .out_size = prev->out_size, .in_size = prev->out_size};
+    nnpi_node node = nnpi_node_on(net, net->attach, ops);
     size_t index;
-    NNPI_TRY(append_node(net, &node, &index));
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
     if (layer) *layer = index;
     return NNP_OK;
 }

@@ -20,15 +20,38 @@ typedef struct nnpi_layer_ops {
     const char *name;
     /* out = f(in); params points at the node's weights followed by its biases */
     void (*forward)(const nnpi_node *node, const float *params, const float *const *in,
-                    float *out, size_t n);
+                    float *out, size_t n, float *scratch);
     /* din[k] (+)= (d out / d in[k])ᵀ dout, for every input k; NULL for the input layer */
     void (*backward_input)(const nnpi_node *node, const float *params, const float *const *in,
                            const float *out, const float *dout, float *const *din, size_t n,
-                           const unsigned char *accumulate);
+                           const unsigned char *accumulate, float *scratch);
     /* dparams += (d out / d params)ᵀ dout summed over the batch; NULL if no parameters */
     void (*backward_params)(const nnpi_node *node, const float *const *in, const float *dout,
-                            float *dparams, size_t n);
+                            float *dparams, size_t n, float *scratch);
+    /* floats of scratch memory any of the three needs for a batch of n (the workspace holds
+     * one scratch buffer shared by all nodes, since they run one after another); NULL = 0 */
+    size_t (*scratch_floats)(const nnpi_node *node, size_t n);
 } nnpi_layer_ops;
+
+/* Attributes of the layer kinds that have them. */
+typedef struct nnpi_conv_attrs {
+    size_t kh, kw, sh, sw;    /* kernel and stride */
+    size_t pt, pl, pb, pr;    /* zero padding: top, left, bottom, right */
+    size_t dh, dw;            /* dilation */
+    size_t groups;
+    int bias;
+} nnpi_conv_attrs;
+
+typedef struct nnpi_pool_attrs {
+    size_t kh, kw, sh, sw, pt, pl, pb, pr;
+    int count_include_pad;    /* average pooling: divide by the full window, padding included */
+} nnpi_pool_attrs;
+
+typedef struct nnpi_norm_attrs {
+    size_t size;              /* LRN: channels in the window */
+    float alpha, beta, k;     /* LRN */
+    float eps, gamma;         /* contrast normalisation; batch norm uses eps */
+} nnpi_norm_attrs;
 
 struct nnpi_node {
     const nnpi_layer_ops *ops;
@@ -37,9 +60,15 @@ struct nnpi_node {
     size_t c, h, w;       /* output shape */
     size_t out_size;      /* c*h*w */
     size_t in_size;       /* floats per example of the first input (dense fan-in) */
+    size_t in_c, in_h, in_w; /* shape of the first input */
+    union {
+        nnpi_conv_attrs conv;
+        nnpi_pool_attrs pool;
+        nnpi_norm_attrs norm;
+        float dropout_ratio;
+    } attr;
     size_t param_offset;  /* into nnp_net.params */
     size_t n_weights, n_bias;
-    size_t n_consumers;   /* nodes that take this one as input */
 };
 
 struct nnp_net {
@@ -48,6 +77,7 @@ struct nnp_net {
     float *params;        /* all parameters, node after node: weights then biases */
     size_t n_params;
     size_t max_out_size;  /* largest node output, for workspace sizing */
+    size_t attach;        /* node the next sequential layer takes as input */
 };
 
 /* Scratch for passes: one activation and one gradient buffer per node, plus per-pass flags.
@@ -59,12 +89,24 @@ struct nnp_workspace {
     float **act;          /* act[i]: cap × out_size(i); act[0] unused (input read in place) */
     float **grad;         /* grad[i]: cap × out_size(i) */
     unsigned char *grad_set; /* grad[i] written in the current backward pass */
-    float *scratch;       /* cap × max_out_size, for losses and seeds */
+    float *scratch;       /* max over nodes of scratch_floats(node, cap), shared by all nodes */
 };
 
 extern const nnpi_layer_ops nnpi_input_ops;
 extern const nnpi_layer_ops nnpi_dense_ops;
+extern const nnpi_layer_ops nnpi_conv2d_ops, nnpi_maxpool_ops, nnpi_avgpool_ops,
+    nnpi_global_avgpool_ops, nnpi_lrn_ops, nnpi_contrast_norm_ops, nnpi_batchnorm_ops,
+    nnpi_dropout_ops, nnpi_flatten_ops, nnpi_add_ops;
 extern const nnpi_layer_ops nnpi_relu_ops, nnpi_sigmoid_ops, nnpi_tanh_ops, nnpi_softplus_ops;
+
+/* Appends a node built from `proto` (ops, inputs, shapes, attributes, n_weights, n_bias; the
+ * rest is filled here), giving it zeroed parameters; the next sequential layer then attaches
+ * to it. Checks the inputs exist. Returns its index in *index. */
+nnp_status nnpi_net_append(nnp_net *net, const nnpi_node *proto, size_t *index);
+
+/* Prototype of a node taking `input` as its only input: inputs, in_* shape fields and, as a
+ * default, output shape = input shape. */
+nnpi_node nnpi_node_on(const nnp_net *net, size_t input, const nnpi_layer_ops *ops);
 
 /* The ops table of an activation kind, or NULL if `kind` is not an element-wise activation. */
 const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind);

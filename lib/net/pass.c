@@ -29,7 +29,13 @@ static nnp_status size_buffers(nnp_workspace *ws, size_t cap)
     ws->act = nnpi_calloc(n, sizeof *ws->act);
     ws->grad = nnpi_calloc(n, sizeof *ws->grad);
     ws->grad_set = nnpi_calloc(n, 1);
-    ws->scratch = nnpi_malloc(nnpi_mul(nnpi_mul(cap, net->max_out_size), sizeof(float)));
+    size_t scratch = 1;
+    for (size_t i = 0; i < n; i++) {
+        const nnpi_layer_ops *ops = net->nodes[i].ops;
+        size_t need = ops->scratch_floats ? ops->scratch_floats(&net->nodes[i], cap) : 0;
+        if (need > scratch) scratch = need;
+    }
+    ws->scratch = nnpi_malloc(nnpi_mul(scratch, sizeof(float)));
     if (!ws->act || !ws->grad || !ws->grad_set || !ws->scratch) goto oom;
     ws->n_nodes = n;
     for (size_t i = 0; i < n; i++) {
@@ -103,7 +109,7 @@ void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t 
     for (size_t i = 1; i <= last; i++) {
         const nnpi_node *node = &net->nodes[i];
         for (size_t k = 0; k < node->n_inputs; k++) in[k] = nnpi_node_output(ws, x, node->inputs[k]);
-        node->ops->forward(node, net->params + node->param_offset, in, ws->act[i], n);
+        node->ops->forward(node, net->params + node->param_offset, in, ws->act[i], n, ws->scratch);
     }
 }
 
@@ -129,10 +135,12 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
             needed |= j != 0 || dx != NULL;
         }
         if (dparams && i >= first_param_node && node->ops->backward_params)
-            node->ops->backward_params(node, in, ws->grad[i], dparams + node->param_offset, n);
+            node->ops->backward_params(node, in, ws->grad[i], dparams + node->param_offset, n,
+                                       ws->scratch);
         /* training needs no gradient for the input itself: skip that GEMM */
         if (!needed) continue;
-        node->ops->backward_input(node, params, in, ws->act[i], ws->grad[i], din, n, acc);
+        node->ops->backward_input(node, params, in, ws->act[i], ws->grad[i], din, n, acc,
+                                  ws->scratch);
         for (size_t k = 0; k < node->n_inputs; k++) ws->grad_set[node->inputs[k]] = 1;
     }
     if (dx && !ws->grad_set[0]) memset(dx, 0, nnpi_mul(n, net->nodes[0].out_size) * sizeof(float));

@@ -72,24 +72,32 @@ static nnp_status check_data(const nnp_net *net, const nnp_dataset *data, int ne
     return NNP_OK;
 }
 
-/* Per-node decay coefficient: λ of the node's dense-layer ordinal, divided by its unit count
- * in per-unit mode. */
+/* Weight decay applies to the weights of dense and convolution layers (not to batch norm's
+ * scale and statistics). */
+static int decayed(const nnpi_node *node)
+{
+    nnp_layer_kind k = node->ops->kind;
+    return (k == NNP_LAYER_DENSE || k == NNP_LAYER_CONV2D) && node->n_weights > 0;
+}
+
+/* Per-node decay coefficient: λ of the node's ordinal among decayed layers, divided by its
+ * number of output units (dense) or output channels (convolution) in per-unit mode. */
 static nnp_status decay_per_node(const nnp_net *net, const nnp_train_opts *o, double *decay)
 {
     size_t n_dense = 0;
-    for (size_t i = 0; i < net->n_nodes; i++) n_dense += net->nodes[i].n_weights > 0;
+    for (size_t i = 0; i < net->n_nodes; i++) n_dense += decayed(&net->nodes[i]);
     if (o->n_weight_decay > 1 && o->n_weight_decay != n_dense)
         return nnpi_error(NNP_EINVAL,
                           "nnp_train: opts.n_weight_decay = %zu, must be 0, 1 or the number of "
-                          "dense layers (%zu)", o->n_weight_decay, n_dense);
+                          "dense and convolution layers (%zu)", o->n_weight_decay, n_dense);
     size_t d = 0;
     for (size_t i = 0; i < net->n_nodes; i++) {
         const nnpi_node *node = &net->nodes[i];
         decay[i] = 0.0;
-        if (node->n_weights == 0 || o->n_weight_decay == 0) continue;
+        if (!decayed(node) || o->n_weight_decay == 0) continue;
         double lambda = o->weight_decay[o->n_weight_decay == 1 ? 0 : d];
         d++;
-        decay[i] = o->decay_mode == NNP_DECAY_PER_UNIT ? lambda / (double)node->out_size : lambda;
+        decay[i] = o->decay_mode == NNP_DECAY_PER_UNIT ? lambda / (double)node->c : lambda;
     }
     return NNP_OK;
 }
