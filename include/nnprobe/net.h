@@ -263,12 +263,21 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_p
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_global_avgpool(nnp_net *net, size_t *layer);
 
 /**
- * @brief Appends across-channel local response normalisation (Krizhevsky et al., 2012, §3.3):
- * y_c = x_c / (k + α/n · Σ_{c' in window(c)} x_{c'}²)^β, the window being the `size` channels
- * centred on c (clipped at the ends), as ONNX LRN defines it.
- * @param[in] size  window ≥ 1 (odd in practice)
- * @param[in] alpha, beta, k  α ≥ 0, β ≥ 0, k > 0, finite
- * @retval NNP_EINVAL NULL net or a value out of range (named)
+ * @brief Appends across-channel local response normalisation (Krizhevsky et al., 2012, §3.3)
+ * as ONNX LRN defines it, at every example and spatial position:
+ * y_c = x_c / (k + α/size · Σ_{c'} x_{c'}²)^β, the sum running over the channels
+ * max(0, c − ⌊(size−1)/2⌋) … min(C−1, c + ⌈(size−1)/2⌉) (centred for odd sizes, clipped at
+ * the ends; windows wider than C are allowed). Note α is divided by the window size, as in
+ * ONNX, Caffe and PyTorch (the AlexNet paper writes plain α). Output shape = input shape; no
+ * parameters.
+ * @param[in]  net    network
+ * @param[in]  size   window in channels, ≥ 1 (odd in practice; AlexNet: 5)
+ * @param[in]  alpha  α ≥ 0, finite (AlexNet: 1e-4)
+ * @param[in]  beta   β ≥ 0, finite (AlexNet: 0.75)
+ * @param[in]  k      k > 0, finite (ONNX calls it bias; AlexNet: 2)
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net or a value out of range (the message names it)
+ * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_lrn(nnp_net *net, size_t size, float alpha,
@@ -276,10 +285,14 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_lrn(nnp_net *net, size_t size, floa
 
 /**
  * @brief Appends the paper's contrast normalisation φ(x) = x / (ε + ‖x‖²)^γ, with ‖x‖ taken
- * over the whole example (research/paper.md §6).
- * @param[in] eps    ε > 0
- * @param[in] gamma  γ ≥ 0
- * @retval NNP_EINVAL NULL net or a value out of range (named)
+ * over all C·H·W values of each example (research/paper.md §6). Output shape = input shape;
+ * no parameters. For 0 ≤ γ ≤ 1 its Lipschitz constant is at most ε^−γ.
+ * @param[in]  net    network
+ * @param[in]  eps    ε > 0, finite
+ * @param[in]  gamma  γ ≥ 0, finite (γ = 0 is the identity)
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net or a value out of range (the message names it)
+ * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_contrast_norm(nnp_net *net, float eps, float gamma,
@@ -287,13 +300,21 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_contrast_norm(nnp_net *net, float e
 
 /**
  * @brief Appends inference-form batch normalisation:
- * y = scale_c · (x − mean_c) / sqrt(var_c + ε) + bias_c per channel c.
+ * y = scale_c · (x − mean_c) / sqrt(var_c + ε) + bias_c per channel c (per unit after a
+ * dense layer). Output shape = input shape.
  *
  * Parameters: weights are scale, mean and var (3·C values, in that order), biases are bias
- * (C). They start as scale 1, mean 0, var 1, bias 0 (the identity up to ε). Training
- * updates scale and bias only.
- * @param[in] eps  ε ≥ 0
+ * (C), so an imported model's running statistics are set with nnp_net_set_params(). They start
+ * as scale 1, mean 0, var 1, bias 0 (the identity up to ε). Training updates scale and bias
+ * only: mean and var are statistics and receive no gradient (nor weight decay).
+ *
+ * A channel with var_c + ε ≤ 0 (a negative variance set by the caller) has no inverse square
+ * root: its outputs and gradients are NaN (training then stops with ::NNP_ENUMERIC).
+ * @param[in]  net    network
+ * @param[in]  eps    ε ≥ 0, finite (ONNX's default is 1e-5)
+ * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net or eps out of range
+ * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_batchnorm(nnp_net *net, float eps, size_t *layer);
