@@ -211,24 +211,31 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_conv
 /**
  * @brief Options of 2-D max and average pooling. Fill with nnp_pool2d_opts_init(&o).
  *
- * Output size as for convolution with dilation 1. Windows may overlap (stride < kernel).
- * Padding cells never win a max; for averages they count only if `count_include_pad`.
+ * Semantics are ONNX's MaxPool and AveragePool with ceil_mode 0. Output size per spatial
+ * axis: floor((in + pad_before + pad_after − kernel) / stride) + 1, which must be ≥ 1; the
+ * channel count is unchanged. Windows may overlap (stride < kernel) or leave gaps
+ * (stride > kernel). Since every pad is smaller than the kernel, every window holds at least
+ * one real (non-padding) cell. Padding cells never win a max; for averages they count (as
+ * zeros) only if `count_include_pad`.
  */
 typedef struct nnp_pool2d_opts {
     size_t size;            /**< sizeof(nnp_pool2d_opts), set by nnp_pool2d_opts_init() */
     size_t kernel_h;        /**< window height ≥ 1 (default 2) */
     size_t kernel_w;        /**< window width ≥ 1 (default 2) */
-    size_t stride_h;        /**< ≥ 1 (default 2) */
-    size_t stride_w;        /**< ≥ 1 (default 2) */
-    size_t pad_top;         /**< < kernel_h (default 0) */
-    size_t pad_left;        /**< < kernel_w (default 0) */
-    size_t pad_bottom;      /**< < kernel_h (default 0) */
-    size_t pad_right;       /**< < kernel_w (default 0) */
-    int count_include_pad;  /**< average pooling divides by the whole window (default 0) */
+    size_t stride_h;        /**< vertical stride ≥ 1 (default 2) */
+    size_t stride_w;        /**< horizontal stride ≥ 1 (default 2) */
+    size_t pad_top;         /**< padding rows above, < kernel_h (default 0) */
+    size_t pad_left;        /**< padding columns left, < kernel_w (default 0) */
+    size_t pad_bottom;      /**< padding rows below, < kernel_h (default 0) */
+    size_t pad_right;       /**< padding columns right, < kernel_w (default 0) */
+    int count_include_pad;  /**< non-zero: average pooling divides every window's sum by
+                                 kernel_h·kernel_w; 0: by its number of real cells (default 0).
+                                 Ignored by max pooling. */
 } nnp_pool2d_opts;
 
 /**
- * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_pool2d_opts.
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_pool2d_opts
+ * (see nnp_train_opts_init_sized() for why the size is passed).
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.2.0
  */
@@ -237,27 +244,41 @@ NNP_API NNP_NODISCARD nnp_status nnp_pool2d_opts_init_sized(nnp_pool2d_opts *opt
 #define nnp_pool2d_opts_init(opts) nnp_pool2d_opts_init_sized((opts), sizeof *(opts))
 
 /**
- * @brief Appends 2-D max pooling. Where several cells of a window share the maximum, the
- * gradient goes to the first in row-major order.
+ * @brief Appends 2-D max pooling (NCHW) on the last layer (or the one named by
+ * nnp_net_branch_from()). No parameters.
+ *
+ * Where several cells of a window share the maximum, the gradient goes to the first of them
+ * in row-major window order; a cell that is the maximum of several overlapping windows
+ * receives the sum of their gradients. A NaN in a window makes that output NaN, and the first
+ * NaN of the window receives its gradient.
  * @param[in]  net    network
- * @param[in]  opts   options, or NULL for 2×2 windows with stride 2
+ * @param[in]  opts   options, or NULL for 2×2 windows with stride 2 and no padding
  * @param[out] layer  if not NULL, receives the new layer's index
- * @retval NNP_EINVAL NULL net, a field out of range (named), output size below 1
+ * @retval NNP_EINVAL NULL net, a field out of range (the message names it), an output size
+ *         below 1, or an output of more than 2^28 values per example
+ * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
+ * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_pool2d_opts *opts,
                                                        size_t *layer);
 
 /**
- * @brief Appends 2-D average pooling (arguments and errors as nnp_net_add_maxpool2d()).
+ * @brief Appends 2-D average pooling (arguments and errors as nnp_net_add_maxpool2d()): each
+ * output is the sum of its window's real cells divided by their number, or by
+ * kernel_h·kernel_w with `count_include_pad`. NaNs propagate to every window holding them.
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_pool2d_opts *opts,
                                                        size_t *layer);
 
 /**
- * @brief Appends global average pooling: C×H×W to C×1×1.
+ * @brief Appends global average pooling: C×H×W to C×1×1, the mean of each channel (ONNX
+ * GlobalAveragePool). No parameters.
+ * @param[in]  net    network
+ * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net
+ * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_global_avgpool(nnp_net *net, size_t *layer);

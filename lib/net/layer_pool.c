@@ -1,0 +1,329 @@
+/* 2-D pooling layers, NCHW, with ONNX's semantics (MaxPool, AveragePool, GlobalAveragePool;
+ * ceil_mode = 0, dilation 1).
+ *
+ * Output size per axis: floor((in + pad_before + pad_after − k) / stride) + 1. Padding is
+ * restricted to pad < k, which guarantees that every window holds at least one real cell
+ * (the first window reaches row k − 1 − pad ≥ 0; the last starts at ≤ in + pad_after − k < in),
+ * and with floor sizing no window reaches beyond the padded input, so a window always has
+ * exactly kh·kw cells counting padding.
+ *
+ * Max pooling: padding cells never take part (ONNX pads with −∞). Ties go to the first
+ * maximal cell in row-major window order; a NaN in a window wins over every number (the
+ * output is NaN, so NaNs propagate as in PyTorch) and the first NaN takes the gradient.
+ * Backward recomputes the argmax from the input with the same function as forward, so both
+ * always agree and no state is kept between calls (a const net stays read-only).
+ *
+ * Nothing here allocates: the passes get all buffers from the workspace, and none of these
+ * kinds needs scratch memory. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "net/net_internal.h"
+
+/* Output values per example are bounded like the input (nnp_net_create): padding can make a
+ * pooled map larger than its input, and the workspace must stay allocatable. */
+#define MAX_OUT_SIZE ((size_t)1 << 28)
+
+/* A window clipped to the real input: rows [h0, h1), columns [w0, w1). */
+typedef struct window {
+    size_t h0, h1, w0, w1;
+} window;
+
+/* Window of output cell (oh, ow). In padded coordinates it covers rows [oh·sh, oh·sh + kh);
+ * real row r is padded row r + pt. kh > pt keeps oh·sh + kh − pt positive. */
+static inline window window_at(const nnpi_pool_attrs *a, size_t H, size_t W, size_t oh,
+                               size_t ow)
+{
+    const size_t ph = oh * a->sh, pw = ow * a->sw;
+    const size_t he = ph + a->kh < a->pt + H ? ph + a->kh : a->pt + H;
+    const size_t we = pw + a->kw < a->pl + W ? pw + a->kw : a->pl + W;
+    window win = {ph > a->pt ? ph - a->pt : 0, he - a->pt, pw > a->pl ? pw - a->pl : 0,
+                  we - a->pl};
+    return win;
+}
+
+#define NO_CELL SIZE_MAX
+
+/* Index in the plane (row stride W) of the first maximal cell of the window in row-major
+ * order: strict '>' keeps the first of equal values; the first NaN met is returned at once
+ * (the loop starts at the window's first cell, so that covers a NaN there too). NO_CELL for
+ * an empty window, which validation rules out; it is handled so that an impossible case
+ * cannot read outside the plane. */
+static inline size_t window_argmax(const float *x, size_t W, window win)
+{
+    if (win.h0 >= win.h1 || win.w0 >= win.w1) return NO_CELL;
+    size_t best = win.h0 * W + win.w0;
+    float bv = x[best];
+    for (size_t r = win.h0; r < win.h1; r++)
+        for (size_t c = win.w0; c < win.w1; c++) {
+            const float v = x[r * W + c];
+            if (v > bv) {
+                bv = v;
+                best = r * W + c;
+            } else if (isnan(v)) {
+                return r * W + c;
+            }
+        }
+    return best;
+}
+
+static void maxpool_forward(const nnpi_node *node, const float *params, const float *const *in,
+                            float *out, size_t n, float *scratch)
+{
+    (void)params, (void)scratch;
+    const nnpi_pool_attrs *a = &node->attr.pool;
+    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
+    const size_t planes = n * node->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = in[0] + p * H * W;
+        float *y = out + p * OH * OW;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow = 0; ow < OW; ow++) {
+                const size_t k = window_argmax(x, W, window_at(a, H, W, oh, ow));
+                y[oh * OW + ow] = k == NO_CELL ? 0.0f : x[k];
+            }
+    }
+}
+
+/* Overwriting callers get a zeroed din first: with overlapping windows one input cell may win
+ * several windows, and its gradient is the sum of theirs, so every write is an addition. */
+static void maxpool_backward_input(const nnpi_node *node, const float *params,
+                                   const float *const *in, const float *out, const float *dout,
+                                   float *const *din, size_t n, const unsigned char *accumulate,
+                                   float *scratch)
+{
+    (void)params, (void)out, (void)scratch;
+    const nnpi_pool_attrs *a = &node->attr.pool;
+    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
+    const size_t planes = n * node->c;
+    if (!accumulate[0]) memset(din[0], 0, planes * H * W * sizeof(float));
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = in[0] + p * H * W;
+        const float *dy = dout + p * OH * OW;
+        float *dx = din[0] + p * H * W;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow = 0; ow < OW; ow++) {
+                const size_t k = window_argmax(x, W, window_at(a, H, W, oh, ow));
+                if (k != NO_CELL) dx[k] += dy[oh * OW + ow];
+            }
+    }
+}
+
+/* Divisor of a window's sum: its real cells, or with count_include_pad all kh·kw cells
+ * (floor sizing keeps every window inside the padded input, so that is the whole window). */
+static inline size_t avg_divisor(const nnpi_pool_attrs *a, window win)
+{
+    if (a->count_include_pad) return a->kh * a->kw;
+    return (win.h1 - win.h0) * (win.w1 - win.w0);
+}
+
+/* Windows are small, so the sums are kept in float like every other layer's arithmetic. */
+static void avgpool_forward(const nnpi_node *node, const float *params, const float *const *in,
+                            float *out, size_t n, float *scratch)
+{
+    (void)params, (void)scratch;
+    const nnpi_pool_attrs *a = &node->attr.pool;
+    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
+    const size_t planes = n * node->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = in[0] + p * H * W;
+        float *y = out + p * OH * OW;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow = 0; ow < OW; ow++) {
+                const window win = window_at(a, H, W, oh, ow);
+                float sum = 0.0f;
+                for (size_t r = win.h0; r < win.h1; r++)
+                    for (size_t c = win.w0; c < win.w1; c++) sum += x[r * W + c];
+                const size_t d = avg_divisor(a, win);
+                y[oh * OW + ow] = d ? sum / (float)d : 0.0f;
+            }
+    }
+}
+
+/* Each real cell of a window gets dout/divisor; zero first when overwriting, as for max. */
+static void avgpool_backward_input(const nnpi_node *node, const float *params,
+                                   const float *const *in, const float *out, const float *dout,
+                                   float *const *din, size_t n, const unsigned char *accumulate,
+                                   float *scratch)
+{
+    (void)params, (void)in, (void)out, (void)scratch;
+    const nnpi_pool_attrs *a = &node->attr.pool;
+    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
+    const size_t planes = n * node->c;
+    if (!accumulate[0]) memset(din[0], 0, planes * H * W * sizeof(float));
+    for (size_t p = 0; p < planes; p++) {
+        const float *dy = dout + p * OH * OW;
+        float *dx = din[0] + p * H * W;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow = 0; ow < OW; ow++) {
+                const window win = window_at(a, H, W, oh, ow);
+                const size_t d = avg_divisor(a, win);
+                if (d == 0) continue;
+                const float g = dy[oh * OW + ow] / (float)d;
+                for (size_t r = win.h0; r < win.h1; r++)
+                    for (size_t c = win.w0; c < win.w1; c++) dx[r * W + c] += g;
+            }
+    }
+}
+
+/* Mean over a whole plane, summed in double: planes can be large (e.g. 56×56), where a float
+ * sum would lose digits. */
+static void global_avgpool_forward(const nnpi_node *node, const float *params,
+                                   const float *const *in, float *out, size_t n, float *scratch)
+{
+    (void)params, (void)scratch;
+    const size_t hw = node->in_h * node->in_w, planes = n * node->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = in[0] + p * hw;
+        double sum = 0.0;
+        for (size_t i = 0; i < hw; i++) sum += x[i];
+        out[p] = (float)(sum / (double)hw);
+    }
+}
+
+/* Planes do not overlap, so each input cell is written exactly once: no zeroing needed. */
+static void global_avgpool_backward_input(const nnpi_node *node, const float *params,
+                                          const float *const *in, const float *out,
+                                          const float *dout, float *const *din, size_t n,
+                                          const unsigned char *accumulate, float *scratch)
+{
+    (void)params, (void)in, (void)out, (void)scratch;
+    const size_t hw = node->in_h * node->in_w, planes = n * node->c;
+    for (size_t p = 0; p < planes; p++) {
+        const float g = (float)((double)dout[p] / (double)hw);
+        float *dx = din[0] + p * hw;
+        if (accumulate[0])
+            for (size_t i = 0; i < hw; i++) dx[i] += g;
+        else
+            for (size_t i = 0; i < hw; i++) dx[i] = g;
+    }
+}
+
+/* Designated initialisers: the table may gain entries (e.g. a Lipschitz bound) without
+ * touching this file; unset ones are NULL. */
+const nnpi_layer_ops nnpi_maxpool_ops = {.kind = NNP_LAYER_MAXPOOL,
+                                         .name = "maxpool2d",
+                                         .forward = maxpool_forward,
+                                         .backward_input = maxpool_backward_input};
+const nnpi_layer_ops nnpi_avgpool_ops = {.kind = NNP_LAYER_AVGPOOL,
+                                         .name = "avgpool2d",
+                                         .forward = avgpool_forward,
+                                         .backward_input = avgpool_backward_input};
+const nnpi_layer_ops nnpi_global_avgpool_ops = {.kind = NNP_LAYER_GLOBAL_AVGPOOL,
+                                                .name = "global_avgpool",
+                                                .forward = global_avgpool_forward,
+                                                .backward_input = global_avgpool_backward_input};
+
+/* ---- builders ---- */
+
+static void default_opts(nnp_pool2d_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->kernel_h = o->kernel_w = 2;
+    o->stride_h = o->stride_w = 2;
+}
+
+NNP_API nnp_status nnp_pool2d_opts_init_sized(nnp_pool2d_opts *opts, size_t size)
+{
+    nnp_pool2d_opts d;
+    default_opts(&d);
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_pool2d_opts_init");
+}
+
+/* Output length of one axis, or EINVAL naming the fields when the window does not fit.
+ * The padded length is formed only once it is known not to overflow; all window arithmetic
+ * in the passes stays below it. */
+static nnp_status out_len(const char *func, const char *axis, size_t in, size_t k, size_t s,
+                          size_t pb, size_t pa, const char *kname, const char *pbname,
+                          const char *paname, size_t *len)
+{
+    if (pb > SIZE_MAX - in || pa > SIZE_MAX - in - pb)
+        return nnpi_error(NNP_EINVAL, "%s: input %s %zu plus %s %zu and %s %zu overflows", func,
+                          axis, in, pbname, pb, paname, pa);
+    const size_t padded = in + pb + pa;
+    if (k > padded)
+        return nnpi_error(NNP_EINVAL,
+                          "%s: %s = %zu is larger than the input %s %zu plus %s %zu and %s %zu: "
+                          "output %s floor((%zu + %zu + %zu - %zu) / %zu) + 1 would be < 1",
+                          func, kname, k, axis, in, pbname, pb, paname, pa, axis, in, pb, pa, k,
+                          s);
+    *len = (padded - k) / s + 1;
+    return NNP_OK;
+}
+
+/* Copies and checks the options, then appends a pooling node with `ops` on the attach node. */
+static nnp_status add_pool(nnp_net *net, const nnp_pool2d_opts *opts, const nnpi_layer_ops *ops,
+                           const char *func, const char *what, size_t *layer)
+{
+    if (net == NULL) return nnpi_error(NNP_EINVAL, "%s: net is NULL", func);
+    nnp_pool2d_opts o;
+    default_opts(&o);
+    NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, what));
+    if (o.kernel_h == 0)
+        return nnpi_error(NNP_EINVAL, "%s: opts.kernel_h is 0, must be >= 1", func);
+    if (o.kernel_w == 0)
+        return nnpi_error(NNP_EINVAL, "%s: opts.kernel_w is 0, must be >= 1", func);
+    if (o.stride_h == 0)
+        return nnpi_error(NNP_EINVAL, "%s: opts.stride_h is 0, must be >= 1", func);
+    if (o.stride_w == 0)
+        return nnpi_error(NNP_EINVAL, "%s: opts.stride_w is 0, must be >= 1", func);
+    /* pad < kernel keeps a real cell in every window (file comment); PyTorch is stricter still
+     * (pad <= kernel / 2), so exported models satisfy it */
+    const struct {
+        size_t pad, k;
+        const char *name, *kname;
+    } pads[] = {{o.pad_top, o.kernel_h, "pad_top", "kernel_h"},
+                {o.pad_left, o.kernel_w, "pad_left", "kernel_w"},
+                {o.pad_bottom, o.kernel_h, "pad_bottom", "kernel_h"},
+                {o.pad_right, o.kernel_w, "pad_right", "kernel_w"}};
+    for (size_t i = 0; i < sizeof pads / sizeof pads[0]; i++)
+        if (pads[i].pad >= pads[i].k)
+            return nnpi_error(NNP_EINVAL, "%s: opts.%s = %zu, must be < %s = %zu", func,
+                              pads[i].name, pads[i].pad, pads[i].kname, pads[i].k);
+
+    nnpi_node node = nnpi_node_on(net, net->attach, ops);
+    size_t oh, ow;
+    NNPI_TRY(out_len(func, "height", node.in_h, o.kernel_h, o.stride_h, o.pad_top, o.pad_bottom,
+                     "opts.kernel_h", "opts.pad_top", "opts.pad_bottom", &oh));
+    NNPI_TRY(out_len(func, "width", node.in_w, o.kernel_w, o.stride_w, o.pad_left, o.pad_right,
+                     "opts.kernel_w", "opts.pad_left", "opts.pad_right", &ow));
+    const size_t out_size = nnpi_mul(nnpi_mul(node.in_c, oh), ow);
+    if (out_size > MAX_OUT_SIZE)
+        return nnpi_error(NNP_EINVAL, "%s: output %zux%zux%zu exceeds 2^28 values", func,
+                          node.in_c, oh, ow);
+    node.attr.pool = (nnpi_pool_attrs){.kh = o.kernel_h, .kw = o.kernel_w, .sh = o.stride_h,
+                                       .sw = o.stride_w, .pt = o.pad_top, .pl = o.pad_left,
+                                       .pb = o.pad_bottom, .pr = o.pad_right,
+                                       .count_include_pad = o.count_include_pad != 0};
+    node.h = oh;
+    node.w = ow;
+    node.out_size = out_size;
+    size_t index;
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_pool2d_opts *opts, size_t *layer)
+{
+    return add_pool(net, opts, &nnpi_maxpool_ops, __func__, "nnp_net_add_maxpool2d: opts", layer);
+}
+
+NNP_API nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_pool2d_opts *opts, size_t *layer)
+{
+    return add_pool(net, opts, &nnpi_avgpool_ops, __func__, "nnp_net_add_avgpool2d: opts", layer);
+}
+
+NNP_API nnp_status nnp_net_add_global_avgpool(nnp_net *net, size_t *layer)
+{
+    NNPI_CHECK_NULL(net);
+    nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_global_avgpool_ops);
+    node.h = node.w = 1;
+    node.out_size = node.c;
+    size_t index;
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
