@@ -51,10 +51,10 @@ static void dense_backward_input(const nnpi_node *node, const float *params,
 }
 
 /* dW (n_out×n_in) += dYᵀ · X;  db += Σ_i dY_i */
-static void dense_backward_params(const nnpi_node *node, const float *const *in,
+static void dense_backward_params(const nnpi_node *node, const float *params, const float *const *in,
                                   const float *dout, float *dparams, size_t n, float *scratch)
 {
-    (void)scratch;
+    (void)params, (void)scratch;
     const size_t n_out = node->out_size, n_in = node->in_size;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(n_out), blas_int(n_in), blas_int(n),
                 1.0f, dout, blas_int(n_out), in[0], blas_int(n_in), 1.0f, dparams, blas_int(n_in));

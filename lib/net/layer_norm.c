@@ -263,19 +263,16 @@ static void bn_backward_input(const nnpi_node *node, const float *params, const 
 }
 
 /* dscale_c += Σ dout · (x − mean_c)/sqrt(var_c + ε), dbias_c += Σ dout, over the batch and the
- * positions of channel c, accumulated in double; mean and var get no contribution.
- * TEMPORARY: the scale gradient needs mean and var, i.e. the parameters, which
- * nnpi_layer_ops.backward_params does not receive yet. Until it does (one added argument,
- * proposed to the owner of net_internal.h), params is NULL here, only the bias gradient is
- * added, scale is not trained, and test_norm's batchnorm_param_gradient_fd and
- * training_keeps_batchnorm_statistics fail on purpose. */
-static void bn_param_grad(const nnpi_node *node, const float *params, const float *const *in,
-                          const float *dout, float *dparams, size_t n)
+ * positions of channel c, accumulated in double; mean and var get no contribution. */
+static void bn_backward_params(const nnpi_node *node, const float *params, const float *const *in,
+                               const float *dout, float *dparams, size_t n, float *scratch)
 {
+    (void)scratch;
     const size_t C = node->c, hw = node->h * node->w, m = node->out_size;
+    const float *mean = params + C, *var = params + 2 * C;
     float *dscale = dparams, *dbias = dparams + node->n_weights;
     for (size_t c = 0; c < C; c++) {
-        const float mu = params ? params[C + c] : 0.0f;
+        const float mu = mean[c];
         double gs = 0.0, gb = 0.0;
         for (size_t i = 0; i < n; i++) {
             const float *x = in[0] + i * m + c * hw, *g = dout + i * m + c * hw;
@@ -284,16 +281,9 @@ static void bn_param_grad(const nnpi_node *node, const float *params, const floa
                 gb += g[p];
             }
         }
-        if (params) dscale[c] += (float)(gs * bn_inv_std(params + 2 * C, c, node->attr.norm.eps));
+        dscale[c] += (float)(gs * bn_inv_std(var, c, node->attr.norm.eps));
         dbias[c] += (float)gb;
     }
-}
-
-static void bn_backward_params(const nnpi_node *node, const float *const *in, const float *dout,
-                               float *dparams, size_t n, float *scratch)
-{
-    (void)scratch;
-    bn_param_grad(node, NULL, in, dout, dparams, n);
 }
 
 const nnpi_layer_ops nnpi_batchnorm_ops = {NNP_LAYER_BATCHNORM, "batchnorm", bn_forward,

@@ -204,7 +204,10 @@ NNP_API nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed)
     nnpi_rng_seed(&rng, seed);
     for (size_t i = 0; i < net->n_nodes; i++) {
         const nnpi_node *node = &net->nodes[i];
-        if (node->n_weights == 0) continue;
+        /* only layers whose weights are a linear map; batch norm keeps its parameters (its
+         * builder's identity, or what was set or trained) */
+        const nnp_layer_kind kind = node->ops->kind;
+        if (node->n_weights == 0 || (kind != NNP_LAYER_DENSE && kind != NNP_LAYER_CONV2D)) continue;
         float *w = net->params + node->param_offset;
         /* Glorot & Bengio (2010), eq. 16: U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
         double a = sqrt(6.0 / (double)(node->in_size + node->out_size));

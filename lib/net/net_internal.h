@@ -25,9 +25,10 @@ typedef struct nnpi_layer_ops {
     void (*backward_input)(const nnpi_node *node, const float *params, const float *const *in,
                            const float *out, const float *dout, float *const *din, size_t n,
                            const unsigned char *accumulate, float *scratch);
-    /* dparams += (d out / d params)ᵀ dout summed over the batch; NULL if no parameters */
-    void (*backward_params)(const nnpi_node *node, const float *const *in, const float *dout,
-                            float *dparams, size_t n, float *scratch);
+    /* dparams += (d out / d params)ᵀ dout summed over the batch; NULL if no parameters.
+     * params as in forward (batch norm's scale gradient needs its mean and var) */
+    void (*backward_params)(const nnpi_node *node, const float *params, const float *const *in,
+                            const float *dout, float *dparams, size_t n, float *scratch);
     /* floats of scratch memory any of the three needs for a batch of n (the workspace holds
      * one scratch buffer shared by all nodes, since they run one after another); NULL = 0 */
     size_t (*scratch_floats)(const nnpi_node *node, size_t n);

@@ -135,7 +135,7 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
             needed |= j != 0 || dx != NULL;
         }
         if (dparams && i >= first_param_node && node->ops->backward_params)
-            node->ops->backward_params(node, in, ws->grad[i], dparams + node->param_offset, n,
+            node->ops->backward_params(node, params, in, ws->grad[i], dparams + node->param_offset, n,
                                        ws->scratch);
         /* training needs no gradient for the input itself: skip that GEMM */
         if (!needed) continue;
