@@ -399,8 +399,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_layer_info(const nnp_net *net, size_t l
 /**
  * @brief Sets every parameter deterministically from a seed.
  *
- * Dense weights are drawn uniformly from ±sqrt(6/(fan_in+fan_out)) (Glorot & Bengio, 2010,
- * eq. 16); biases are set to zero. The same seed gives the same parameters on every machine.
+ * Dense and convolution weights are drawn uniformly from ±sqrt(6/(fan_in+fan_out)) (Glorot &
+ * Bengio, 2010, eq. 16; for a convolution fan_in = (C_in/groups)·kh·kw, fan_out = C_out·kh·kw);
+ * their biases are set to zero. Batch normalisation keeps its parameters. The same seed gives the same parameters on every machine.
  * @retval NNP_EINVAL `net` is NULL
  * @since 0.1.0
  */

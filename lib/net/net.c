@@ -197,6 +197,12 @@ NNP_API nnp_status nnp_net_layer_info(const nnp_net *net, size_t layer, nnp_laye
     return NNP_OK;
 }
 
+int nnpi_node_is_linear(const nnpi_node *node)
+{
+    const nnp_layer_kind kind = node->ops->kind;
+    return node->n_weights > 0 && (kind == NNP_LAYER_DENSE || kind == NNP_LAYER_CONV2D);
+}
+
 NNP_API nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed)
 {
     NNPI_CHECK_NULL(net);
@@ -204,13 +210,15 @@ NNP_API nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed)
     nnpi_rng_seed(&rng, seed);
     for (size_t i = 0; i < net->n_nodes; i++) {
         const nnpi_node *node = &net->nodes[i];
-        /* only layers whose weights are a linear map; batch norm keeps its parameters (its
-         * builder's identity, or what was set or trained) */
-        const nnp_layer_kind kind = node->ops->kind;
-        if (node->n_weights == 0 || (kind != NNP_LAYER_DENSE && kind != NNP_LAYER_CONV2D)) continue;
+        /* batch norm keeps its parameters (its builder's identity, or what was set) */
+        if (!nnpi_node_is_linear(node)) continue;
         float *w = net->params + node->param_offset;
-        /* Glorot & Bengio (2010), eq. 16: U(-a, a), a = sqrt(6 / (fan_in + fan_out)) */
-        double a = sqrt(6.0 / (double)(node->in_size + node->out_size));
+        /* Glorot & Bengio (2010), eq. 16: U(-a, a), a = sqrt(6 / (fan_in + fan_out)); for a
+         * convolution fan_in = (C_in/groups)·kh·kw and fan_out = C_out·kh·kw, as PyTorch counts */
+        const size_t receptive = node->ops->kind == NNP_LAYER_CONV2D
+                                     ? node->attr.conv.kh * node->attr.conv.kw : 1;
+        const size_t fan_in = node->n_weights / node->c, fan_out = node->c * receptive;
+        double a = sqrt(6.0 / (double)(fan_in + fan_out));
         for (size_t j = 0; j < node->n_weights; j++)
             w[j] = (float)(a * (2.0 * nnpi_rng_uniform(&rng) - 1.0));
         memset(w + node->n_weights, 0, node->n_bias * sizeof(float));

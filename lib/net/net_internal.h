@@ -132,6 +132,10 @@ void nnpi_backward_begin(nnp_workspace *ws);
 void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last,
                    float *dx, float *dparams, size_t first_param_node);
 
+/* Whether a node's weights are a linear map (dense, convolution): the layers that get random
+ * initial weights and weight decay (batch norm's scale and statistics get neither). */
+int nnpi_node_is_linear(const nnpi_node *node);
+
 /* Validation shared by the public entry points. */
 nnp_status nnpi_check_layer(const nnp_net *net, size_t layer, const char *func);
 

@@ -72,20 +72,12 @@ static nnp_status check_data(const nnp_net *net, const nnp_dataset *data, int ne
     return NNP_OK;
 }
 
-/* Weight decay applies to the weights of dense and convolution layers (not to batch norm's
- * scale and statistics). */
-static int decayed(const nnpi_node *node)
-{
-    nnp_layer_kind k = node->ops->kind;
-    return (k == NNP_LAYER_DENSE || k == NNP_LAYER_CONV2D) && node->n_weights > 0;
-}
-
 /* Per-node decay coefficient: λ of the node's ordinal among decayed layers, divided by its
  * number of output units (dense) or output channels (convolution) in per-unit mode. */
 static nnp_status decay_per_node(const nnp_net *net, const nnp_train_opts *o, double *decay)
 {
     size_t n_dense = 0;
-    for (size_t i = 0; i < net->n_nodes; i++) n_dense += decayed(&net->nodes[i]);
+    for (size_t i = 0; i < net->n_nodes; i++) n_dense += nnpi_node_is_linear(&net->nodes[i]);
     if (o->n_weight_decay > 1 && o->n_weight_decay != n_dense)
         return nnpi_error(NNP_EINVAL,
                           "nnp_train: opts.n_weight_decay = %zu, must be 0, 1 or the number of "
@@ -94,7 +86,7 @@ static nnp_status decay_per_node(const nnp_net *net, const nnp_train_opts *o, do
     for (size_t i = 0; i < net->n_nodes; i++) {
         const nnpi_node *node = &net->nodes[i];
         decay[i] = 0.0;
-        if (!decayed(node) || o->n_weight_decay == 0) continue;
+        if (!nnpi_node_is_linear(node) || o->n_weight_decay == 0) continue;
         double lambda = o->weight_decay[o->n_weight_decay == 1 ? 0 : d];
         d++;
         decay[i] = o->decay_mode == NNP_DECAY_PER_UNIT ? lambda / (double)node->c : lambda;
