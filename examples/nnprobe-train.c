@@ -411,7 +411,18 @@ static void print_help(const nnp_train_opts *d)
            "      --train-labels FILE   training labels\n"
            "      --test-images FILE    test images\n"
            "      --test-labels FILE    test labels\n"
-           "      --limit N             use only the first N training examples\n"
+           "      --limit N             use only the first N training examples (of the half,\n"
+           "                            with --half)\n"
+           "      --half p1|p2          train on the first or the second half of the training\n"
+           "                            set: the paper's disjoint P1/P2 split (§2), examples\n"
+           "                            0..29999 or 30000..59999 of the 60,000 MNIST training\n"
+           "                            images (of N examples: floor(N/2) each, the last one of\n"
+           "                            an odd N unused)\n"
+           "      --random-labels       permute the training labels at random (from --seed),\n"
+           "                            keeping their histogram but destroying the pairing with\n"
+           "                            the images (the random-label control of Zhang et al.\n"
+           "                            2017): the net may still fit the training set, but the\n"
+           "                            test error should be near chance, ~90%% for 10 classes\n"
            "\n"
            "Training (minibatch SGD with momentum):\n"
            "      --epochs N            passes over the training data (default %zu)\n"
@@ -422,7 +433,8 @@ static void print_help(const nnp_train_opts *d)
            "      --lambda L[,L...]     weight decay per dense layer, or one value for all\n"
            "                            (default: the preset's; none for a plain spec)\n"
            "      --decay-mode MODE     sum: λΣw²; per-unit: λΣw²/units (default %s)\n"
-           "      --seed N              seed of the initial weights and the shuffling (default %" PRIu64 ")\n"
+           "      --seed N              seed of the initial weights, the shuffling and\n"
+           "                            --random-labels (default %" PRIu64 ")\n"
            "\n"
            "Output:\n"
            "      --quiet               no progress display\n"
@@ -445,11 +457,15 @@ typedef struct job {
     nnp_train_opts opts; /* weight_decay points into main()'s array */
     int quiet;
     const char *train_path, *test_path;
+    int half;            /* 0 all, 1 P1, 2 P2 */
+    int random_labels;
+    size_t n_all, first; /* training examples in the file; index of the first one used */
 } job;
 
-/* Loads the training and test sets and applies --limit (*sub is NULL without it). Returns an
- * exit status; the caller frees whatever was loaded, on every path. */
-static int load_data(const char *paths[4], size_t limit, nnp_dataset **all,
+/* Loads the training and test sets, applies --half and --limit (*sub is NULL without them),
+ * then --random-labels to the examples used. Returns an exit status; the caller frees whatever
+ * was loaded, on every path. */
+static int load_data(const char *paths[4], size_t limit, job *jb, nnp_dataset **all,
                      nnp_dataset **sub, nnp_dataset **test)
 {
     nnp_status s;
@@ -461,13 +477,35 @@ static int load_data(const char *paths[4], size_t limit, nnp_dataset **all,
         lib_error("loading the test set", s);
         return EXIT_FAILURE;
     }
-    size_t n_all = nnp_dataset_count(*all);
-    if (limit > n_all) {
-        usage_error("--limit: %zu exceeds the %zu training examples in %s", limit, n_all, paths[0]);
+    size_t n_all = nnp_dataset_count(*all), first = 0, n = n_all;
+    if (jb->half) {
+        n = n_all / 2;
+        first = jb->half == 2 ? n : 0;
+        if (n == 0) {
+            usage_error("--half: %s has only %zu training example; need at least 2", paths[0],
+                        n_all);
+            return EXIT_USAGE;
+        }
+    }
+    if (limit > n) {
+        if (jb->half)
+            usage_error("--limit: %zu exceeds the %zu training examples of half p%d of %s", limit,
+                        n, jb->half, paths[0]);
+        else
+            usage_error("--limit: %zu exceeds the %zu training examples in %s", limit, n_all,
+                        paths[0]);
         return EXIT_USAGE;
     }
-    if (limit > 0 && limit < n_all && (s = nnp_dataset_subset(*all, 0, limit, sub)) != NNP_OK) {
-        lib_error("--limit", s);
+    if (limit > 0) n = limit;
+    if (n < n_all && (s = nnp_dataset_subset(*all, first, n, sub)) != NNP_OK) {
+        lib_error(jb->half ? "--half" : "--limit", s);
+        return EXIT_FAILURE;
+    }
+    jb->n_all = n_all;
+    jb->first = first;
+    if (jb->random_labels &&
+        (s = nnp_dataset_permute_labels(*sub ? *sub : *all, jb->opts.seed)) != NNP_OK) {
+        lib_error("--random-labels", s);
         return EXIT_FAILURE;
     }
     return EXIT_SUCCESS;
@@ -529,6 +567,13 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
     }
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n",
            nnp_dataset_count(train), nnp_dataset_count(test), ch, hh, ww, jb->train_path);
+    size_t n_train = nnp_dataset_count(train);
+    if (jb->half)
+        printf("subset       P%d: training examples %zu..%zu of %zu%s\n", jb->half, jb->first,
+               jb->first + n_train - 1, jb->n_all, n_train < jb->n_all / 2 ? " (--limit)" : "");
+    if (jb->random_labels)
+        printf("labels       randomly permuted (seed %" PRIu64 "): test error should be near "
+               "chance, %.0f%% for %zu classes\n", opts->seed, 100.0 - 100.0 / (double)need, need);
     printf("training     %zu epoch%s, batch %zu, lr %g, momentum %g, lr decay %g, seed %" PRIu64 "\n",
            opts->epochs, opts->epochs == 1 ? "" : "s", opts->batch_size, opts->learning_rate,
            opts->momentum, opts->lr_decay, opts->seed);
@@ -612,7 +657,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
 enum {
     OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
     OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_LR_DECAY, OPT_LAMBDA, OPT_DECAY_MODE,
-    OPT_SEED, OPT_LIMIT, OPT_QUIET
+    OPT_SEED, OPT_LIMIT, OPT_QUIET, OPT_HALF, OPT_RANDOM_LABELS
 };
 
 static const struct option LONG_OPTS[] = {
@@ -630,6 +675,8 @@ static const struct option LONG_OPTS[] = {
     {"decay-mode", required_argument, NULL, OPT_DECAY_MODE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"limit", required_argument, NULL, OPT_LIMIT},
+    {"half", required_argument, NULL, OPT_HALF},
+    {"random-labels", no_argument, NULL, OPT_RANDOM_LABELS},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -658,7 +705,7 @@ int main(int argc, char **argv)
     const char *paths[4] = {NULL, NULL, NULL, NULL}; /* train images/labels, test images/labels */
     double lambda[MAX_DENSE];
     size_t n_lambda = 0;
-    int have_lambda = 0, quiet = 0;
+    int have_lambda = 0, quiet = 0, half = 0, random_labels = 0;
     size_t limit = 0;
 
     int c;
@@ -719,6 +766,17 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case OPT_HALF:
+            if (strcasecmp(optarg, "p1") == 0) {
+                half = 1;
+            } else if (strcasecmp(optarg, "p2") == 0) {
+                half = 2;
+            } else {
+                usage_error("--half: expected 'p1' or 'p2', got '%s'", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_RANDOM_LABELS: random_labels = 1; break;
         case OPT_QUIET: quiet = 1; break;
         case 'h': print_help(&opts); return EXIT_SUCCESS;
         case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return EXIT_SUCCESS;
@@ -778,8 +836,9 @@ int main(int argc, char **argv)
     nnp_dataset *train_all = NULL, *train_sub = NULL, *test = NULL;
     nnp_net *ae = NULL, *net = NULL;
     job jb = {.pre = pre, .sp = sp, .ae_sp = ae_sp, .opts = opts, .quiet = quiet,
-              .train_path = paths[0], .test_path = paths[2]};
-    int rc = load_data(paths, limit, &train_all, &train_sub, &test);
+              .train_path = paths[0], .test_path = paths[2], .half = half,
+              .random_labels = random_labels};
+    int rc = load_data(paths, limit, &jb, &train_all, &train_sub, &test);
     if (rc == EXIT_SUCCESS)
         rc = train_and_report(&jb, train_sub ? train_sub : train_all, test, &net, &ae);
     nnp_net_free(net);

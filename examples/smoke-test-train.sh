@@ -61,6 +61,28 @@ fi
 expect 0 "train 4-3s-3r-2 with --lambda and --limit" 4-3s-3r-2 $DATA --epochs 2 --limit 30 \
     --lambda 1e-4,0,1e-5 --decay-mode per-unit --quiet
 # shellcheck disable=SC2086
+expect 0 "--random-labels" 4-8t-2 $DATA --epochs 40 --batch 10 --lr 0.3 --quiet --random-labels
+grep -q '^labels       randomly permuted (seed 1).* 50% for 2 classes' "$TMP/out" ||
+    { echo "FAIL: no random-labels line"; cat "$TMP/out"; fails=$((fails + 1)); }
+err=$(sed -n 's/^test error *\([0-9.]*\)%$/\1/p' "$TMP/out")
+if [ -z "$err" ] || [ "$(echo "$err" | awk '{ print ($1 >= 25) }')" != 1 ]; then
+    echo "FAIL: test error '$err'% with random labels, expected >= 25%"; fails=$((fails + 1))
+fi
+# shellcheck disable=SC2086
+expect 0 "--half p2 with --limit" 4-8t-2 $DATA --epochs 2 --half p2 --limit 10 --quiet
+grep -q '^subset       P2: training examples 30..39 of 60 (--limit)$' "$TMP/out" ||
+    { echo "FAIL: no --half subset line"; cat "$TMP/out"; fails=$((fails + 1)); }
+grep -q '^data         10 training' "$TMP/out" || { echo "FAIL: --half data line"; fails=$((fails + 1)); }
+# shellcheck disable=SC2086
+expect 2 "--half p3" 4-2 $DATA --half p3
+# shellcheck disable=SC2086
+expect 2 "--limit beyond the half" 4-2 $DATA --half p1 --limit 31
+write_set "$TMP/one" 1
+expect 2 "--half of a 1-example set" 4-2 --train-images "$TMP/one-images.idx" \
+    --train-labels "$TMP/one-labels.idx" --test-images "$TMP/test-images.idx" \
+    --test-labels "$TMP/test-labels.idx" --half p1
+grep -q 'need at least 2' "$TMP/err" || { echo "FAIL: --half message"; fails=$((fails + 1)); }
+# shellcheck disable=SC2086
 expect 2 "input size mismatch" 5-2 $DATA
 grep -q 'does not match' "$TMP/err" || { echo "FAIL: mismatch message"; fails=$((fails + 1)); }
 # shellcheck disable=SC2086

@@ -1,0 +1,441 @@
+/* nnprobe-grad: train a small classifier on IDX data (as nnprobe-train does), then ask the
+ * gradient-of-input queries about the first K test images, each as one batched call:
+ * d loss/dx (nnp_grad_loss), d logit[true class]/dx (nnp_grad_unit) and a vector–Jacobian
+ * product at a hidden layer (nnp_grad_vjp), and verify d loss/dx by a central finite
+ * difference along its own direction. Optionally saves the gradients as an IDX image file.
+ *
+ * Exit status: 0 success, 1 library failure, 2 bad command line. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <nnprobe/nnprobe.h>
+
+#define PROG "nnprobe-grad"
+#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+#define MAX_DENSE 64
+#define MAX_UNITS (1u << 24)
+#define MAX_PICK 4096
+#define PATH_LEN 4096
+#define FD_STEP 1e-3f
+
+enum { EXIT_USAGE = 2 };
+
+typedef struct spec { /* act[i] = NNP_LAYER_INPUT: dense layer i is linear */
+    size_t input, n_dense, units[MAX_DENSE];
+    nnp_layer_kind act[MAX_DENSE];
+} spec;
+
+/* nnprobe-train's presets without the autoencoder (research/paper.md §3). */
+static const struct { const char *name, *spec; double lambda[3]; size_t n_lambda; } PRESETS[] = {
+    {"fc10", "784-10", {1e-4}, 1},
+    {"fc100-100-10", "784-100s-100s-10", {1e-5, 1e-5, 1e-6}, 3},
+    {"fc200-200-10", "784-200s-200s-10", {1e-5, 1e-5, 1e-6}, 3},
+};
+#define N_PRESETS (sizeof PRESETS / sizeof PRESETS[0])
+
+static void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs(PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
+}
+
+static void lib_error(const char *what, nnp_status s)
+{
+    fprintf(stderr, PROG ": %s: %s: %s\n", what, nnp_status_name(s), nnp_last_error());
+}
+
+static int parse_size(const char *opt, const char *s, size_t min, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = (s[0] >= '0' && s[0] <= '9') ? strtoull(s, &end, 10) : 0;
+    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE || v > SIZE_MAX) {
+        usage_error("%s: '%s' is not a non-negative integer (or is too large)", opt, s);
+        return -1;
+    }
+    if (v < min) {
+        usage_error("%s: must be at least %zu, got %s", opt, min, s);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+/* --pick i,j,k: test-set indices. */
+static int parse_pick(const char *s, size_t *idx, size_t *n)
+{
+    char buf[32];
+    for (*n = 0;; s++) {
+        size_t len = strcspn(s, ",");
+        if (*n == MAX_PICK || len == 0 || len >= sizeof buf) {
+            usage_error("--pick: expected up to %d comma-separated indices", MAX_PICK);
+            return -1;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (parse_size("--pick", buf, 0, &idx[(*n)++])) return -1;
+        s += len;
+        if (*s == '\0') return 0;
+    }
+}
+
+/* <input>-<units><act>?-...-<classes>, act one of s r t p (hidden layers only). */
+static int parse_spec(const char *text, spec *sp)
+{
+    static const char ACTS[] = "srtp";
+    static const nnp_layer_kind KINDS[] = {NNP_LAYER_SIGMOID, NNP_LAYER_RELU, NNP_LAYER_TANH,
+                                           NNP_LAYER_SOFTPLUS};
+    memset(sp, 0, sizeof *sp);
+    for (const char *p = text;; p++) {
+        size_t len = strcspn(p, "-"), digits = strspn(p, "0123456789");
+        int last = p[len] == '\0', first = p == text;
+        const char *a = len == digits + 1 && p[digits] ? strchr(ACTS, p[digits]) : NULL;
+        unsigned long v = digits > 0 && digits <= 9 ? strtoul(p, NULL, 10) : 0;
+        if (v == 0 || v > MAX_UNITS || digits > len || (len != digits && (!a || first || last))) {
+            usage_error("spec '%s': bad token '%.*s' (expected <units> 1..%u, hidden layers "
+                        "followed by one of s, r, t, p or nothing)", text, (int)len, p, MAX_UNITS);
+            return -1;
+        }
+        if (first) {
+            sp->input = v;
+        } else if (sp->n_dense == MAX_DENSE) {
+            usage_error("spec '%s': more than %d layers", text, MAX_DENSE);
+            return -1;
+        } else {
+            sp->act[sp->n_dense] = a ? KINDS[a - ACTS] : NNP_LAYER_INPUT;
+            sp->units[sp->n_dense++] = v;
+        }
+        p += len;
+        if (last) break;
+    }
+    if (sp->n_dense == 0) {
+        usage_error("spec '%s': need an input size and at least one layer, e.g. 784-10", text);
+        return -1;
+    }
+    return 0;
+}
+
+static nnp_status build_net(const spec *sp, size_t c, size_t h, size_t w, uint64_t seed,
+                            nnp_net **out)
+{
+    nnp_status s = nnp_net_create(c, h, w, out);
+    for (size_t i = 0; s == NNP_OK && i < sp->n_dense; i++) {
+        s = nnp_net_add_dense(*out, sp->units[i], NULL);
+        if (s == NNP_OK && sp->act[i] != NNP_LAYER_INPUT)
+            s = nnp_net_add_activation(*out, sp->act[i], NULL);
+    }
+    return s == NNP_OK ? nnp_net_init_params(*out, seed) : s;
+}
+
+static int on_progress(uint64_t done, uint64_t total, void *user)
+{
+    size_t epochs = *(const size_t *)user;
+    if (total % epochs == 0 && done % (total / epochs) == 0)
+        fprintf(stderr, "train: epoch %" PRIu64 "/%zu\n", done / (total / epochs), epochs);
+    return 0;
+}
+
+/* Softmax cross-entropy of one example in double, accurate also when tiny:
+ * (z_m − z_y) + log1p(Σ_{k≠m} exp(z_k − z_m)), m the arg-max. */
+static double xent(const float *z, size_t classes, int32_t y)
+{
+    size_t m = 0;
+    for (size_t k = 1; k < classes; k++) m = z[k] > z[m] ? k : m;
+    double rest = 0;
+    for (size_t k = 0; k < classes; k++)
+        if (k != m) rest += exp((double)z[k] - z[m]);
+    return ((double)z[m] - z[y]) + log1p(rest);
+}
+
+static double norm2(const float *v, size_t n)
+{
+    double s = 0;
+    for (size_t j = 0; j < n; j++) s += (double)v[j] * v[j];
+    return sqrt(s);
+}
+
+static void print_help(void)
+{
+    printf("Usage: " PROG " [OPTION]... SPEC\n"
+           "Train a classifier on IDX data (as nnprobe-train), then compute, each in one batched\n"
+           "call on one workspace, input gradients of the first K test images:\n"
+           "  dL/dx      d loss/dx of the softmax cross-entropy (nnp_grad_loss)\n"
+           "  dz_y/dx    d logit[true class]/dx (nnp_grad_unit on the last layer)\n"
+           "  J^T phi    J_L(x)^T phi_L(x) at layer L, the gradient of ½‖phi_L(x)‖² (nnp_grad_vjp)\n"
+           "and check g = dL/dx by a central difference along u = g/‖g‖ with step h = %g:\n"
+           "(L(x+hu) − L(x−hu))/2h should equal ‖g‖ (column rel.diff; not where a ReLU kink is\n"
+           "within h). SPEC: a preset (fc10, fc100-100-10, fc200-200-10, with the paper's λ) or\n"
+           "<input>-<hidden>...-<classes>, hidden tokens <units>[s|r|t|p], e.g. 784-100s-10.\n"
+           "\n"
+           "      --data-dir DIR        the four Fashion-MNIST-named IDX files in DIR\n"
+           "                            (default " DEFAULT_DATA_DIR ")\n"
+           "      --train-images FILE, --train-labels FILE, --test-images FILE, --test-labels FILE\n"
+           "                            one file each (overrides --data-dir)\n"
+           "      --limit N             train on the first N training examples (default 10000,\n"
+           "                            or all if fewer; 0 = all)\n"
+           "      --epochs N            training epochs (default 2)\n"
+           "      --seed N              seed of the weights and the shuffling (default 1)\n"
+           "      --count K             the first K test images (default 8)\n"
+           "      --pick I,J,...        these test images instead (indices from 0)\n"
+           "      --layer L             layer of J^T phi, 1..layers−1 (default: the first\n"
+           "                            activation layer, else 1)\n"
+           "      --save-gradients FILE write dL/dx as float IDX images, each mapped to [0,1] by\n"
+           "                            0.5 + g/(2·max|g|) (0.5 = zero); gzipped if FILE ends in .gz\n"
+           "      --save-labels FILE    their true labels (default: FILE with '-labels' before\n"
+           "                            .idx/.gz, e.g. g.idx.gz -> g-labels.idx.gz)\n"
+           "      --quiet               no progress lines on stderr\n"
+           "  -h, --help, -V, --version\n"
+           "Exit status: 0 success, 1 library failure, 2 bad usage.\n",
+           (double)FD_STEP);
+}
+
+enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
+       OPT_EPOCHS, OPT_SEED, OPT_LIMIT, OPT_COUNT, OPT_PICK, OPT_LAYER, OPT_SAVE, OPT_SAVE_LABELS,
+       OPT_QUIET };
+
+static const struct option LONG_OPTS[] = {
+    {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
+    {"train-labels", required_argument, NULL, OPT_TRAIN_LABELS},
+    {"test-images", required_argument, NULL, OPT_TEST_IMAGES},
+    {"test-labels", required_argument, NULL, OPT_TEST_LABELS},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR}, {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"seed", required_argument, NULL, OPT_SEED}, {"limit", required_argument, NULL, OPT_LIMIT},
+    {"count", required_argument, NULL, OPT_COUNT}, {"pick", required_argument, NULL, OPT_PICK},
+    {"layer", required_argument, NULL, OPT_LAYER}, {"quiet", no_argument, NULL, OPT_QUIET},
+    {"save-gradients", required_argument, NULL, OPT_SAVE},
+    {"save-labels", required_argument, NULL, OPT_SAVE_LABELS},
+    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+};
+
+/* In main(): a usage error (exit 2) or a failing library call (exit 1); both free everything. */
+#define USAGE(...) do { usage_error(__VA_ARGS__); rc = EXIT_USAGE; goto done; } while (0)
+#define TRY(what_, call) do { what = (what_); if ((s = (call)) != NNP_OK) goto done; } while (0)
+
+int main(int argc, char **argv)
+{
+    static const char *const NAMES[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+    static size_t pick[MAX_PICK];
+    const char *data_dir = DEFAULT_DATA_DIR, *paths[4] = {NULL, NULL, NULL, NULL};
+    const char *save = NULL, *save_labels = NULL, *what = "nnp_train_opts_init";
+    char path_buf[5][PATH_LEN];
+    size_t limit = 10000, count = 8, n_pick = 0, layer = 0, seed = 1;
+    int limit_set = 0, count_set = 0, quiet = 0, c, rc = EXIT_FAILURE;
+    nnp_dataset *train = NULL, *sub = NULL, *test = NULL, *sel = NULL, *gds = NULL;
+    nnp_net *net = NULL;
+    nnp_workspace *ws = NULL;
+    float *buf = NULL, *g, *gu, *gv, *xs, *ds, *xpm, *phi, *logits, *zpm, *loss, *value, *vs;
+    const float *x;
+    const int32_t *y;
+    const char *spec_text = NULL;
+    size_t n_train, n_test, ch, hh, ww, in, classes, K, L, last, S;
+    double test_err;
+    spec sp;
+    nnp_layer_info info = {.size = sizeof info};
+    nnp_train_opts opts;
+    nnp_status s = NNP_OK;
+    TRY("nnp_train_opts_init", nnp_train_opts_init(&opts));
+    opts.epochs = 2;
+    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case OPT_TRAIN_IMAGES: case OPT_TRAIN_LABELS: case OPT_TEST_IMAGES: case OPT_TEST_LABELS:
+            paths[c - OPT_TRAIN_IMAGES] = optarg;
+            break;
+        case OPT_DATA_DIR: data_dir = optarg; break;
+        case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &opts.epochs); break;
+        case OPT_SEED: bad = parse_size("--seed", optarg, 0, &seed); break;
+        case OPT_LIMIT: bad = parse_size("--limit", optarg, 0, &limit); limit_set = 1; break;
+        case OPT_COUNT: bad = parse_size("--count", optarg, 1, &count); count_set = 1; break;
+        case OPT_PICK: bad = parse_pick(optarg, pick, &n_pick); break;
+        case OPT_LAYER: bad = parse_size("--layer", optarg, 1, &layer); break;
+        case OPT_SAVE: save = optarg; break;
+        case OPT_SAVE_LABELS: save_labels = optarg; break;
+        case OPT_QUIET: quiet = 1; break;
+        case 'h': print_help(); return EXIT_SUCCESS;
+        case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return EXIT_SUCCESS;
+        default: fputs("Try '" PROG " --help' for more information.\n", stderr); return EXIT_USAGE;
+        }
+        if (bad) return EXIT_USAGE;
+    }
+    if (optind == argc) USAGE("missing SPEC (a preset such as fc100-100-10, or e.g. 784-100s-10)");
+    if (argc - optind > 1) USAGE("one SPEC expected, got also '%s'", argv[optind + 1]);
+    if (n_pick && count_set && count != n_pick)
+        USAGE("--count %zu but --pick lists %zu indices", count, n_pick);
+    if (count > MAX_PICK) USAGE("--count: at most %d", MAX_PICK);
+    if (save_labels && !save) USAGE("--save-labels needs --save-gradients");
+    spec_text = argv[optind];
+    for (size_t i = 0; i < N_PRESETS; i++)
+        if (strcasecmp(spec_text, PRESETS[i].name) == 0) {
+            spec_text = PRESETS[i].spec;
+            opts.weight_decay = PRESETS[i].lambda;
+            opts.n_weight_decay = PRESETS[i].n_lambda;
+        }
+    if (parse_spec(spec_text, &sp)) return EXIT_USAGE;
+    for (int i = 0; i < 4; i++) {
+        int n = snprintf(path_buf[i], PATH_LEN, "%s/%s", data_dir, NAMES[i]);
+        if (!paths[i] && (n < 0 || n >= PATH_LEN)) USAGE("--data-dir: path too long");
+        if (!paths[i]) paths[i] = path_buf[i];
+    }
+    if (save && !save_labels) { /* g.idx.gz -> g-labels.idx.gz, g.gz -> g-labels.gz */
+        size_t len = strlen(save), base = len;
+        if (len >= 7 && strcmp(save + len - 7, ".idx.gz") == 0) base = len - 7;
+        else if (len >= 4 && strcmp(save + len - 4, ".idx") == 0) base = len - 4;
+        else if (len >= 3 && strcmp(save + len - 3, ".gz") == 0) base = len - 3;
+        int n = snprintf(path_buf[4], PATH_LEN, "%.*s-labels%s", (int)base, save, save + base);
+        if (n < 0 || n >= PATH_LEN) USAGE("--save-gradients: path too long");
+        save_labels = path_buf[4];
+    }
+    opts.seed = seed;
+    opts.progress = quiet ? NULL : on_progress;
+    opts.progress_user = &opts.epochs;
+
+    /* The data: checked against the spec, --limit, --count and --pick. */
+    TRY("loading the training set", nnp_dataset_load_idx(paths[0], paths[1], &train));
+    TRY("loading the test set", nnp_dataset_load_idx(paths[2], paths[3], &test));
+    n_train = nnp_dataset_count(train);
+    n_test = nnp_dataset_count(test);
+    in = nnp_dataset_example_size(train);
+    classes = sp.units[sp.n_dense - 1];
+    if (limit > n_train && limit_set)
+        USAGE("--limit: %zu exceeds the %zu training examples in %s", limit, n_train, paths[0]);
+    if (!n_pick && count > n_test)
+        USAGE("--count: %zu exceeds the %zu test examples in %s", count, n_test, paths[2]);
+    if (!n_pick)
+        for (; n_pick < count; n_pick++) pick[n_pick] = n_pick;
+    for (size_t i = 0; i < n_pick; i++)
+        if (pick[i] >= n_test)
+            USAGE("--pick: index %zu, but %s has %zu test examples (0..%zu)", pick[i], paths[2],
+                  n_test, n_test - 1);
+    if (sp.input != in || nnp_dataset_example_size(test) != in)
+        USAGE("spec '%s': input size %zu does not match the data's %zu (training) and %zu (test) "
+              "values per example", spec_text, sp.input, in, nnp_dataset_example_size(test));
+    if (classes < nnp_dataset_class_count(train) || classes < nnp_dataset_class_count(test))
+        USAGE("spec '%s': %zu classes is fewer than the data's labels need", spec_text, classes);
+
+    /* Train on the first `limit` examples, then select the test images. */
+    if (limit == 0 || limit > n_train) limit = n_train;
+    if (limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
+    TRY("nnp_dataset_shape", nnp_dataset_shape(train, &ch, &hh, &ww));
+    TRY("building the net", build_net(&sp, ch, hh, ww, opts.seed, &net));
+    if (spec_text != argv[optind]) printf("model        %s = %s", argv[optind], spec_text);
+    else printf("model        %s", spec_text);
+    printf(" (%zu parameters), trained %zu epoch%s on %zu examples, seed %zu\n",
+           nnp_net_param_count(net), opts.epochs, opts.epochs == 1 ? "" : "s", limit, seed);
+    fflush(stdout);
+    TRY("training", nnp_train(net, sub ? sub : train, &opts, NULL));
+    TRY("evaluating", nnp_evaluate(net, test, &test_err, NULL));
+    TRY("--pick", nnp_dataset_select(test, pick, n_pick, &sel));
+    K = n_pick;
+    L = nnp_net_layer_count(net);
+    last = L - 1;
+    for (size_t l = 1; layer == 0 && l < L; l++)
+        if (nnp_net_layer_info(net, l, &info) == NNP_OK &&
+            (info.kind == NNP_LAYER_RELU || info.kind == NNP_LAYER_SIGMOID ||
+             info.kind == NNP_LAYER_TANH || info.kind == NNP_LAYER_SOFTPLUS)) layer = l;
+    if (layer >= L) USAGE("--layer: %zu, but the net has layers 1..%zu", layer, last);
+    TRY("nnp_net_layer_info", nnp_net_layer_info(net, layer = layer ? layer : 1, &info));
+    S = info.output_size;
+
+    /* One buffer: g, gu, gv, xs, ds (K·in each), x± (2K·in), phi (K·S), logits, z± (3K·classes),
+     * loss, value, vs (K each). */
+    x = nnp_dataset_images(sel);
+    y = nnp_dataset_labels(sel);
+    what = "allocating";
+    s = NNP_ENOMEM;
+    if (!(buf = malloc((7 * K * in + K * S + 3 * K * classes + 3 * K) * sizeof *buf))) goto done;
+    g = buf, gu = g + K * in, gv = gu + K * in, xs = gv + K * in, ds = xs + K * in;
+    xpm = ds + K * in, phi = xpm + 2 * K * in, logits = phi + K * S;
+    zpm = logits + K * classes, loss = zpm + 2 * K * classes, value = loss + K, vs = value + K;
+
+    /* The queries, each one batched call on the one workspace. */
+    TRY("nnp_workspace_create", nnp_workspace_create(net, 2 * K, &ws));
+    TRY("nnp_grad_loss", nnp_grad_loss(net, ws, x, y, K, g, loss, logits));
+    /* nnp_grad_unit takes one unit for the whole batch: one batched call per true class present,
+     * on the examples of that class gathered into xs. */
+    for (size_t cls = 0; cls < classes; cls++) {
+        size_t m = 0;
+        for (size_t i = 0; i < K; i++)
+            if ((size_t)y[i] == cls) memcpy(xs + m++ * in, x + i * in, in * sizeof *x);
+        if (m > 0) TRY("nnp_grad_unit", nnp_grad_unit(net, ws, xs, m, last, cls, ds, vs));
+        for (size_t i = 0, j = 0; j < m; i++)
+            if ((size_t)y[i] == cls) {
+                memcpy(gu + i * in, ds + j * in, in * sizeof *ds);
+                value[i] = vs[j++];
+            }
+    }
+    TRY("nnp_forward_layer", nnp_forward_layer(net, ws, x, K, layer, phi));
+    TRY("nnp_grad_vjp", nnp_grad_vjp(net, ws, x, K, layer, phi, gv));
+    /* Finite difference: x + h·u (first K rows) and x − h·u (next K), one forward pass. */
+    for (size_t i = 0; i < K; i++) {
+        double gn = norm2(g + i * in, in);
+        for (size_t j = 0; j < in; j++) {
+            float u = gn > 0 ? (float)(g[i * in + j] / gn) : 0.0f;
+            xpm[i * in + j] = x[i * in + j] + FD_STEP * u;
+            xpm[(K + i) * in + j] = x[i * in + j] - FD_STEP * u;
+        }
+    }
+    TRY("nnp_forward", nnp_forward(net, ws, xpm, 2 * K, zpm));
+
+    printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
+           ch, hh, ww, paths[0]);
+    printf("test error   %.2f%%\n", 100.0 * test_err);
+    printf("vjp layer    %zu (%s, %zu units): J^T phi = gradient of ½‖phi‖²\n", layer,
+           nnp_layer_kind_name(info.kind), S);
+    printf("finite diff  (L(x+hu) - L(x-hu))/2h, h = %g, u = g/‖g‖, g = dL/dx; rel.diff = "
+           "|FD - ‖g‖|/‖g‖\n\n", (double)FD_STEP);
+    printf("%6s %5s %4s %10s %9s %10s %10s %10s %10s %9s\n", "index", "label", "pred", "loss",
+           "z_y", "|dL/dx|", "|dz_y/dx|", "|J^T phi|", "FD dL/du", "rel.diff");
+    for (size_t i = 0; i < K; i++) {
+        size_t pred = 0;
+        const float *z = logits + i * classes;
+        for (size_t k = 1; k < classes; k++) pred = z[k] > z[pred] ? k : pred;
+        double gn = norm2(g + i * in, in);
+        double fd = (xent(zpm + i * classes, classes, y[i]) -
+                     xent(zpm + (K + i) * classes, classes, y[i])) / (2.0 * FD_STEP);
+        printf("%6zu %5d %4zu %10.4g %9.4g %10.4g %10.4g %10.4g %10.4g ", pick[i], (int)y[i], pred,
+               (double)loss[i], (double)value[i], gn, norm2(gu + i * in, in),
+               norm2(gv + i * in, in), fd);
+        if (gn > 0) printf("%9.2e\n", fabs(fd - gn) / gn);
+        else printf("%9s\n", "n/a");
+    }
+
+    if (save) { /* per example 0.5 + g/(2·max|g|), in [0,1]; same shape as the selected images */
+        for (size_t i = 0; i < K; i++) {
+            float m = 0;
+            for (size_t j = 0; j < in; j++) m = fmaxf(m, fabsf(g[i * in + j]));
+            for (size_t j = 0; j < in; j++)
+                xs[i * in + j] = m > 0 ? 0.5f + g[i * in + j] / (2 * m) : 0.5f;
+        }
+        TRY("--save-gradients", nnp_dataset_shape(sel, &ch, &hh, &ww));
+        TRY("--save-gradients", nnp_dataset_create(K, ch, hh, ww, xs, y, &gds));
+        TRY("--save-gradients", nnp_dataset_save_idx(gds, save, save_labels, NNP_IDX_FLOAT));
+        printf("\nsaved        %zu gradient images (float IDX, 0.5 + g/(2·max|g|)) to %s, "
+               "labels to %s\n", K, save, save_labels);
+    }
+    rc = EXIT_SUCCESS;
+done:
+    if (rc == EXIT_FAILURE) lib_error(what, s);
+    nnp_workspace_free(ws);
+    nnp_net_free(net);
+    nnp_dataset_free(gds);
+    nnp_dataset_free(sel);
+    nnp_dataset_free(sub);
+    nnp_dataset_free(test);
+    nnp_dataset_free(train);
+    free(buf);
+    return rc;
+}
