@@ -228,6 +228,47 @@ START_TEST(no_allocation_on_hot_path)
 }
 END_TEST
 
+/* Very confident examples: the loss and its gradient keep their relative accuracy where
+ * p_y − 1 and lse − z_y would round to 0. Logits (30, 0, 0) through an identity layer: the
+ * loss is log1p(2e^−30), the gradient (−2e^−30, e^−30, e^−30)/(1 + 2e^−30). */
+START_TEST(confident_examples_keep_accuracy)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 3, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
+    const float eye[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    ck_assert_ok(nnp_net_set_params(net, 1, eye, NULL));
+    float x[3] = {30, 0, 0}, dx[3], loss;
+    int32_t label = 0;
+    ck_assert_ok(nnp_grad_loss(net, NULL, x, &label, 1, dx, &loss, NULL));
+    const double e = exp(-30.0), want_loss = log1p(2 * e);
+    ck_assert_double_eq_tol(loss / want_loss, 1.0, 1e-6);
+    ck_assert_double_eq_tol(dx[0] / (-2 * e / (1 + 2 * e)), 1.0, 1e-6);
+    ck_assert_double_eq_tol(dx[1] / (e / (1 + 2 * e)), 1.0, 1e-6);
+    /* and a wrong, confident prediction: loss ≈ 30, gradient ≈ (1, −1, 0)·… */
+    label = 1;
+    ck_assert_ok(nnp_grad_loss(net, NULL, x, &label, 1, dx, &loss, NULL));
+    ck_assert_double_eq_tol(loss, 30 + log1p(2 * e), 1e-5);
+    ck_assert_double_eq_tol(dx[0], 1 - 2 * e, 1e-6);
+    ck_assert_double_eq_tol(dx[1], -(1 - e), 1e-6);
+    nnp_net_free(net);
+}
+END_TEST
+
+/* A net that is only its input: the logits are x, so dx = softmax(x) − onehot. */
+START_TEST(input_only_net)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 2, &net));
+    float x[2] = {0, 0}, dx[2] = {99, 99};
+    int32_t label = 1;
+    ck_assert_ok(nnp_grad_loss(net, NULL, x, &label, 1, dx, NULL, NULL));
+    ck_assert_float_eq_tol(dx[0], 0.5f, 1e-7f);
+    ck_assert_float_eq_tol(dx[1], -0.5f, 1e-7f);
+    nnp_net_free(net);
+}
+END_TEST
+
 START_TEST(misuse_is_refused)
 {
     nnp_net *net = mixed_net(1), *other = mixed_net(2);
@@ -270,6 +311,8 @@ int main(void)
     tcase_add_loop_test(tc, fd_each_activation, 0, 4);
     tcase_add_test(tc, batch_matches_single_and_workspace_reuse);
     tcase_add_test(tc, no_allocation_on_hot_path);
+    tcase_add_test(tc, confident_examples_keep_accuracy);
+    tcase_add_test(tc, input_only_net);
     suite_add_tcase(s, tc);
     TCase *api = tcase_create("api");
     tcase_add_test(api, misuse_is_refused);

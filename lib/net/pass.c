@@ -143,7 +143,11 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
                                   ws->scratch);
         for (size_t k = 0; k < node->n_inputs; k++) ws->grad_set[node->inputs[k]] = 1;
     }
-    if (dx && !ws->grad_set[0]) memset(dx, 0, nnpi_mul(n, net->nodes[0].out_size) * sizeof(float));
+    const size_t bytes = nnpi_mul(n, net->nodes[0].out_size) * sizeof(float);
+    if (dx && last == 0)
+        memcpy(dx, ws->grad[0], bytes); /* a net that is only its input: J = I */
+    else if (dx && !ws->grad_set[0])
+        memset(dx, 0, bytes);
 }
 
 static nnp_status forward_checked(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
