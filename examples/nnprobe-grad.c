@@ -19,20 +19,15 @@
 
 #include <nnprobe/nnprobe.h>
 
+#include "netspec.h"
+
 #define PROG "nnprobe-grad"
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
-#define MAX_DENSE 64
-#define MAX_UNITS (1u << 24)
 #define MAX_PICK 4096
 #define PATH_LEN 4096
 #define FD_STEP 1e-3f
 
 enum { EXIT_USAGE = 2 };
-
-typedef struct spec { /* act[i] = NNP_LAYER_INPUT: dense layer i is linear */
-    size_t input, n_dense, units[MAX_DENSE];
-    nnp_layer_kind act[MAX_DENSE];
-} spec;
 
 /* nnprobe-train's presets without the autoencoder (research/paper.md §3). */
 static const struct { const char *name, *spec; double lambda[3]; size_t n_lambda; } PRESETS[] = {
@@ -92,52 +87,12 @@ static int parse_pick(const char *s, size_t *idx, size_t *n)
     }
 }
 
-/* <input>-<units><act>?-...-<classes>, act one of s r t p (hidden layers only). */
-static int parse_spec(const char *text, spec *sp)
+static int parse_spec(const char *text, netspec *sp)
 {
-    static const char ACTS[] = "srtp";
-    static const nnp_layer_kind KINDS[] = {NNP_LAYER_SIGMOID, NNP_LAYER_RELU, NNP_LAYER_TANH,
-                                           NNP_LAYER_SOFTPLUS};
-    memset(sp, 0, sizeof *sp);
-    for (const char *p = text;; p++) {
-        size_t len = strcspn(p, "-"), digits = strspn(p, "0123456789");
-        int last = p[len] == '\0', first = p == text;
-        const char *a = len == digits + 1 && p[digits] ? strchr(ACTS, p[digits]) : NULL;
-        unsigned long v = digits > 0 && digits <= 9 ? strtoul(p, NULL, 10) : 0;
-        if (v == 0 || v > MAX_UNITS || digits > len || (len != digits && (!a || first || last))) {
-            usage_error("spec '%s': bad token '%.*s' (expected <units> 1..%u, hidden layers "
-                        "followed by one of s, r, t, p or nothing)", text, (int)len, p, MAX_UNITS);
-            return -1;
-        }
-        if (first) {
-            sp->input = v;
-        } else if (sp->n_dense == MAX_DENSE) {
-            usage_error("spec '%s': more than %d layers", text, MAX_DENSE);
-            return -1;
-        } else {
-            sp->act[sp->n_dense] = a ? KINDS[a - ACTS] : NNP_LAYER_INPUT;
-            sp->units[sp->n_dense++] = v;
-        }
-        p += len;
-        if (last) break;
-    }
-    if (sp->n_dense == 0) {
-        usage_error("spec '%s': need an input size and at least one layer, e.g. 784-10", text);
-        return -1;
-    }
-    return 0;
-}
-
-static nnp_status build_net(const spec *sp, size_t c, size_t h, size_t w, uint64_t seed,
-                            nnp_net **out)
-{
-    nnp_status s = nnp_net_create(c, h, w, out);
-    for (size_t i = 0; s == NNP_OK && i < sp->n_dense; i++) {
-        s = nnp_net_add_dense(*out, sp->units[i], NULL);
-        if (s == NNP_OK && sp->act[i] != NNP_LAYER_INPUT)
-            s = nnp_net_add_activation(*out, sp->act[i], NULL);
-    }
-    return s == NNP_OK ? nnp_net_init_params(*out, seed) : s;
+    char err[512];
+    if (netspec_parse(text, 0, sp, err, sizeof err) == 0) return 0;
+    usage_error("%s", err);
+    return -1;
 }
 
 static int on_progress(uint64_t done, uint64_t total, void *user)
@@ -243,7 +198,7 @@ int main(int argc, char **argv)
     const char *spec_text = NULL;
     size_t n_train, n_test, ch, hh, ww, in, classes, K, L, last, S;
     double test_err;
-    spec sp;
+    netspec sp;
     nnp_layer_info info = {.size = sizeof info};
     nnp_train_opts opts;
     nnp_status s = NNP_OK;
@@ -309,7 +264,7 @@ int main(int argc, char **argv)
     n_train = nnp_dataset_count(train);
     n_test = nnp_dataset_count(test);
     in = nnp_dataset_example_size(train);
-    classes = sp.units[sp.n_dense - 1];
+    classes = netspec_classes(&sp);
     if (limit > n_train && limit_set)
         USAGE("--limit: %zu exceeds the %zu training examples in %s", limit, n_train, paths[0]);
     if (!n_pick && count > n_test)
@@ -330,7 +285,7 @@ int main(int argc, char **argv)
     if (limit == 0 || limit > n_train) limit = n_train;
     if (limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
     TRY("nnp_dataset_shape", nnp_dataset_shape(train, &ch, &hh, &ww));
-    TRY("building the net", build_net(&sp, ch, hh, ww, opts.seed, &net));
+    TRY("building the net", netspec_build(&sp, ch, hh, ww, opts.seed, &net));
     if (spec_text != argv[optind]) printf("model        %s = %s", argv[optind], spec_text);
     else printf("model        %s", spec_text);
     printf(" (%zu parameters), trained %zu epoch%s on %zu examples, seed %zu\n",

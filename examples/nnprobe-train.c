@@ -21,6 +21,8 @@
 
 #include <nnprobe/nnprobe.h>
 
+#include "netspec.h"
+
 #define PROG "nnprobe-train"
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define TRAIN_IMAGES "train-images-idx3-ubyte.gz"
@@ -28,20 +30,11 @@
 #define TEST_IMAGES "t10k-images-idx3-ubyte.gz"
 #define TEST_LABELS "t10k-labels-idx1-ubyte.gz"
 
-#define MAX_DENSE 64          /* dense layers in a spec */
-#define MAX_UNITS (1u << 24)  /* nnp_net_add_dense()'s limit */
+#define MAX_LAMBDA NETSPEC_MAX_LAYERS /* --lambda values */
 #define PATH_LEN 4096
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
-/* A parsed spec: input size, then dense layers, each optionally followed by an activation
- * (NNP_LAYER_INPUT stands for "none": a linear layer). */
-typedef struct spec {
-    size_t input;
-    size_t n_dense;
-    size_t units[MAX_DENSE];
-    nnp_layer_kind act[MAX_DENSE];
-} spec;
 
 /* The paper's Table 1 models (research/paper.md §3). Training hyperparameters are not published
  * there; every preset uses this program's defaults (those of nnp_train_opts_init()). */
@@ -64,6 +57,9 @@ static const preset PRESETS[] = {
     {"ae400-10", "784-400s-10", "784-400s-784s", {0.0, 1e-6}, 2,
      "autoencoder 784-400s-784s trained on the images (squared error, no weight decay),\n"
      "                  then 784-400s-10 on its frozen encoder; λ = 1e-6 on the softmax layer"},
+    {"cnn-small", "784-c5x32p2r-m2-c5x64p2r-m2-1024r-10", NULL, {0}, 0,
+     "convnet (the benchmark CNN): 5×5×32 conv (pad 2), relu, 2×2 max pool, 5×5×64 conv\n"
+     "                  (pad 2), relu, 2×2 max pool, 1024 relu, 10; no weight decay"},
 };
 #define N_PRESETS (sizeof PRESETS / sizeof PRESETS[0])
 
@@ -164,8 +160,8 @@ static int parse_lambda(const char *s, double *out, size_t *n)
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         char buf[64];
-        if (*n == MAX_DENSE) {
-            usage_error("--lambda: more than %d values", MAX_DENSE);
+        if (*n == MAX_LAMBDA) {
+            usage_error("--lambda: more than %d values", MAX_LAMBDA);
             return -1;
         }
         if (len == 0 || len >= sizeof buf) {
@@ -186,115 +182,14 @@ static int parse_lambda(const char *s, double *out, size_t *n)
     }
 }
 
-/* ---- specs ---- */
+/* ---- specs (examples/netspec.c) ---- */
 
-static nnp_layer_kind act_of(char c)
+static int parse_spec(const char *text, int last_act, netspec *sp)
 {
-    switch (c) {
-    case 's': return NNP_LAYER_SIGMOID;
-    case 'r': return NNP_LAYER_RELU;
-    case 't': return NNP_LAYER_TANH;
-    case 'p': return NNP_LAYER_SOFTPLUS;
-    default: return NNP_LAYER_INPUT;
-    }
-}
-
-static char letter_of(nnp_layer_kind k)
-{
-    switch (k) {
-    case NNP_LAYER_SIGMOID: return 's';
-    case NNP_LAYER_RELU: return 'r';
-    case NNP_LAYER_TANH: return 't';
-    case NNP_LAYER_SOFTPLUS: return 'p';
-    default: return '\0';
-    }
-}
-
-/* Grammar: <input>-<units><act>?-...-<classes>, act one of s r t p. `last_act` allows an
- * activation on the last token (only the built-in autoencoder spec uses that). On error prints
- * a message naming the spec and returns -1. */
-static int parse_spec(const char *text, int last_act, spec *sp)
-{
-    memset(sp, 0, sizeof *sp);
-    const char *p = text;
-    size_t tok = 0;
-    for (;;) {
-        const char *dash = strchr(p, '-');
-        size_t len = dash ? (size_t)(dash - p) : strlen(p);
-        size_t digits = 0;
-        while (digits < len && p[digits] >= '0' && p[digits] <= '9') digits++;
-        int is_last = dash == NULL;
-        if (digits > 9) {
-            usage_error("spec '%s': size '%.*s' out of range (1 .. %u)", text, (int)digits, p,
-                        MAX_UNITS);
-            return -1;
-        }
-        if (digits == 0 || len > digits + 1 ||
-            (len == digits + 1 && act_of(p[digits]) == NNP_LAYER_INPUT)) {
-            usage_error("spec '%s': bad token '%.*s' (expected <units> followed by one of s, r, t, "
-                        "p or nothing)", text, (int)len, p);
-            return -1;
-        }
-        if (len == digits + 1 && (tok == 0 || (is_last && !last_act))) {
-            usage_error("spec '%s': the %s token '%.*s' takes no activation", text,
-                        tok == 0 ? "input" : "last (classes)", (int)len, p);
-            return -1;
-        }
-        size_t v = (size_t)strtoul(p, NULL, 10);
-        if (v == 0 || (tok > 0 && v > MAX_UNITS)) {
-            usage_error("spec '%s': size '%.*s' out of range (1 .. %u)", text, (int)digits, p,
-                        MAX_UNITS);
-            return -1;
-        }
-        if (tok == 0) {
-            sp->input = v;
-        } else {
-            if (sp->n_dense == MAX_DENSE) {
-                usage_error("spec '%s': more than %d layers", text, MAX_DENSE);
-                return -1;
-            }
-            sp->units[sp->n_dense] = v;
-            sp->act[sp->n_dense] = len == digits + 1 ? act_of(p[digits]) : NNP_LAYER_INPUT;
-            sp->n_dense++;
-        }
-        tok++;
-        if (is_last) break;
-        p = dash + 1;
-    }
-    if (sp->n_dense == 0) {
-        usage_error("spec '%s': need an input size and at least one layer, e.g. 784-10", text);
-        return -1;
-    }
-    return 0;
-}
-
-static void format_spec(const spec *sp, char *buf, size_t len)
-{
-    int n = snprintf(buf, len, "%zu", sp->input);
-    for (size_t i = 0; i < sp->n_dense && n > 0 && (size_t)n < len; i++) {
-        char a = letter_of(sp->act[i]);
-        n += snprintf(buf + n, len - (size_t)n, a ? "-%zu%c" : "-%zu", sp->units[i], a);
-    }
-}
-
-/* Builds and initialises the net of `sp` on inputs of shape c×h×w. */
-static nnp_status build_net(const spec *sp, size_t c, size_t h, size_t w, uint64_t seed,
-                            nnp_net **out)
-{
-    nnp_net *net = NULL;
-    nnp_status s = nnp_net_create(c, h, w, &net);
-    for (size_t i = 0; s == NNP_OK && i < sp->n_dense; i++) {
-        s = nnp_net_add_dense(net, sp->units[i], NULL);
-        if (s == NNP_OK && sp->act[i] != NNP_LAYER_INPUT)
-            s = nnp_net_add_activation(net, sp->act[i], NULL);
-    }
-    if (s == NNP_OK) s = nnp_net_init_params(net, seed);
-    if (s != NNP_OK) {
-        nnp_net_free(net);
-        net = NULL;
-    }
-    *out = net;
-    return s;
+    char err[512];
+    if (netspec_parse(text, last_act, sp, err, sizeof err) == 0) return 0;
+    usage_error("%s", err);
+    return -1;
 }
 
 /* Copies the parameters of layer `layer` of `from` into the same layer of `to`. Prints its
@@ -389,12 +284,15 @@ static void print_help(const nnp_train_opts *d)
            "Train a feed-forward classifier on IDX data and print its training and test error.\n"
            "\n"
            "SPEC is a preset name or <input>-<hidden>...-<classes>, e.g. 784-100s-100s-10:\n"
-           "  the input size (must equal the data's C*H*W), then one dense layer per token;\n"
-           "  a hidden token <units><act> adds an activation: s sigmoid, r relu, t tanh,\n"
-           "  p softplus, or nothing (linear); the last token is the number of classes\n"
-           "  (a dense layer giving the logits, trained with softmax cross-entropy).\n"
+           "  the input size (must equal the data's C*H*W), then one layer per token:\n"
+           "    <units><act>                   dense layer, e.g. 100s\n"
+           "    c<k>x<ch>[p<pad>][s<stride>]<act>  k×k convolution, e.g. c5x32p2r\n"
+           "    m<k>[s<stride>], a<k>[s<stride>]   k×k max / average pooling, e.g. m2\n"
+           "  <act> is s sigmoid, r relu, t tanh, p softplus, or nothing (linear); the last\n"
+           "  token is the number of classes (a dense layer giving the logits, trained with\n"
+           "  softmax cross-entropy).\n"
            "\n"
-           "Presets (the MNIST models of Szegedy et al. 2013, Table 1):\n");
+           "Presets (the MNIST models of Szegedy et al. 2013, Table 1, and a small convnet):\n");
     for (size_t i = 0; i < N_PRESETS; i++) printf("  %-14s  %s\n", PRESETS[i].name, PRESETS[i].help);
     printf("The paper does not publish its training hyperparameters (optimiser, learning rate,\n"
            "epochs, batch size, initialisation, autoencoder sparsity; see research/paper.md §3),\n"
@@ -453,7 +351,7 @@ static void print_help(const nnp_train_opts *d)
 /* Everything main() decided from the command line. */
 typedef struct job {
     const preset *pre;   /* NULL for a plain spec */
-    spec sp, ae_sp;      /* the classifier; the autoencoder (if pre->ae_spec) */
+    netspec sp, ae_sp;   /* the classifier; the autoencoder (if pre->ae_spec) */
     nnp_train_opts opts; /* weight_decay points into main()'s array */
     int quiet;
     const char *train_path, *test_path;
@@ -517,7 +415,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
                             nnp_net **net, nnp_net **ae)
 {
     const preset *pre = jb->pre;
-    const spec *sp = &jb->sp;
+    const netspec *sp = &jb->sp;
     nnp_train_opts *opts = &jb->opts;
     nnp_status s;
     size_t ch, hh, ww;
@@ -527,7 +425,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
     }
     size_t in_size = nnp_dataset_example_size(train);
     char spec_str[1024];
-    format_spec(sp, spec_str, sizeof spec_str);
+    netspec_format(sp, spec_str, sizeof spec_str);
     if (sp->input != in_size) {
         usage_error("spec '%s': input size %zu does not match the data's %zux%zux%zu = %zu values "
                     "per example (%s)", spec_str, sp->input, ch, hh, ww, in_size, jb->train_path);
@@ -538,7 +436,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
                     jb->test_path, nnp_dataset_example_size(test), in_size);
         return EXIT_USAGE;
     }
-    size_t classes = sp->units[sp->n_dense - 1];
+    size_t classes = netspec_classes(sp);
     size_t need = nnp_dataset_class_count(train), need_test = nnp_dataset_class_count(test);
     if (need_test > need) need = need_test;
     if (classes < need) {
@@ -546,7 +444,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
                     need - 1);
         return EXIT_USAGE;
     }
-    if ((s = build_net(sp, ch, hh, ww, opts->seed, net)) != NNP_OK) {
+    if ((s = netspec_build(sp, ch, hh, ww, opts->seed, net)) != NNP_OK) {
         lib_error("building the net", s);
         return EXIT_FAILURE;
     }
@@ -558,7 +456,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
     else printf("model        %s\n", spec_str);
     if (is_ae) {
         char ae_str[1024];
-        format_spec(&jb->ae_sp, ae_str, sizeof ae_str);
+        netspec_format(&jb->ae_sp, ae_str, sizeof ae_str);
         printf("autoencoder  %s (squared error on the images, no weight decay)\n", ae_str);
         printf("parameters   %zu (%zu trained after pretraining: the softmax layer)\n",
                nnp_net_param_count(*net), trainable_params(*net, nnp_net_layer_count(*net) - 1));
@@ -592,7 +490,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
     int cancelled = 0;
     if (is_ae) {
         /* Phase 1: the autoencoder, on the images alone (the loss ignores the labels). */
-        if ((s = build_net(&jb->ae_sp, ch, hh, ww, opts->seed, ae)) != NNP_OK) {
+        if ((s = netspec_build(&jb->ae_sp, ch, hh, ww, opts->seed, ae)) != NNP_OK) {
             lib_error("building the autoencoder", s);
             return EXIT_FAILURE;
         }
@@ -703,7 +601,7 @@ int main(int argc, char **argv)
     }
     const char *data_dir = DEFAULT_DATA_DIR;
     const char *paths[4] = {NULL, NULL, NULL, NULL}; /* train images/labels, test images/labels */
-    double lambda[MAX_DENSE];
+    double lambda[MAX_LAMBDA];
     size_t n_lambda = 0;
     int have_lambda = 0, quiet = 0, half = 0, random_labels = 0;
     size_t limit = 0;
@@ -799,17 +697,17 @@ int main(int argc, char **argv)
     const preset *pre = NULL;
     for (size_t i = 0; i < N_PRESETS; i++)
         if (strcasecmp(spec_text, PRESETS[i].name) == 0) pre = &PRESETS[i];
-    spec sp, ae_sp = {0};
+    netspec sp, ae_sp = {0};
     if (parse_spec(pre ? pre->spec : spec_text, 0, &sp)) return EXIT_USAGE;
     if (pre && pre->ae_spec && parse_spec(pre->ae_spec, 1, &ae_sp)) return EXIT_USAGE;
     if (!have_lambda && pre) {
         memcpy(lambda, pre->lambda, pre->n_lambda * sizeof lambda[0]);
         n_lambda = pre->n_lambda;
     }
-    if (n_lambda > 1 && n_lambda != sp.n_dense) {
+    if (n_lambda > 1 && n_lambda != netspec_weight_layers(&sp)) {
         usage_error("--lambda: %zu values given but the model has %zu dense layer%s (give one "
-                    "value, or one per dense layer)", n_lambda, sp.n_dense,
-                    sp.n_dense == 1 ? "" : "s");
+                    "value, or one per dense or convolution layer)", n_lambda, netspec_weight_layers(&sp),
+                    netspec_weight_layers(&sp) == 1 ? "" : "s");
         return EXIT_USAGE;
     }
     opts.weight_decay = n_lambda ? lambda : NULL;
