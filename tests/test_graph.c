@@ -144,6 +144,56 @@ START_TEST(trains_through_residual_joins)
 }
 END_TEST
 
+/* A convolutional residual block, x + conv(tanh(conv(x))) -> max pool -> dense, against
+ * central differences of the library's own float forward pass (h = 1e-3: truncation ~h²·f'''
+ * ≈ 1e-7, float rounding ≈ 1e-7·|f|/h ≈ 1e-4; tolerance 2e-3 relative to max(1, |g|)). With
+ * h = 1e-2 a max-pool argmax flips inside ±h for this input and the check fails by 7e-2. */
+START_TEST(conv_residual_block_gradient)
+{
+    nnp_net *net = NULL;
+    size_t c2;
+    ck_assert_ok(nnp_net_create(2, 5, 5, &net));
+    nnp_conv2d_opts o;
+    ck_assert_ok(nnp_conv2d_opts_init(&o));
+    o.out_channels = 2;
+    o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = 1;
+    ck_assert_ok(nnp_net_add_conv2d(net, &o, NULL));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_TANH, NULL));
+    ck_assert_ok(nnp_net_add_conv2d(net, &o, &c2));
+    ck_assert_ok(nnp_net_add_add(net, 0, c2, NULL));
+    nnp_pool2d_opts po;
+    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    po.kernel_h = po.kernel_w = 3;
+    po.stride_h = po.stride_w = 2;
+    ck_assert_ok(nnp_net_add_maxpool2d(net, &po, NULL));
+    ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
+    ck_assert_ok(nnp_net_init_params(net, 5));
+    enum { D = 50 };
+    float x[2 * D], dx[2 * D], z[3];
+    int32_t labels[2] = {1, 2};
+    tu_fill_uniform(x, 2 * D, 0, 1, 6);
+    ck_assert_ok(nnp_grad_loss(net, NULL, x, labels, 2, dx, NULL, NULL));
+    for (size_t i = 0; i < 2; i++) {
+        double gmax = 1, err = 0;
+        for (size_t j = 0; j < D; j++) gmax = fmax(gmax, fabs(dx[i * D + j]));
+        for (size_t j = 0; j < D; j++) {
+            float xp[D];
+            double f[2];
+            for (int sgn = 0; sgn < 2; sgn++) {
+                memcpy(xp, x + i * D, sizeof xp);
+                xp[j] += sgn ? -1e-3f : 1e-3f;
+                ck_assert_ok(nnp_forward(net, NULL, xp, 1, z));
+                double m = fmax(z[0], fmax(z[1], z[2]));
+                f[sgn] = m + log(exp(z[0] - m) + exp(z[1] - m) + exp(z[2] - m)) - z[labels[i]];
+            }
+            err = fmax(err, fabs((f[0] - f[1]) / 2e-3 - dx[i * D + j]));
+        }
+        ck_assert_msg(err / gmax < 2e-3, "example %zu: error %g", i, err / gmax);
+    }
+    nnp_net_free(net);
+}
+END_TEST
+
 START_TEST(graph_misuse_is_refused)
 {
     nnp_net *net = NULL;
@@ -186,6 +236,7 @@ int main(void)
     tcase_add_test(tc, residual_gradients_match_fd);
     tcase_add_test(tc, add_of_a_layer_to_itself);
     tcase_add_test(tc, trains_through_residual_joins);
+    tcase_add_test(tc, conv_residual_block_gradient);
     tcase_add_test(tc, graph_misuse_is_refused);
     suite_add_tcase(s, tc);
     return tu_run(s);
