@@ -10,14 +10,22 @@
  *     backward_params dW_g (OCg × K)  += dout_g · col_gᵀ,  db += Σ dout
  * with P = OH·OW positions per example. col_g lives in the workspace's shared scratch buffer.
  *
- * Tiling (plan_for): columns of several examples sit side by side in one col_g (K × nb·P), so
- * that one GEMM covers nb examples: a single example's product is often too small for the
- * BLAS to reach speed (e.g. 32 × 784 × 25 for a 5×5 conv on 28×28). The tile is sized to fill
- * COL_BUDGET floats. An example whose col_g alone exceeds the budget is cut into bands of
- * output rows instead, so scratch stays bounded for large images. The GEMM result of a
- * multi-example tile is OCg × nb·P, not NCHW, so it goes through a staging area next to col.
- * A 1×1 stride-1 unpadded conv needs no lowering when one example is a tile: col_g is the
- * input itself. Nothing here allocates or keeps state: all memory is the caller's scratch. */
+ * Tiling (plan_for). A tile is the set of columns lowered and multiplied at once. Small
+ * outputs (P < MIN_COLS) give GEMMs too narrow for the BLAS to reach speed (e.g.
+ * 64 × 49 × 576 for a 3×3 conv on 7×7), so several examples' columns sit side by side in one
+ * col_g (K × nb·P) and one GEMM covers them; its result is OCg × nb·P, not NCHW, so it goes
+ * through a staging area next to col (likewise dout is gathered into it). Larger outputs are
+ * one example per tile, which skips the staging copies. An example whose col_g exceeds
+ * COL_BUDGET floats is cut into bands of output rows, so scratch stays bounded for large
+ * images. A 1×1 stride-1 unpadded conv with one example per tile is not lowered at all: col_g
+ * is the input itself.
+ *
+ * The padding entries of col are zero at the same places for every example and group, and
+ * GEMMs only read col in forward and backward_params: so col is zeroed once per pass (per band
+ * when banded) and im2col writes only the in-image entries. With its short rows, a 5×5 pad-2
+ * conv on 32×14×14 lowered a batch of 256 in 6.5 ms this way against 16.5 ms writing zeros.
+ *
+ * Nothing here allocates or keeps state: all memory is the caller's scratch. */
 #include <limits.h>
 #include <string.h>
 
@@ -30,10 +38,16 @@
 #define MAX_WEIGHTS ((size_t)INT_MAX)     /* 2^31 − 1: BLAS dimensions are int */
 #define MAX_OUTPUT ((size_t)1 << 28)      /* values per example */
 
-/* Floats of one column tile. Measured on the project machine (2-core Zen 5, OpenBLAS 0.3.21,
- * see the commit message): 2^18 floats (1 MiB, about one core's L2) was fastest for the 5×5
- * convs on 28×28 and 14×14; 2^16 and 2^20 were within 10%, 2^22 slower. */
+/* Tile sizes, measured on the project machine (2-core Zen 5 VM, OpenBLAS 0.3.21 Haswell
+ * kernels, batch 256, 5×5 convs on 1×28×28 and 32×14×14 and 3×3 and 1×1 convs on 64×7×7 and
+ * 64×4×4). COL_BUDGET, floats of one tile's col: 2^18 (1 MiB) keeps a whole 32×14×14 example
+ * (157k floats) in one tile; 2^16 and 2^17 cut it into bands and were 5–11% slower, 2^20 was
+ * no faster. MIN_COLS: examples are grouped until a tile has this many columns. Grouping lost
+ * at P = 784 (the staging copies cost more than the wider GEMM gains: 3.8 vs 3.2 ms forward)
+ * and won at P = 49 and 16 (1.2–1.4× with two BLAS threads, whose hand-off per call dominates
+ * narrow GEMMs). */
 #define COL_BUDGET ((size_t)1 << 18)
+#define MIN_COLS ((size_t)512)
 
 static int blas_int(size_t v) { return (int)v; } /* every dimension is ≤ INT_MAX when built */
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
@@ -74,8 +88,7 @@ static plan plan_for(const nnpi_node *node, size_t n)
     plan p = {1, g.OH, 0};
     const size_t per_example = nnpi_mul(g.K, g.P);
     if (per_example <= COL_BUDGET) {
-        p.batch = min_size(n, COL_BUDGET / per_example);
-        if (p.batch == 0) p.batch = 1;
+        p.batch = min_size(min_size(n, COL_BUDGET / per_example), (MIN_COLS + g.P - 1) / g.P);
     } else {
         p.rows = COL_BUDGET / nnpi_mul(g.K, g.OW);
         if (p.rows == 0) p.rows = 1;
@@ -111,9 +124,11 @@ static span inside(size_t out, size_t in, size_t stride, size_t pad, size_t offs
     return s;
 }
 
-/* Writes col rows for channels c0 … c0+Cg−1 of one example x and output rows [oh0, oh1):
- * row (c·kh + ki)·kw + kj, column (oh − oh0)·OW + ow = x[c][oh·sh+ki·dh−pt][ow·sw+kj·dw−pl],
- * zero where that falls in the padding. Rows are `ld` floats apart. */
+/* Writes the in-image entries of col rows for channels c0 … c0+Cg−1 of one example x and
+ * output rows [oh0, oh1): row (c·kh + ki)·kw + kj, column (oh − oh0)·OW + ow holds
+ * x[c][oh·sh + ki·dh − pt][ow·sw + kj·dw − pl]. Entries that fall in the padding are not
+ * written: the caller zeroes col once, and since they sit at the same places for every
+ * example, group and whole-example tile, they stay zero across a pass. Rows are `ld` apart. */
 static void im2col(const nnpi_node *node, const float *x, size_t c0, size_t oh0, size_t oh1,
                    float *col, size_t ld)
 {
@@ -123,25 +138,20 @@ static void im2col(const nnpi_node *node, const float *x, size_t c0, size_t oh0,
         const float *xc = x + (c0 + c) * g.H * g.W;
         for (size_t ki = 0; ki < a->kh; ki++) {
             const span rows = inside(g.OH, g.H, a->sh, a->pt, ki * a->dh);
+            const size_t r0 = oh0 > rows.lo ? oh0 : rows.lo, r1 = min_size(oh1, rows.hi);
             for (size_t kj = 0; kj < a->kw; kj++) {
                 const span cols = inside(g.OW, g.W, a->sw, a->pl, kj * a->dw);
-                float *dst = col + ((c * a->kh + ki) * a->kw + kj) * ld;
-                for (size_t oh = oh0; oh < oh1; oh++) {
+                const size_t m = cols.hi - cols.lo;
+                if (m == 0) continue;
+                float *dst = col + ((c * a->kh + ki) * a->kw + kj) * ld + cols.lo;
+                for (size_t oh = r0; oh < r1; oh++) {
                     float *restrict d = dst + (oh - oh0) * g.OW;
-                    if (oh < rows.lo || oh >= rows.hi || cols.lo == cols.hi) {
-                        memset(d, 0, g.OW * sizeof *d);
-                        continue;
-                    }
                     const float *restrict s = xc + (oh * a->sh + ki * a->dh - a->pt) * g.W +
                                               (cols.lo * a->sw + kj * a->dw - a->pl);
-                    memset(d, 0, cols.lo * sizeof *d);
-                    const size_t m = cols.hi - cols.lo;
-                    float *restrict dm = d + cols.lo;
                     if (a->sw == 1)
-                        for (size_t j = 0; j < m; j++) dm[j] = s[j];
+                        for (size_t j = 0; j < m; j++) d[j] = s[j];
                     else
-                        for (size_t j = 0; j < m; j++) dm[j] = s[j * a->sw];
-                    memset(d + cols.hi, 0, (g.OW - cols.hi) * sizeof *d);
+                        for (size_t j = 0; j < m; j++) d[j] = s[j * a->sw];
                 }
             }
         }
@@ -179,12 +189,13 @@ static void col2im_add(const nnpi_node *node, const float *col, size_t ld, size_
     }
 }
 
-
 /* One tile: examples b0 … b0+nb−1 whole, or output rows [oh0, oh1) of example b0 (nb = 1). */
 typedef struct tile {
     size_t b0, nb, oh0, oh1;
     size_t band; /* (oh1 − oh0)·OW: columns per example */
-    size_t cols; /* nb·band: the GEMM's N and the leading dimension of col and staging */
+    size_t cols; /* nb·band: the GEMM's N */
+    size_t ld;   /* batch·band: leading dimension of col and staging, the same for a partial
+                    last tile so that col's padding zeros stay where they are */
 } tile;
 
 static tile tile_at(const geom *g, const plan *p, size_t n, size_t b0, size_t oh0)
@@ -193,16 +204,26 @@ static tile tile_at(const geom *g, const plan *p, size_t n, size_t b0, size_t oh
               .oh1 = min_size(g->OH, oh0 + p->rows)};
     t.band = (t.oh1 - t.oh0) * g->OW;
     t.cols = t.nb * t.band;
+    t.ld = p->batch * t.band;
     return t;
 }
 
-/* Lowers group grp of tile t of the batch x into col (K × t.cols). */
+/* Lowers group grp of tile t of the batch x into col (K × t.cols, leading dimension t.ld).
+ * col's padding entries must be zero: zero_col() before the first tile of a pass. */
 static void lower_tile(const nnpi_node *node, const geom *g, const float *x, const tile *t,
                        size_t grp, float *col)
 {
     for (size_t b = 0; b < t->nb; b++)
         im2col(node, x + (t->b0 + b) * node->in_size, grp * g->Cg, t->oh0, t->oh1,
-               col + b * t->band, t->cols);
+               col + b * t->band, t->ld);
+}
+
+/* Zeroes col for tile t if the previous tile's zeros may be elsewhere: before the first tile
+ * of a pass, and before every band (bands meet the padding at different rows). */
+static void zero_col(const geom *g, const plan *p, const tile *t, float *col)
+{
+    const int first = t->b0 == 0 && t->oh0 == 0;
+    if (first || p->rows < g->OH) memset(col, 0, g->K * t->ld * sizeof(float));
 }
 
 /* The input's rows for group grp of a one-example tile, used as col when the plan is direct. */
@@ -212,7 +233,7 @@ static const float *input_rows(const geom *g, const float *x, const tile *t, siz
 }
 
 /* dout of group grp in tile t as a GEMM operand (OCg × t.cols): in place for a one-example
- * tile (leading dimension P), else gathered into `stage` (leading dimension t.cols). */
+ * tile (leading dimension P), else gathered into `stage` (leading dimension t.ld). */
 static const float *dout_operand(const geom *g, const float *dout, const tile *t, size_t grp,
                                  float *stage, size_t *ld)
 {
@@ -223,9 +244,9 @@ static const float *dout_operand(const geom *g, const float *dout, const tile *t
     }
     for (size_t b = 0; b < t->nb; b++)
         for (size_t o = 0; o < g->OCg; o++)
-            memcpy(stage + o * t->cols + b * g->P, first + b * g->OC * g->P + o * g->P,
+            memcpy(stage + o * t->ld + b * g->P, first + b * g->OC * g->P + o * g->P,
                    g->P * sizeof(float));
-    *ld = t->cols;
+    *ld = t->ld;
     return stage;
 }
 
@@ -254,19 +275,21 @@ static void conv_forward(const nnpi_node *node, const float *params, const float
             for (size_t oh0 = 0; oh0 < g.OH; oh0 += p.rows) {
                 const tile t = tile_at(&g, &p, n, b0, oh0);
                 const float *w = params + grp * g.OCg * g.K, *col = scratch;
-                size_t ldc = t.cols;
-                if (p.direct)
-                    col = input_rows(&g, x, &t, grp), ldc = g.P;
-                else
+                size_t ldcol = t.ld;
+                if (p.direct) {
+                    col = input_rows(&g, x, &t, grp), ldcol = g.P;
+                } else {
+                    zero_col(&g, &p, &t, scratch);
                     lower_tile(node, &g, x, &t, grp, scratch);
+                }
                 /* one example: straight into out; several: into staging, then scattered */
                 float *y = out + b0 * g.OC * g.P + grp * g.OCg * g.P + oh0 * g.OW;
                 size_t ldy = g.P;
-                if (t.nb > 1) y = scratch + g.K * t.cols, ldy = t.cols;
+                if (t.nb > 1) y = scratch + g.K * t.ld, ldy = t.ld;
                 if (bias) fill_bias(&g, bias + grp * g.OCg, &t, y, ldy, t.band);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blas_int(g.OCg),
                             blas_int(t.cols), blas_int(g.K), 1.0f, w, blas_int(g.K), col,
-                            blas_int(ldc), bias ? 1.0f : 0.0f, y, blas_int(ldy));
+                            blas_int(ldcol), bias ? 1.0f : 0.0f, y, blas_int(ldy));
                 if (t.nb == 1) continue;
                 for (size_t b = 0; b < t.nb; b++)
                     for (size_t o = 0; o < g.OCg; o++)
@@ -293,7 +316,7 @@ static void conv_backward_input(const nnpi_node *node, const float *params,
                 const tile t = tile_at(&g, &p, n, b0, oh0);
                 const float *w = params + grp * g.OCg * g.K;
                 size_t ldd;
-                float *stage = p.direct ? NULL : scratch + g.K * t.cols;
+                float *stage = p.direct ? NULL : scratch + g.K * t.ld;
                 const float *dy = dout_operand(&g, dout, &t, grp, stage, &ldd);
                 if (p.direct) {
                     float *d = dx + b0 * in_size + grp * g.Cg * g.P;
@@ -304,9 +327,9 @@ static void conv_backward_input(const nnpi_node *node, const float *params,
                 }
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blas_int(g.K),
                             blas_int(t.cols), blas_int(g.OCg), 1.0f, w, blas_int(g.K), dy,
-                            blas_int(ldd), 0.0f, scratch, blas_int(t.cols));
+                            blas_int(ldd), 0.0f, scratch, blas_int(t.ld));
                 for (size_t b = 0; b < t.nb; b++)
-                    col2im_add(node, scratch + b * t.band, t.cols, grp * g.Cg, t.oh0, t.oh1,
+                    col2im_add(node, scratch + b * t.band, t.ld, grp * g.Cg, t.oh0, t.oh1,
                                dx + (b0 + b) * in_size);
             }
 }
@@ -324,21 +347,23 @@ static void conv_backward_params(const nnpi_node *node, const float *params,
             for (size_t oh0 = 0; oh0 < g.OH; oh0 += p.rows) {
                 const tile t = tile_at(&g, &p, n, b0, oh0);
                 const float *col = scratch;
-                size_t ldc = t.cols, ldd;
-                if (p.direct)
-                    col = input_rows(&g, x, &t, grp), ldc = g.P;
-                else
+                size_t ldcol = t.ld, ldd;
+                if (p.direct) {
+                    col = input_rows(&g, x, &t, grp), ldcol = g.P;
+                } else {
+                    zero_col(&g, &p, &t, scratch);
                     lower_tile(node, &g, x, &t, grp, scratch);
-                float *stage = p.direct ? NULL : scratch + g.K * t.cols;
+                }
+                float *stage = p.direct ? NULL : scratch + g.K * t.ld;
                 const float *dy = dout_operand(&g, dout, &t, grp, stage, &ldd);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blas_int(g.OCg),
                             blas_int(g.K), blas_int(t.cols), 1.0f, dy, blas_int(ldd), col,
-                            blas_int(ldc), 1.0f, dparams + grp * g.OCg * g.K, blas_int(g.K));
+                            blas_int(ldcol), 1.0f, dparams + grp * g.OCg * g.K, blas_int(g.K));
             }
     if (!node->attr.conv.bias) return;
     float *db = dparams + node->n_weights;
     for (size_t o = 0; o < g.OC; o++) {
-        double s = 0; /* n·P terms: double keeps the sum exact to float precision */
+        double s = 0; /* n·P terms: a double sum keeps the float result exact */
         for (size_t b = 0; b < n; b++) {
             const float *row = dout + b * g.OC * g.P + o * g.P;
             for (size_t j = 0; j < g.P; j++) s += row[j];
