@@ -61,12 +61,12 @@ static const conv_case cases[] = {
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
-/* Cases that take each of the library's lowering paths (tiling_paths_are_exercised checks
- * they do, given its 2^18-float tile budget and 512-column minimum tile width): an example whose
+/* Cases that take each of the library's lowering paths (tiling_paths_are_exercised checks they
+ * do, given its 2^18-float tile budget and 512-column minimum tile width): an example whose
  * column matrix K·P exceeds the budget is cut into bands of output rows; P ≥ 512 gives one
  * example per tile; smaller P groups examples (here 2, so that a batch of 3 ends with a
- * partial tile), up to what the budget allows; a 1×1 stride-1 unpadded conv with one example
- * per tile reads its input in place. */
+ * partial tile) as far as the budget holds their col and staging, (K + OCg)·P floats each;
+ * a 1×1 stride-1 unpadded conv with one example per tile reads its input in place. */
 enum path { BANDS, ONE_PER_TILE, TWO_PER_TILE, DIRECT };
 static const struct {
     conv_case k;
@@ -81,7 +81,7 @@ static const struct {
     {{"one per tile", 3, 30, 31, OPTS(4, 3, 4, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1), 30, 31}, ONE_PER_TILE},
     /* P = 400: ceil(512/400) = 2 */
     {{"two per tile", 8, 20, 20, OPTS(6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 20, 20}, TWO_PER_TILE},
-    /* K·P = 1800·64: the budget holds 2 */
+    /* (K + OCg)·P = 1804·64 (col and staging): the budget holds 2 */
     {{"two per tile by budget", 200, 8, 8, OPTS(4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 8, 8},
      TWO_PER_TILE},
     /* P = 400, lowered by copying */

@@ -16,8 +16,8 @@
  * col_g (K × nb·P) and one GEMM covers them; its result is OCg × nb·P, not NCHW, so it goes
  * through a staging area next to col (likewise dout is gathered into it). Larger outputs are
  * one example per tile, which skips the staging copies. An example whose col_g exceeds
- * COL_BUDGET floats is cut into bands of output rows, so scratch stays bounded for large
- * images. A 1×1 stride-1 unpadded conv with one example per tile is not lowered at all: col_g
+ * COL_BUDGET floats is cut into bands of output rows. So scratch never exceeds COL_BUDGET
+ * floats, unless one output row alone needs more (K·OW > COL_BUDGET; then it is K·OW). A 1×1 stride-1 unpadded conv with one example per tile is not lowered at all: col_g
  * is the input itself.
  *
  * The padding entries of col are zero at the same places for every example and group, and
@@ -88,7 +88,10 @@ static plan plan_for(const nnpi_node *node, size_t n)
     plan p = {1, g.OH, 0};
     const size_t per_example = nnpi_mul(g.K, g.P);
     if (per_example <= COL_BUDGET) {
-        p.batch = min_size(min_size(n, COL_BUDGET / per_example), (MIN_COLS + g.P - 1) / g.P);
+        /* a multi-example tile also needs staging: OCg·P more floats per example */
+        const size_t fit = COL_BUDGET / nnpi_mul(g.K + g.OCg, g.P);
+        p.batch = min_size(min_size(n, fit), (MIN_COLS + g.P - 1) / g.P);
+        if (p.batch == 0) p.batch = 1;
     } else {
         p.rows = COL_BUDGET / nnpi_mul(g.K, g.OW);
         if (p.rows == 0) p.rows = 1;
