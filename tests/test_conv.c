@@ -78,9 +78,11 @@ static const struct {
     {{"bands, grouped, stride 2", 32, 97, 95, OPTS(4, 3, 3, 2, 2, 1, 0, 1, 2, 1, 1, 2, 0), 49, 48},
      BANDS},
     /* 30+1+1−3+1 = 30, 31+2+1−4+1 = 31: P = 930 */
-    {{"one per tile", 3, 30, 31, OPTS(4, 3, 4, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1), 30, 31}, ONE_PER_TILE},
+    {{"one per tile", 3, 30, 31, OPTS(4, 3, 4, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1), 30, 31},
+     ONE_PER_TILE},
     /* P = 400: ceil(512/400) = 2 */
-    {{"two per tile", 8, 20, 20, OPTS(6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 20, 20}, TWO_PER_TILE},
+    {{"two per tile", 8, 20, 20, OPTS(6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 20, 20},
+     TWO_PER_TILE},
     /* (K + OCg)·P = 1804·64 (col and staging): the budget holds 2 */
     {{"two per tile by budget", 200, 8, 8, OPTS(4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 8, 8},
      TWO_PER_TILE},
@@ -102,28 +104,49 @@ static size_t n_weights(const conv_case *k)
 
 /* ---- naive reference -------------------------------------------------------------------- */
 
-/* y[o][i][j] = b[o] + Σ_c Σ_ki Σ_kj w[o][c][ki][kj] · x[g·Cg + c][i·sh + ki·dh − pt][j·sw + kj·dw − pl]
- * with g = o / OCg, zero outside the image. One example. */
+/* The case's sizes as signed integers, so that tap positions may go negative. */
+typedef struct dims {
+    long H, W, OC, OH, OW, kh, kw, sh, sw, pt, pl, dh, dw, cg, ocg;
+} dims;
+
+static dims dims_of(const conv_case *k)
+{
+    const nnp_conv2d_opts *o = &k->o;
+    return (dims){(long)k->h, (long)k->w, (long)o->out_channels, (long)k->oh, (long)k->ow,
+                  (long)o->kernel_h, (long)o->kernel_w, (long)o->stride_h, (long)o->stride_w,
+                  (long)o->pad_top, (long)o->pad_left, (long)o->dilation_h, (long)o->dilation_w,
+                  (long)(k->c / o->groups), (long)(o->out_channels / o->groups)};
+}
+
+/* Tap (c, ki, kj) of output (oc, i, j): input x[g·Cg + c][i·sh + ki·dh − pt][j·sw + kj·dw − pl]
+ * with g = oc / OCg, weight w[oc][c][ki][kj]. Sets their indices and returns 1, or returns 0
+ * when the input position falls in the padding. */
+static int tap(const dims *d, long oc, long i, long j, long c, long ki, long kj, long *xi,
+               long *wi)
+{
+    const long ih = i * d->sh + ki * d->dh - d->pt, iw = j * d->sw + kj * d->dw - d->pl;
+    if (ih < 0 || iw < 0 || ih >= d->H || iw >= d->W) return 0;
+    *xi = ((oc / d->ocg * d->cg + c) * d->H + ih) * d->W + iw;
+    *wi = ((oc * d->cg + c) * d->kh + ki) * d->kw + kj;
+    return 1;
+}
+
+/* y[oc][i][j] = b[oc] + Σ_c Σ_ki Σ_kj (weight · input of each tap), straight from the
+ * definition, for one example. */
 static void naive_conv(const conv_case *k, const double *x, const double *w, const double *b,
                        double *y)
 {
-    const nnp_conv2d_opts *o = &k->o;
-    const long cg = (long)(k->c / o->groups), ocg = (long)(o->out_channels / o->groups);
-    for (long oc = 0; oc < (long)o->out_channels; oc++)
-        for (long i = 0; i < (long)k->oh; i++)
-            for (long j = 0; j < (long)k->ow; j++) {
-                double s = o->bias ? b[oc] : 0.0;
-                for (long c = 0; c < cg; c++)
-                    for (long ki = 0; ki < (long)o->kernel_h; ki++)
-                        for (long kj = 0; kj < (long)o->kernel_w; kj++) {
-                            long ih = i * (long)o->stride_h + ki * (long)o->dilation_h - (long)o->pad_top;
-                            long iw = j * (long)o->stride_w + kj * (long)o->dilation_w - (long)o->pad_left;
-                            if (ih < 0 || iw < 0 || ih >= (long)k->h || iw >= (long)k->w) continue;
-                            long ic = oc / ocg * cg + c;
-                            s += w[((oc * cg + c) * (long)o->kernel_h + ki) * (long)o->kernel_w + kj] *
-                                 x[(ic * (long)k->h + ih) * (long)k->w + iw];
-                        }
-                y[(oc * (long)k->oh + i) * (long)k->ow + j] = s;
+    const dims d = dims_of(k);
+    long xi, wi;
+    for (long oc = 0; oc < d.OC; oc++)
+        for (long i = 0; i < d.OH; i++)
+            for (long j = 0; j < d.OW; j++) {
+                double s = k->o.bias ? b[oc] : 0.0;
+                for (long c = 0; c < d.cg; c++)
+                    for (long ki = 0; ki < d.kh; ki++)
+                        for (long kj = 0; kj < d.kw; kj++)
+                            if (tap(&d, oc, i, j, c, ki, kj, &xi, &wi)) s += w[wi] * x[xi];
+                y[(oc * d.OH + i) * d.OW + j] = s;
             }
 }
 
@@ -132,24 +155,20 @@ static void naive_conv(const conv_case *k, const double *x, const double *w, con
 static void naive_conv_adjoint(const conv_case *k, const double *x, const double *w,
                                const double *v, double *dx, double *dw, double *db)
 {
-    const nnp_conv2d_opts *o = &k->o;
-    const long cg = (long)(k->c / o->groups), ocg = (long)(o->out_channels / o->groups);
-    for (long oc = 0; oc < (long)o->out_channels; oc++)
-        for (long i = 0; i < (long)k->oh; i++)
-            for (long j = 0; j < (long)k->ow; j++) {
-                double vo = v[(oc * (long)k->oh + i) * (long)k->ow + j];
-                if (o->bias) db[oc] += vo;
-                for (long c = 0; c < cg; c++)
-                    for (long ki = 0; ki < (long)o->kernel_h; ki++)
-                        for (long kj = 0; kj < (long)o->kernel_w; kj++) {
-                            long ih = i * (long)o->stride_h + ki * (long)o->dilation_h - (long)o->pad_top;
-                            long iw = j * (long)o->stride_w + kj * (long)o->dilation_w - (long)o->pad_left;
-                            if (ih < 0 || iw < 0 || ih >= (long)k->h || iw >= (long)k->w) continue;
-                            long xi = ((oc / ocg * cg + c) * (long)k->h + ih) * (long)k->w + iw;
-                            long wi = ((oc * cg + c) * (long)o->kernel_h + ki) * (long)o->kernel_w + kj;
-                            dx[xi] += w[wi] * vo;
-                            dw[wi] += x[xi] * vo;
-                        }
+    const dims d = dims_of(k);
+    long xi, wi;
+    for (long oc = 0; oc < d.OC; oc++)
+        for (long i = 0; i < d.OH; i++)
+            for (long j = 0; j < d.OW; j++) {
+                const double vo = v[(oc * d.OH + i) * d.OW + j];
+                if (k->o.bias) db[oc] += vo;
+                for (long c = 0; c < d.cg; c++)
+                    for (long ki = 0; ki < d.kh; ki++)
+                        for (long kj = 0; kj < d.kw; kj++)
+                            if (tap(&d, oc, i, j, c, ki, kj, &xi, &wi)) {
+                                dx[xi] += w[wi] * vo;
+                                dw[wi] += x[xi] * vo;
+                            }
             }
 }
 

@@ -17,8 +17,9 @@
  * through a staging area next to col (likewise dout is gathered into it). Larger outputs are
  * one example per tile, which skips the staging copies. An example whose col_g exceeds
  * COL_BUDGET floats is cut into bands of output rows. So scratch never exceeds COL_BUDGET
- * floats, unless one output row alone needs more (K·OW > COL_BUDGET; then it is K·OW). A 1×1 stride-1 unpadded conv with one example per tile is not lowered at all: col_g
- * is the input itself.
+ * floats, unless one output row alone needs more (K·OW > COL_BUDGET; then it is K·OW). A 1×1
+ * stride-1 unpadded conv with one example per tile is not lowered at all: col_g is the input
+ * itself.
  *
  * The padding entries of col are zero at the same places for every example and group, and
  * GEMMs only read col in forward and backward_params: so col is zeroed once per pass (per band
@@ -465,8 +466,8 @@ NNP_API nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_conv2d_opts *opts,
     nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_conv2d_ops);
     NNPI_TRY(check_opts(&o, node.in_c));
     size_t oh = 0, ow = 0;
-    static const char *const h_names[4] = {"pad_top", "pad_bottom", "kernel_h", "dilation_h"},
-                             *const w_names[4] = {"pad_left", "pad_right", "kernel_w", "dilation_w"};
+    static const char *const h_names[4] = {"pad_top", "pad_bottom", "kernel_h", "dilation_h"};
+    static const char *const w_names[4] = {"pad_left", "pad_right", "kernel_w", "dilation_w"};
     NNPI_TRY(out_extent("height", h_names, node.in_h, o.pad_top, o.pad_bottom, o.kernel_h,
                         o.dilation_h, o.stride_h, &oh));
     NNPI_TRY(out_extent("width", w_names, node.in_w, o.pad_left, o.pad_right, o.kernel_w,
