@@ -19,6 +19,7 @@
 
 #include <nnprobe/nnprobe.h>
 
+#include "cli.h"
 #include "netspec.h"
 
 #define PROG "nnprobe-grad"
@@ -37,37 +38,7 @@ static const struct { const char *name, *spec; double lambda[3]; size_t n_lambda
 };
 #define N_PRESETS (sizeof PRESETS / sizeof PRESETS[0])
 
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-}
 
-static void lib_error(const char *what, nnp_status s)
-{
-    fprintf(stderr, PROG ": %s: %s: %s\n", what, nnp_status_name(s), nnp_last_error());
-}
-
-static int parse_size(const char *opt, const char *s, size_t min, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = (s[0] >= '0' && s[0] <= '9') ? strtoull(s, &end, 10) : 0;
-    if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE || v > SIZE_MAX) {
-        usage_error("%s: '%s' is not a non-negative integer (or is too large)", opt, s);
-        return -1;
-    }
-    if (v < min) {
-        usage_error("%s: must be at least %zu, got %s", opt, min, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
 
 /* --pick i,j,k: test-set indices. */
 static int parse_pick(const char *s, size_t *idx, size_t *n)
@@ -181,6 +152,7 @@ static const struct option LONG_OPTS[] = {
 
 int main(int argc, char **argv)
 {
+    cli_set_prog(PROG);
     static const char *const NAMES[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
     static size_t pick[MAX_PICK];

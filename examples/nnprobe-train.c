@@ -21,6 +21,7 @@
 
 #include <nnprobe/nnprobe.h>
 
+#include "cli.h"
 #include "netspec.h"
 
 #define PROG "nnprobe-train"
@@ -78,47 +79,9 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-}
-
-static void lib_error(const char *what, nnp_status s)
-{
-    fprintf(stderr, PROG ": %s: %s: %s\n", what, nnp_status_name(s), nnp_last_error());
-}
 
 /* ---- parsing of option values ---- */
 
-static int parse_size(const char *opt, const char *s, size_t min, size_t *out)
-{
-    char *end;
-    errno = 0;
-    if (s[0] < '0' || s[0] > '9') {
-        usage_error("%s: '%s' is not a non-negative integer", opt, s);
-        return -1;
-    }
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end != '\0') {
-        usage_error("%s: '%s' is not a non-negative integer", opt, s);
-        return -1;
-    }
-    if (errno == ERANGE || v > SIZE_MAX) {
-        usage_error("%s: '%s' is too large", opt, s);
-        return -1;
-    }
-    if (v < min) {
-        usage_error("%s: must be at least %zu, got %s", opt, min, s);
-        return -1;
-    }
-    *out = (size_t)v;
-    return 0;
-}
 
 static int parse_u64(const char *opt, const char *s, uint64_t *out)
 {
@@ -593,6 +556,7 @@ static int join_path(char *out, const char *dir, const char *name)
 
 int main(int argc, char **argv)
 {
+    cli_set_prog(PROG);
     nnp_train_opts opts;
     nnp_status s = nnp_train_opts_init(&opts);
     if (s != NNP_OK) {

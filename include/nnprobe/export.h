@@ -8,16 +8,17 @@
 #ifndef NNPROBE_EXPORT_H
 #define NNPROBE_EXPORT_H
 
-#if defined(_WIN32)
-#  if defined(NNP_BUILDING) && defined(NNP_STATIC)
-#    error "NNP_BUILDING and NNP_STATIC must not both be defined"
-#  elif defined(NNP_BUILDING)
-#    define NNP_API __declspec(dllexport)
-#  elif defined(NNP_STATIC)
-#    define NNP_API
-#  else
-#    define NNP_API __declspec(dllimport)
-#  endif
+/** @def NNP_API
+ *  Marks a declaration as part of the exported ABI (visibility "default"; dllexport or
+ *  dllimport on Windows; nothing for the static library, which defines NNP_STATIC). */
+#if defined(_WIN32) && defined(NNP_BUILDING) && defined(NNP_STATIC)
+#  error "NNP_BUILDING and NNP_STATIC must not both be defined"
+#elif defined(_WIN32) && defined(NNP_BUILDING)
+#  define NNP_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(NNP_STATIC)
+#  define NNP_API
+#elif defined(_WIN32)
+#  define NNP_API __declspec(dllimport)
 #elif defined(__GNUC__) || defined(__clang__)
 #  define NNP_API __attribute__((visibility("default")))
 #else
