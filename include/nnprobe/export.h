@@ -25,8 +25,9 @@
 #  define NNP_API
 #endif
 
-/* Fallible functions warn when their status is ignored. No `nonnull`: functions promise
- * NNP_EINVAL for NULL, and `nonnull` would let the compiler delete that check. */
+/** @def NNP_NODISCARD
+ *  Fallible functions warn when their status is ignored. No `nonnull`: functions promise
+ *  NNP_EINVAL for NULL, and `nonnull` would let the compiler delete that check. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define NNP_NODISCARD __attribute__((warn_unused_result))
 #else

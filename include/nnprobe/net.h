@@ -343,7 +343,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_batchnorm(nnp_net *net, float eps, 
 /**
  * @brief Appends dropout, the identity at inference (kept so that the layer table matches an
  * imported model).
- * @param[in] ratio  the training drop ratio, in [0, 1), recorded only
+ * @param[in]  net    network
+ * @param[in]  ratio  the training drop ratio, in [0, 1), recorded only
+ * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net or ratio out of range
  * @since 0.2.0
  */
@@ -351,6 +353,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_dropout(nnp_net *net, float ratio, 
 
 /**
  * @brief Appends a flatten layer: output shape (C·H·W)×1×1, same values.
+ * @param[in]  net    network
+ * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net
  * @since 0.2.0
  */
@@ -358,8 +362,10 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_flatten(nnp_net *net, size_t *layer
 
 /**
  * @brief Appends y = φ_a + φ_b, the element-wise sum of two existing layers of equal shape
- * (a residual connection).
- * @param[in] a, b  layer indices (may be equal)
+ * (a residual connection). Later sequential layers attach to the new layer.
+ * @param[in]  net    network
+ * @param[in]  a, b   layer indices (may be equal)
+ * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net, a layer out of range, or shapes that differ (both named)
  * @since 0.2.0
  */
