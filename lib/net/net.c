@@ -55,7 +55,6 @@ nnp_status nnpi_net_append(nnp_net *net, const nnpi_node *proto, size_t *index)
     *node = *proto;
     node->param_offset = net->n_params;
     net->n_params += n_params;
-    if (node->out_size > net->max_out_size) net->max_out_size = node->out_size;
     net->attach = net->n_nodes;
     *index = net->n_nodes++;
     return NNP_OK;

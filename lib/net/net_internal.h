@@ -77,7 +77,6 @@ struct nnp_net {
     size_t n_nodes, cap_nodes;
     float *params;        /* all parameters, node after node: weights then biases */
     size_t n_params;
-    size_t max_out_size;  /* largest node output, for workspace sizing */
     size_t attach;        /* node the next sequential layer takes as input */
 };
 
