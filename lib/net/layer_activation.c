@@ -6,19 +6,8 @@
 
 #include "net/net_internal.h"
 
-/* Element-wise loops are the largest cost outside the GEMMs (bench/): compile them also for
- * AVX2 and AVX-512 and let the loader pick the widest the CPU has (GCC function multiversioning,
- * resolved once through an ifunc). Elsewhere they are built for the baseline only, and so are
- * sanitizer builds: an ifunc resolver runs before the sanitizer runtime is initialised. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    __GNUC__ >= 11 && !defined(NNP_NO_SIMD_CLONES)
-#define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 #define ELEMENTWISE(name, expr_fwd, expr_bwd)                                                 \
-    SIMD_CLONES static void name##_forward(const nnpi_node *node, const float *params,                   \
+    NNPI_SIMD_CLONES static void name##_forward(const nnpi_node *node, const float *params,                   \
                                const float *const *in, float *out, size_t n, float *scratch) \
     {                                                                                         \
         (void)params, (void)scratch;                                                          \
@@ -29,7 +18,7 @@
             out[i] = (expr_fwd);                                                              \
         }                                                                                     \
     }                                                                                         \
-    SIMD_CLONES static void name##_backward(const nnpi_node *node, const float *params,                  \
+    NNPI_SIMD_CLONES static void name##_backward(const nnpi_node *node, const float *params,                  \
                                 const float *const *in, const float *out, const float *dout,  \
                                 float *const *din, size_t n,                  \
                                 const unsigned char *accumulate, float *scratch)              \

@@ -68,23 +68,13 @@ static inline size_t window_argmax(const float *x, size_t W, window win)
     return best;
 }
 
-/* The common 2×2 stride-2 unpadded window, without window_at() and without branches: same
- * rule as window_argmax (first maximum in row-major order; the first NaN wins and nothing
- * replaces it). It was a third of a CNN's gradient pass at batch 256 in the generic form
- * (bench/bench_cnn). Returns the winning offset among (0, 1, W, W + 1). */
-static inline size_t argmax_2x2(const float *x, size_t W)
-{
-    const size_t off[4] = {0, 1, W, W + 1};
-    size_t best = 0;
-    float m = x[0];
-    for (int i = 1; i < 4; i++) {
-        const float v = x[off[i]];
-        const int take = v > m || (v != v && m == m);
-        best = take ? off[i] : best;
-        m = take ? v : m;
-    }
-    return best;
-}
+/* The common 2×2 stride-2 unpadded window has its own loops, without window_at() and without
+ * branches, so that they vectorise; they follow window_argmax's rule (first maximum in
+ * row-major order; the first NaN wins and nothing replaces it). In the generic form pooling was
+ * a third of a CNN's gradient pass at batch 256 (bench/bench_cnn). */
+
+/* The running maximum m after seeing v, by the same rule (a NaN, once taken, stays). */
+static inline float max_first(float m, float v) { return v > m || (v != v && m == m) ? v : m; }
 
 static int is_2x2_stride_2(const nnpi_pool_attrs *a)
 {
@@ -100,14 +90,20 @@ static void maxpool_forward(const nnpi_node *node, const float *params, const fl
     const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
     const size_t planes = n * node->c;
     if (is_2x2_stride_2(a)) {
+        /* values only, in the argmax's order, so the loop over ow vectorises */
         for (size_t p = 0; p < planes; p++) {
             const float *x = in[0] + p * H * W;
             float *y = out + p * OH * OW;
-            for (size_t oh = 0; oh < OH; oh++)
+            for (size_t oh = 0; oh < OH; oh++) {
+                const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+                float *yr = y + oh * OW;
                 for (size_t ow = 0; ow < OW; ow++) {
-                    const float *cell = x + 2 * oh * W + 2 * ow;
-                    y[oh * OW + ow] = cell[argmax_2x2(cell, W)];
+                    float m = r0[2 * ow];
+                    m = max_first(m, r0[2 * ow + 1]);
+                    m = max_first(m, r1[2 * ow]);
+                    yr[ow] = max_first(m, r1[2 * ow + 1]);
                 }
+            }
         }
         return;
     }
@@ -134,18 +130,38 @@ static void maxpool_backward_input(const nnpi_node *node, const float *params,
     const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
     const size_t planes = n * node->c;
     if (!accumulate[0]) memset(din[0], 0, planes * H * W * sizeof(float));
-    const int fast = is_2x2_stride_2(a);
+    if (is_2x2_stride_2(a)) {
+        /* each cell is in one window at most: every cell gets dy or 0, by the same rule */
+        for (size_t p = 0; p < planes; p++) {
+            const float *x = in[0] + p * H * W;
+            const float *dy = dout + p * OH * OW;
+            float *dx = din[0] + p * H * W;
+            for (size_t oh = 0; oh < OH; oh++) {
+                const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+                float *d0 = dx + 2 * oh * W, *d1 = d0 + W;
+                for (size_t ow = 0; ow < OW; ow++) {
+                    const float a0 = r0[2 * ow], a1 = r0[2 * ow + 1], a2 = r1[2 * ow],
+                                a3 = r1[2 * ow + 1], g = dy[oh * OW + ow];
+                    const float m1 = max_first(a0, a1), m2 = max_first(m1, a2);
+                    const int t1 = a1 > a0 || (a1 != a1 && a0 == a0);
+                    const int t2 = a2 > m1 || (a2 != a2 && m1 == m1);
+                    const int t3 = a3 > m2 || (a3 != a3 && m2 == m2);
+                    const int w = t3 ? 3 : t2 ? 2 : t1 ? 1 : 0;
+                    d0[2 * ow] += w == 0 ? g : 0.0f;
+                    d0[2 * ow + 1] += w == 1 ? g : 0.0f;
+                    d1[2 * ow] += w == 2 ? g : 0.0f;
+                    d1[2 * ow + 1] += w == 3 ? g : 0.0f;
+                }
+            }
+        }
+        return;
+    }
     for (size_t p = 0; p < planes; p++) {
         const float *x = in[0] + p * H * W;
         const float *dy = dout + p * OH * OW;
         float *dx = din[0] + p * H * W;
         for (size_t oh = 0; oh < OH; oh++)
             for (size_t ow = 0; ow < OW; ow++) {
-                if (fast) {
-                    const size_t base = 2 * oh * W + 2 * ow;
-                    dx[base + argmax_2x2(x + base, W)] += dy[oh * OW + ow];
-                    continue;
-                }
                 const size_t k = window_argmax(x, W, window_at(a, H, W, oh, ow));
                 if (k != NO_CELL) dx[k] += dy[oh * OW + ow];
             }
