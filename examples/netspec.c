@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static nnp_layer_kind act_of(char c)
 {
@@ -192,4 +193,27 @@ nnp_status netspec_build(const netspec *sp, size_t c, size_t h, size_t w, uint64
     }
     *out = net;
     return s;
+}
+
+const netspec_preset netspec_presets[] = {
+    {"fc10", "784-10", NULL, {1e-4}, 1,
+     "FC10(λ): softmax on the pixels, 784-10; λ = 1e-4 (paper also: 1e-2, 1; use --lambda)"},
+    {"fc100-100-10", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3,
+     "two sigmoid hidden layers, 784-100s-100s-10; λ = 1e-5,1e-5,1e-6"},
+    {"fc200-200-10", "784-200s-200s-10", NULL, {1e-5, 1e-5, 1e-6}, 3,
+     "two sigmoid hidden layers, 784-200s-200s-10; λ = 1e-5,1e-5,1e-6"},
+    {"ae400-10", "784-400s-10", "784-400s-784s", {0.0, 1e-6}, 2,
+     "autoencoder 784-400s-784s trained on the images (squared error, no weight decay),\n"
+     "                  then 784-400s-10 on its frozen encoder; λ = 1e-6 on the softmax layer"},
+    {"cnn-small", "784-c5x32p2r-m2-c5x64p2r-m2-1024r-10", NULL, {0}, 0,
+     "convnet (the benchmark CNN): 5×5×32 conv (pad 2), relu, 2×2 max pool, 5×5×64 conv\n"
+     "                  (pad 2), relu, 2×2 max pool, 1024 relu, 10; no weight decay"},
+};
+const size_t netspec_preset_count = sizeof netspec_presets / sizeof netspec_presets[0];
+
+const netspec_preset *netspec_find_preset(const char *name)
+{
+    for (size_t i = 0; i < netspec_preset_count; i++)
+        if (strcasecmp(name, netspec_presets[i].name) == 0) return &netspec_presets[i];
+    return NULL;
 }

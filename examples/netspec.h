@@ -53,4 +53,22 @@ size_t netspec_weight_layers(const netspec *sp);
 nnp_status netspec_build(const netspec *sp, size_t c, size_t h, size_t w, uint64_t seed,
                          nnp_net **out);
 
+/* The paper's Table 1 models (research/paper.md §3) and a small convnet. Training
+ * hyperparameters are not published there; the programs use their own defaults. */
+typedef struct netspec_preset {
+    const char *name;
+    const char *spec;     /* the classifier */
+    const char *ae_spec;  /* autoencoder trained first (its last layer may have an activation),
+                             or NULL */
+    double lambda[3];     /* λ per dense or convolution layer of the classifier */
+    size_t n_lambda;
+    const char *help;
+} netspec_preset;
+
+extern const netspec_preset netspec_presets[];
+extern const size_t netspec_preset_count;
+
+/* The preset called `name` (case-insensitive), or NULL. */
+const netspec_preset *netspec_find_preset(const char *name);
+
 #endif

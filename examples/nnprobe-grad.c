@@ -30,13 +30,6 @@
 
 enum { EXIT_USAGE = 2 };
 
-/* nnprobe-train's presets without the autoencoder (research/paper.md §3). */
-static const struct { const char *name, *spec; double lambda[3]; size_t n_lambda; } PRESETS[] = {
-    {"fc10", "784-10", {1e-4}, 1},
-    {"fc100-100-10", "784-100s-100s-10", {1e-5, 1e-5, 1e-6}, 3},
-    {"fc200-200-10", "784-200s-200s-10", {1e-5, 1e-5, 1e-6}, 3},
-};
-#define N_PRESETS (sizeof PRESETS / sizeof PRESETS[0])
 
 
 
@@ -205,12 +198,14 @@ int main(int argc, char **argv)
     if (count > MAX_PICK) USAGE("--count: at most %d", MAX_PICK);
     if (save_labels && !save) USAGE("--save-labels needs --save-gradients");
     spec_text = argv[optind];
-    for (size_t i = 0; i < N_PRESETS; i++)
-        if (strcasecmp(spec_text, PRESETS[i].name) == 0) {
-            spec_text = PRESETS[i].spec;
-            opts.weight_decay = PRESETS[i].lambda;
-            opts.n_weight_decay = PRESETS[i].n_lambda;
-        }
+    const netspec_preset *pre = netspec_find_preset(spec_text);
+    if (pre && pre->ae_spec)
+        USAGE("preset %s needs autoencoder pretraining: train it with nnprobe-train", pre->name);
+    if (pre) {
+        spec_text = pre->spec;
+        opts.weight_decay = pre->lambda;
+        opts.n_weight_decay = pre->n_lambda;
+    }
     if (parse_spec(spec_text, &sp)) return EXIT_USAGE;
     for (int i = 0; i < 4; i++) {
         int n = snprintf(path_buf[i], PATH_LEN, "%s/%s", data_dir, NAMES[i]);

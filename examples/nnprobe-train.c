@@ -37,32 +37,6 @@
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 
-/* The paper's Table 1 models (research/paper.md §3). Training hyperparameters are not published
- * there; every preset uses this program's defaults (those of nnp_train_opts_init()). */
-typedef struct preset {
-    const char *name;
-    const char *spec;     /* the classifier */
-    const char *ae_spec;  /* autoencoder trained first (its last layer may have an activation) */
-    double lambda[3];     /* λ per dense layer of the classifier */
-    size_t n_lambda;
-    const char *help;
-} preset;
-
-static const preset PRESETS[] = {
-    {"fc10", "784-10", NULL, {1e-4}, 1,
-     "FC10(λ): softmax on the pixels, 784-10; λ = 1e-4 (paper also: 1e-2, 1; use --lambda)"},
-    {"fc100-100-10", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3,
-     "two sigmoid hidden layers, 784-100s-100s-10; λ = 1e-5,1e-5,1e-6"},
-    {"fc200-200-10", "784-200s-200s-10", NULL, {1e-5, 1e-5, 1e-6}, 3,
-     "two sigmoid hidden layers, 784-200s-200s-10; λ = 1e-5,1e-5,1e-6"},
-    {"ae400-10", "784-400s-10", "784-400s-784s", {0.0, 1e-6}, 2,
-     "autoencoder 784-400s-784s trained on the images (squared error, no weight decay),\n"
-     "                  then 784-400s-10 on its frozen encoder; λ = 1e-6 on the softmax layer"},
-    {"cnn-small", "784-c5x32p2r-m2-c5x64p2r-m2-1024r-10", NULL, {0}, 0,
-     "convnet (the benchmark CNN): 5×5×32 conv (pad 2), relu, 2×2 max pool, 5×5×64 conv\n"
-     "                  (pad 2), relu, 2×2 max pool, 1024 relu, 10; no weight decay"},
-};
-#define N_PRESETS (sizeof PRESETS / sizeof PRESETS[0])
 
 static volatile sig_atomic_t g_interrupted = 0;
 
@@ -256,7 +230,8 @@ static void print_help(const nnp_train_opts *d)
            "  softmax cross-entropy).\n"
            "\n"
            "Presets (the MNIST models of Szegedy et al. 2013, Table 1, and a small convnet):\n");
-    for (size_t i = 0; i < N_PRESETS; i++) printf("  %-14s  %s\n", PRESETS[i].name, PRESETS[i].help);
+    for (size_t i = 0; i < netspec_preset_count; i++)
+        printf("  %-14s  %s\n", netspec_presets[i].name, netspec_presets[i].help);
     printf("The paper does not publish its training hyperparameters (optimiser, learning rate,\n"
            "epochs, batch size, initialisation, autoencoder sparsity; see research/paper.md §3),\n"
            "so the presets use this program's defaults below: they are our choices, not the\n"
@@ -313,7 +288,7 @@ static void print_help(const nnp_train_opts *d)
 
 /* Everything main() decided from the command line. */
 typedef struct job {
-    const preset *pre;   /* NULL for a plain spec */
+    const netspec_preset *pre;   /* NULL for a plain spec */
     netspec sp, ae_sp;   /* the classifier; the autoencoder (if pre->ae_spec) */
     nnp_train_opts opts; /* weight_decay points into main()'s array */
     int quiet;
@@ -377,7 +352,7 @@ static int load_data(const char *paths[4], size_t limit, job *jb, nnp_dataset **
 static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset *test,
                             nnp_net **net, nnp_net **ae)
 {
-    const preset *pre = jb->pre;
+    const netspec_preset *pre = jb->pre;
     const netspec *sp = &jb->sp;
     nnp_train_opts *opts = &jb->opts;
     nnp_status s;
@@ -658,9 +633,7 @@ int main(int argc, char **argv)
 
     /* The model: a preset or a spec. */
     const char *spec_text = argv[optind];
-    const preset *pre = NULL;
-    for (size_t i = 0; i < N_PRESETS; i++)
-        if (strcasecmp(spec_text, PRESETS[i].name) == 0) pre = &PRESETS[i];
+    const netspec_preset *pre = netspec_find_preset(spec_text);
     netspec sp, ae_sp = {0};
     if (parse_spec(pre ? pre->spec : spec_text, 0, &sp)) return EXIT_USAGE;
     if (pre && pre->ae_spec && parse_spec(pre->ae_spec, 1, &ae_sp)) return EXIT_USAGE;
