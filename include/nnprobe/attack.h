@@ -1,0 +1,229 @@
+/**
+ * @file attack.h
+ * @brief Adversarial examples: the paper's box-constrained L-BFGS with its search over c
+ * (Szegedy et al. 2013, §4.1), the attacks that followed it, and the evaluation helpers of
+ * the paper's Tables 2 and 4.
+ *
+ * Every attack works on a batch of n examples of the net's input size, all in the box [0,1]
+ * (research/paper.md §2), and keeps its adversarial examples inside that box. An attack is
+ * **targeted** when the caller passes `targets` (reach label targets[i]) and **untargeted**
+ * when `targets` is NULL (reach any label other than labels[i]). Each attack writes one
+ * ::nnp_attack_result per example and the adversarial examples themselves.
+ *
+ * An example whose goal already holds before any change (the net already predicts the target,
+ * or, untargeted, already misclassifies it) succeeds with zero distortion: x_adv = x. This is
+ * the paper's D(x, f(x)) = x.
+ *
+ * @par Thread safety
+ * Read-only on the net: concurrent attacks on one `const nnp_net *` are safe. Each call makes
+ * its own workspace.
+ */
+#ifndef NNPROBE_ATTACK_H
+#define NNPROBE_ATTACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @brief Outcome of an attack on one example.
+ *
+ * Distortions are measured on r = x_adv − x over the m = input size values of the example:
+ * rms = sqrt(Σ r² / m) (the paper's "distortion", research/paper.md §2), l2 = sqrt(Σ r²),
+ * linf = max |r|; all accumulated in double.
+ */
+typedef struct nnp_attack_result {
+    int success;          /**< 1 if x_adv reaches the goal (target label, or any label ≠ the
+                               true one), else 0 */
+    int finished;         /**< 1 once the attack of this example is complete; 0 only after a
+                               cancellation, for examples it interrupted or never reached: their
+                               x_adv is the best successful point found so far, else the
+                               attack's latest complete iterate, else x; the other fields
+                               describe that x_adv */
+    int32_t clean_label;  /**< the net's label for x (arg-max logit; ties: lowest index) */
+    int32_t label;        /**< the net's label for x_adv */
+    int32_t target;       /**< targets[i], or −1 in untargeted mode */
+    double rms;           /**< distortion as RMS per input value (the paper's measure) */
+    double l2;            /**< Euclidean norm of x_adv − x */
+    double linf;          /**< largest |x_adv − x| */
+    double c;             /**< L-BFGS and C&W: the loss weight c of the returned solution;
+                               FGSM/PGD: the ε used; 0 when not applicable or no change was needed */
+    size_t iterations;    /**< optimiser steps (all values of c together) */
+    size_t evaluations;   /**< gradient evaluations (one forward and one backward pass of
+                               this example each) */
+} nnp_attack_result;
+
+/**
+ * @brief Options of nnp_attack_lbfgs(). Initialise with nnp_lbfgs_attack_opts_init().
+ *
+ * The penalty problem solved for each example x, its goal and a loss weight c > 0 is
+ *
+ *     minimise  ‖r‖₂² + c · loss(x + r)   subject to  x + r ∈ [0,1]^m,
+ *
+ * with loss the softmax cross-entropy of the target label (targeted), or
+ * −log(1 − p_y) = log Σ_k e^{z_k} − log Σ_{k≠y} e^{z_k} for the true label y (untargeted).
+ * The paper writes c·|r| + loss (§4.1). The library puts the constant on the loss instead,
+ * which is the paper's problem divided by c (so c_paper = 1/c): then the paper's "minimum c
+ * for which the minimiser reaches the target" is literally the smallest distortion, whereas
+ * with c on ‖r‖ it would be the largest c (research/paper.md §2, §8.1). The norm is squared
+ * (as Carlini & Wagner restate the attack) because ‖r‖₂ is not differentiable at r = 0, where
+ * every solve starts.
+ *
+ * Search over c per example: start at c_init; while no c has succeeded multiply c by
+ * c_factor (at most c_bracket_steps times); while every c has succeeded divide by c_factor
+ * (same limit); once a failing c_lo and a succeeding c_hi are known, try their geometric mean,
+ * c_bisect_steps times. Every solve starts from x. The result is the successful solution of
+ * smallest L2 distortion among all values tried.
+ */
+typedef struct nnp_lbfgs_attack_opts {
+    size_t size;               /**< sizeof(nnp_lbfgs_attack_opts), set by the init function */
+    double c_init;             /**< first loss weight, > 0 (default 1) */
+    double c_factor;           /**< bracketing factor, > 1 (default 10) */
+    size_t c_bracket_steps;    /**< most bracketing steps in either direction (default 10) */
+    size_t c_bisect_steps;     /**< geometric bisection steps once bracketed (default 8) */
+    size_t history;            /**< L-BFGS memory: curvature pairs kept, 1 … 1000 (default 10) */
+    size_t max_iterations;     /**< L-BFGS steps per solve, ≥ 1 (default 1000) */
+    double pgtol;              /**< a solve stops when the projected gradient's largest entry
+                                    is ≤ pgtol, ≥ 0 (default 1e-5) */
+    double ftol;               /**< ... or when f decreases by ≤ ftol·max(|f|, 1) in a step,
+                                    ≥ 0 (default 2.2e-9, SciPy's default factr·eps) */
+    size_t batch;              /**< examples optimised together, ≥ 1 (default 128); each has its
+                                    own history, line search and c schedule, and one round of
+                                    all their evaluations is one batched forward/backward pass */
+    nnp_progress_fn progress;  /**< called with (solves done, most solves possible), or NULL;
+                                    non-zero cancels */
+    void *progress_user;       /**< passed to `progress` */
+} nnp_lbfgs_attack_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of
+ * ::nnp_lbfgs_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_lbfgs_attack_opts_init_sized(nnp_lbfgs_attack_opts *opts,
+                                                                  size_t size);
+/** @brief nnp_lbfgs_attack_opts_init_sized() with the size of the caller's struct. */
+#define nnp_lbfgs_attack_opts_init(opts) nnp_lbfgs_attack_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief The paper's attack (§4.1): for each example the closest point in [0,1]^m that the net
+ * classifies as the target, by box-constrained L-BFGS on the penalty problem and a search over
+ * the loss weight c (see ::nnp_lbfgs_attack_opts).
+ *
+ * The optimiser is the library's own batched projected L-BFGS: bounds hold exactly at every
+ * trial point (projection and an active set, not clipping afterwards); the objective and all
+ * dot products are accumulated in double.
+ * @param[in]  net      classifier (its last layer gives the logits)
+ * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
+ * @param[in]  labels   n true labels; required when `targets` is NULL, else may be NULL
+ * @param[in]  targets  n target labels, or NULL for the untargeted attack
+ * @param[in]  n        examples, ≥ 1
+ * @param[in]  opts     options, or NULL for the defaults
+ * @param[out] x_adv    n × nnp_net_input_size() floats: the adversarial examples (for an
+ *                      example that fails: the last solution, the one of the largest c tried);
+ *                      may not overlap x
+ * @param[out] results  n results
+ * @retval NNP_EINVAL NULL required pointer, n = 0, x outside [0,1] or not finite, a label or
+ *         target out of range, an option out of range (the message names the field)
+ * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
+ * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
+ *         examples are complete; the others hold partial results as described there
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_attack_lbfgs(const nnp_net *net, const float *x,
+                                                  const int32_t *labels, const int32_t *targets,
+                                                  size_t n, const nnp_lbfgs_attack_opts *opts,
+                                                  float *x_adv, nnp_attack_result *results);
+
+/**
+ * @brief Error rate of a classifier on n examples: the fraction whose arg-max logit is not the
+ * label. Works on any set: clean, adversarial, noisy.
+ * @param[in]  net     classifier
+ * @param[in]  x       n × nnp_net_input_size() floats
+ * @param[in]  labels  n labels, each < nnp_net_output_size()
+ * @param[in]  n       examples, ≥ 1
+ * @param[out] error_rate  in [0,1]
+ * @retval NNP_EINVAL NULL pointer, n = 0, label out of range
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_error_rate(const nnp_net *net, const float *x,
+                                                const int32_t *labels, size_t n,
+                                                double *error_rate);
+
+/**
+ * @brief The paper's Tables 2 and 4 in one call: the error rate of each of n_nets nets on each
+ * of n_sets sets of n examples (adversarial sets made for each net, noisy sets, …).
+ * @param[in]  nets    n_nets classifiers with the same input size and class count
+ * @param[in]  n_nets  ≥ 1
+ * @param[in]  sets    n_sets pointers, each to n × input-size floats
+ * @param[in]  n_sets  ≥ 1
+ * @param[in]  labels  n true labels, shared by all sets
+ * @param[in]  n       examples per set, ≥ 1
+ * @param[out] errors  n_sets × n_nets error rates, row-major: errors[s·n_nets + k] is net k's
+ *                     error on set s
+ * @retval NNP_EINVAL NULL pointer, zero count, nets of different input or output sizes, label
+ *         out of range
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on the nets.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_transfer_matrix(const nnp_net *const *nets, size_t n_nets,
+                                                     const float *const *sets, size_t n_sets,
+                                                     const int32_t *labels, size_t n,
+                                                     double *errors);
+
+/**
+ * @brief The Gaussian-noise baseline of Tables 2 and 4: out = clip(x + N(0, stddev²), 0, 1)
+ * with independent noise per value from `seed`.
+ *
+ * The paper does not say whether its noisy images were clipped (research/paper.md §4); the
+ * library clips so that every set lives in the same box as the adversarial ones. The RMS
+ * distortion of the clipped set is therefore somewhat below stddev near 0 and 1.
+ * @param[in]  x       count floats in [0,1]
+ * @param[in]  count   number of values (examples × input size), ≥ 1
+ * @param[in]  stddev  ≥ 0
+ * @param[in]  seed    any value; the same seed gives the same noise
+ * @param[out] out     count floats; may equal x (in place)
+ * @retval NNP_EINVAL NULL pointer, count = 0, stddev negative or not finite
+ * @par Thread safety Reentrant.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_noise_gaussian(const float *x, size_t count, double stddev,
+                                                    uint64_t seed, float *out);
+
+/**
+ * @brief The "amplified" sets of Table 4: each example's perturbation r = x_adv − x rescaled to
+ * a per-value RMS of `rms`, out = clip(x + rms · r / RMS(r), 0, 1).
+ *
+ * The paper's "amplified to stddev 0.1" cannot mean an L2 norm of 0.1 (that would shrink the
+ * perturbation, research/paper.md §5); the library reads it as RMS, as the notes and
+ * reproductions do. Examples with r = 0 are copied unchanged. Clipping makes the final RMS
+ * at most `rms`.
+ * @param[in]  x       n × d clean examples in [0,1]
+ * @param[in]  x_adv   n × d adversarial examples
+ * @param[in]  n, d    examples and values per example, ≥ 1 each
+ * @param[in]  rms     target RMS per value, ≥ 0
+ * @param[out] out     n × d floats; may equal x_adv
+ * @retval NNP_EINVAL NULL pointer, zero size, rms negative or not finite
+ * @par Thread safety Reentrant.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_perturbation_rescale(const float *x, const float *x_adv,
+                                                          size_t n, size_t d, double rms,
+                                                          float *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
