@@ -1,0 +1,124 @@
+/* Evaluation helpers of the paper's Tables 2 and 4: error rates, the transfer matrix, the
+ * Gaussian-noise baseline and the "amplified" perturbations (research/paper.md §4, §5). */
+#include <math.h>
+
+#include "probe/attack_common.h"
+
+/* Batch of the classification passes: large enough for GEMM speed, small enough for cache. */
+enum { EVAL_BATCH = 256 };
+
+static nnp_status error_rate(const nnp_net *net, nnp_workspace *ws, const float *x,
+                             const int32_t *labels, size_t n, int32_t *pred, double *rate)
+{
+    NNPI_TRY(nnpi_classify(net, ws, x, n, pred));
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++) wrong += pred[i] != labels[i];
+    *rate = (double)wrong / (double)n;
+    return NNP_OK;
+}
+
+static nnp_status check_labels(const int32_t *labels, size_t n, size_t k, const char *func)
+{
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, i,
+                              (int)labels[i], k - 1);
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_error_rate(const nnp_net *net, const float *x, const int32_t *labels,
+                                  size_t n, double *rate)
+{
+    NNPI_CHECK_NULL(labels);
+    NNPI_CHECK_NULL(rate);
+    const nnp_net *nets[1] = {net};
+    const float *sets[1] = {x};
+    NNPI_CHECK_NULL(net);
+    NNPI_CHECK_NULL(x);
+    return nnp_transfer_matrix(nets, 1, sets, 1, labels, n, rate);
+}
+
+NNP_API nnp_status nnp_transfer_matrix(const nnp_net *const *nets, size_t n_nets,
+                                       const float *const *sets, size_t n_sets,
+                                       const int32_t *labels, size_t n, double *errors)
+{
+    const char *f = "nnp_transfer_matrix";
+    NNPI_CHECK_NULL(nets);
+    NNPI_CHECK_NULL(sets);
+    NNPI_CHECK_NULL(labels);
+    NNPI_CHECK_NULL(errors);
+    if (n_nets == 0 || n_sets == 0 || n == 0)
+        return nnpi_error(NNP_EINVAL, "%s: n_nets = %zu, n_sets = %zu, n = %zu: each must be >= 1",
+                          f, n_nets, n_sets, n);
+    for (size_t k = 0; k < n_nets; k++) {
+        if (nets[k] == NULL) return nnpi_error(NNP_EINVAL, "%s: nets[%zu] is NULL", f, k);
+        if (nnp_net_input_size(nets[k]) != nnp_net_input_size(nets[0]) ||
+            nnp_net_output_size(nets[k]) != nnp_net_output_size(nets[0]))
+            return nnpi_error(NNP_EINVAL, "%s: nets[%zu] maps %zu inputs to %zu classes, nets[0] "
+                              "%zu to %zu", f, k, nnp_net_input_size(nets[k]),
+                              nnp_net_output_size(nets[k]), nnp_net_input_size(nets[0]),
+                              nnp_net_output_size(nets[0]));
+    }
+    for (size_t s = 0; s < n_sets; s++)
+        if (sets[s] == NULL) return nnpi_error(NNP_EINVAL, "%s: sets[%zu] is NULL", f, s);
+    NNPI_TRY(check_labels(labels, n, nnp_net_output_size(nets[0]), f));
+    int32_t *pred = nnpi_malloc(nnpi_mul(n, sizeof *pred));
+    if (pred == NULL) return nnpi_error(NNP_ENOMEM, "%s: out of memory for %zu labels", f, n);
+    nnp_status st = NNP_OK;
+    for (size_t k = 0; st == NNP_OK && k < n_nets; k++) {
+        nnp_workspace *ws = NULL;
+        st = nnp_workspace_create(nets[k], n < EVAL_BATCH ? n : EVAL_BATCH, &ws);
+        for (size_t s = 0; st == NNP_OK && s < n_sets; s++)
+            st = error_rate(nets[k], ws, sets[s], labels, n, pred, &errors[s * n_nets + k]);
+        nnp_workspace_free(ws);
+    }
+    nnpi_free(pred);
+    return st;
+}
+
+static float clip01(double v)
+{
+    return (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
+}
+
+NNP_API nnp_status nnp_noise_gaussian(const float *x, size_t count, double stddev, uint64_t seed,
+                                      float *out)
+{
+    NNPI_CHECK_NULL(x);
+    NNPI_CHECK_NULL(out);
+    if (count == 0) return nnpi_error(NNP_EINVAL, "nnp_noise_gaussian: count is 0");
+    if (!(stddev >= 0.0) || !isfinite(stddev))
+        return nnpi_error(NNP_EINVAL, "nnp_noise_gaussian: stddev = %g must be finite and >= 0",
+                          stddev);
+    nnpi_rng rng;
+    nnpi_rng_seed(&rng, seed);
+    for (size_t i = 0; i < count; i++) out[i] = clip01((double)x[i] + stddev * nnpi_rng_normal(&rng));
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_perturbation_rescale(const float *x, const float *x_adv, size_t n,
+                                            size_t d, double rms, float *out)
+{
+    NNPI_CHECK_NULL(x);
+    NNPI_CHECK_NULL(x_adv);
+    NNPI_CHECK_NULL(out);
+    if (n == 0 || d == 0)
+        return nnpi_error(NNP_EINVAL, "nnp_perturbation_rescale: n = %zu, d = %zu: each must be "
+                          ">= 1", n, d);
+    if (!(rms >= 0.0) || !isfinite(rms))
+        return nnpi_error(NNP_EINVAL, "nnp_perturbation_rescale: rms = %g must be finite and >= 0",
+                          rms);
+    if (nnpi_mul(n, d) == SIZE_MAX)
+        return nnpi_error(NNP_EINVAL, "nnp_perturbation_rescale: n·d overflows");
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * d, *ai = x_adv + i * d;
+        float *oi = out + i * d;
+        nnp_attack_result r;
+        nnpi_attack_distortion(xi, ai, d, &r);
+        double gain = r.rms > 0.0 ? rms / r.rms : 0.0;
+        for (size_t j = 0; j < d; j++)
+            oi[j] = r.rms > 0.0 ? clip01((double)xi[j] + gain * ((double)ai[j] - (double)xi[j]))
+                                : ai[j];
+    }
+    return NNP_OK;
+}
