@@ -1,10 +1,13 @@
+#define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 static const char *prog_name = "nnprobe";
 
@@ -44,4 +47,41 @@ int parse_size(const char *opt, const char *s, size_t min, size_t *out)
     }
     *out = (size_t)v;
     return 0;
+}
+
+int parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s[0] < '0' || s[0] > '9') {
+        usage_error("%s: '%s' is not a non-negative integer", opt, s);
+        return -1;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE) {
+        usage_error("%s: '%s' is not an integer in [0, 2^64)", opt, s);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int parse_double(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(v)) {
+        usage_error("%s: '%s' is not a finite number", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

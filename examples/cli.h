@@ -4,6 +4,7 @@
 #define NNPROBE_EXAMPLES_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <nnprobe/nnprobe.h>
 
@@ -22,5 +23,16 @@ void lib_error(const char *what, nnp_status s);
 
 /* Parses a decimal integer ≥ min for option `opt`; on error prints a usage error, returns -1. */
 int parse_size(const char *opt, const char *s, size_t min, size_t *out);
+
+/* Parses a decimal integer in [0, 2^64) for option `opt`; on error prints a usage error,
+ * returns -1. */
+int parse_u64(const char *opt, const char *s, uint64_t *out);
+
+/* Parses a finite number for option `opt` (the range is the caller's to check); on error
+ * prints a usage error, returns -1. */
+int parse_double(const char *opt, const char *s, double *out);
+
+/* Monotonic clock in seconds, for elapsed times. */
+double now_seconds(void);
 
 #endif

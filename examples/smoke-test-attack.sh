@@ -1,0 +1,37 @@
+#!/bin/sh
+# Smoke test of nnprobe-attack on the tiny IDX data set that smoke-lib.sh writes.
+# Usage: smoke-test-attack.sh path/to/nnprobe-attack
+# Exit status 0 when every check passes; prints the failing check otherwise.
+set -u
+BIN=${1:?usage: $0 path/to/nnprobe-attack}
+. "$(dirname "$0")/smoke-lib.sh"
+
+expect 0 "--help" --help
+grep -q 'lbfgs' "$TMP/out" || fail "--help does not name the lbfgs attack"
+# shellcheck disable=SC2086
+expect 0 "untargeted attack with every output" 4-8t-2 $DATA --epochs 40 --count 12 --quiet \
+    --results "$TMP/r.csv" --out "$TMP/adv.idx" --png "$TMP/fig.png" --figure-count 3
+grep -q '^success      12/12 (100.0%)' "$TMP/out" || { fail "not every example adversarial"; cat "$TMP/out"; }
+grep -q '^error .* 100.0% on the adversarial ones' "$TMP/out" || { fail "error line"; cat "$TMP/out"; }
+[ "$(wc -l < "$TMP/r.csv")" -eq 13 ] || fail "CSV should have a header and 12 rows"
+head -1 "$TMP/r.csv" | grep -q '^index,true_label,clean_label,target,adv_label,success' || fail "CSV header"
+# every row: success 1, finished 1, rms in [0, 1]
+awk -F, 'NR > 1 && !($6 == 1 && $7 == 1 && $8 >= 0 && $8 <= 1) { bad = 1 } END { exit bad }' \
+    "$TMP/r.csv" || fail "a CSV row is not a finished success"
+# IDX float32 images: magic 0x00000d03, 12 examples
+[ "$(od -An -tx1 -N4 "$TMP/adv.idx" | tr -d ' ')" = 00000d03 ] || fail "adversarial IDX magic"
+[ -s "$TMP/adv.idx.labels" ] || fail "no label file"
+[ "$(od -An -c -j1 -N3 "$TMP/fig.png" | tr -d ' ')" = PNG ] || fail "figure is not a PNG"
+# shellcheck disable=SC2086
+expect 0 "targeted (next label)" 4-8t-2 $DATA --epochs 40 --count 6 --target next --quiet
+grep -q 'targeted at label+1' "$TMP/out" || fail "targeted mode not reported"
+# shellcheck disable=SC2086
+expect 2 "unknown attack" 4-2 $DATA --attack nope
+grep -q "unknown attack 'nope'" "$TMP/err" || fail "unknown attack message"
+# shellcheck disable=SC2086
+expect 2 "--count beyond the test set" 4-2 $DATA --count 21
+# shellcheck disable=SC2086
+expect 1 "c-init 0 is refused by the library" 4-2 $DATA --epochs 1 --count 5 --c-init 0 --quiet
+grep -q 'c_init' "$TMP/err" || fail "c_init not named"
+expect 1 "missing data" 4-2 --data-dir "$TMP/nowhere"
+[ "$fails" -eq 0 ]
