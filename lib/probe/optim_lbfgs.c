@@ -62,7 +62,7 @@ typedef struct lb_ws {
     size_t *ids;   /* n */
     lb_prob *pr;   /* n */
     double *alpha, *rho; /* m, scratch of the two-loop recursion */
-    size_t *fidx;  /* d, scratch: indices of the free variables */
+    double *fmask; /* d, scratch: 1 for the free variables of the step, 0 for the fixed */
 } lb_ws;
 
 void nnpi_lbfgs_opts_default(nnpi_lbfgs_opts *o)
@@ -112,6 +112,43 @@ static void steepest_descent(lb_ws *w, size_t i)
 }
 
 /* Search direction for problem i at its accepted (x, g). */
+/* Sums of the two-loop recursion over the free variables (mask fm), in double with four
+ * partial sums each: a single accumulator makes these loops latency-bound, and they are the
+ * optimiser's main cost (10 pairs × d per step). */
+static void masked_dots(const float *s, const float *y, const double *fm, const double *p,
+                        size_t d, double *sy, double *yy, double *sq)
+{
+    double a[4] = {0}, b[4] = {0}, c[4] = {0};
+    size_t j = 0;
+    for (; j + 4 <= d; j += 4)
+        for (size_t l = 0; l < 4; l++) {
+            double yj = (double)y[j + l] * fm[j + l];
+            a[l] += (double)s[j + l] * yj;
+            b[l] += yj * yj;
+            c[l] += (double)s[j + l] * p[j + l];
+        }
+    for (; j < d; j++) {
+        double yj = (double)y[j] * fm[j];
+        a[0] += (double)s[j] * yj;
+        b[0] += yj * yj;
+        c[0] += (double)s[j] * p[j];
+    }
+    *sy = (a[0] + a[1]) + (a[2] + a[3]);
+    *yy = (b[0] + b[1]) + (b[2] + b[3]);
+    *sq = (c[0] + c[1]) + (c[2] + c[3]);
+}
+
+/* Σ u[j]·p[j] with four partial sums (see masked_dots). */
+static double dot_fd(const float *u, const double *p, size_t d)
+{
+    double a[4] = {0};
+    size_t j = 0;
+    for (; j + 4 <= d; j += 4)
+        for (size_t l = 0; l < 4; l++) a[l] += (double)u[j + l] * p[j + l];
+    for (; j < d; j++) a[0] += (double)u[j] * p[j];
+    return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
 static void direction(lb_ws *w, size_t i)
 {
     const size_t d = w->d, m = w->m;
@@ -126,51 +163,43 @@ static void direction(lb_ws *w, size_t i)
      * pushing outward. A positive eps (variables near a bound) was tried: on a 10-D Rosenbrock
      * whose minimum sits on a corner of the box it multiplied the iterations by 20, because
      * nearly-active variables then creep towards the bound with the tiny gamma-scaled step. */
+    /* The free set is a 0/1 mask rather than an index list: dense loops over d without
+     * gathers (fixed entries of p stay exactly 0, so plain sums over all j equal the sums over
+     * the free set, in the same order). */
+    double *fm = w->fmask;
     size_t nf = 0;
     for (size_t j = 0; j < d; j++) {
         double xj = x[j], gj = g[j];
-        if ((xj <= (double)lo[j] && gj > 0) || (xj >= (double)hi[j] && gj < 0)) {
-            p[j] = 0; /* fixed for this step */
-        } else {
-            w->fidx[nf++] = j;
-            p[j] = gj; /* q of the two-loop recursion */
-        }
+        int fixed = (xj <= (double)lo[j] && gj > 0) || (xj >= (double)hi[j] && gj < 0);
+        fm[j] = fixed ? 0.0 : 1.0;
+        p[j] = fixed ? 0.0 : gj; /* q of the two-loop recursion */
+        nf += !fixed;
     }
     /* Two-loop recursion on the free variables (N&W Alg. 7.4), newest pair first. */
-    const size_t *F = w->fidx;
     for (size_t k = P->count; k-- > 0;) {
         size_t slot = (P->head + k) % m;
         const float *s = w->S + (i * m + slot) * d, *y = w->Y + (i * m + slot) * d;
-        double sy = 0, yy = 0, sq = 0;
-        for (size_t a = 0; a < nf; a++) {
-            size_t j = F[a];
-            sy += (double)s[j] * (double)y[j];
-            yy += (double)y[j] * (double)y[j];
-            sq += (double)s[j] * p[j];
-        }
+        double sy, yy, sq;
+        masked_dots(s, y, fm, p, d, &sy, &yy, &sq);
         if (!(sy > CURV_EPS * yy) || !(sy > 0)) {
             w->rho[k] = 0; /* pair carries no positive curvature on F: skipped */
             continue;
         }
         w->rho[k] = 1 / sy;
         w->alpha[k] = sq / sy;
-        for (size_t a = 0; a < nf; a++) p[F[a]] -= w->alpha[k] * (double)y[F[a]];
+        for (size_t j = 0; j < d; j++) p[j] -= w->alpha[k] * ((double)y[j] * fm[j]);
     }
-    for (size_t a = 0; a < nf; a++) p[F[a]] *= P->gamma;
+    for (size_t j = 0; j < d; j++) p[j] *= P->gamma;
     for (size_t k = 0; k < P->count; k++) {
         if (w->rho[k] == 0) continue;
         size_t slot = (P->head + k) % m;
         const float *s = w->S + (i * m + slot) * d, *y = w->Y + (i * m + slot) * d;
-        double yr = 0;
-        for (size_t a = 0; a < nf; a++) yr += (double)y[F[a]] * p[F[a]];
+        double yr = dot_fd(y, p, d);
         double c = w->alpha[k] - w->rho[k] * yr;
-        for (size_t a = 0; a < nf; a++) p[F[a]] += c * (double)s[F[a]];
+        for (size_t j = 0; j < d; j++) p[j] += c * ((double)s[j] * fm[j]);
     }
-    double gp = 0;
-    for (size_t a = 0; a < nf; a++) {
-        p[F[a]] = -p[F[a]];
-        gp += (double)g[F[a]] * p[F[a]];
-    }
+    for (size_t j = 0; j < d; j++) p[j] = -p[j];
+    double gp = dot_fd(g, p, d);
     if (nf > 0 && !(gp < 0)) { /* not a descent direction (rounding): restart */
         steepest_descent(w, i);
         return;
@@ -360,7 +389,7 @@ static void ws_free(lb_ws *w)
     nnpi_free(w->pr);
     nnpi_free(w->alpha);
     nnpi_free(w->rho);
-    nnpi_free(w->fidx);
+    nnpi_free(w->fmask);
 }
 
 static nnp_status check_args(size_t n, size_t d, const float *x, const float *lo,
@@ -425,9 +454,9 @@ nnp_status nnpi_lbfgsb_minimize(size_t n, size_t d, float *x, const float *lo, c
     w.pr = nnpi_calloc(n, sizeof(lb_prob));
     w.alpha = nnpi_calloc(o->m, sizeof(double));
     w.rho = nnpi_calloc(o->m, sizeof(double));
-    w.fidx = nnpi_calloc(d, sizeof(size_t));
+    w.fmask = nnpi_calloc(d, sizeof(double));
     if (!w.g || !w.p || !w.xt || !w.S || !w.Y || !w.xb || !w.gb || !w.fb || !w.ids || !w.pr ||
-        !w.alpha || !w.rho || !w.fidx) {
+        !w.alpha || !w.rho || !w.fmask) {
         ws_free(&w);
         return nnpi_error(NNP_ENOMEM,
                           "nnpi_lbfgsb_minimize: out of memory for %zu problems of dimension %zu "
