@@ -65,4 +65,15 @@ double nnpi_rng_uniform(nnpi_rng *r);           /* [0, 1), 53 bits */
 uint64_t nnpi_rng_below(nnpi_rng *r, uint64_t n); /* uniform in [0, n), n >= 1, unbiased */
 double nnpi_rng_normal(nnpi_rng *r);            /* standard normal (Box–Muller) */
 
+/* Element-wise loops (activations, pooling, the optimiser's sums) are the largest cost outside
+ * the GEMMs (bench/): compile them also for AVX2 and AVX-512 and let the loader pick the widest the CPU has (GCC function multiversioning,
+ * resolved once through an ifunc). Elsewhere they are built for the baseline only, and so are
+ * sanitizer builds: an ifunc resolver runs before the sanitizer runtime is initialised. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    __GNUC__ >= 11 && !defined(NNP_NO_SIMD_CLONES)
+#define NNPI_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NNPI_SIMD_CLONES
+#endif
+
 #endif

@@ -99,17 +99,7 @@ extern const nnpi_layer_ops nnpi_conv2d_ops, nnpi_maxpool_ops, nnpi_avgpool_ops,
     nnpi_dropout_ops, nnpi_flatten_ops, nnpi_add_ops;
 extern const nnpi_layer_ops nnpi_relu_ops, nnpi_sigmoid_ops, nnpi_tanh_ops, nnpi_softplus_ops;
 
-/* Element-wise loops (activations, pooling) are the largest cost outside the GEMMs (bench/):
- * compile them also for
- * AVX2 and AVX-512 and let the loader pick the widest the CPU has (GCC function multiversioning,
- * resolved once through an ifunc). Elsewhere they are built for the baseline only, and so are
- * sanitizer builds: an ifunc resolver runs before the sanitizer runtime is initialised. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
-    __GNUC__ >= 11 && !defined(NNP_NO_SIMD_CLONES)
-#define NNPI_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NNPI_SIMD_CLONES
-#endif
+/* NNPI_SIMD_CLONES (AVX2/AVX-512 clones of hot loops) lives in core/core.h. */
 
 /* Appends a node built from `proto` (ops, inputs, shapes, attributes, n_weights, n_bias; the
  * rest is filled here), giving it zeroed parameters; the next sequential layer then attaches

@@ -74,20 +74,21 @@ void nnpi_lbfgs_opts_default(nnpi_lbfgs_opts *o)
     o->ftol = 1e7 * DBL_EPSILON;
 }
 
-static double proj(double v, float lo, float hi)
+/* Written as two selects so that the compiler emits max/min instructions, not branches (which
+ * mispredict on images, where many pixels sit on a bound). */
+static inline double proj(double v, float lo, float hi)
 {
-    if (v < (double)lo) return (double)lo;
-    if (v > (double)hi) return (double)hi;
-    return v;
+    v = v < (double)lo ? (double)lo : v;
+    return v > (double)hi ? (double)hi : v;
 }
 
 /* ||P[x - g] - x||_inf */
-static double pg_norm(const lb_ws *w, const float *x, const float *g)
+NNPI_SIMD_CLONES static double pg_norm(const lb_ws *w, const float *x, const float *g)
 {
     double r = 0;
     for (size_t j = 0; j < w->d; j++) {
         double v = fabs(proj((double)x[j] - (double)g[j], w->lo[j], w->hi[j]) - (double)x[j]);
-        if (v > r) r = v;
+        r = v > r ? v : r;
     }
     return r;
 }
@@ -115,7 +116,7 @@ static void steepest_descent(lb_ws *w, size_t i)
 /* Sums of the two-loop recursion over the free variables (mask fm), in double with four
  * partial sums each: a single accumulator makes these loops latency-bound, and they are the
  * optimiser's main cost (10 pairs × d per step). */
-static void masked_dots(const float *s, const float *y, const double *fm, const double *p,
+NNPI_SIMD_CLONES static void masked_dots(const float *s, const float *y, const double *fm, const double *p,
                         size_t d, double *sy, double *yy, double *sq)
 {
     double a[4] = {0}, b[4] = {0}, c[4] = {0};
@@ -139,7 +140,14 @@ static void masked_dots(const float *s, const float *y, const double *fm, const 
 }
 
 /* Σ u[j]·p[j] with four partial sums (see masked_dots). */
-static double dot_fd(const float *u, const double *p, size_t d)
+/* p += c·(u ⊙ fm), element-wise. */
+NNPI_SIMD_CLONES static void axpy_masked(double *p, double c, const float *u, const double *fm,
+                                         size_t d)
+{
+    for (size_t j = 0; j < d; j++) p[j] += c * ((double)u[j] * fm[j]);
+}
+
+NNPI_SIMD_CLONES static double dot_fd(const float *u, const double *p, size_t d)
 {
     double a[4] = {0};
     size_t j = 0;
@@ -187,7 +195,7 @@ static void direction(lb_ws *w, size_t i)
         }
         w->rho[k] = 1 / sy;
         w->alpha[k] = sq / sy;
-        for (size_t j = 0; j < d; j++) p[j] -= w->alpha[k] * ((double)y[j] * fm[j]);
+        axpy_masked(p, -w->alpha[k], y, fm, d);
     }
     for (size_t j = 0; j < d; j++) p[j] *= P->gamma;
     for (size_t k = 0; k < P->count; k++) {
@@ -196,7 +204,7 @@ static void direction(lb_ws *w, size_t i)
         const float *s = w->S + (i * m + slot) * d, *y = w->Y + (i * m + slot) * d;
         double yr = dot_fd(y, p, d);
         double c = w->alpha[k] - w->rho[k] * yr;
-        for (size_t j = 0; j < d; j++) p[j] += c * ((double)s[j] * fm[j]);
+        axpy_masked(p, c, s, fm, d);
     }
     for (size_t j = 0; j < d; j++) p[j] = -p[j];
     double gp = dot_fd(g, p, d);
@@ -210,24 +218,40 @@ static void direction(lb_ws *w, size_t i)
 }
 
 /* Writes the trial point P[x + t·p]; returns 1 when it moves and g'(x(t) - x) < 0. */
+/* xt = P[x + t·p] and g'(xt − x), with four partial sums; *moved tells whether xt ≠ x. */
+NNPI_SIMD_CLONES static double trial_point(const float *x, const double *p, double t,
+                                           const float *lo, const float *hi, const float *g,
+                                           size_t d, float *xt, int *moved)
+{
+    double dec[4] = {0}, mv[4] = {0};
+    size_t j = 0;
+    for (; j + 4 <= d; j += 4)
+        for (size_t l = 0; l < 4; l++) {
+            /* The bounds are floats, so rounding a value inside [lo, hi] to float stays inside. */
+            xt[j + l] = (float)proj((double)x[j + l] + t * p[j + l], lo[j + l], hi[j + l]);
+            double dx = (double)xt[j + l] - (double)x[j + l];
+            mv[l] += fabs(dx);
+            dec[l] += (double)g[j + l] * dx;
+        }
+    for (; j < d; j++) {
+        xt[j] = (float)proj((double)x[j] + t * p[j], lo[j], hi[j]);
+        double dx = (double)xt[j] - (double)x[j];
+        mv[0] += fabs(dx);
+        dec[0] += (double)g[j] * dx;
+    }
+    *moved = (mv[0] + mv[1]) + (mv[2] + mv[3]) > 0;
+    return (dec[0] + dec[1]) + (dec[2] + dec[3]);
+}
+
+/* Writes the trial point P[x + t·p]; returns 1 when it moves and g'(x(t) - x) < 0. */
 static int make_trial(lb_ws *w, size_t i)
 {
     const size_t d = w->d;
-    const float *x = w->x + i * d, *g = w->g + i * d;
-    const double *p = w->p + i * d;
-    float *xt = w->xt + i * d;
     lb_prob *P = &w->pr[i];
-    double dec = 0;
-    int moved = 0;
-    for (size_t j = 0; j < d; j++) {
-        /* The bounds are floats, so rounding a value inside [lo, hi] to float stays inside. */
-        xt[j] = (float)proj((double)x[j] + P->t * p[j], w->lo[j], w->hi[j]);
-        double dx = (double)xt[j] - (double)x[j];
-        if (dx != 0) moved = 1;
-        dec += (double)g[j] * dx;
-    }
-    P->dec = dec;
-    return moved && dec < 0;
+    int moved;
+    P->dec = trial_point(w->x + i * d, w->p + i * d, P->t, w->lo, w->hi, w->g + i * d, d,
+                         w->xt + i * d, &moved);
+    return moved && P->dec < 0;
 }
 
 static void finish(lb_ws *w, size_t i, nnpi_lbfgs_stop why)
