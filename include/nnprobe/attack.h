@@ -223,6 +223,85 @@ NNP_API NNP_NODISCARD nnp_status nnp_perturbation_rescale(const float *x, const 
                                                           size_t n, size_t d, double rms,
                                                           float *out);
 
+/* ===================== The attacks that followed the paper ===================== */
+
+/**
+ * @brief Options of nnp_attack_fgsm(). Initialise with nnp_fgsm_attack_opts_init().
+ *
+ * The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015), an L∞ attack of one
+ * gradient step: with g the input gradient of the softmax cross-entropy at x,
+ *
+ *     untargeted:  x_adv = clip(x + ε·sign(g)),  g for the true label (ascend its loss)
+ *     targeted:    x_adv = clip(x − ε·sign(g)),  g for the target (descend its loss)
+ *
+ * clipped to [0,1] per value, sign(0) = 0. The gradient is that of nnp_grad_loss().
+ *
+ * With `minimal` set, the attack looks per example for the smallest ε ∈ (0, epsilon] that
+ * reaches the goal along this one direction: it tries ε = epsilon first (an example that fails
+ * there fails, with x_adv at ε = epsilon), then bisects [0, epsilon] `search_steps` times,
+ * keeping the smallest succeeding ε (forward passes only; the gradient is computed once, at x).
+ * Success need not be monotone in ε, so this is the upper end of one transition found by
+ * bisection, within epsilon / 2^search_steps, not necessarily the global minimum.
+ * The result's `c` is the ε of the returned x_adv.
+ */
+typedef struct nnp_fgsm_attack_opts {
+    size_t size;               /**< sizeof(nnp_fgsm_attack_opts), set by the init function */
+    double epsilon;            /**< L∞ step, with `minimal` the largest ε tried; in (0, 1]
+                                    (default 0.1) */
+    int minimal;               /**< 0 (default): one step of size epsilon; 1: the minimal-ε
+                                    search described above */
+    size_t search_steps;       /**< bisection steps of the minimal-ε search, 1 … 64
+                                    (default 16) */
+    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    nnp_progress_fn progress;  /**< called after each batched pass with (passes done × examples,
+                                    total), or NULL; non-zero cancels */
+    void *progress_user;       /**< passed to `progress` */
+} nnp_fgsm_attack_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of
+ * ::nnp_fgsm_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * @param[out] opts  the caller's struct
+ * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @par Thread safety Reentrant.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_fgsm_attack_opts_init_sized(nnp_fgsm_attack_opts *opts,
+                                                                 size_t size);
+/** @brief nnp_fgsm_attack_opts_init_sized() with the size of the caller's struct. */
+#define nnp_fgsm_attack_opts_init(opts) nnp_fgsm_attack_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief FGSM (Goodfellow et al. 2015), L∞, optionally with the minimal-ε search; see
+ * ::nnp_fgsm_attack_opts.
+ *
+ * One batched forward/backward pass per group of opts.batch examples (`evaluations` = 1),
+ * plus with `minimal` 1 + search_steps batched forward passes (`iterations` counts the ε
+ * values tried). Examples whose goal already holds at x get x_adv = x and c = 0.
+ * @param[in]  net      classifier (its last layer gives the logits)
+ * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
+ * @param[in]  labels   n true labels; required when `targets` is NULL, else may be NULL
+ * @param[in]  targets  n target labels, or NULL for the untargeted attack
+ * @param[in]  n        examples, ≥ 1
+ * @param[in]  opts     options, or NULL for the defaults
+ * @param[out] x_adv    n × nnp_net_input_size() floats, inside [0,1]; may not overlap x
+ * @param[out] results  n results (`c` = the ε used)
+ * @retval NNP_EINVAL NULL required pointer, n = 0, x outside [0,1] or not finite, a label or
+ *         target out of range, an option out of range (the message names the field)
+ * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
+ * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
+ *         examples are complete; the others have x_adv = x (or, during the minimal search, the
+ *         smallest succeeding ε found so far)
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_attack_fgsm(const nnp_net *net, const float *x,
+                                                 const int32_t *labels, const int32_t *targets,
+                                                 size_t n, const nnp_fgsm_attack_opts *opts,
+                                                 float *x_adv, nnp_attack_result *results);
+
 #ifdef __cplusplus
 }
 #endif
