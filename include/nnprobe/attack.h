@@ -302,6 +302,97 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_fgsm(const nnp_net *net, const float
                                                  size_t n, const nnp_fgsm_attack_opts *opts,
                                                  float *x_adv, nnp_attack_result *results);
 
+/** @brief The norm of a perturbation ball (nnp_attack_pgd()). */
+typedef enum nnp_attack_norm {
+    NNP_ATTACK_NORM_LINF = 0, /**< L∞: max |r_j| ≤ ε */
+    NNP_ATTACK_NORM_L2 = 2    /**< L2: sqrt(Σ r_j²) ≤ ε */
+} nnp_attack_norm;
+
+/**
+ * @brief Options of nnp_attack_pgd(). Initialise with nnp_pgd_attack_opts_init().
+ *
+ * Projected gradient descent (Madry et al. 2018) on the softmax cross-entropy (ascending the
+ * true label's loss, or descending the target's), inside B = {x' : ‖x' − x‖ ≤ ε} ∩ [0,1]^m:
+ *
+ *     x_0 = x, or with random_start a uniform point of the ε-ball around x, clipped to the box
+ *     x_{t+1} = P(x_t ± α·s_t),  s_t = sign(g_t) (L∞)  or  g_t / ‖g_t‖₂ (L2; 0 if g_t = 0)
+ *
+ * with g_t the loss gradient at x_t (+ untargeted, − targeted) and α = step_size. P is exact
+ * for L∞ (clip each value to [max(0, x_j − ε), min(1, x_j + ε)]). For L2 it is the projection
+ * onto the ball followed by clipping to the box, as in Madry et al. and Foolbox: the result is
+ * inside both sets (clipping towards the box never moves a value away from x), though not always
+ * the Euclidean projection onto their intersection.
+ *
+ * The random start is drawn from a generator seeded by (seed, index of the example in the
+ * call), so it does not depend on the batch size. L2: a uniform point of the ball (Gaussian
+ * direction, radius ε·u^(1/m)).
+ *
+ * Returned: the latest iterate x_t (t = 0 … steps) that reaches the goal; if none does, the
+ * last iterate x_steps. With steps = 0 nothing runs and x_adv = x; with ε = 0 every iterate is
+ * x. All steps run for every example (no early stop). The result's `c` is ε.
+ */
+typedef struct nnp_pgd_attack_opts {
+    size_t size;               /**< sizeof(nnp_pgd_attack_opts), set by the init function */
+    nnp_attack_norm norm;      /**< ::NNP_ATTACK_NORM_LINF (default) or ::NNP_ATTACK_NORM_L2 */
+    double epsilon;            /**< radius of the ball, finite and ≥ 0 (default 0.1; the scale
+                                    differs between norms: an L2 ball of radius ε·sqrt(m)
+                                    contains the L∞ ball of radius ε) */
+    size_t steps;              /**< gradient steps, 0 … 10^6 (default 40, Madry et al.'s MNIST
+                                    setting) */
+    double step_size;          /**< α, finite and ≥ 0; 0 (default) means 2.5·ε/steps, the rule of
+                                    Madry et al.'s robustness library (enough to cross the ball
+                                    and back) */
+    int random_start;          /**< 1 (default): start from a random point of the ball; 0: from x */
+    uint64_t seed;             /**< seed of the random start (default 1) */
+    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    nnp_progress_fn progress;  /**< called after each step with (steps done summed over examples,
+                                    n·steps), or NULL; non-zero cancels */
+    void *progress_user;       /**< passed to `progress` */
+} nnp_pgd_attack_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of
+ * ::nnp_pgd_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * @param[out] opts  the caller's struct
+ * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @par Thread safety Reentrant.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_pgd_attack_opts_init_sized(nnp_pgd_attack_opts *opts,
+                                                                size_t size);
+/** @brief nnp_pgd_attack_opts_init_sized() with the size of the caller's struct. */
+#define nnp_pgd_attack_opts_init(opts) nnp_pgd_attack_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief PGD (Madry et al. 2018), L∞ or L2, with random start; see ::nnp_pgd_attack_opts.
+ *
+ * Each step is one batched forward/backward pass of a group of opts.batch examples
+ * (`iterations` = `evaluations` = steps, plus one forward pass at the end).
+ * @param[in]  net      classifier (its last layer gives the logits)
+ * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
+ * @param[in]  labels   n true labels; required when `targets` is NULL, else may be NULL
+ * @param[in]  targets  n target labels, or NULL for the untargeted attack
+ * @param[in]  n        examples, ≥ 1
+ * @param[in]  opts     options, or NULL for the defaults
+ * @param[out] x_adv    n × nnp_net_input_size() floats, inside the ε-ball and [0,1]; may not
+ *                      overlap x
+ * @param[out] results  n results (`c` = ε)
+ * @retval NNP_EINVAL NULL required pointer, n = 0, x outside [0,1] or not finite, a label or
+ *         target out of range, an option out of range (the message names the field)
+ * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
+ * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
+ *         examples are complete; the others hold the latest successful iterate, else the
+ *         latest complete iterate, else x
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd(const nnp_net *net, const float *x,
+                                                const int32_t *labels, const int32_t *targets,
+                                                size_t n, const nnp_pgd_attack_opts *opts,
+                                                float *x_adv, nnp_attack_result *results);
+
 #ifdef __cplusplus
 }
 #endif
