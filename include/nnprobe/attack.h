@@ -393,6 +393,86 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd(const nnp_net *net, const float 
                                                 size_t n, const nnp_pgd_attack_opts *opts,
                                                 float *x_adv, nnp_attack_result *results);
 
+/**
+ * @brief Options of nnp_attack_deepfool(). Initialise with nnp_deepfool_attack_opts_init().
+ *
+ * DeepFool (Moosavi-Dezfooli, Fawzi & Frossard 2016, Algorithm 2), L2. At the current point x_i
+ * with logits z and true label y, for each candidate class k ≠ y: f_k = z_k − z_y and
+ * w_k = ∇(z_k − z_y); the nearest boundary of the linearised classifier is
+ * l = argmin_k |f_k| / ‖w_k‖₂ and the step r_i = (|f_l| / ‖w_l‖₂ + 10⁻⁴) · w_l / ‖w_l‖₂
+ * (the 10⁻⁴, in L2 units, is the authors' published implementation's guard against stalling
+ * exactly on a boundary). Then x_{i+1} = clip(x + (1 + overshoot)·Σ_{j≤i} r_j, 0, 1), until the
+ * label changes or max_iterations steps. On an affine classifier, if the box does not clip,
+ * the first step reaches the exact nearest boundary (times 1 + overshoot, plus 10⁻⁴).
+ *
+ * The candidates are the `candidates` − 1 classes other than y with the largest logits at x
+ * (Foolbox's default considers 10 classes in all); each costs one backward pass per step.
+ *
+ * Targeted mode (not in the paper; the same linearised step towards one boundary): with c the
+ * current arg-max class ≠ target t, f = z_t − z_c, w = ∇(z_t − z_c) and the same step; one
+ * backward pass per step; `candidates` is not used.
+ *
+ * Returned: the first iterate that reaches the goal, else the last iterate. The result's `c`
+ * is 0; `evaluations` counts backward passes of the example.
+ */
+typedef struct nnp_deepfool_attack_opts {
+    size_t size;               /**< sizeof(nnp_deepfool_attack_opts), set by the init function */
+    size_t max_iterations;     /**< steps per example, 1 … 10^6 (default 50) */
+    double overshoot;          /**< η, finite and in [0, 1] (default 0.02, the paper's and
+                                    Foolbox's) */
+    size_t candidates;         /**< classes considered including the true label, ≥ 2, or 0 for
+                                    all; more than the net has means all (default 10) */
+    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    nnp_progress_fn progress;  /**< called after each step with (steps done summed over examples,
+                                    n·max_iterations; a finished example counts all its steps),
+                                    or NULL; non-zero cancels */
+    void *progress_user;       /**< passed to `progress` */
+} nnp_deepfool_attack_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of
+ * ::nnp_deepfool_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * @param[out] opts  the caller's struct
+ * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @par Thread safety Reentrant.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_deepfool_attack_opts_init_sized(
+    nnp_deepfool_attack_opts *opts, size_t size);
+/** @brief nnp_deepfool_attack_opts_init_sized() with the size of the caller's struct. */
+#define nnp_deepfool_attack_opts_init(opts) \
+    nnp_deepfool_attack_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief DeepFool (Moosavi-Dezfooli et al. 2016), L2, untargeted as in the paper or targeted;
+ * see ::nnp_deepfool_attack_opts.
+ *
+ * Batched: each step is one forward pass and (candidates − 1) backward passes (targeted: one)
+ * of the examples of a group still running; examples leave the group once they succeed.
+ * @param[in]  net      classifier (its last layer gives the logits)
+ * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
+ * @param[in]  labels   n true labels; required when `targets` is NULL, else may be NULL
+ * @param[in]  targets  n target labels, or NULL for the untargeted attack
+ * @param[in]  n        examples, ≥ 1
+ * @param[in]  opts     options, or NULL for the defaults
+ * @param[out] x_adv    n × nnp_net_input_size() floats, inside [0,1]; may not overlap x
+ * @param[out] results  n results
+ * @retval NNP_EINVAL NULL required pointer, n = 0, x outside [0,1] or not finite, a label or
+ *         target out of range, an option out of range (the message names the field)
+ * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
+ * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
+ *         examples are complete; the others hold their latest iterate (or x)
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_attack_deepfool(const nnp_net *net, const float *x,
+                                                     const int32_t *labels,
+                                                     const int32_t *targets, size_t n,
+                                                     const nnp_deepfool_attack_opts *opts,
+                                                     float *x_adv, nnp_attack_result *results);
+
 #ifdef __cplusplus
 }
 #endif
