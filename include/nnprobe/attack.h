@@ -473,6 +473,89 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_deepfool(const nnp_net *net, const f
                                                      const nnp_deepfool_attack_opts *opts,
                                                      float *x_adv, nnp_attack_result *results);
 
+/**
+ * @brief Options of nnp_attack_cw(). Initialise with nnp_cw_attack_opts_init().
+ *
+ * Carlini & Wagner's L2 attack (2017). With the change of variables x' = (tanh(w) + 1)/2,
+ * which keeps x' inside [0,1] without constraints, each example minimises over w
+ *
+ *     ‖x' − x‖₂² + c · max(m(x'), −κ),
+ *     m = max_{i≠t} Z_i − Z_t (targeted, target t),   m = Z_y − max_{i≠y} Z_i (untargeted, y)
+ *
+ * with Z the logits and κ = confidence, by Adam (β₁ = 0.9, β₂ = 0.999, ε̂ = 10⁻⁸) from
+ * w₀ = atanh((2x − 1)·(1 − 10⁻⁶)), `steps` steps per value of c. An iterate succeeds when the
+ * net's label reaches the goal and m ≤ −κ. The search over c is the paper's: start at c_init;
+ * after a value of c with no successful iterate, c ← 10·c while no success has been seen,
+ * else the midpoint of the bracket; after a success, c ← the midpoint of [largest failing c,
+ * this c] (0 when none fails); binary_search_steps values of c in all. Each value of c starts
+ * again from w₀ with a fresh Adam state.
+ *
+ * With abort_early, an example stops its current value of c when its objective has not fallen
+ * below 0.9999 × its value at the previous check (every ⌈steps/10⌉ steps), as in the paper's
+ * code; per example here, where the original checks the whole batch.
+ *
+ * Returned: the successful iterate of least L2 distortion over all values of c, and its c;
+ * an example with no success gets the last iterate of the last c.
+ */
+typedef struct nnp_cw_attack_opts {
+    size_t size;               /**< sizeof(nnp_cw_attack_opts), set by the init function */
+    double c_init;             /**< first c, finite and > 0 (default 10⁻³, the paper's) */
+    size_t binary_search_steps;/**< values of c per example, 1 … 1000 (default 9, the paper's) */
+    size_t steps;              /**< Adam steps per value of c, 1 … 10^7 (default 1000; the
+                                    paper's code uses 10000) */
+    double learning_rate;      /**< Adam's step size on w, finite and > 0 (default 0.01) */
+    double confidence;         /**< κ, finite and ≥ 0 (default 0) */
+    int abort_early;           /**< 1 (default) or 0: see above */
+    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    nnp_progress_fn progress;  /**< called after each Adam step with (steps done summed over
+                                    examples, n·binary_search_steps·steps; an aborted value of
+                                    c counts all its steps), or NULL; non-zero cancels */
+    void *progress_user;       /**< passed to `progress` */
+} nnp_cw_attack_opts;
+
+/**
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_cw_attack_opts
+ * and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * @param[out] opts  the caller's struct
+ * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
+ * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
+ * @par Thread safety Reentrant.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_cw_attack_opts_init_sized(nnp_cw_attack_opts *opts,
+                                                               size_t size);
+/** @brief nnp_cw_attack_opts_init_sized() with the size of the caller's struct. */
+#define nnp_cw_attack_opts_init(opts) nnp_cw_attack_opts_init_sized((opts), sizeof *(opts))
+
+/**
+ * @brief Carlini–Wagner L2 (2017), targeted or untargeted, with its search over c; see
+ * ::nnp_cw_attack_opts.
+ *
+ * Batched: each Adam step is one forward and one backward pass of the examples of a group
+ * still running at the current c; `iterations` = `evaluations` = Adam steps of the example.
+ * @param[in]  net      classifier (its last layer gives the logits)
+ * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
+ * @param[in]  labels   n true labels; required when `targets` is NULL, else may be NULL
+ * @param[in]  targets  n target labels, or NULL for the untargeted attack
+ * @param[in]  n        examples, ≥ 1
+ * @param[in]  opts     options, or NULL for the defaults
+ * @param[out] x_adv    n × nnp_net_input_size() floats, inside [0,1]; may not overlap x
+ * @param[out] results  n results (`c` = the c of the returned iterate)
+ * @retval NNP_EINVAL NULL required pointer, n = 0, x outside [0,1] or not finite, a label or
+ *         target out of range, an option out of range (the message names the field)
+ * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
+ * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
+ *         examples are complete; the others hold their best success so far, else the last
+ *         iterate of the last completed value of c, else x
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_attack_cw(const nnp_net *net, const float *x,
+                                               const int32_t *labels, const int32_t *targets,
+                                               size_t n, const nnp_cw_attack_opts *opts,
+                                               float *x_adv, nnp_attack_result *results);
+
 #ifdef __cplusplus
 }
 #endif
