@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "testutil.h"
 
 enum { D = 8, K = 4, N = 12 };
@@ -661,6 +662,36 @@ START_TEST(cancellation_leaves_consistent_results)
 }
 END_TEST
 
+/* Loop index: attack. Every allocation failure surfaces as NNP_ENOMEM, nothing leaked (ASan and
+ * valgrind check that half); with enough allocations the attack runs. */
+START_TEST(allocation_failures_are_clean)
+{
+    const int which = _i;
+    fixture f;
+    fixture_make(&f);
+    any_opts o;
+    any_init(&o, which);
+    any_batch(&o, 5);
+    float x_adv[N * D];
+    nnp_attack_result r[N];
+    int failures = 0;
+    nnp_status s = NNP_ENOMEM;
+    for (long k = 1; k < 200 && s != NNP_OK; k++) {
+        nnpi_fail_alloc_after(k);
+        s = any_run(which, &o, f.net, f.x, f.y, f.t, N, x_adv, r);
+        nnpi_fail_alloc_after(0);
+        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
+        if (s == NNP_ENOMEM) {
+            failures++;
+            ck_assert_error_has("out of memory");
+        }
+    }
+    ck_assert_int_eq(s, NNP_OK);
+    ck_assert_int_gt(failures, 3);
+    free_fixture(&f);
+}
+END_TEST
+
 /* Options out of range: NNP_EINVAL naming the field; a larger struct with non-zero extra bytes:
  * NNP_EVERSION; init with a bad size or NULL. */
 START_TEST(options_are_validated)
@@ -765,6 +796,7 @@ int main(void)
     tcase_add_loop_test(tc, cw_search_over_c, 0, 2);
     tcase_add_loop_test(tc, batched_equals_one_at_a_time, 0, 2 * N_ATTACKS);
     tcase_add_loop_test(tc, cancellation_leaves_consistent_results, 0, 2 * N_ATTACKS);
+    tcase_add_loop_test(tc, allocation_failures_are_clean, 0, N_ATTACKS);
     tcase_add_test(tc, options_are_validated);
     suite_add_tcase(s, tc);
     return tu_run(s);
