@@ -291,8 +291,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_fgsm_attack_opts_init_sized(nnp_fgsm_attack
  *         target out of range, an option out of range (the message names the field)
  * @retval NNP_EVERSION opts->size larger than this library's struct with non-zero extra bytes
  * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
- *         examples are complete; the others have x_adv = x (or, during the minimal search, the
- *         smallest succeeding ε found so far)
+ *         examples are complete; the others hold x (not reached yet) or, interrupted in the
+ *         minimal search, the point of the smallest ε known to succeed (before that is known:
+ *         of ε = epsilon), with `c` that ε
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.
  * @since 0.1.0

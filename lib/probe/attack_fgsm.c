@@ -57,6 +57,7 @@ typedef struct fgsm_work {
     double *loss;    /* batch */
     int32_t *cls;    /* batch: label (untargeted) or target whose cross-entropy is used */
     int32_t *pred;   /* batch */
+    float *logits;   /* batch × classes */
     double *lo, *hi; /* batch: bisection bracket of ε */
     unsigned char *search; /* batch: still in the minimal search */
 } fgsm_work;
@@ -70,7 +71,11 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
     /* The cross-entropy whose gradient gives the direction: the true label's (ascend) or the
      * target's (descend). */
     for (size_t e = 0; e < g; e++) w->cls[e] = targets ? targets[e] : labels[e];
-    NNPI_TRY(nnpi_goal_grad(net, ws, x, g, NULL, w->cls, NULL, w->loss, w->sgn, NULL));
+    NNPI_TRY(nnpi_goal_grad(net, ws, x, g, NULL, w->cls, NULL, w->loss, w->sgn, w->logits));
+    /* the clean labels come from this pass (no separate classification of x) */
+    const size_t k = nnp_net_output_size(net);
+    for (size_t e = 0; e < g; e++)
+        res[e].clean_label = res[e].label = nnpi_argmax(w->logits + e * k, k);
     const float dir = targets ? -1.0f : 1.0f;
     for (size_t i = 0; i < g * d; i++)
         w->sgn[i] = w->sgn[i] > 0.0f ? dir : w->sgn[i] < 0.0f ? -dir : 0.0f;
@@ -158,23 +163,38 @@ NNP_API nnp_status nnp_attack_fgsm(const nnp_net *net, const float *x, const int
     w.loss = nnpi_malloc(batch * sizeof *w.loss);
     w.cls = nnpi_malloc(batch * sizeof *w.cls);
     w.pred = nnpi_malloc(batch * sizeof *w.pred);
+    w.logits = nnpi_malloc(nnpi_mul(batch, nnp_net_output_size(net)) * sizeof(float));
     w.lo = nnpi_malloc(batch * sizeof *w.lo);
     w.hi = nnpi_malloc(batch * sizeof *w.hi);
     w.search = nnpi_malloc(batch);
     nnp_status st;
-    if (!w.sgn || !w.trial || !w.loss || !w.cls || !w.pred || !w.lo || !w.hi || !w.search)
+    if (!w.sgn || !w.trial || !w.loss || !w.cls || !w.pred || !w.logits || !w.lo || !w.hi ||
+        !w.search) {
         st = nnpi_error(NNP_ENOMEM, "nnp_attack_fgsm: out of memory for a batch of %zu", batch);
-    else
-        st = nnpi_attack_results_init(net, ws, x, targets, n, results);
+    } else {
+        /* as nnpi_attack_results_init(), with the clean labels filled in per group from the
+         * gradient pass */
+        st = NNP_OK;
+        memset(results, 0, n * sizeof *results);
+        for (size_t i = 0; i < n; i++) results[i].target = targets ? targets[i] : -1;
+    }
     if (st == NNP_OK) {
         memcpy(x_adv, x, n * d * sizeof *x_adv);
         const uint64_t passes = o.minimal ? 2 + o.search_steps : 1;
         nnpi_progress prog = {o.progress, o.progress_user, 0, (uint64_t)n * passes, __func__};
-        for (size_t s = 0; st == NNP_OK && s < n; s += batch) {
+        size_t s = 0;
+        for (; st == NNP_OK && s < n; s += batch) {
             size_t g = n - s < batch ? n - s : batch;
             st = attack_group(net, ws, x + s * d, labels ? labels + s : NULL,
                               targets ? targets + s : NULL, g, &o, &prog, &w, x_adv + s * d,
                               results + s);
+        }
+        /* after a cancellation, the groups never reached still need their clean labels */
+        for (nnp_status cs = NNP_OK; st == NNP_ECANCELLED && cs == NNP_OK && s < n; s += batch) {
+            size_t g = n - s < batch ? n - s : batch;
+            cs = nnpi_classify(net, ws, x + s * d, g, w.pred);
+            for (size_t e = 0; cs == NNP_OK && e < g; e++) results[s + e].clean_label = w.pred[e];
+            if (cs != NNP_OK) st = cs;
         }
         /* labels and distortions of whatever x_adv holds, also after a cancellation */
         if (st == NNP_OK || st == NNP_ECANCELLED) {
@@ -187,6 +207,7 @@ NNP_API nnp_status nnp_attack_fgsm(const nnp_net *net, const float *x, const int
     nnpi_free(w.loss);
     nnpi_free(w.cls);
     nnpi_free(w.pred);
+    nnpi_free(w.logits);
     nnpi_free(w.lo);
     nnpi_free(w.hi);
     nnpi_free(w.search);

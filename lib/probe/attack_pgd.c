@@ -50,6 +50,21 @@ static nnp_status check_opts(const nnp_pgd_attack_opts *o)
     return NNP_OK;
 }
 
+/* One L∞ step and projection of one example: xt ← clip(xt + a·sign(g)) to
+ * [max(0, x − e), min(1, x + e)]; branch-free so it vectorises. */
+NNPI_SIMD_CLONES static void linf_step(const float *restrict x, float *restrict xt,
+                                       const float *restrict g, size_t d, float a, float e)
+{
+    for (size_t j = 0; j < d; j++) {
+        float v = xt[j] + a * (float)((g[j] > 0.0f) - (g[j] < 0.0f));
+        float lo = x[j] - e, hi = x[j] + e;
+        lo = lo < 0.0f ? 0.0f : lo;
+        hi = hi > 1.0f ? 1.0f : hi;
+        v = v < lo ? lo : v;
+        xt[j] = v > hi ? hi : v;
+    }
+}
+
 /* Projects one example's point xt onto the ε-ball around x (L∞: exactly, together with the
  * box; L2: radial scaling onto the ball, then clipping to the box, which keeps it in the ball
  * because x is in the box). */
@@ -167,12 +182,10 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
                     for (size_t j = 0; j < d; j++)
                         xe[j] = (float)((double)xe[j] + kk * (double)ge[j]);
                 }
+                project(x + e * d, xe, d, o->norm, o->epsilon);
             } else {
-                const float a = (float)(dir * alpha);
-                for (size_t j = 0; j < d; j++)
-                    xe[j] += ge[j] > 0.0f ? a : ge[j] < 0.0f ? -a : 0.0f;
+                linf_step(x + e * d, xe, ge, d, (float)(dir * alpha), (float)o->epsilon);
             }
-            project(x + e * d, xe, d, o->norm, o->epsilon);
             res[e].iterations++;
             res[e].evaluations++;
         }
