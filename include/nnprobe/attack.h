@@ -533,7 +533,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_cw_attack_opts_init_sized(nnp_cw_attack_opt
  * ::nnp_cw_attack_opts.
  *
  * Batched: each Adam step is one forward and one backward pass of the examples of a group
- * still running at the current c; `iterations` = `evaluations` = Adam steps of the example.
+ * still running at the current c; `iterations` counts the example's Adam steps and
+ * `evaluations` its forward/backward passes (one more than its steps for each value of c that
+ * it left early).
  * @param[in]  net      classifier (its last layer gives the logits)
  * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
  * @param[in]  labels   n true labels; required when `targets` is NULL, else may be NULL
