@@ -379,6 +379,61 @@ START_TEST(deepfool_is_exact_on_an_affine_net)
 }
 END_TEST
 
+/* The other first steps on the affine net, with max_iterations = 1 so x_adv is the first
+ * iterate whatever it reaches: targeted, towards the boundary z_t = z_c with c the arg-max;
+ * untargeted with candidates = 2, towards the boundary of the class with the second-largest
+ * logit (even when another boundary is nearer). Both x + (1 + η)(|f|/‖w‖ + 1e-4)·w/‖w‖. */
+START_TEST(deepfool_first_steps_on_an_affine_net)
+{
+    const int targeted = _i;
+    affine a;
+    affine_make(&a);
+    float x_adv[N * D];
+    nnp_attack_result r[N];
+    nnp_deepfool_attack_opts o;
+    ck_assert_ok(nnp_deepfool_attack_opts_init(&o));
+    o.max_iterations = 1;
+    o.candidates = 2;
+    ck_assert_ok(nnp_attack_deepfool(a.net, a.x, a.y, targeted ? a.t : NULL, N, &o, x_adv, r));
+    check_results(a.net, a.x, a.y, targeted ? a.t : NULL, N, x_adv, r);
+    for (size_t i = 0; i < N; i++) {
+        const float *x = a.x + i * D;
+        double z[K];
+        for (int k = 0; k < K; k++) {
+            z[k] = a.b[k];
+            for (int j = 0; j < D; j++) z[k] += (double)a.W[k * D + j] * x[j];
+        }
+        int32_t c = a.y[i], pos, neg; /* boundary z_pos − z_neg, stepping to raise it */
+        if (targeted) {
+            pos = a.t[i];
+            neg = c;
+        } else {
+            int32_t second = -1;
+            for (int k = 0; k < K; k++)
+                if (k != c && (second < 0 || z[k] > z[second])) second = k;
+            pos = second;
+            neg = c;
+        }
+        double w[D], nn = 0;
+        for (int j = 0; j < D; j++) {
+            w[j] = (double)a.W[pos * D + j] - a.W[neg * D + j];
+            nn += w[j] * w[j];
+        }
+        nn = sqrt(nn);
+        double len = (1 + o.overshoot) * (fabs(z[pos] - z[neg]) / nn + 1e-4);
+        for (int j = 0; j < D; j++) {
+            double want = x[j] + len * w[j] / nn;
+            ck_assert_msg(want > 0 && want < 1, "test data: the box clips example %zu", i);
+            ck_assert_double_eq_tol(x_adv[i * D + j], want, 2e-6);
+        }
+        ck_assert_uint_eq(r[i].iterations, 1);
+        ck_assert_uint_eq(r[i].evaluations, 1);
+        ck_assert_int_eq(r[i].finished, 1);
+    }
+    nnp_net_free(a.net);
+}
+END_TEST
+
 /* DeepFool on the trained net, both modes: every example succeeds, within the iteration cap. */
 START_TEST(deepfool_succeeds_on_the_trained_net)
 {
@@ -790,6 +845,7 @@ int main(void)
     tcase_add_test(tc, pgd_zero_steps_or_radius_returns_x);
     tcase_add_test(tc, pgd_random_start_is_seeded);
     tcase_add_test(tc, deepfool_is_exact_on_an_affine_net);
+    tcase_add_loop_test(tc, deepfool_first_steps_on_an_affine_net, 0, 2);
     tcase_add_loop_test(tc, deepfool_succeeds_on_the_trained_net, 0, 2);
     tcase_add_test(tc, cw_is_near_the_minimum_on_an_affine_net);
     tcase_add_loop_test(tc, cw_succeeds_with_small_distortion, 0, 2);
