@@ -1,5 +1,5 @@
 /* bench_attack: the paper's L-BFGS attack (nnp_attack_lbfgs) on Fashion-MNIST, for the
- * reference comparison of bench/run-attack-bench.
+ * reference comparison of bench/run-lbfgs-attack-bench.
  *
  *   bench_attack --out DIR [--data-dir D] [--count N] [--epochs N]
  *

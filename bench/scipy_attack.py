@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The reference for bench/run-attack-bench: the paper's L-BFGS attack as researchers run it
+"""The reference for bench/run-lbfgs-attack-bench: the paper's L-BFGS attack as researchers run it
 today, SciPy's L-BFGS-B with PyTorch gradients, one example at a time.
 
     scipy_attack.py DIR [--threads N]

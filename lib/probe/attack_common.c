@@ -141,3 +141,47 @@ nnp_status nnpi_progress_report(const nnpi_progress *p)
         return nnpi_error(NNP_ECANCELLED, "%s: cancelled by the progress callback", p->func);
     return NNP_OK;
 }
+
+nnp_status nnpi_attack_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                               const float **logits)
+{
+    const size_t last = net->n_nodes - 1;
+    nnp_workspace *use = NULL, *owned = NULL;
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
+    /* the attacks always pass their own workspace, sized for their batch */
+    if (owned != NULL) {
+        nnp_workspace_free(owned);
+        return nnpi_error(NNP_EINVAL, "attack: internal error, no workspace");
+    }
+    nnpi_forward(net, use, x, n, last);
+    *logits = nnpi_node_output(use, x, last);
+    return NNP_OK;
+}
+
+void nnpi_attack_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                          const float *v, float *dx)
+{
+    const size_t last = net->n_nodes - 1;
+    memcpy(ws->grad[last], v, n * net->nodes[last].out_size * sizeof(float));
+    nnpi_backward_begin(ws);
+    ws->grad_set[last] = 1;
+    nnpi_backward(net, ws, x, n, last, dx, NULL, 0);
+}
+
+nnp_status nnpi_attack_finish(const nnp_net *net, nnp_workspace *ws, const float *x,
+                              const float *x_adv, const int32_t *labels, size_t n,
+                              nnp_attack_result *res)
+{
+    const size_t d = nnp_net_input_size(net);
+    int32_t *pred = nnpi_malloc(n * sizeof *pred);
+    if (pred == NULL) return nnpi_error(NNP_ENOMEM, "attack: out of memory for %zu labels", n);
+    nnp_status s = nnpi_classify(net, ws, x_adv, n, pred);
+    for (size_t i = 0; s == NNP_OK && i < n; i++) {
+        nnp_attack_result *r = &res[i];
+        r->label = pred[i];
+        r->success = nnpi_goal_reached(pred[i], labels ? labels[i] : -1, r->target);
+        nnpi_attack_distortion(x + i * d, x_adv + i * d, d, r);
+    }
+    nnpi_free(pred);
+    return s;
+}

@@ -57,4 +57,26 @@ typedef struct nnpi_progress {
 } nnpi_progress;
 nnp_status nnpi_progress_report(const nnpi_progress *p);
 
+/* --- Added for the gradient attacks (FGSM, PGD, DeepFool, C&W). --- */
+
+/* One forward pass of n ≤ ws capacity examples up to the logits; *logits (n × classes) points
+ * into ws and stays valid until the next pass on ws. */
+nnp_status nnpi_attack_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                               const float **logits);
+
+/* After nnpi_attack_forward() on the same x and n: dx = J(x)ᵀ v per example, with J the
+ * Jacobian of the logits and v n × classes (not inside ws). May be repeated after one forward
+ * pass (backward passes only read the activations). */
+void nnpi_attack_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                          const float *v, float *dx);
+
+/* Final bookkeeping of an attack, also after a cancellation: label, success and distortions
+ * of every result from x_adv (classified batched through ws). Leaves the other fields. */
+nnp_status nnpi_attack_finish(const nnp_net *net, nnp_workspace *ws, const float *x,
+                              const float *x_adv, const int32_t *labels, size_t n,
+                              nnp_attack_result *res);
+
+/* The options' batch clamped to n (the workspace capacity of an attack). */
+static inline size_t nnpi_attack_batch(size_t batch, size_t n) { return batch < n ? batch : n; }
+
 #endif
