@@ -16,8 +16,9 @@
 #include "nnprobe/onnx.h"
 #include "onnx.pb-c.h"
 
-/* Opsets whose operators we implement (6: the PyTorch exporter of ONNX's own test data). */
-#define OPSET_MIN 6
+/* Default-domain opsets read; each operator is read with its attributes and defaults as of the
+ * model's opset (ONNX Operators.md), refusing the attributes of old versions we do not map. */
+#define OPSET_MIN 1
 #define OPSET_MAX 17
 /* Dimension and element-count bounds: far above any real model, far below overflow. */
 #define DIM_MAX ((int64_t)1 << 28)
@@ -58,6 +59,9 @@ typedef struct ld {
     int alloc_failed;
 } ld;
 
+/* protobuf-c leaves an absent optional string NULL: read every string through this. */
+static const char *S(const char *p) { return p ? p : ""; }
+
 /* ---- messages ---- */
 
 static nnp_status node_error(const ld *L, nnp_status st, const char *fmt, ...) NNPI_PRINTF(3, 4);
@@ -69,10 +73,10 @@ static nnp_status node_error(const ld *L, nnp_status st, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const Onnx__NodeProto *n = L->node;
-    if (n->name && n->name[0])
-        return nnpi_error(st, "onnx: node \"%.80s\" (%.40s): %s", n->name, n->op_type, msg);
+    if (S(n->name)[0])
+        return nnpi_error(st, "onnx: node \"%.80s\" (%.40s): %s", n->name, S(n->op_type), msg);
     return nnpi_error(st, "onnx: node #%zu (%.40s, output \"%.80s\"): %s", L->node_index,
-                      n->op_type, n->n_output ? n->output[0] : "", msg);
+                      S(n->op_type), n->n_output ? n->output[0] : "", msg);
 }
 
 /* Adds the node's context to a message set by a net.h builder, mapping its EINVAL (a value the
@@ -81,9 +85,9 @@ static nnp_status builder_error(const ld *L, nnp_status st)
 {
     if (st == NNP_EINVAL) st = NNP_EUNSUPPORTED;
     const Onnx__NodeProto *n = L->node;
-    if (n->name && n->name[0])
-        return nnpi_error_prefix(st, "onnx: node \"%.80s\" (%.40s)", n->name, n->op_type);
-    return nnpi_error_prefix(st, "onnx: node #%zu (%.40s)", L->node_index, n->op_type);
+    if (S(n->name)[0])
+        return nnpi_error_prefix(st, "onnx: node \"%.80s\" (%.40s)", n->name, S(n->op_type));
+    return nnpi_error_prefix(st, "onnx: node #%zu (%.40s)", L->node_index, S(n->op_type));
 }
 
 /* ---- protobuf-c allocation through the library's allocator (failure injection works) ---- */
@@ -219,7 +223,7 @@ static nnp_status attr_string(const ld *L, const char *name, const char *def, ch
     if (!a) return NNP_OK;
     if ((a->has_type && a->type != AT_STRING) || !a->has_s)
         return node_error(L, NNP_EFORMAT, "attribute %s: expected a STRING", name);
-    if (a->s.len >= cap || memchr(a->s.data, 0, a->s.len))
+    if (a->s.len >= cap || (a->s.len && memchr(a->s.data, 0, a->s.len)))
         return node_error(L, NNP_EUNSUPPORTED, "%s has an unknown value", name);
     memcpy(buf, a->s.data, a->s.len);
     buf[a->s.len] = 0;
@@ -1093,7 +1097,7 @@ static nnp_status map_node(ld *L, const char *graph_output)
 {
     const Onnx__NodeProto *n = L->node;
     const char *op = n->op_type ? n->op_type : "";
-    if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
+    if (S(n->domain)[0] && strcmp(n->domain, "ai.onnx") != 0)
         return node_error(L, NNP_EUNSUPPORTED, "operator domain \"%.60s\" not supported",
                           n->domain);
     if (n->n_output == 0 || !n->output[0][0]) return node_error(L, NNP_EFORMAT, "no output");
@@ -1132,14 +1136,14 @@ static nnp_status declared_shape(const Onnx__ValueInfoProto *vi, const char *wha
     if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
         !vi->type->tensor_type)
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: %s \"%.80s\" is not a tensor", what,
-                          vi->name);
+                          S(vi->name));
     const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
     if (tt->has_elem_type && tt->elem_type != DT_FLOAT)
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: %s \"%.80s\" has element type %d (float32 "
-                          "only)", what, vi->name, (int)tt->elem_type);
+                          "only)", what, S(vi->name), (int)tt->elem_type);
     if (!tt->shape) return NNP_OK;
     if (tt->shape->n_dim > 8)
-        return nnpi_error(NNP_EUNSUPPORTED, "onnx: %s \"%.80s\" has rank %zu", what, vi->name,
+        return nnpi_error(NNP_EUNSUPPORTED, "onnx: %s \"%.80s\" has rank %zu", what, S(vi->name),
                           tt->shape->n_dim);
     *rank = tt->shape->n_dim;
     for (size_t i = 0; i < *rank; i++) {
@@ -1148,7 +1152,7 @@ static nnp_status declared_shape(const Onnx__ValueInfoProto *vi, const char *wha
         if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
             if (d->dim_value < 0 || d->dim_value > DIM_MAX)
                 return nnpi_error(NNP_EFORMAT, "onnx: %s \"%.80s\": dimension %zu is %lld",
-                                  what, vi->name, i, (long long)d->dim_value);
+                                  what, S(vi->name), i, (long long)d->dim_value);
             dims[i] = d->dim_value;
         }
     }
@@ -1178,10 +1182,10 @@ static nnp_status verify_shape(const ld *L, const Onnx__ValueInfoProto *vi, cons
     if (!ok) {
         if (v->rank == 4)
             return nnpi_error(NNP_EFORMAT, "onnx: %s \"%.80s\": declared with rank %zu, but the "
-                              "model computes N×%zu×%zu×%zu", what, vi->name, rank, ours[1],
+                              "model computes N×%zu×%zu×%zu", what, S(vi->name), rank, ours[1],
                               ours[2], ours[3]);
         return nnpi_error(NNP_EFORMAT, "onnx: %s \"%.80s\": declared with rank %zu, but the "
-                          "model computes N×%zu", what, vi->name, rank, ours[1]);
+                          "model computes N×%zu", what, S(vi->name), rank, ours[1]);
     }
     return NNP_OK;
 }
@@ -1204,7 +1208,7 @@ static nnp_status index_values(ld *L, const Onnx__ValueInfoProto **input)
 
     for (size_t i = 0; i < g->n_initializer; i++) {
         size_t k;
-        const char *name = g->initializer[i]->name;
+        const char *name = S(g->initializer[i]->name);
         if (!name[0]) return nnpi_error(NNP_EFORMAT, "onnx: initializer %zu has no name", i);
         NNPI_TRY(add_val(L, name, -1, &k));
         L->vals[k].kind = V_CONST;
@@ -1212,13 +1216,13 @@ static nnp_status index_values(ld *L, const Onnx__ValueInfoProto **input)
     }
     *input = NULL;
     for (size_t i = 0; i < g->n_input; i++) {
-        const char *name = g->input[i]->name;
+        const char *name = S(g->input[i]->name);
         long e = find_val(L, name);
         if (e >= 0 && L->vals[e].kind == V_CONST) continue; /* IR < 4 lists initializers too */
         if (*input)
             return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph has a second input \"%.80s\" "
                               "besides \"%.80s\": one image input supported (weights must be "
-                              "initializers)", name, (*input)->name);
+                              "initializers)", name, S((*input)->name));
         if (!name[0]) return nnpi_error(NNP_EFORMAT, "onnx: graph input %zu has no name", i);
         NNPI_TRY(add_val(L, name, -1, NULL));
         *input = g->input[i];
@@ -1235,7 +1239,7 @@ static nnp_status dangling(const ld *L, size_t node, const char *name)
     const Onnx__NodeProto *n = L->g->node[node];
     return nnpi_error(NNP_EFORMAT, "onnx: node \"%.80s\" (%.40s): input \"%.80s\" is not "
                       "produced by any node, initializer or graph input",
-                      n->name[0] ? n->name : n->output[0], n->op_type, name);
+                      S(n->name)[0] ? n->name : n->output[0], S(n->op_type), name);
 }
 
 /* Depth-first search back from the output: the needed nodes in topological order; finds
@@ -1267,8 +1271,8 @@ static nnp_status order_nodes(ld *L, long out_producer)
         if (p < 0 || L->state[p] == 2) continue;
         if (L->state[p] == 1)
             return nnpi_error(NNP_EFORMAT, "onnx: the graph has a cycle through node "
-                              "\"%.80s\" (%.40s)", g->node[p]->name[0] ? g->node[p]->name
-                              : g->node[p]->output[0], g->node[p]->op_type);
+                              "\"%.80s\" (%.40s)", S(g->node[p]->name)[0] ? g->node[p]->name
+                              : g->node[p]->output[0], S(g->node[p]->op_type));
         L->state[p] = 1;
         L->stack[sp++] = (size_t)p;
         L->stack[sp++] = 0;
@@ -1282,7 +1286,7 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
     L->g = m->graph;
     L->opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++) {
-        const char *d = m->opset_import[i]->domain;
+        const char *d = S(m->opset_import[i]->domain);
         if (!d[0] || strcmp(d, "ai.onnx") == 0) L->opset = m->opset_import[i]->version;
     }
     if (L->opset < 0)
@@ -1298,10 +1302,10 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph has %zu outputs: exactly one supported",
                           L->g->n_output);
     const Onnx__ValueInfoProto *output = L->g->output[0];
-    long ov = find_val(L, output->name);
+    long ov = find_val(L, S(output->name));
     if (ov < 0)
         return nnpi_error(NNP_EFORMAT, "onnx: graph output \"%.80s\" is not produced by any "
-                          "node", output->name);
+                          "node", S(output->name));
     L->vals[ov].uses++;
     NNPI_TRY(order_nodes(L, L->vals[ov].producer));
 
@@ -1311,18 +1315,19 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
     int64_t d[8];
     NNPI_TRY(declared_shape(input, "graph input", &known, &rank, d));
     if (!known || (rank != 2 && rank != 4))
-        return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph input \"%.80s\" has %s rank %zu: "
-                          "N×C×H×W or N×D supported", input->name, known ? "" : "unknown", rank);
+        return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph input \"%.80s\" has %srank %zu: "
+                          "N×C×H×W or N×D supported", S(input->name),
+                          known ? "" : "unknown ", rank);
     for (size_t i = 1; i < rank; i++)
         if (d[i] < 1)
             return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph input \"%.80s\": dimension %zu is "
-                              "not a fixed size ≥ 1", input->name, i);
+                              "not a fixed size ≥ 1", S(input->name), i);
     nnp_status st = rank == 4 ? nnp_net_create((size_t)d[1], (size_t)d[2], (size_t)d[3], &L->net)
                               : nnp_net_create((size_t)d[1], 1, 1, &L->net);
     if (st != NNP_OK)
         return nnpi_error_prefix(st == NNP_EINVAL ? NNP_EUNSUPPORTED : st, "onnx: graph input "
-                                 "\"%.80s\"", input->name);
-    long iv = find_val(L, input->name);
+                                 "\"%.80s\"", S(input->name));
+    long iv = find_val(L, S(input->name));
     L->vals[iv].kind = V_LAYER;
     L->vals[iv].layer = 0;
     L->vals[iv].rank = (int)rank;
@@ -1330,19 +1335,19 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
     for (size_t i = 0; i < L->n_order; i++) {
         L->node_index = L->order[i];
         L->node = L->g->node[L->node_index];
-        NNPI_TRY(map_node(L, output->name));
+        NNPI_TRY(map_node(L, S(output->name)));
     }
 
     const val *out = &L->vals[ov];
     if (out->kind != V_LAYER)
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph output \"%.80s\" is a constant",
-                          output->name);
+                          S(output->name));
     if (out->layer != nnp_net_layer_count(L->net) - 1)
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph output \"%.80s\" is not the last "
-                          "layer computed", output->name);
+                          "layer computed", S(output->name));
     NNPI_TRY(verify_shape(L, output, out, "graph output"));
     for (size_t i = 0; i < L->g->n_value_info; i++) {
-        long v = find_val(L, L->g->value_info[i]->name);
+        long v = find_val(L, S(L->g->value_info[i]->name));
         if (v >= 0 && L->vals[v].kind == V_LAYER)
             NNPI_TRY(verify_shape(L, L->g->value_info[i], &L->vals[v], "value"));
     }
