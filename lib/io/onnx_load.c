@@ -1418,7 +1418,13 @@ NNP_API nnp_status nnp_net_load_onnx(const char *path, nnp_net **out)
     fclose(f);
     if (st == NNP_OK) {
         st = nnp_net_load_onnx_memory(buf, len, out);
-        if (st != NNP_OK && st != NNP_ENOMEM) st = nnpi_error_prefix(st, "%s", path);
+        if (st != NNP_OK && st != NNP_ENOMEM) {
+            /* "onnx: <what>" becomes "onnx: <path>: <what>" */
+            char msg[1024];
+            const char *m = nnp_last_error();
+            snprintf(msg, sizeof msg, "%s", strncmp(m, "onnx: ", 6) == 0 ? m + 6 : m);
+            st = nnpi_error(st, "onnx: %s: %s", path, msg);
+        }
     }
     nnpi_free(buf);
     return st;
