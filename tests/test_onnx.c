@@ -274,6 +274,330 @@ static Onnx__TensorProto *find_init(Onnx__ModelProto *m, const char *name)
     return NULL;
 }
 
+/* ---- hand-built models: the mappings PyTorch and other exporters produce ---- */
+
+/* A model under construction; every allocation is recorded and freed by mb_free(). */
+typedef struct mb {
+    Onnx__ModelProto m;
+    Onnx__GraphProto g;
+    Onnx__OperatorSetIdProto op, *ops[1];
+    Onnx__NodeProto *nodes[32];
+    Onnx__TensorProto *inits[32];
+    Onnx__ValueInfoProto *in[1], *out[1];
+    void *blocks[512];
+    size_t nb;
+} mb;
+
+static void *mb_alloc(mb *b, size_t size)
+{
+    ck_assert(b->nb < sizeof b->blocks / sizeof b->blocks[0]);
+    void *p = calloc(1, size ? size : 1);
+    b->blocks[b->nb++] = p;
+    return p;
+}
+
+static void mb_init(mb *b, int64_t opset)
+{
+    memset(b, 0, sizeof *b);
+    onnx__model_proto__init(&b->m);
+    onnx__graph_proto__init(&b->g);
+    onnx__operator_set_id_proto__init(&b->op);
+    b->op.has_version = 1;
+    b->op.version = opset;
+    b->ops[0] = &b->op;
+    b->m.opset_import = b->ops;
+    b->m.n_opset_import = 1;
+    b->m.has_ir_version = 1;
+    b->m.ir_version = 7;
+    b->m.graph = &b->g;
+    b->g.node = b->nodes;
+    b->g.initializer = b->inits;
+    b->g.input = b->in;
+    b->g.output = b->out;
+}
+
+static Onnx__ValueInfoProto *mb_value(mb *b, const char *name, size_t rank, const int64_t *dims)
+{
+    Onnx__ValueInfoProto *v = mb_alloc(b, sizeof *v);
+    Onnx__TypeProto *t = mb_alloc(b, sizeof *t);
+    Onnx__TypeProto__Tensor *tt = mb_alloc(b, sizeof *tt);
+    Onnx__TensorShapeProto *sh = mb_alloc(b, sizeof *sh);
+    Onnx__TensorShapeProto__Dimension **d = mb_alloc(b, 8 * sizeof *d);
+    onnx__value_info_proto__init(v);
+    onnx__type_proto__init(t);
+    onnx__type_proto__tensor__init(tt);
+    onnx__tensor_shape_proto__init(sh);
+    for (size_t i = 0; i < rank; i++) {
+        d[i] = mb_alloc(b, sizeof **d);
+        onnx__tensor_shape_proto__dimension__init(d[i]);
+        if (dims[i] < 0) {
+            d[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d[i]->dim_param = "batch";
+        } else {
+            d[i]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d[i]->dim_value = dims[i];
+        }
+    }
+    sh->dim = d;
+    sh->n_dim = rank;
+    tt->has_elem_type = 1;
+    tt->elem_type = 1;
+    tt->shape = sh;
+    t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    t->tensor_type = tt;
+    v->name = (char *)name;
+    v->type = t;
+    return v;
+}
+
+static void mb_io(mb *b, const char *in, size_t in_rank, const int64_t *in_dims, const char *out)
+{
+    static const int64_t dyn[1] = {-1};
+    b->in[0] = mb_value(b, in, in_rank, in_dims);
+    b->out[0] = mb_value(b, out, 1, dyn); /* rank 1: a declared shape must not be checked */
+    b->out[0]->type->tensor_type->shape = NULL;
+    b->g.n_input = b->g.n_output = 1;
+}
+
+/* A float tensor in raw_data (raw = 1) or float_data. */
+static Onnx__TensorProto *mb_tensor(mb *b, const char *name, size_t n_dims, const int64_t *dims,
+                                    const float *v, int raw)
+{
+    Onnx__TensorProto *t = mb_alloc(b, sizeof *t);
+    onnx__tensor_proto__init(t);
+    size_t n = 1;
+    for (size_t i = 0; i < n_dims; i++) n *= (size_t)dims[i];
+    t->name = (char *)name;
+    t->dims = mb_alloc(b, (n_dims + 1) * sizeof *t->dims);
+    memcpy(t->dims, dims, n_dims * sizeof *dims);
+    t->n_dims = n_dims;
+    t->has_data_type = 1;
+    t->data_type = 1;
+    if (raw) {
+        t->has_raw_data = 1;
+        t->raw_data.len = 4 * n;
+        t->raw_data.data = mb_alloc(b, 4 * n);
+        memcpy(t->raw_data.data, v, 4 * n); /* the test hosts are little-endian */
+    } else {
+        t->n_float_data = n;
+        t->float_data = mb_alloc(b, n * sizeof *v);
+        memcpy(t->float_data, v, n * sizeof *v);
+    }
+    return t;
+}
+
+static void mb_init_floats(mb *b, const char *name, size_t n_dims, const int64_t *dims,
+                           const float *v, int raw)
+{
+    b->inits[b->g.n_initializer++] = mb_tensor(b, name, n_dims, dims, v, raw);
+}
+
+static Onnx__NodeProto *mb_node(mb *b, const char *op, const char *in0, const char *in1,
+                                const char *in2, const char *out)
+{
+    Onnx__NodeProto *n = mb_alloc(b, sizeof *n);
+    onnx__node_proto__init(n);
+    n->op_type = (char *)op;
+    n->input = mb_alloc(b, 5 * sizeof *n->input); /* room for BatchNormalization's five */
+    const char *ins[3] = {in0, in1, in2};
+    for (size_t k = 0; k < 3 && ins[k]; k++) n->input[n->n_input++] = (char *)ins[k];
+    n->output = mb_alloc(b, sizeof *n->output);
+    n->output[0] = (char *)out;
+    n->n_output = 1;
+    n->attribute = mb_alloc(b, 8 * sizeof *n->attribute);
+    b->nodes[b->g.n_node++] = n;
+    return n;
+}
+
+static Onnx__AttributeProto *mb_attr(mb *b, Onnx__NodeProto *n, const char *name, int type)
+{
+    Onnx__AttributeProto *a = mb_alloc(b, sizeof *a);
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = 1;
+    a->type = type;
+    n->attribute[n->n_attribute++] = a;
+    return a;
+}
+
+static void mb_attr_f(mb *b, Onnx__NodeProto *n, const char *name, float v)
+{
+    Onnx__AttributeProto *a = mb_attr(b, n, name, 1);
+    a->has_f = 1;
+    a->f = v;
+}
+
+static void mb_attr_i(mb *b, Onnx__NodeProto *n, const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = mb_attr(b, n, name, 2);
+    a->has_i = 1;
+    a->i = v;
+}
+
+static nnp_status mb_load(mb *b, nnp_net **net)
+{
+    size_t len = onnx__model_proto__get_packed_size(&b->m);
+    unsigned char *buf = malloc(len + 1);
+    onnx__model_proto__pack(&b->m, buf);
+    nnp_status st = nnp_net_load_onnx_memory(buf, len, net);
+    free(buf);
+    for (size_t i = 0; i < b->nb; i++) free(b->blocks[i]);
+    b->nb = 0;
+    return st;
+}
+
+static void assert_kinds(const nnp_net *net, const nnp_layer_kind *kinds, size_t n)
+{
+    ck_assert_uint_eq(nnp_net_layer_count(net), n);
+    for (size_t l = 0; l < n; l++) {
+        nnp_layer_info in = {.size = sizeof in};
+        ck_assert_ok(nnp_net_layer_info(net, l, &in));
+        ck_assert_msg(in.kind == kinds[l], "layer %zu is %s, expected %s", l,
+                      nnp_layer_kind_name(in.kind), nnp_layer_kind_name(kinds[l]));
+    }
+}
+
+/* x (N×1×2×3) → Reshape to N×6 by a Constant shape [0,-1] → MatMul W (6×4) → Add(b, ·) →
+ * Relu → Gemm(B 4×3, transB=0, C 1×3, alpha 0.5, beta 2) → Identity → Softmax head.
+ * Expected: input, dense, relu, dense; logits = 0.5·relu(xW + b)B + 2C (computed here in
+ * double from the same numbers, independently of the loader). */
+START_TEST(exporter_patterns)
+{
+    mb b;
+    float W[24], bias[4], B[12], C[3];
+    tu_fill_uniform(W, 24, -1, 1, 1);
+    tu_fill_uniform(bias, 4, -1, 1, 2);
+    tu_fill_uniform(B, 12, -1, 1, 3);
+    tu_fill_uniform(C, 3, -1, 1, 4);
+    mb_init(&b, 13);
+    const int64_t xd[4] = {-1, 1, 2, 3}, wd[2] = {6, 4}, bd[1] = {4}, Bd[2] = {4, 3},
+                  Cd[2] = {1, 3};
+    mb_io(&b, "x", 4, xd, "probs");
+    mb_init_floats(&b, "W", 2, wd, W, 1);
+    mb_init_floats(&b, "b", 1, bd, bias, 0);
+    mb_init_floats(&b, "B", 2, Bd, B, 1);
+    mb_init_floats(&b, "C", 2, Cd, C, 0);
+    /* nodes deliberately out of order: the loader sorts them */
+    Onnx__NodeProto *g = mb_node(&b, "Gemm", "h", "B", "C", "z");
+    mb_attr_f(&b, g, "alpha", 0.5f);
+    mb_attr_f(&b, g, "beta", 2.0f);
+    mb_attr_i(&b, g, "transB", 0);
+    mb_node(&b, "Softmax", "z2", NULL, NULL, "probs");
+    mb_node(&b, "Identity", "z", NULL, NULL, "z2");
+    Onnx__NodeProto *c = mb_node(&b, "Constant", NULL, NULL, NULL, "shape");
+    Onnx__AttributeProto *a = mb_attr(&b, c, "value", 4);
+    a->t = mb_alloc(&b, sizeof *a->t);
+    onnx__tensor_proto__init(a->t);
+    static int64_t shape[2] = {0, -1}, sdim[1] = {2};
+    a->t->has_data_type = 1;
+    a->t->data_type = 7;
+    a->t->int64_data = shape;
+    a->t->n_int64_data = 2;
+    a->t->dims = sdim;
+    a->t->n_dims = 1;
+    mb_node(&b, "Reshape", "x", "shape", NULL, "xf");
+    mb_node(&b, "MatMul", "xf", "W", NULL, "t");
+    mb_node(&b, "Add", "b", "t", NULL, "u");
+    mb_node(&b, "Relu", "u", NULL, NULL, "h");
+    /* an unused branch: ignored */
+    mb_node(&b, "Celu", "x", NULL, NULL, "dead");
+    nnp_net *net = NULL;
+    nnp_status st = mb_load(&b, &net);
+    ck_assert_msg(st == NNP_OK, "%s", nnp_last_error());
+    const nnp_layer_kind kinds[] = {NNP_LAYER_INPUT, NNP_LAYER_DENSE, NNP_LAYER_RELU,
+                                    NNP_LAYER_DENSE};
+    assert_kinds(net, kinds, 4);
+    float x[12], y[6];
+    tu_fill_uniform(x, 12, 0, 1, 5);
+    ck_assert_ok(nnp_forward(net, NULL, x, 2, y));
+    for (size_t n = 0; n < 2; n++) {
+        double h[4];
+        for (size_t j = 0; j < 4; j++) {
+            double s = bias[j];
+            for (size_t i = 0; i < 6; i++) s += (double)x[n * 6 + i] * W[i * 4 + j];
+            h[j] = s > 0 ? s : 0;
+        }
+        for (size_t k = 0; k < 3; k++) {
+            double z = 2.0 * C[k];
+            for (size_t j = 0; j < 4; j++) z += 0.5 * h[j] * B[j * 3 + k];
+            ck_assert_msg(fabs(y[n * 3 + k] - z) <= 1e-5 * (1 + fabs(z)), "y[%zu][%zu] = %g, "
+                          "expected %g", n, k, (double)y[n * 3 + k], z);
+        }
+    }
+    nnp_net_free(net);
+}
+END_TEST
+
+/* Opset-dependent forms: Dropout with a ratio attribute (opset 11) and with ratio and
+ * training_mode inputs (opset 12+), LeakyRelu alpha=0, BatchNormalization on N×D, Flatten. */
+START_TEST(opset_forms)
+{
+    for (int opset = 11; opset <= 13; opset += 2) {
+        mb b;
+        const int64_t xd[4] = {-1, 2, 2, 2}, cd[1] = {8}, rd[1] = {1};
+        float bn[4][8], ratio = 0.25f;
+        for (int k = 0; k < 4; k++) tu_fill_uniform(bn[k], 8, 0.5f, 1.5f, (uint64_t)k + 9);
+        mb_init(&b, opset);
+        mb_io(&b, "x", 4, xd, "y");
+        mb_node(&b, "Flatten", "x", NULL, NULL, "f");
+        mb_init_floats(&b, "s", 1, cd, bn[0], 1);
+        mb_init_floats(&b, "bb", 1, cd, bn[1], 1);
+        mb_init_floats(&b, "m", 1, cd, bn[2], 0);
+        mb_init_floats(&b, "v", 1, cd, bn[3], 0);
+        Onnx__NodeProto *n = mb_node(&b, "BatchNormalization", "f", "s", "bb", "g");
+        n->input[3] = "m";
+        n->input[4] = "v";
+        n->n_input = 5;
+        mb_attr_f(&b, n, "epsilon", 1e-3f);
+        Onnx__NodeProto *l = mb_node(&b, "LeakyRelu", "g", NULL, NULL, "r");
+        mb_attr_f(&b, l, "alpha", 0.0f);
+        if (opset < 12) {
+            Onnx__NodeProto *d = mb_node(&b, "Dropout", "r", NULL, NULL, "y");
+            mb_attr_f(&b, d, "ratio", ratio);
+        } else {
+            mb_init_floats(&b, "ratio", 0, rd, &ratio, 1);
+            mb_node(&b, "Dropout", "r", "ratio", NULL, "y");
+        }
+        nnp_net *net = NULL;
+        nnp_status st = mb_load(&b, &net);
+        ck_assert_msg(st == NNP_OK, "opset %d: %s", opset, nnp_last_error());
+        const nnp_layer_kind kinds[] = {NNP_LAYER_INPUT, NNP_LAYER_FLATTEN, NNP_LAYER_BATCHNORM,
+                                        NNP_LAYER_RELU, NNP_LAYER_DROPOUT};
+        assert_kinds(net, kinds, 5);
+        float w[24], bias[8];
+        ck_assert_ok(nnp_net_get_params(net, 2, w, bias));
+        ck_assert_mem_eq(w, bn[0], sizeof bn[0]);      /* scale */
+        ck_assert_mem_eq(w + 8, bn[2], sizeof bn[2]);  /* mean */
+        ck_assert_mem_eq(w + 16, bn[3], sizeof bn[3]); /* var */
+        ck_assert_mem_eq(bias, bn[1], sizeof bn[1]);
+        nnp_net_free(net);
+    }
+}
+END_TEST
+
+/* A constant Add whose other operand is used elsewhere cannot be a bias: refused. */
+START_TEST(add_constant_needs_own_layer)
+{
+    mb b;
+    const int64_t xd[2] = {-1, 3}, wd[2] = {3, 3}, bd[1] = {3};
+    float W[9], bias[3];
+    tu_fill_uniform(W, 9, -1, 1, 1);
+    tu_fill_uniform(bias, 3, -1, 1, 2);
+    mb_init(&b, 13);
+    mb_io(&b, "x", 2, xd, "y");
+    mb_init_floats(&b, "W", 2, wd, W, 1);
+    mb_init_floats(&b, "b", 1, bd, bias, 1);
+    mb_node(&b, "MatMul", "x", "W", NULL, "t");
+    Onnx__NodeProto *n = mb_node(&b, "Add", "t", "b", NULL, "u");
+    n->name = "bias_add";
+    mb_node(&b, "Add", "u", "t", NULL, "y");
+    nnp_net *net = NULL;
+    ck_assert_status(mb_load(&b, &net), NNP_EUNSUPPORTED);
+    ck_assert_error_has("node \"bias_add\" (Add): adding a constant is supported only as the bias");
+    ck_assert_ptr_null(net);
+}
+END_TEST
+
 /* ---- round trips ---- */
 
 START_TEST(round_trip)
@@ -704,6 +1028,9 @@ int main(void)
     tcase_add_loop_test(tc, round_trip, 0, (int)N_MAKERS);
     tcase_add_test(tc, round_trip_input_only);
     tcase_add_test(tc, save_refuses_contrast_norm);
+    tcase_add_test(tc, exporter_patterns);
+    tcase_add_test(tc, opset_forms);
+    tcase_add_test(tc, add_constant_needs_own_layer);
     tcase_add_test(tc, null_arguments);
     tcase_add_test(tc, checker_accepts_saved_models);
     tcase_add_test(tc, truncated_models);

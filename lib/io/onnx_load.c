@@ -437,12 +437,11 @@ static nnp_status const_floats(const ld *L, size_t k, size_t count, float **out)
 
 /* ---- operators ---- */
 
-static nnp_status op_activation(ld *L, nnp_layer_kind kind)
+/* An element-wise activation; the caller has checked the attributes. */
+static nnp_status add_activation(ld *L, nnp_layer_kind kind)
 {
-    static const char *const none[] = {NULL};
     val *x;
     size_t layer;
-    NNPI_TRY(check_attrs(L, none));
     NNPI_TRY(need_inputs(L, 1, 1));
     NNPI_TRY(layer_input(L, 0, &x));
     NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
@@ -450,6 +449,13 @@ static nnp_status op_activation(ld *L, nnp_layer_kind kind)
     if (st != NNP_OK) return builder_error(L, st);
     set_output(L, 0, layer, x->rank, 1);
     return NNP_OK;
+}
+
+static nnp_status op_activation(ld *L, nnp_layer_kind kind)
+{
+    static const char *const none[] = {NULL};
+    NNPI_TRY(check_attrs(L, none));
+    return add_activation(L, kind);
 }
 
 static nnp_status op_leaky_relu(ld *L)
@@ -461,7 +467,7 @@ static nnp_status op_leaky_relu(ld *L)
     if (alpha != 0.0f)
         return node_error(L, NNP_EUNSUPPORTED, "alpha=%g not supported (the library has no "
                           "leaky ReLU layer; alpha=0 loads as ReLU)", (double)alpha);
-    return op_activation(L, NNP_LAYER_RELU);
+    return add_activation(L, NNP_LAYER_RELU);
 }
 
 /* Dense layer from W (units × K, row-major) and b (units), both already scaled. */
