@@ -136,7 +136,11 @@ static void softmax_rows(float *y, size_t n, size_t d, int log)
 
 typedef struct counts {
     int pass, fail, refused_ok, skipped_ops;
+    double worst;         /* largest error over all outputs, as a fraction of the tolerance */
+    const char *worst_at; /* its case (static copy below) */
 } counts;
+
+static char worst_name[256];
 
 /* Runs one case; returns 0 if it behaved as expected. */
 static int run_case(const char *dir, const char *name, counts *c)
@@ -256,6 +260,11 @@ static int run_case(const char *dir, const char *name, counts *c)
                         at = i;
                     }
                 }
+                if (worst > c->worst) {
+                    c->worst = worst;
+                    snprintf(worst_name, sizeof worst_name, "%s", name);
+                    c->worst_at = worst_name;
+                }
                 if (!(worst <= 1)) {
                     printf("FAIL %s: data set %d: output %zu is %.9g, expected %.9g\n", name, s,
                            at, (double)y[at], (double)want[at]);
@@ -296,7 +305,7 @@ int main(int argc, char **argv)
         printf("onnx_conformance: %s not found (Debian package libonnx-testdata); skipped\n", root);
         return 77;
     }
-    counts c = {0, 0, 0, 0};
+    counts c = {0, 0, 0, 0, 0.0, "none"};
     for (size_t s = 0; s < 2; s++) {
         char dir[1024];
         snprintf(dir, sizeof dir, "%s/%s", root, suites[s]);
@@ -325,6 +334,7 @@ int main(int argc, char **argv)
     }
     /* every listed case must exist and be in scope: it was met above as refused-and-listed */
     size_t listed = sizeof out_of_scope / sizeof out_of_scope[0] - 1;
+    printf("onnx_conformance: largest error %.3g of the tolerance (%s)\n", c.worst, c.worst_at);
     printf("onnx_conformance: %d passed, %d failed, %d out of scope (refused cleanly, %zu "
            "listed), %d cases with operators outside the supported set not run; tolerance "
            "|d| <= %g + %g*|expected|\n", c.pass, c.fail, c.refused_ok, listed, c.skipped_ops,

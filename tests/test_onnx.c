@@ -575,6 +575,75 @@ START_TEST(opset_forms)
 }
 END_TEST
 
+/* A 1-D model (input N×C×L): Conv with a rank-3 W, 1-D MaxPool, Flatten, Gemm, loads as the
+ * 2-D net on C×1×L that a user would build with kernel height 1 — same layer table,
+ * parameters and outputs. */
+START_TEST(one_dimensional_model)
+{
+    mb b;
+    float W[18], bw[3], G[12], bg[2];
+    tu_fill_uniform(W, 18, -1, 1, 1);
+    tu_fill_uniform(bw, 3, -1, 1, 2);
+    tu_fill_uniform(G, 12, -1, 1, 3);
+    tu_fill_uniform(bg, 2, -1, 1, 4);
+    const int64_t xd[3] = {-1, 2, 8}, wd[3] = {3, 2, 3}, bd[1] = {3}, gd[2] = {2, 6},
+                  gb[1] = {2};
+    static int64_t pads[2] = {1, 0}, strides[1] = {2}, k2[1] = {2};
+    mb_init(&b, 13);
+    mb_io(&b, "x", 3, xd, "y");
+    mb_init_floats(&b, "W", 3, wd, W, 1);
+    mb_init_floats(&b, "bw", 1, bd, bw, 1);
+    mb_init_floats(&b, "G", 2, gd, G, 1);
+    mb_init_floats(&b, "bg", 1, gb, bg, 1);
+    Onnx__NodeProto *c = mb_node(&b, "Conv", "x", "W", "bw", "c");
+    Onnx__AttributeProto *a = mb_attr(&b, c, "pads", 7);
+    a->ints = pads;
+    a->n_ints = 2;
+    a = mb_attr(&b, c, "strides", 7);
+    a->ints = strides;
+    a->n_ints = 1;
+    mb_node(&b, "Relu", "c", NULL, NULL, "r");
+    Onnx__NodeProto *p = mb_node(&b, "MaxPool", "r", NULL, NULL, "p");
+    a = mb_attr(&b, p, "kernel_shape", 7);
+    a->ints = k2;
+    a->n_ints = 1;
+    a = mb_attr(&b, p, "strides", 7);
+    a->ints = k2;
+    a->n_ints = 1;
+    mb_node(&b, "Flatten", "p", NULL, NULL, "f");
+    Onnx__NodeProto *g = mb_node(&b, "Gemm", "f", "G", "bg", "y");
+    mb_attr_i(&b, g, "transB", 1);
+    nnp_net *net = NULL, *want;
+    nnp_status st = mb_load(&b, &net);
+    ck_assert_msg(st == NNP_OK, "%s", nnp_last_error());
+
+    /* L = 8, pads 1 and 0, kernel 3, stride 2: (8 + 1 − 3)/2 + 1 = 4; pool 2, stride 2: 2;
+     * flattened 3·2 = 6 values for the Gemm */
+    nnp_conv2d_opts co;
+    nnp_pool2d_opts po;
+    ck_assert_ok(nnp_net_create(2, 1, 8, &want));
+    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    co.out_channels = 3;
+    co.kernel_h = 1;
+    co.kernel_w = 3;
+    co.stride_w = 2;
+    co.pad_left = 1;
+    ck_assert_ok(nnp_net_add_conv2d(want, &co, NULL));
+    ck_assert_ok(nnp_net_add_activation(want, NNP_LAYER_RELU, NULL));
+    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    po.kernel_h = 1;
+    po.stride_h = 1;
+    ck_assert_ok(nnp_net_add_maxpool2d(want, &po, NULL));
+    ck_assert_ok(nnp_net_add_flatten(want, NULL));
+    ck_assert_ok(nnp_net_add_dense(want, 2, NULL));
+    ck_assert_ok(nnp_net_set_params(want, 1, W, bw));
+    ck_assert_ok(nnp_net_set_params(want, 5, G, bg));
+    assert_same_net(want, net);
+    nnp_net_free(want);
+    nnp_net_free(net);
+}
+END_TEST
+
 /* A constant Add whose other operand is used elsewhere cannot be a bias: refused. */
 START_TEST(add_constant_needs_own_layer)
 {
@@ -863,9 +932,9 @@ static void two_inputs(Onnx__ModelProto *m)
     m->graph->input = list;
     m->graph->n_input = 2;
 }
-static void input_rank3(Onnx__ModelProto *m)
+static void input_rank1(Onnx__ModelProto *m)
 {
-    m->graph->input[0]->type->tensor_type->shape->n_dim = 3;
+    m->graph->input[0]->type->tensor_type->shape->n_dim = 1;
 }
 static void input_int(Onnx__ModelProto *m)
 {
@@ -957,13 +1026,15 @@ static const struct malformed {
      "attribute transB: expected an INT"},
     {"two graph inputs", dense_net, two_inputs, NNP_EUNSUPPORTED,
      "second input \"extra\""},
-    {"rank-3 input", conv_net, input_rank3, NNP_EUNSUPPORTED, "rank 3"},
+    {"rank-1 input", conv_net, input_rank1, NNP_EUNSUPPORTED,
+     "graph input \"input\" has rank 1: N×C×H×W, N×C×L or N×D supported"},
     {"integer input", dense_net, input_int, NNP_EUNSUPPORTED, "element type 7"},
     {"MaxPool ceil_mode", conv_net, ceil_mode, NNP_EUNSUPPORTED,
      "node \"maxpool2d5\" (MaxPool): ceil_mode=1 not supported"},
     {"MaxPool dilations", conv_net, pool_dilations, NNP_EUNSUPPORTED,
      "node \"maxpool2d5\" (MaxPool): dilations=[2,2] not supported"},
-    {"Conv 1-D", conv_net, conv_3d, NNP_EUNSUPPORTED, "only 2-D convolution supported"},
+    {"Conv W rank vs input rank", conv_net, conv_3d, NNP_EFORMAT,
+     "W has rank 3 for an input of rank 4"},
     {"Conv group vs channels", conv_net, conv_group_mismatch, NNP_EFORMAT, "group=3"},
     {"Softmax not at the end", dense_net, softmax_in_middle, NNP_EUNSUPPORTED,
      "(Softmax): supported only as the last node"},
@@ -1031,6 +1102,7 @@ int main(void)
     tcase_add_test(tc, exporter_patterns);
     tcase_add_test(tc, opset_forms);
     tcase_add_test(tc, add_constant_needs_own_layer);
+    tcase_add_test(tc, one_dimensional_model);
     tcase_add_test(tc, null_arguments);
     tcase_add_test(tc, checker_accepts_saved_models);
     tcase_add_test(tc, truncated_models);

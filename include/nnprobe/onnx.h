@@ -4,28 +4,32 @@
  * save a network the library built or trained.
  *
  * @par What loads
- * One graph input holding images, shape N×C×H×W (rank 4) or N×D (rank 2, loaded as D×1×1),
- * float32, with the batch dimension N symbolic or fixed (any fixed value is read as the batch
- * size of the exporter's example and ignored); every other dimension fixed. One graph output.
+ * One graph input holding images, shape N×C×H×W (rank 4), signals N×C×L (rank 3, loaded as
+ * C×1×L, with 1-D Conv and pooling as kernels of height 1) or vectors N×D (rank 2, loaded as
+ * D×1×1); float32, with the batch dimension N symbolic or fixed (any fixed value is read as
+ * the batch size of the exporter's example and ignored); every other dimension fixed. One
+ * graph output.
  * Weights come from initializers (or Constant nodes) of type float32, stored in `raw_data`
  * (little-endian) or in `float_data`; any other element type (float16, double, integers) is
  * refused with ::NNP_EUNSUPPORTED naming the tensor, never converted. Tensors stored outside the
- * file (external data) are refused too. Default-domain opsets 7 to 17 are read, with each
+ * file (external data) are refused too. Default-domain opsets 1 to 17 are read, with each
  * operator's attributes and defaults as of the model's opset.
  *
  * Operators and the layers they become (see net.h):
  * - Gemm (alpha, beta, transB; transA=1 is refused as it would transpose the batch), and MatMul
  *   with a constant right operand, optionally followed by Add of a constant bias: a dense layer
  *   (alpha and beta are multiplied into the weights and bias);
- * - Conv (2-D: kernel_shape, strides, pads, dilations, group, auto_pad): a convolution layer;
+ * - Conv (1-D or 2-D: kernel_shape, strides, pads, dilations, group, auto_pad): a convolution
+ *   layer;
  *   an Add of a per-channel constant directly after a Conv with bias is folded into that bias;
- * - MaxPool, AveragePool (2-D; ceil_mode=0, dilations 1, count_include_pad, auto_pad):
+ * - MaxPool, AveragePool (1-D or 2-D; ceil_mode=0, dilations 1, count_include_pad, auto_pad):
  *   pooling layers; GlobalAveragePool; LRN; BatchNormalization (inference form; its statistics
- *   become the layer's parameters); Relu, Sigmoid, Tanh, Softplus; Flatten (axis 1);
+ *   become the layer's parameters); Relu, Sigmoid, Tanh, Softplus, LeakyRelu with alpha=0
+ *   (a ReLU: the library has no leaky ReLU layer, other alphas are refused); Flatten (axis 1);
  * - Add of two computed tensors of equal shape: an add layer (residual connection);
  * - Dropout: a dropout layer (the identity; kept so the layer table matches the model);
- * - Identity, and Reshape between N×C×H×W and N×(C·H·W) (a flatten that needs no layer, or its
- *   inverse back to the producing layer's own C×H×W): removed, no layer;
+ * - Identity, and Reshape between N×C×H×W (or N×C×L) and N×(C·H·W) (a flatten that needs no
+ *   layer, or its inverse back to the producing layer's own shape): removed, no layer;
  * - Softmax and LogSoftmax over all of an example's values, only as the last node (the output
  *   head): removed. The loaded net's output are the logits, which is what the library's losses
  *   and probes take; softmax of the net's output gives the model's probabilities (and
@@ -42,8 +46,9 @@
  * @par What saves
  * Every layer kind but contrast normalisation (no ONNX operator) becomes the operator above
  * (dense layers as Gemm with transB=1), at opset 13 and IR version 7, with the batch dimension
- * symbolic ("N"). Loading a saved net gives the same layer table and bit-identical parameters,
- * hence identical outputs.
+ * symbolic ("N"); the input is N×D when H = W = 1, else N×C×H×W (so a net loaded from an N×C×L
+ * model is saved as N×C×1×L). Loading a saved net gives the same layer table and
+ * bit-identical parameters, hence identical outputs.
  *
  * @par Thread safety
  * Loading has no shared state: any number of threads may load at once. Saving only reads the

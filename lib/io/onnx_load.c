@@ -28,14 +28,14 @@
 enum { DT_FLOAT = 1, DT_INT32 = 6, DT_INT64 = 7, DT_BOOL = 9 };
 enum { AT_FLOAT = 1, AT_INT = 2, AT_STRING = 3, AT_TENSOR = 4, AT_FLOATS = 6, AT_INTS = 7 };
 
-/* A named value of the graph: a layer's output seen with an ONNX rank (2: N×D, 4: N×C×H×W),
- * or a constant tensor (initializer or Constant node). */
+/* A named value of the graph: a layer's output seen with an ONNX rank (2: N×D, 3: N×C×L for
+ * a C×1×L layer, 4: N×C×H×W), or a constant tensor (initializer or Constant node). */
 enum { V_UNSET = 0, V_LAYER, V_CONST };
 typedef struct val {
     const char *name;
     int kind;
     size_t layer;       /* V_LAYER */
-    int rank;           /* V_LAYER: 2 or 4 */
+    int rank;           /* V_LAYER: 2, 3 or 4 */
     int direct;         /* V_LAYER: the output of the node that made `layer` (bias folding) */
     size_t uses;        /* consumers among the nodes the output needs (+1 for the output) */
     const Onnx__TensorProto *t; /* V_CONST */
@@ -198,13 +198,9 @@ static nnp_status attr_ints(const ld *L, const char *name, size_t n, int64_t lo,
     if (!a) return NNP_OK;
     if (a->has_type && a->type != AT_INTS)
         return node_error(L, NNP_EFORMAT, "attribute %s: expected INTS", name);
-    if (a->n_ints != n) {
-        if (n == 2 || n == 4)
-            return node_error(L, NNP_EUNSUPPORTED, "%s has %zu values: only 2-D (%zu values) "
-                              "supported", name, a->n_ints, n);
+    if (a->n_ints != n)
         return node_error(L, NNP_EFORMAT, "attribute %s: %zu values, expected %zu", name,
                           a->n_ints, n);
-    }
     for (size_t i = 0; i < n; i++) {
         if (a->ints[i] < lo || a->ints[i] > DIM_MAX)
             return node_error(L, NNP_EFORMAT, "attribute %s[%zu] = %lld out of range", name, i,
@@ -404,12 +400,28 @@ static nnp_status layer_shape(const ld *L, size_t layer, nnp_layer_info *info)
     return nnp_net_layer_info(L->net, layer, info);
 }
 
-static nnp_status need_rank4(const ld *L, const val *x)
+static nnp_status need_spatial(const ld *L, const val *x)
 {
-    if (x->rank != 4)
-        return node_error(L, NNP_EUNSUPPORTED, "input \"%.80s\" has rank %d: N×C×H×W needed",
-                          x->name, x->rank);
+    if (x->rank != 4 && x->rank != 3)
+        return node_error(L, NNP_EUNSUPPORTED, "input \"%.80s\" has rank %d: N×C×H×W or N×C×L "
+                          "needed", x->name, x->rank);
     return NNP_OK;
+}
+
+/* The ONNX dims of a layer value: d[1..rank-1] (d[0], the batch, is left 0). */
+static void val_dims(const val *v, const nnp_layer_info *info, size_t d[4])
+{
+    d[0] = 0;
+    if (v->rank == 2) {
+        d[1] = info->output_size;
+    } else if (v->rank == 3) {
+        d[1] = info->channels;
+        d[2] = info->width; /* a rank-3 value's layer has height 1 */
+    } else {
+        d[1] = info->channels;
+        d[2] = info->height;
+        d[3] = info->width;
+    }
 }
 
 static nnp_status set_params(ld *L, size_t layer, const float *w, const float *b)
@@ -582,33 +594,40 @@ static nnp_status auto_pad(const ld *L, const char *mode, size_t in, size_t k, s
 }
 
 /* The spatial attributes Conv and the pools share: kernel_shape, strides, pads, dilations,
- * auto_pad. k[] is the kernel (already known for Conv; read here for pools). */
+ * auto_pad, for 2-D (rank-4 input) or 1-D (rank-3 input, a C×1×L layer: the height axis gets
+ * kernel 1, stride 1, no padding). Index 0 is height, 1 width; pads are top, left, bottom,
+ * right. For Conv, k[] already holds the kernel from W; pools read kernel_shape. */
 typedef struct spatial {
     int64_t k[2], s[2], d[2], p[4];
 } spatial;
 
-static nnp_status read_spatial(const ld *L, const nnp_layer_info *xi, int conv, spatial *sp)
+static nnp_status read_spatial(const ld *L, const val *x, const nnp_layer_info *xi, int conv,
+                               spatial *sp)
 {
-    int present;
-    int64_t ks[2];
+    size_t nsp = (size_t)x->rank - 2, o = 2 - nsp; /* spatial axes; first one in the arrays */
+    int present, pads_given;
+    int64_t ks[2] = {1, 1}, st[2] = {1, 1}, dl[2] = {1, 1}, pd[4] = {0, 0, 0, 0};
     char mode[32];
-    NNPI_TRY(attr_ints(L, "kernel_shape", 2, 1, ks, &present));
+    NNPI_TRY(attr_ints(L, "kernel_shape", nsp, 1, ks + o, &present));
     if (conv) {
         if (present && (ks[0] != sp->k[0] || ks[1] != sp->k[1]))
-            return node_error(L, NNP_EFORMAT, "kernel_shape=[%lld,%lld] disagrees with W's "
-                              "[%lld,%lld]", (long long)ks[0], (long long)ks[1],
-                              (long long)sp->k[0], (long long)sp->k[1]);
+            return node_error(L, NNP_EFORMAT, "kernel_shape disagrees with W's shape");
     } else {
         if (!present) return node_error(L, NNP_EFORMAT, "kernel_shape missing");
         sp->k[0] = ks[0];
         sp->k[1] = ks[1];
     }
-    sp->s[0] = sp->s[1] = sp->d[0] = sp->d[1] = 1;
-    memset(sp->p, 0, sizeof sp->p);
-    NNPI_TRY(attr_ints(L, "strides", 2, 1, sp->s, &present));
-    NNPI_TRY(attr_ints(L, "dilations", 2, 1, sp->d, &present));
-    int pads_given;
-    NNPI_TRY(attr_ints(L, "pads", 4, 0, sp->p, &pads_given));
+    NNPI_TRY(attr_ints(L, "strides", nsp, 1, st + o, &present));
+    NNPI_TRY(attr_ints(L, "dilations", nsp, 1, dl + o, &present));
+    NNPI_TRY(attr_ints(L, "pads", 2 * nsp, 0, pd, &pads_given));
+    if (nsp == 1) { /* [begin, end] of the one axis: left and right */
+        pd[3] = pd[1];
+        pd[1] = pd[0];
+        pd[0] = 0;
+    }
+    memcpy(sp->s, st, sizeof st);
+    memcpy(sp->d, dl, sizeof dl);
+    memcpy(sp->p, pd, sizeof pd);
     NNPI_TRY(attr_string(L, "auto_pad", "NOTSET", mode, sizeof mode));
     if (strcmp(mode, "NOTSET") != 0) {
         size_t b, a;
@@ -638,13 +657,14 @@ static nnp_status op_conv(ld *L)
     NNPI_TRY(check_attrs(L, allowed));
     NNPI_TRY(need_inputs(L, 2, 3));
     NNPI_TRY(layer_input(L, 0, &x));
-    NNPI_TRY(need_rank4(L, x));
+    NNPI_TRY(need_spatial(L, x));
     NNPI_TRY(layer_shape(L, x->layer, &xi));
     NNPI_TRY(const_input(L, 1, &W));
-    if (W->n_dims != 4)
-        return node_error(L, NNP_EUNSUPPORTED, "W has rank %zu: only 2-D convolution "
-                          "supported", W->n_dims);
-    for (size_t i = 0; i < 4; i++)
+    if (W->n_dims != (size_t)x->rank)
+        return node_error(L, W->n_dims == 5 ? NNP_EUNSUPPORTED : NNP_EFORMAT, "W has rank %zu "
+                          "for an input of rank %d: only 1-D and 2-D convolution supported",
+                          W->n_dims, x->rank);
+    for (size_t i = 0; i < W->n_dims; i++)
         if (W->dims[i] < 1 || W->dims[i] > DIM_MAX)
             return node_error(L, NNP_EFORMAT, "W dimension %zu is %lld", i,
                               (long long)W->dims[i]);
@@ -652,13 +672,12 @@ static nnp_status op_conv(ld *L)
     if (group < 1 || group > DIM_MAX)
         return node_error(L, NNP_EFORMAT, "group=%lld", (long long)group);
     if ((size_t)W->dims[1] * (size_t)group != xi.channels || W->dims[0] % group != 0)
-        return node_error(L, NNP_EFORMAT, "W has shape [%lld,%lld,%lld,%lld] but the input has "
-                          "%zu channels and group=%lld", (long long)W->dims[0],
-                          (long long)W->dims[1], (long long)W->dims[2], (long long)W->dims[3],
-                          xi.channels, (long long)group);
-    sp.k[0] = W->dims[2];
-    sp.k[1] = W->dims[3];
-    NNPI_TRY(read_spatial(L, &xi, 1, &sp));
+        return node_error(L, NNP_EFORMAT, "W has shape [%lld,%lld,...] but the input has %zu "
+                          "channels and group=%lld", (long long)W->dims[0],
+                          (long long)W->dims[1], xi.channels, (long long)group);
+    sp.k[0] = x->rank == 4 ? W->dims[2] : 1;
+    sp.k[1] = W->dims[x->rank - 1];
+    NNPI_TRY(read_spatial(L, x, &xi, 1, &sp));
 
     nnp_conv2d_opts o;
     NNPI_TRY(nnp_conv2d_opts_init(&o));
@@ -689,7 +708,7 @@ static nnp_status op_conv(ld *L)
         if (st != NNP_OK) st = builder_error(L, st);
     }
     if (st == NNP_OK) st = set_params(L, layer, w, b);
-    if (st == NNP_OK) set_output(L, 0, layer, 4, 1);
+    if (st == NNP_OK) set_output(L, 0, layer, x->rank, 1);
     nnpi_free(w);
     nnpi_free(b);
     return st;
@@ -710,16 +729,20 @@ static nnp_status op_pool(ld *L, int max)
     NNPI_TRY(need_inputs(L, 1, 1));
     NNPI_TRY(only_first_output(L));
     NNPI_TRY(layer_input(L, 0, &x));
-    NNPI_TRY(need_rank4(L, x));
+    NNPI_TRY(need_spatial(L, x));
     NNPI_TRY(layer_shape(L, x->layer, &xi));
-    NNPI_TRY(read_spatial(L, &xi, 0, &sp));
+    NNPI_TRY(read_spatial(L, x, &xi, 0, &sp));
     NNPI_TRY(attr_int(L, "ceil_mode", 0, &ceil_mode));
     if (ceil_mode != 0)
         return node_error(L, NNP_EUNSUPPORTED, "ceil_mode=%lld not supported",
                           (long long)ceil_mode);
-    if (sp.d[0] != 1 || sp.d[1] != 1)
+    if (sp.d[0] != 1 || sp.d[1] != 1) {
+        if (x->rank == 3)
+            return node_error(L, NNP_EUNSUPPORTED, "dilations=[%lld] not supported",
+                              (long long)sp.d[1]);
         return node_error(L, NNP_EUNSUPPORTED, "dilations=[%lld,%lld] not supported",
                           (long long)sp.d[0], (long long)sp.d[1]);
+    }
     if (!max) NNPI_TRY(attr_int(L, "count_include_pad", 0, &cip));
 
     nnp_pool2d_opts o;
@@ -738,7 +761,7 @@ static nnp_status op_pool(ld *L, int max)
     nnp_status st = max ? nnp_net_add_maxpool2d(L->net, &o, &layer)
                         : nnp_net_add_avgpool2d(L->net, &o, &layer);
     if (st != NNP_OK) return builder_error(L, st);
-    set_output(L, 0, layer, 4, 1);
+    set_output(L, 0, layer, x->rank, 1);
     return NNP_OK;
 }
 
@@ -750,11 +773,11 @@ static nnp_status op_global_avgpool(ld *L)
     NNPI_TRY(check_attrs(L, none));
     NNPI_TRY(need_inputs(L, 1, 1));
     NNPI_TRY(layer_input(L, 0, &x));
-    NNPI_TRY(need_rank4(L, x));
+    NNPI_TRY(need_spatial(L, x));
     NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
     nnp_status st = nnp_net_add_global_avgpool(L->net, &layer);
     if (st != NNP_OK) return builder_error(L, st);
-    set_output(L, 0, layer, 4, 1);
+    set_output(L, 0, layer, x->rank, 1);
     return NNP_OK;
 }
 
@@ -768,7 +791,7 @@ static nnp_status op_lrn(ld *L)
     NNPI_TRY(check_attrs(L, allowed));
     NNPI_TRY(need_inputs(L, 1, 1));
     NNPI_TRY(layer_input(L, 0, &x));
-    NNPI_TRY(need_rank4(L, x));
+    NNPI_TRY(need_spatial(L, x));
     NNPI_TRY(attr_float(L, "alpha", 1e-4f, &alpha));
     NNPI_TRY(attr_float(L, "beta", 0.75f, &beta));
     NNPI_TRY(attr_float(L, "bias", 1.0f, &bias));
@@ -778,7 +801,7 @@ static nnp_status op_lrn(ld *L)
     NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
     nnp_status st = nnp_net_add_lrn(L->net, (size_t)size, alpha, beta, bias, &layer);
     if (st != NNP_OK) return builder_error(L, st);
-    set_output(L, 0, layer, 4, 1);
+    set_output(L, 0, layer, x->rank, 1);
     return NNP_OK;
 }
 
@@ -904,14 +927,14 @@ static nnp_status op_flatten(ld *L)
     return NNP_OK;
 }
 
-/* Reshape between N×C×H×W and N×(C·H·W): a view, no layer. */
+/* Reshape between N×C×H×W (or N×C×L) and N×(C·H·W): a view, no layer. */
 static nnp_status op_reshape(ld *L)
 {
     static const char *const allowed[] = {"allowzero", NULL};
     val *x;
     nnp_layer_info xi;
     int64_t shape[8], allowzero;
-    size_t n = 0;
+    size_t n = 0, in_dims[4];
     NNPI_TRY(check_attrs(L, allowed));
     NNPI_TRY(layer_input(L, 0, &x));
     NNPI_TRY(layer_shape(L, x->layer, &xi));
@@ -920,29 +943,18 @@ static nnp_status op_reshape(ld *L)
     NNPI_TRY(const_input(L, 1, &t));
     NNPI_TRY(tensor_ints(L, t, input_name(L, 1), 8, shape, &n));
     NNPI_TRY(attr_int(L, "allowzero", 0, &allowzero));
-    if (n != 2 && n != 4)
-        return node_error(L, NNP_EUNSUPPORTED, "target rank %zu not supported (2 or 4)", n);
-    int64_t in_dims[4] = {0, 0, 0, 0};
-    if (x->rank == 4) {
-        in_dims[1] = (int64_t)xi.channels;
-        in_dims[2] = (int64_t)xi.height;
-        in_dims[3] = (int64_t)xi.width;
-    } else {
-        in_dims[1] = (int64_t)xi.output_size;
-    }
+    if (n < 2 || n > 4)
+        return node_error(L, NNP_EUNSUPPORTED, "target rank %zu not supported (2 to 4)", n);
+    val_dims(x, &xi, in_dims);
+    if (!(shape[0] >= -1) || (shape[0] == 0 && allowzero))
+        return node_error(L, NNP_EUNSUPPORTED, "shape[0]=%lld not supported",
+                          (long long)shape[0]);
     size_t known = 1;
     int infer = -1;
-    if (!(shape[0] == -1 || shape[0] == 0 || shape[0] > 0) || (shape[0] == 0 && allowzero))
-        return node_error(L, NNP_EUNSUPPORTED, "shape[0]=%lld not supported", (long long)shape[0]);
-    if (shape[0] == -1) {
-        for (size_t i = 1; i < n; i++)
-            if (shape[i] == -1)
-                return node_error(L, NNP_EUNSUPPORTED, "shape with two -1 entries");
-    }
     for (size_t i = 1; i < n; i++) {
         int64_t v = shape[i];
-        if (v == 0 && !allowzero && (int)i < x->rank) v = in_dims[i];
-        if (v == -1 && infer < 0) {
+        if (v == 0 && !allowzero && (int)i < x->rank) v = (int64_t)in_dims[i];
+        if (v == -1 && infer < 0 && shape[0] != -1) {
             infer = (int)i;
             continue;
         }
@@ -952,22 +964,22 @@ static nnp_status op_reshape(ld *L)
         shape[i] = v;
         known = nnpi_mul(known, (size_t)v);
     }
-    if (infer > 0) {
-        if (known == 0 || xi.output_size % known != 0)
-            return node_error(L, NNP_EFORMAT, "cannot reshape %zu values per example",
-                              xi.output_size);
+    if (infer > 0 && xi.output_size % known == 0) {
         shape[infer] = (int64_t)(xi.output_size / known);
         known = xi.output_size;
     }
+    /* any other size moves values between examples (a valid model, but not a layer) */
     if (known != xi.output_size)
-        return node_error(L, NNP_EFORMAT, "target shape holds %zu values per example, the "
-                          "input %zu", known, xi.output_size);
-    if (n == 4 && ((size_t)shape[1] != xi.channels || (size_t)shape[2] != xi.height ||
-                   (size_t)shape[3] != xi.width))
-        return node_error(L, NNP_EUNSUPPORTED, "reshape to [%lld,%lld,%lld] per example not "
-                          "supported (only back to the layer's own %zu×%zu×%zu)",
-                          (long long)shape[1], (long long)shape[2], (long long)shape[3],
-                          xi.channels, xi.height, xi.width);
+        return node_error(L, NNP_EUNSUPPORTED, "reshape changes the batch dimension (%zu values "
+                          "per example in, %s out)", xi.output_size,
+                          infer > 0 ? "a multiple of another count" : "another count");
+    /* to N×D: a flatten without a layer; to rank 3 or 4: only the layer's own shape */
+    int same = n == 2 || (n == 3 && xi.height == 1 && (size_t)shape[1] == xi.channels) ||
+               (n == 4 && (size_t)shape[1] == xi.channels && (size_t)shape[2] == xi.height &&
+                (size_t)shape[3] == xi.width);
+    if (!same)
+        return node_error(L, NNP_EUNSUPPORTED, "reshape to rank %zu other than the layer's own "
+                          "%zu×%zu×%zu not supported", n, xi.channels, xi.height, xi.width);
     set_output(L, 0, x->layer, (int)n, 0);
     return NNP_OK;
 }
@@ -1005,8 +1017,14 @@ static nnp_status op_softmax(ld *L, const char *graph_output)
                           "head, which loading removes)");
     NNPI_TRY(attr_int(L, "axis", L->opset < 13 ? 1 : -1, &axis));
     int64_t a = axis < 0 ? axis + x->rank : axis;
-    /* before opset 13 the input is coerced to 2-D at axis; from 13 on only that axis counts */
-    int whole = a == 1 && (L->opset < 13 || x->rank == 2 || xi.height * xi.width == 1);
+    /* Over all of an example's values? Before opset 13 the input is coerced to 2-D at `axis`
+     * (the dims before it, batch excepted, must be 1); from 13 on only that axis counts (all
+     * other per-example dims must be 1). */
+    size_t d[4];
+    val_dims(x, &xi, d);
+    int whole = a >= 1 && a < x->rank;
+    for (int64_t i = 1; whole && i < x->rank; i++)
+        if (i != a && (i < a || L->opset >= 13) && d[i] != 1) whole = 0;
     if (!whole)
         return node_error(L, NNP_EUNSUPPORTED, "axis=%lld not supported (only over all of an "
                           "example's values)", (long long)axis);
@@ -1061,12 +1079,11 @@ static nnp_status op_add(ld *L)
     int ok = cc == 1;
     if (!ok && cc == C) {
         /* [C], [1,C] after a dense layer; [C,1,1], [1,C,1,1] after a convolution */
-        size_t r = t->n_dims, lead = 0;
-        while (lead < r && t->dims[lead] == 1 && (size_t)t->dims[lead] != C) lead++;
-        if (x->rank == 2) ok = r >= 1 && (size_t)t->dims[r - 1] == C;
-        else ok = r >= 3 && (size_t)t->dims[r - 3] == C && t->dims[r - 2] == 1 &&
-                  t->dims[r - 1] == 1;
-        (void)lead;
+        /* [C] or [1,C] after a dense layer; [C,1(,1)] or [1,C,1(,1)] after a convolution:
+         * the trailing rank−2 dims are 1 and the one before them is C */
+        size_t r = t->n_dims, tail = (size_t)x->rank - 2;
+        ok = r >= tail + 1 && (size_t)t->dims[r - tail - 1] == C;
+        for (size_t i = r - tail; ok && i < r; i++) ok = t->dims[i] == 1;
     }
     if (!ok)
         return node_error(L, NNP_EUNSUPPORTED, "constant of %zu elements in %zu dimensions is "
@@ -1177,21 +1194,17 @@ static nnp_status verify_shape(const ld *L, const Onnx__ValueInfoProto *vi, cons
     NNPI_TRY(declared_shape(vi, what, &known, &rank, dims));
     if (!known) return NNP_OK;
     NNPI_TRY(layer_shape(L, v->layer, &info));
-    size_t ours[4] = {0, info.output_size, 0, 0};
-    if (v->rank == 4) {
-        ours[1] = info.channels;
-        ours[2] = info.height;
-        ours[3] = info.width;
-    }
+    size_t ours[4];
+    val_dims(v, &info, ours);
     int ok = rank == (size_t)v->rank;
     for (size_t i = 1; ok && i < rank; i++) ok = dims[i] == 0 || (size_t)dims[i] == ours[i];
     if (!ok) {
-        if (v->rank == 4)
-            return nnpi_error(NNP_EFORMAT, "onnx: %s \"%.80s\": declared with rank %zu, but the "
-                              "model computes N×%zu×%zu×%zu", what, S(vi->name), rank, ours[1],
-                              ours[2], ours[3]);
+        char sh[96];
+        int len = snprintf(sh, sizeof sh, "N");
+        for (int i = 1; i < v->rank; i++)
+            len += snprintf(sh + len, sizeof sh - (size_t)len, "×%zu", ours[i]);
         return nnpi_error(NNP_EFORMAT, "onnx: %s \"%.80s\": declared with rank %zu, but the "
-                          "model computes N×%zu", what, S(vi->name), rank, ours[1]);
+                          "model computes %s", what, S(vi->name), rank, sh);
     }
     return NNP_OK;
 }
@@ -1320,16 +1333,17 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
     size_t rank = 0;
     int64_t d[8];
     NNPI_TRY(declared_shape(input, "graph input", &known, &rank, d));
-    if (!known || (rank != 2 && rank != 4))
+    if (!known || rank < 2 || rank > 4)
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph input \"%.80s\" has %srank %zu: "
-                          "N×C×H×W or N×D supported", S(input->name),
+                          "N×C×H×W, N×C×L or N×D supported", S(input->name),
                           known ? "" : "unknown ", rank);
     for (size_t i = 1; i < rank; i++)
         if (d[i] < 1)
             return nnpi_error(NNP_EUNSUPPORTED, "onnx: graph input \"%.80s\": dimension %zu is "
                               "not a fixed size ≥ 1", S(input->name), i);
-    nnp_status st = rank == 4 ? nnp_net_create((size_t)d[1], (size_t)d[2], (size_t)d[3], &L->net)
-                              : nnp_net_create((size_t)d[1], 1, 1, &L->net);
+    nnp_status st = rank == 4   ? nnp_net_create((size_t)d[1], (size_t)d[2], (size_t)d[3], &L->net)
+                    : rank == 3 ? nnp_net_create((size_t)d[1], 1, (size_t)d[2], &L->net)
+                                : nnp_net_create((size_t)d[1], 1, 1, &L->net);
     if (st != NNP_OK)
         return nnpi_error_prefix(st == NNP_EINVAL ? NNP_EUNSUPPORTED : st, "onnx: graph input "
                                  "\"%.80s\"", S(input->name));
