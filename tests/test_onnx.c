@@ -860,6 +860,11 @@ static void absurd_gemm_dims(Onnx__ModelProto *m)
     static int64_t dims[2] = {(int64_t)1 << 40, (int64_t)1 << 40};
     find_init(m, "p1.weight")->dims = dims;
 }
+/* 2^25 units declared, 7 present: refused before 2.5 GB are allocated for the weights */
+static void declared_not_present(Onnx__ModelProto *m)
+{
+    find_init(m, "p1.weight")->dims[0] = (int64_t)1 << 25;
+}
 static void negative_dim(Onnx__ModelProto *m) { find_init(m, "p1.weight")->dims[0] = -7; }
 static void huge_input(Onnx__ModelProto *m)
 {
@@ -997,6 +1002,8 @@ static const struct malformed {
      "tensor \"p8.scale\": more than 2^31 elements"},
     {"absurd weight matrix", dense_net, absurd_gemm_dims, NNP_EFORMAT,
      "B has dimensions [1099511627776,1099511627776]"},
+    {"weights declared but not present", dense_net, declared_not_present, NNP_EFORMAT,
+     "tensor \"p1.weight\": raw_data holds 560 bytes, its shape needs 2684354560"},
     {"negative dimension", dense_net, negative_dim, NNP_EFORMAT, "B has dimensions [-7,20]"},
     {"absurd input dimension", dense_net, huge_input, NNP_EFORMAT,
      "graph input \"input\": dimension 1 is 1099511627776"},

@@ -255,11 +255,38 @@ static nnp_status tensor_located(const ld *L, const Onnx__TensorProto *t, const 
     return NNP_OK;
 }
 
+/* Checks that `t` is a float32 tensor of exactly `expect` elements whose data are all present,
+ * before anything is allocated for it: memory then follows the bytes in the file, never a
+ * size the file merely declares. */
+static nnp_status tensor_check_floats(const ld *L, const Onnx__TensorProto *t, const char *name,
+                                      size_t expect)
+{
+    size_t count;
+    NNPI_TRY(tensor_located(L, t, name));
+    if (t->data_type != DT_FLOAT)
+        return node_error(L, NNP_EUNSUPPORTED, "tensor \"%.80s\": data type %d not supported "
+                          "(float32 only)", name, (int)t->data_type);
+    NNPI_TRY(tensor_count(L, t, name, &count));
+    if (count != expect)
+        return node_error(L, NNP_EFORMAT, "tensor \"%.80s\": %zu elements, expected %zu", name,
+                          count, expect);
+    if (t->has_raw_data && t->raw_data.len > 0) {
+        if (t->raw_data.len != count * 4 || t->n_float_data)
+            return node_error(L, NNP_EFORMAT, "tensor \"%.80s\": raw_data holds %zu bytes, its "
+                              "shape needs %zu", name, t->raw_data.len, count * 4);
+    } else if (t->n_float_data != count) {
+        return node_error(L, NNP_EFORMAT, "tensor \"%.80s\": float_data holds %zu values, its "
+                          "shape needs %zu", name, t->n_float_data, count);
+    }
+    return NNP_OK;
+}
+
 /* Reads a float32 tensor of exactly `expect` elements into dst. */
 static nnp_status tensor_floats(const ld *L, const Onnx__TensorProto *t, const char *name,
                                 size_t expect, float *dst)
 {
     size_t count;
+    NNPI_TRY(tensor_check_floats(L, t, name, expect));
     NNPI_TRY(tensor_located(L, t, name));
     if (t->data_type != DT_FLOAT)
         return node_error(L, NNP_EUNSUPPORTED, "tensor \"%.80s\": data type %d not supported "
@@ -436,6 +463,7 @@ static nnp_status const_floats(const ld *L, size_t k, size_t count, float **out)
     const Onnx__TensorProto *t;
     *out = NULL;
     NNPI_TRY(const_input(L, k, &t));
+    NNPI_TRY(tensor_check_floats(L, t, input_name(L, k), count));
     float *p = nnpi_malloc(nnpi_mul(count ? count : 1, sizeof *p));
     if (!p) return nnpi_error(NNP_ENOMEM, "onnx: out of memory reading a tensor");
     nnp_status st = tensor_floats(L, t, input_name(L, k), count, p);
@@ -534,6 +562,8 @@ static nnp_status op_gemm(ld *L, int matmul)
         return node_error(L, NNP_EFORMAT, "B has shape [%lld,%lld] (transB=%lld) but the input "
                           "has %zu values per example", (long long)B->dims[0],
                           (long long)B->dims[1], (long long)trans_b, xi.output_size);
+    size_t nw = nnpi_mul(units, K);
+    NNPI_TRY(tensor_check_floats(L, B, input_name(L, 1), nw));
     if (matmul ? 0 : has_input(L, 2)) NNPI_TRY(const_input(L, 2, &C));
 
     size_t cc = 0;
@@ -547,7 +577,6 @@ static nnp_status op_gemm(ld *L, int matmul)
     }
     nnp_status st = NNP_OK;
     float *braw = NULL, *w = NULL, *b = NULL, *craw = NULL;
-    size_t nw = nnpi_mul(units, K);
     braw = nnpi_malloc(nnpi_mul(nw, sizeof *braw));
     w = nnpi_malloc(nnpi_mul(nw, sizeof *w));
     b = nnpi_calloc(units, sizeof *b);
