@@ -865,6 +865,11 @@ static void declared_not_present(Onnx__ModelProto *m)
 {
     find_init(m, "p1.weight")->dims[0] = (int64_t)1 << 25;
 }
+static void nan_bias(Onnx__ModelProto *m)
+{
+    static const unsigned char nan_le[4] = {0x00, 0x00, 0xc0, 0x7f}; /* quiet NaN */
+    memcpy(find_init(m, "p1.bias")->raw_data.data + 8, nan_le, 4);
+}
 static void negative_dim(Onnx__ModelProto *m) { find_init(m, "p1.weight")->dims[0] = -7; }
 static void huge_input(Onnx__ModelProto *m)
 {
@@ -1004,6 +1009,8 @@ static const struct malformed {
      "B has dimensions [1099511627776,1099511627776]"},
     {"weights declared but not present", dense_net, declared_not_present, NNP_EFORMAT,
      "tensor \"p1.weight\": raw_data holds 560 bytes, its shape needs 2684354560"},
+    {"NaN bias", dense_net, nan_bias, NNP_EFORMAT,
+     "node \"dense1\" (Gemm): nnp_net_set_params: layer 1: bias[2] is not finite"},
     {"negative dimension", dense_net, negative_dim, NNP_EFORMAT, "B has dimensions [-7,20]"},
     {"absurd input dimension", dense_net, huge_input, NNP_EFORMAT,
      "graph input \"input\": dimension 1 is 1099511627776"},
