@@ -2,6 +2,7 @@
  * parameter count), the input and output sizes and the total parameter count.
  *
  *   nnprobe-info MODEL.onnx
+ *   nnprobe-info - < MODEL.onnx     (reads the model from standard input)
  *
  * Exit status: 0 success, 1 the model does not load (the message says why), 2 bad usage. */
 #include <stdio.h>
@@ -19,6 +20,7 @@ static void print_help(void)
     printf("Usage: " PROG " [OPTION]... MODEL.onnx\n"
            "Loads an ONNX model (exported from PyTorch or saved by nnprobe-train --save) and\n"
            "prints its layer table: kind, input layers, output shape C×H×W, parameters.\n"
+           "MODEL.onnx '-' reads the model from standard input.\n"
            "A Softmax/LogSoftmax output head is removed on loading: the net's output are logits.\n"
            "\n"
            "Options:\n"
@@ -41,7 +43,7 @@ int main(int argc, char **argv)
             printf(PROG " (libnnprobe) %s\n", nnp_version_string());
             return EXIT_SUCCESS;
         }
-        if (argv[i][0] == '-' && argv[i][1]) {
+        if (argv[i][0] == '-' && argv[i][1]) { /* "-" alone is standard input */
             usage_error("unknown option '%s'", argv[i]);
             return 2;
         }
@@ -57,7 +59,31 @@ int main(int argc, char **argv)
     }
 
     nnp_net *net = NULL;
-    nnp_status s = nnp_net_load_onnx(path, &net);
+    nnp_status s;
+    if (strcmp(path, "-") == 0) {
+        /* whole of stdin into memory, then nnp_net_load_onnx_memory() */
+        size_t cap = 1 << 16, len = 0, got;
+        unsigned char *buf = malloc(cap);
+        while (buf && (got = fread(buf + len, 1, cap - len, stdin)) > 0) {
+            len += got;
+            if (len == cap) {
+                unsigned char *nb = realloc(buf, cap * 2);
+                if (!nb) free(buf);
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        if (!buf || ferror(stdin)) {
+            fprintf(stderr, PROG ": cannot read standard input\n");
+            free(buf);
+            return EXIT_FAILURE;
+        }
+        s = nnp_net_load_onnx_memory(buf, len, &net);
+        free(buf);
+        path = "(standard input)";
+    } else {
+        s = nnp_net_load_onnx(path, &net);
+    }
     if (s != NNP_OK) {
         lib_error("loading the model", s);
         return EXIT_FAILURE;

@@ -25,6 +25,11 @@ for line in '^input        1x2x2 (4 values per example)$' \
     grep -q "$line" "$TMP/out" || { fail "no line matching '$line'"; cat "$TMP/out"; }
 done
 
+"$INFO_BIN" - < "$TMP/model.onnx" > "$TMP/out2" 2>&1 || fail "info from standard input"
+sed 1d "$TMP/out" > "$TMP/out1"
+sed 1d "$TMP/out2" | cmp -s - "$TMP/out1" || { fail "standard input gives another table"; cat "$TMP/out2"; }
+grep -q '^model        (standard input)$' "$TMP/out2" || fail "standard input: model line"
+
 head -c 100 "$TMP/model.onnx" > "$TMP/truncated.onnx"
 expect 1 "truncated model refused" "$TMP/truncated.onnx"
 grep -q 'onnx: not a valid ONNX model' "$TMP/err" || { fail "truncated: message"; cat "$TMP/err"; }
