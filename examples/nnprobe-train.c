@@ -234,6 +234,8 @@ static void print_help(const nnp_train_opts *d)
            "\n"
            "Output:\n"
            "      --quiet               no progress display\n"
+           "      --save FILE           write the trained classifier to FILE as an ONNX model\n"
+           "                            (also after an interrupted run)\n"
            "  -h, --help                show this help and exit\n"
            "  -V, --version             show the library version and exit\n"
            "\n"
@@ -453,7 +455,7 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
 enum {
     OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
     OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_LR_DECAY, OPT_LAMBDA, OPT_DECAY_MODE,
-    OPT_SEED, OPT_LIMIT, OPT_QUIET, OPT_HALF, OPT_RANDOM_LABELS
+    OPT_SEED, OPT_LIMIT, OPT_QUIET, OPT_HALF, OPT_RANDOM_LABELS, OPT_SAVE
 };
 
 static const struct option LONG_OPTS[] = {
@@ -474,6 +476,7 @@ static const struct option LONG_OPTS[] = {
     {"half", required_argument, NULL, OPT_HALF},
     {"random-labels", no_argument, NULL, OPT_RANDOM_LABELS},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"save", required_argument, NULL, OPT_SAVE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -504,6 +507,7 @@ int main(int argc, char **argv)
     size_t n_lambda = 0;
     int have_lambda = 0, quiet = 0, half = 0, random_labels = 0;
     size_t limit = 0;
+    const char *save_path = NULL;
 
     int c;
     while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
@@ -575,6 +579,7 @@ int main(int argc, char **argv)
             break;
         case OPT_RANDOM_LABELS: random_labels = 1; break;
         case OPT_QUIET: quiet = 1; break;
+        case OPT_SAVE: save_path = optarg; break;
         case 'h': print_help(&opts); return EXIT_SUCCESS;
         case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return EXIT_SUCCESS;
         default: /* getopt_long has printed what is wrong */
@@ -636,6 +641,15 @@ int main(int argc, char **argv)
     int rc = load_data(paths, limit, &jb, &train_all, &train_sub, &test);
     if (rc == EXIT_SUCCESS)
         rc = train_and_report(&jb, train_sub ? train_sub : train_all, test, &net, &ae);
+    if (save_path && net && (rc == EXIT_SUCCESS || rc == EXIT_INTERRUPTED)) {
+        nnp_status ss = nnp_net_save_onnx(net, save_path);
+        if (ss != NNP_OK) {
+            lib_error("saving the model", ss);
+            rc = EXIT_FAILURE;
+        } else {
+            printf("saved        %s (ONNX)\n", save_path);
+        }
+    }
     nnp_net_free(net);
     nnp_net_free(ae);
     nnp_dataset_free(train_sub);

@@ -13,5 +13,6 @@
 #include "dataset.h"
 #include "train.h"
 #include "attack.h"
+#include "onnx.h"
 
 #endif

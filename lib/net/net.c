@@ -229,7 +229,7 @@ NNP_API nnp_status nnp_net_get_params(const nnp_net *net, size_t layer, float *w
 {
     NNPI_TRY(nnpi_check_layer(net, layer, __func__));
     const nnpi_node *node = &net->nodes[layer];
-    const float *p = net->params + node->param_offset;
+    const float *p = net->params ? net->params + node->param_offset : NULL; /* NULL + 0 is UB */
     if (weights && node->n_weights) memcpy(weights, p, node->n_weights * sizeof(float));
     if (bias && node->n_bias) memcpy(bias, p + node->n_weights, node->n_bias * sizeof(float));
     return NNP_OK;
@@ -251,7 +251,7 @@ NNP_API nnp_status nnp_net_set_params(nnp_net *net, size_t layer, const float *w
     const nnpi_node *node = &net->nodes[layer];
     if (weights) NNPI_TRY(check_finite(weights, node->n_weights, layer, "weights"));
     if (bias) NNPI_TRY(check_finite(bias, node->n_bias, layer, "bias"));
-    float *p = net->params + node->param_offset;
+    float *p = net->params ? net->params + node->param_offset : NULL; /* NULL + 0 is UB */
     if (weights && node->n_weights) memcpy(p, weights, node->n_weights * sizeof(float));
     if (bias && node->n_bias) memcpy(p + node->n_weights, bias, node->n_bias * sizeof(float));
     return NNP_OK;

@@ -109,7 +109,9 @@ void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t 
     for (size_t i = 1; i <= last; i++) {
         const nnpi_node *node = &net->nodes[i];
         for (size_t k = 0; k < node->n_inputs; k++) in[k] = nnpi_node_output(ws, x, node->inputs[k]);
-        node->ops->forward(node, net->params + node->param_offset, in, ws->act[i], n, ws->scratch);
+        /* a net without parameters has params == NULL, and NULL + 0 is undefined in C */
+        const float *params = net->params ? net->params + node->param_offset : NULL;
+        node->ops->forward(node, params, in, ws->act[i], n, ws->scratch);
     }
 }
 
@@ -125,7 +127,7 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
     for (size_t i = last; i >= 1; i--) {
         if (!ws->grad_set[i]) continue; /* not an ancestor of `last` */
         const nnpi_node *node = &net->nodes[i];
-        const float *params = net->params + node->param_offset;
+        const float *params = net->params ? net->params + node->param_offset : NULL;
         int needed = 0;
         for (size_t k = 0; k < node->n_inputs; k++) {
             size_t j = node->inputs[k];

@@ -1,0 +1,117 @@
+/**
+ * @file onnx.h
+ * @brief ONNX models in and out: load a network exported from PyTorch (or any ONNX producer),
+ * save a network the library built or trained.
+ *
+ * @par What loads
+ * One graph input holding images, shape N×C×H×W (rank 4), signals N×C×L (rank 3, loaded as
+ * C×1×L, with 1-D Conv and pooling as kernels of height 1) or vectors N×D (rank 2, loaded as
+ * D×1×1); float32, with the batch dimension N symbolic or fixed (any fixed value is read as
+ * the batch size of the exporter's example and ignored); every other dimension fixed. One
+ * graph output.
+ * Weights come from initializers (or Constant nodes) of type float32, stored in `raw_data`
+ * (little-endian) or in `float_data`; any other element type (float16, double, integers) is
+ * refused with ::NNP_EUNSUPPORTED naming the tensor, never converted. Tensors stored outside the
+ * file (external data) are refused too. Default-domain opsets 1 to 17 are read, with each
+ * operator's attributes and defaults as of the model's opset.
+ *
+ * Operators and the layers they become (see net.h):
+ * - Gemm (alpha, beta, transB; transA=1 is refused as it would transpose the batch), and MatMul
+ *   with a constant right operand, optionally followed by Add of a constant bias: a dense layer
+ *   (alpha and beta are multiplied into the weights and bias);
+ * - Conv (1-D or 2-D: kernel_shape, strides, pads, dilations, group, auto_pad): a convolution
+ *   layer;
+ *   an Add of a per-channel constant directly after a Conv with bias is folded into that bias;
+ * - MaxPool, AveragePool (1-D or 2-D; ceil_mode=0, dilations 1, count_include_pad, auto_pad):
+ *   pooling layers; GlobalAveragePool; LRN; BatchNormalization (inference form; its statistics
+ *   become the layer's parameters); Relu, Sigmoid, Tanh, Softplus, LeakyRelu with alpha=0
+ *   (a ReLU: the library has no leaky ReLU layer, other alphas are refused); Flatten (axis 1);
+ * - Add of two computed tensors of equal shape: an add layer (residual connection);
+ * - Dropout: a dropout layer (the identity; kept so the layer table matches the model);
+ * - Identity, and Reshape between N×C×H×W (or N×C×L) and N×(C·H·W) (a flatten that needs no
+ *   layer, or its inverse back to the producing layer's own shape): removed, no layer;
+ * - Softmax and LogSoftmax over all of an example's values, only as the last node (the output
+ *   head): removed. The loaded net's output are the logits, which is what the library's losses
+ *   and probes take; softmax of the net's output gives the model's probabilities (and
+ *   log-softmax its log-probabilities), unchanged.
+ *
+ * Anything else — an operator, an attribute value, a second graph input or output, an
+ * operator's second output in use — is refused with ::NNP_EUNSUPPORTED and a message naming
+ * the node, its operator and the attribute, e.g.
+ * `onnx: node "pool1" (MaxPool): ceil_mode=1 not supported`. A malformed model — not a
+ * protobuf, truncated, wrong wire types, tensors whose data disagree with their shape, inputs
+ * no node produces, cycles, absurd dimensions, shapes that do not fit (checked layer by layer
+ * and against the declared output shape) — gives ::NNP_EFORMAT. Neither crashes or leaks.
+ *
+ * @par What saves
+ * Every layer kind but contrast normalisation (no ONNX operator) becomes the operator above
+ * (dense layers as Gemm with transB=1), at opset 13 and IR version 7, with the batch dimension
+ * symbolic ("N"); the input is N×D when H = W = 1, else N×C×H×W (so a net loaded from an N×C×L
+ * model is saved as N×C×1×L). Loading a saved net gives the same layer table and
+ * bit-identical parameters, hence identical outputs.
+ *
+ * @par Thread safety
+ * Loading has no shared state: any number of threads may load at once. Saving only reads the
+ * net.
+ */
+#ifndef NNPROBE_ONNX_H
+#define NNPROBE_ONNX_H
+
+#include "net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @brief Loads an ONNX model file into a new network (see the file comment for what loads).
+ * @param[in]  path  file name
+ * @param[out] out   receives the network; set to NULL on failure
+ * @retval NNP_OK success
+ * @retval NNP_EINVAL `path` or `out` is NULL
+ * @retval NNP_EIO the file cannot be opened or read (the message names it)
+ * @retval NNP_EFORMAT malformed model (the message says what and where)
+ * @retval NNP_EUNSUPPORTED a valid model using an operator, attribute or type the library does
+ *         not implement (the message names node, operator and attribute)
+ * @retval NNP_ENOMEM out of memory
+ * @par Ownership The caller frees the network with nnp_net_free().
+ * @par Thread safety Safe to call from several threads at once.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_load_onnx(const char *path, nnp_net **out);
+
+/**
+ * @brief Loads an ONNX model from memory (the serialized ModelProto, as in a .onnx file).
+ *
+ * Errors as nnp_net_load_onnx(), without ::NNP_EIO.
+ * @param[in]  data  `size` bytes; only read during the call
+ * @param[in]  size  number of bytes (0 is a malformed model)
+ * @param[out] out   receives the network; set to NULL on failure
+ * @retval NNP_EINVAL `data` or `out` is NULL
+ * @par Thread safety Safe to call from several threads at once.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_load_onnx_memory(const void *data, size_t size,
+                                                          nnp_net **out);
+
+/**
+ * @brief Saves a network as an ONNX model file (see the file comment for the operators).
+ *
+ * The file is written as a whole; on failure a partly written file may remain.
+ * @param[in] net   network
+ * @param[in] path  file name (created or truncated)
+ * @retval NNP_OK success
+ * @retval NNP_EINVAL `net` or `path` is NULL
+ * @retval NNP_EUNSUPPORTED a layer has no ONNX form (contrast normalisation; the message names
+ *         the layer)
+ * @retval NNP_EIO the file cannot be written
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Reads `net` only: may run concurrently with other readers of it.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_save_onnx(const nnp_net *net, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
