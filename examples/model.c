@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -88,5 +89,21 @@ int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint6
         return s == NNP_ECANCELLED ? 130 : 1;
     }
     *out = net;
+    return 0;
+}
+
+int model_is_onnx(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 5 && strcmp(name + n - 5, ".onnx") == 0;
+}
+
+int model_load_onnx(const char *path, nnp_net **out)
+{
+    nnp_status s = nnp_net_load_onnx(path, out);
+    if (s != NNP_OK) {
+        lib_error("loading the model", s);
+        return 1;
+    }
     return 0;
 }

@@ -1,6 +1,6 @@
-/* The classifier an example program probes: a preset or a spec (examples/netspec.h) built and
- * trained on the fly on IDX data, with the library's default training options and the preset's
- * λ (the choices nnprobe-train makes too). */
+/* The classifier an example program probes: an ONNX file, or a preset or a spec
+ * (examples/netspec.h) built and trained on the fly on IDX data, with the library's default
+ * training options and the preset's λ (the choices nnprobe-train makes too). */
 #ifndef NNPROBE_EXAMPLES_MODEL_H
 #define NNPROBE_EXAMPLES_MODEL_H
 
@@ -16,5 +16,11 @@
  * its own message; *out is the trained net on success, else NULL. */
 int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint64_t seed,
                 int quiet, volatile const int *cancel, nnp_net **out);
+
+/* Whether `name` names an ONNX file (ends in ".onnx") rather than a preset or spec. */
+int model_is_onnx(const char *name);
+
+/* Loads an ONNX model, printing its own message on failure; returns an exit status (0 or 1). */
+int model_load_onnx(const char *path, nnp_net **out);
 
 #endif

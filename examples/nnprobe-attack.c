@@ -64,13 +64,33 @@ static int on_progress(uint64_t done, uint64_t total, void *user)
 
 /* ---- help ---- */
 
-static void print_help(const nnp_lbfgs_attack_opts *d)
+enum { ATTACK_LBFGS, ATTACK_FGSM, ATTACK_PGD, ATTACK_DEEPFOOL, ATTACK_CW };
+static const char *const attack_names[] = {"lbfgs", "fgsm", "pgd", "deepfool", "cw"};
+static const char *const attack_titles[] = {"lbfgs (paper §4.1)", "fgsm", "pgd", "deepfool",
+                                            "cw (Carlini-Wagner L2)"};
+
+typedef struct job {
+    const char *data_dir, *model, *out, *results, *png;
+    const char *file[4]; /* --train-images etc., NULL: from data_dir */
+    size_t first, count, epochs, figure_count;
+    uint64_t seed;
+    int target_mode, quiet, attack;
+    nnp_lbfgs_attack_opts lbfgs;
+    nnp_fgsm_attack_opts fgsm;
+    nnp_pgd_attack_opts pgd;
+    nnp_deepfool_attack_opts deepfool;
+    nnp_cw_attack_opts cw;
+} job;
+
+
+static void print_help(const job *d)
 {
     printf("Usage: " PROG " [OPTION]... [MODEL]\n"
            "Find adversarial examples for a classifier, as in Szegedy et al. (2013), §4.1.\n"
            "\n"
-           "MODEL is a preset or a spec as nnprobe-train takes (default fc100-100-10), trained\n"
-           "here on the training set with nnprobe-train's defaults before the attack.\n"
+           "MODEL is an ONNX file (*.onnx, e.g. from nnprobe-train --save or PyTorch), or a\n"
+           "preset or spec as nnprobe-train takes (default fc100-100-10), then trained here on\n"
+           "the training set with nnprobe-train's defaults before the attack.\n"
            "\n"
            "Data (default: Fashion-MNIST in " DEFAULT_DATA_DIR "):\n"
            "      --data-dir DIR        train-images-idx3-ubyte.gz etc. from DIR\n"
@@ -79,23 +99,42 @@ static void print_help(const nnp_lbfgs_attack_opts *d)
            "      --first I             first test example attacked (default 0)\n"
            "      --count N             test examples attacked (default 100)\n"
            "      --epochs N            training epochs (default: the library's, 10)\n"
-           "      --seed N              seed of training and random targets (default 1)\n"
+           "      --seed N              seed of training, random targets and PGD's random\n"
+           "                            start (default 1)\n"
            "\n"
            "Attack:\n"
            "      --attack NAME         lbfgs: the paper's box-constrained L-BFGS with its\n"
-           "                            search over c (default)\n"
+           "                            search over c (default); fgsm: fast gradient sign\n"
+           "                            (L-inf); pgd: projected gradient descent (L-inf or L2);\n"
+           "                            deepfool: DeepFool (L2); cw: Carlini-Wagner L2\n"
            "      --target MODE         none: any wrong label (default); next: label+1 mod\n"
            "                            classes; random: a random other label (from --seed)\n"
-           "      --batch N             examples optimised together (default %zu)\n"
-           "L-BFGS (minimise ||r||^2 + c*loss(x+r) in the box [0,1]; the smallest c that\n"
+           "      --batch N             examples per batched pass (default %zu)\n"
+           "lbfgs (minimise ||r||^2 + c*loss(x+r) in the box [0,1]; the smallest c that\n"
            "reaches the goal gives the least distortion; see attack.h for the mapping to the\n"
            "paper's c|r| + loss):\n"
-           "      --c-init X            first c (default %g)\n"
+           "      --c-init X            first c (default %g; cw: %g)\n"
            "      --c-factor X          bracketing factor (default %g)\n"
            "      --bracket-steps N     most bracketing steps (default %zu)\n"
            "      --bisect-steps N      bisection steps once bracketed (default %zu)\n"
            "      --history N           L-BFGS memory (default %zu)\n"
-           "      --max-iter N          L-BFGS steps per c (default %zu)\n"
+           "      --max-iter N          L-BFGS steps per c (default %zu; deepfool: steps, %zu)\n"
+           "fgsm, pgd:\n"
+           "      --epsilon X           radius: per pixel for L-inf, Euclidean for L2\n"
+           "                            (default %g)\n"
+           "      --minimal             fgsm: the smallest epsilon that succeeds, by bisection\n"
+           "      --norm linf|l2        pgd: the ball (default linf)\n"
+           "      --steps N             pgd: steps (default %zu); cw: Adam steps per c (%zu)\n"
+           "      --step-size X         pgd: step (default 2.5*epsilon/steps)\n"
+           "      --no-random-start     pgd: start from x\n"
+           "deepfool:\n"
+           "      --overshoot X         (default %g)\n"
+           "      --candidates N        classes considered, 0 for all (default %zu)\n"
+           "cw:\n"
+           "      --search-steps N      values of c (default %zu); fgsm --minimal: bisection\n"
+           "                            steps (default %zu)\n"
+           "      --confidence X        kappa (default %g)\n"
+           "      --learning-rate X     Adam step (default %g)\n"
            "\n"
            "Output:\n"
            "      --out FILE            adversarial images as float32 IDX (FILE) with the true\n"
@@ -110,8 +149,12 @@ static void print_help(const nnp_lbfgs_attack_opts *d)
            "Distortion is the paper's: RMS per pixel, sqrt(sum((x'-x)^2)/n), pixels in [0,1].\n"
            "Exit status: 0 success, 1 failure, 2 bad usage, 130 interrupted (partial results\n"
            "are still written).\n",
-           d->batch, d->c_init, d->c_factor, d->c_bracket_steps, d->c_bisect_steps, d->history,
-           d->max_iterations);
+           d->lbfgs.batch, d->lbfgs.c_init, d->cw.c_init, d->lbfgs.c_factor,
+           d->lbfgs.c_bracket_steps, d->lbfgs.c_bisect_steps, d->lbfgs.history,
+           d->lbfgs.max_iterations, d->deepfool.max_iterations, d->fgsm.epsilon, d->pgd.steps,
+           d->cw.steps, d->deepfool.overshoot, d->deepfool.candidates,
+           d->cw.binary_search_steps, d->fgsm.search_steps, d->cw.confidence,
+           d->cw.learning_rate);
 }
 
 /* ---- outputs ---- */
@@ -232,7 +275,9 @@ static int write_adversarial_idx(const char *path, const float *xa, const int32_
 enum {
     OPT_DATA_DIR = 256, OPT_FIRST, OPT_COUNT, OPT_EPOCHS, OPT_SEED, OPT_ATTACK, OPT_TARGET,
     OPT_BATCH, OPT_C_INIT, OPT_C_FACTOR, OPT_BRACKET, OPT_BISECT, OPT_HISTORY, OPT_MAX_ITER,
-    OPT_OUT, OPT_RESULTS, OPT_PNG, OPT_FIGURE_COUNT, OPT_QUIET, OPT_FILE /* + 0..3 */
+    OPT_OUT, OPT_RESULTS, OPT_PNG, OPT_FIGURE_COUNT, OPT_QUIET, OPT_EPSILON, OPT_MINIMAL,
+    OPT_NORM, OPT_STEPS, OPT_STEP_SIZE, OPT_NO_RANDOM_START, OPT_OVERSHOOT, OPT_CANDIDATES,
+    OPT_SEARCH_STEPS, OPT_CONFIDENCE, OPT_LEARNING_RATE, OPT_FILE /* + 0..3 */
 };
 
 static const char *const data_files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -258,6 +303,17 @@ static const struct option long_opts[] = {
     {"png", required_argument, NULL, OPT_PNG},
     {"figure-count", required_argument, NULL, OPT_FIGURE_COUNT},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"epsilon", required_argument, NULL, OPT_EPSILON},
+    {"minimal", no_argument, NULL, OPT_MINIMAL},
+    {"norm", required_argument, NULL, OPT_NORM},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"step-size", required_argument, NULL, OPT_STEP_SIZE},
+    {"no-random-start", no_argument, NULL, OPT_NO_RANDOM_START},
+    {"overshoot", required_argument, NULL, OPT_OVERSHOOT},
+    {"candidates", required_argument, NULL, OPT_CANDIDATES},
+    {"search-steps", required_argument, NULL, OPT_SEARCH_STEPS},
+    {"confidence", required_argument, NULL, OPT_CONFIDENCE},
+    {"learning-rate", required_argument, NULL, OPT_LEARNING_RATE},
     {"train-images", required_argument, NULL, OPT_FILE + 0},
     {"train-labels", required_argument, NULL, OPT_FILE + 1},
     {"test-images", required_argument, NULL, OPT_FILE + 2},
@@ -266,14 +322,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-typedef struct job {
-    const char *data_dir, *model, *out, *results, *png;
-    const char *file[4]; /* --train-images etc., NULL: from data_dir */
-    size_t first, count, epochs, figure_count;
-    uint64_t seed;
-    int target_mode, quiet;
-    nnp_lbfgs_attack_opts lbfgs;
-} job;
 
 /* Parses the command line into jb; returns -1 to exit with `*rc`. */
 static int parse_args(int argc, char **argv, job *jb, int *rc)
@@ -288,12 +336,18 @@ static int parse_args(int argc, char **argv, job *jb, int *rc)
         case OPT_COUNT: if (parse_size("--count", optarg, 1, &jb->count)) return -1; break;
         case OPT_EPOCHS: if (parse_size("--epochs", optarg, 1, &jb->epochs)) return -1; break;
         case OPT_SEED: if (parse_u64("--seed", optarg, &jb->seed)) return -1; break;
-        case OPT_ATTACK:
-            if (strcasecmp(optarg, "lbfgs") != 0) {
-                usage_error("--attack: unknown attack '%s' (lbfgs)", optarg);
+        case OPT_ATTACK: {
+            int found = -1;
+            for (int a = 0; a < (int)(sizeof attack_names / sizeof *attack_names); a++)
+                if (!strcasecmp(optarg, attack_names[a])) found = a;
+            if (found < 0) {
+                usage_error("--attack: unknown attack '%s' (lbfgs, fgsm, pgd, deepfool, cw)",
+                            optarg);
                 return -1;
             }
+            jb->attack = found;
             break;
+        }
         case OPT_TARGET:
             if (!strcasecmp(optarg, "none")) jb->target_mode = TARGET_NONE;
             else if (!strcasecmp(optarg, "next")) jb->target_mode = TARGET_NEXT;
@@ -303,10 +357,15 @@ static int parse_args(int argc, char **argv, job *jb, int *rc)
                 return -1;
             }
             break;
-        case OPT_BATCH: if (parse_size("--batch", optarg, 1, &jb->lbfgs.batch)) return -1; break;
+        case OPT_BATCH: {
+            size_t b;
+            if (parse_size("--batch", optarg, 1, &b)) return -1;
+            jb->lbfgs.batch = jb->fgsm.batch = jb->pgd.batch = jb->deepfool.batch = jb->cw.batch = b;
+            break;
+        }
         case OPT_C_INIT:
             if (parse_double("--c-init", optarg, &v)) return -1;
-            jb->lbfgs.c_init = v;
+            jb->lbfgs.c_init = jb->cw.c_init = v;
             break;
         case OPT_C_FACTOR:
             if (parse_double("--c-factor", optarg, &v)) return -1;
@@ -321,6 +380,44 @@ static int parse_args(int argc, char **argv, job *jb, int *rc)
         case OPT_HISTORY: if (parse_size("--history", optarg, 1, &jb->lbfgs.history)) return -1; break;
         case OPT_MAX_ITER:
             if (parse_size("--max-iter", optarg, 1, &jb->lbfgs.max_iterations)) return -1;
+            jb->deepfool.max_iterations = jb->lbfgs.max_iterations;
+            break;
+        case OPT_EPSILON:
+            if (parse_double("--epsilon", optarg, &v)) return -1;
+            jb->fgsm.epsilon = jb->pgd.epsilon = v;
+            break;
+        case OPT_MINIMAL: jb->fgsm.minimal = 1; break;
+        case OPT_NORM:
+            if (!strcasecmp(optarg, "linf")) jb->pgd.norm = NNP_ATTACK_NORM_LINF;
+            else if (!strcasecmp(optarg, "l2")) jb->pgd.norm = NNP_ATTACK_NORM_L2;
+            else {
+                usage_error("--norm: '%s' is not linf or l2", optarg);
+                return -1;
+            }
+            break;
+        case OPT_STEPS:
+            if (parse_size("--steps", optarg, 0, &jb->pgd.steps)) return -1;
+            jb->cw.steps = jb->pgd.steps;
+            break;
+        case OPT_STEP_SIZE:
+            if (parse_double("--step-size", optarg, &jb->pgd.step_size)) return -1;
+            break;
+        case OPT_NO_RANDOM_START: jb->pgd.random_start = 0; break;
+        case OPT_OVERSHOOT:
+            if (parse_double("--overshoot", optarg, &jb->deepfool.overshoot)) return -1;
+            break;
+        case OPT_CANDIDATES:
+            if (parse_size("--candidates", optarg, 0, &jb->deepfool.candidates)) return -1;
+            break;
+        case OPT_SEARCH_STEPS:
+            if (parse_size("--search-steps", optarg, 1, &jb->cw.binary_search_steps)) return -1;
+            jb->fgsm.search_steps = jb->cw.binary_search_steps;
+            break;
+        case OPT_CONFIDENCE:
+            if (parse_double("--confidence", optarg, &jb->cw.confidence)) return -1;
+            break;
+        case OPT_LEARNING_RATE:
+            if (parse_double("--learning-rate", optarg, &jb->cw.learning_rate)) return -1;
             break;
         case OPT_OUT: jb->out = optarg; break;
         case OPT_RESULTS: jb->results = optarg; break;
@@ -333,7 +430,7 @@ static int parse_args(int argc, char **argv, job *jb, int *rc)
             jb->file[c - OPT_FILE] = optarg;
             break;
         case 'h':
-            print_help(&jb->lbfgs);
+            print_help(jb);
             *rc = EXIT_SUCCESS;
             return -1;
         default: usage_error("unknown option"); return -1;
@@ -367,6 +464,46 @@ static int load(const job *jb, int which, nnp_dataset **out)
     return EXIT_SUCCESS;
 }
 
+/* Runs the chosen attack with its options, progress drawn through `p`. */
+static nnp_status run_attack(const job *jb, const nnp_net *net, const float *x, const int32_t *y,
+                             const int32_t *targets, size_t n, progress *p, float *xa,
+                             nnp_attack_result *res)
+{
+    switch (jb->attack) {
+    case ATTACK_FGSM: {
+        nnp_fgsm_attack_opts o = jb->fgsm;
+        o.progress = on_progress;
+        o.progress_user = p;
+        return nnp_attack_fgsm(net, x, y, targets, n, &o, xa, res);
+    }
+    case ATTACK_PGD: {
+        nnp_pgd_attack_opts o = jb->pgd;
+        o.seed = jb->seed;
+        o.progress = on_progress;
+        o.progress_user = p;
+        return nnp_attack_pgd(net, x, y, targets, n, &o, xa, res);
+    }
+    case ATTACK_DEEPFOOL: {
+        nnp_deepfool_attack_opts o = jb->deepfool;
+        o.progress = on_progress;
+        o.progress_user = p;
+        return nnp_attack_deepfool(net, x, y, targets, n, &o, xa, res);
+    }
+    case ATTACK_CW: {
+        nnp_cw_attack_opts o = jb->cw;
+        o.progress = on_progress;
+        o.progress_user = p;
+        return nnp_attack_cw(net, x, y, targets, n, &o, xa, res);
+    }
+    default: {
+        nnp_lbfgs_attack_opts o = jb->lbfgs;
+        o.progress = on_progress;
+        o.progress_user = p;
+        return nnp_attack_lbfgs(net, x, y, targets, n, &o, xa, res);
+    }
+    }
+}
+
 /* Attacks the selected test examples with the trained net; writes and prints everything. */
 static int attack_and_report(const job *jb, const nnp_net *net, const nnp_dataset *test)
 {
@@ -391,20 +528,16 @@ static int attack_and_report(const job *jb, const nnp_net *net, const nnp_datase
         targets[i] = (int32_t)((y[i] + (jb->target_mode == TARGET_NEXT ? 1 : off)) % (int32_t)k);
     }
     progress p = {isatty(STDERR_FILENO), jb->quiet, now_seconds(), 0, 0};
-    nnp_lbfgs_attack_opts o = jb->lbfgs;
-    o.progress = on_progress;
-    o.progress_user = &p;
-    printf("attack       lbfgs (paper §4.1), %s, %zu test examples from #%zu\n",
+    printf("attack       %s, %s, %zu test examples from #%zu\n", attack_titles[jb->attack],
            jb->target_mode == TARGET_NONE ? "untargeted"
            : jb->target_mode == TARGET_NEXT ? "targeted at label+1" : "random targets",
            n, jb->first);
     fflush(stdout);
-    s = nnp_attack_lbfgs(net, x, y, jb->target_mode == TARGET_NONE ? NULL : targets, n, &o, xa,
-                         res);
+    s = run_attack(jb, net, x, y, jb->target_mode == TARGET_NONE ? NULL : targets, n, &p, xa, res);
     double seconds = now_seconds() - p.t0;
     if (p.drawn) fputc('\n', stderr);
     if (s != NNP_OK && s != NNP_ECANCELLED) {
-        lib_error("nnp_attack_lbfgs", s);
+        lib_error(attack_names[jb->attack], s);
         goto out;
     }
     double clean_err = NAN, adv_err = NAN;
@@ -437,8 +570,12 @@ int main(int argc, char **argv)
     job jb = {.data_dir = DEFAULT_DATA_DIR, .model = "fc100-100-10", .count = 100,
               .figure_count = 10, .seed = 1};
     nnp_status s = nnp_lbfgs_attack_opts_init(&jb.lbfgs);
+    if (s == NNP_OK) s = nnp_fgsm_attack_opts_init(&jb.fgsm);
+    if (s == NNP_OK) s = nnp_pgd_attack_opts_init(&jb.pgd);
+    if (s == NNP_OK) s = nnp_deepfool_attack_opts_init(&jb.deepfool);
+    if (s == NNP_OK) s = nnp_cw_attack_opts_init(&jb.cw);
     if (s != NNP_OK) {
-        lib_error("nnp_lbfgs_attack_opts_init", s);
+        lib_error("initialising the attack options", s);
         return EXIT_FAILURE;
     }
     int rc;
@@ -450,7 +587,8 @@ int main(int argc, char **argv)
 
     nnp_dataset *train = NULL, *test = NULL;
     nnp_net *net = NULL;
-    rc = load(&jb, 0, &train);
+    const int onnx = model_is_onnx(jb.model);
+    rc = onnx ? EXIT_SUCCESS : load(&jb, 0, &train);
     if (rc == EXIT_SUCCESS) rc = load(&jb, 2, &test);
     if (rc == EXIT_SUCCESS && (jb.first >= nnp_dataset_count(test) ||
                                jb.count > nnp_dataset_count(test) - jb.first)) {
@@ -464,7 +602,18 @@ int main(int argc, char **argv)
     }
     if (rc == EXIT_SUCCESS) {
         double t0 = now_seconds();
-        rc = model_train(jb.model, train, jb.epochs, jb.seed, jb.quiet, &g_interrupted, &net);
+        rc = onnx ? model_load_onnx(jb.model, &net)
+                  : model_train(jb.model, train, jb.epochs, jb.seed, jb.quiet, &g_interrupted, &net);
+        if (rc == EXIT_SUCCESS && nnp_net_input_size(net) != nnp_dataset_example_size(test)) {
+            usage_error("model '%s' takes %zu inputs, the test images have %zu values", jb.model,
+                        nnp_net_input_size(net), nnp_dataset_example_size(test));
+            rc = EXIT_USAGE;
+        }
+        if (rc == EXIT_SUCCESS && nnp_net_output_size(net) < nnp_dataset_class_count(test)) {
+            usage_error("model '%s' has %zu outputs, the test labels go up to %zu", jb.model,
+                        nnp_net_output_size(net), nnp_dataset_class_count(test) - 1);
+            rc = EXIT_USAGE;
+        }
         if (rc == EXIT_SUCCESS) {
             double err = NAN;
             s = nnp_evaluate(net, test, &err, NULL);
@@ -472,8 +621,8 @@ int main(int argc, char **argv)
                 lib_error("nnp_evaluate", s);
                 rc = EXIT_FAILURE;
             } else {
-                printf("model        %s, trained in %.1f s, test error %.2f%%\n", jb.model,
-                       now_seconds() - t0, 100 * err);
+                printf("model        %s, %s in %.1f s, test error %.2f%%\n", jb.model,
+                       onnx ? "loaded" : "trained", now_seconds() - t0, 100 * err);
             }
         }
     }

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Smoke test of nnprobe-attack on the tiny IDX data set that smoke-lib.sh writes.
-# Usage: smoke-test-attack.sh path/to/nnprobe-attack
+# Usage: smoke-test-attack.sh path/to/nnprobe-attack [path/to/nnprobe-train]
+# (with nnprobe-train, also attacks a model it saved as ONNX)
 # Exit status 0 when every check passes; prints the failing check otherwise.
 set -u
-BIN=${1:?usage: $0 path/to/nnprobe-attack}
+BIN=${1:?usage: $0 path/to/nnprobe-attack [path/to/nnprobe-train]}
+TRAIN_BIN=${2:-}
 . "$(dirname "$0")/smoke-lib.sh"
 
 expect 0 "--help" --help
@@ -25,6 +27,27 @@ awk -F, 'NR > 1 && !($6 == 1 && $7 == 1 && $8 >= 0 && $8 <= 1) { bad = 1 } END {
 # shellcheck disable=SC2086
 expect 0 "targeted (next label)" 4-8t-2 $DATA --epochs 40 --count 6 --target next --quiet
 grep -q 'targeted at label+1' "$TMP/out" || fail "targeted mode not reported"
+for a in fgsm pgd deepfool cw; do
+    # shellcheck disable=SC2086
+    expect 0 "--attack $a" 4-8t-2 $DATA --epochs 40 --count 8 --attack $a --epsilon 0.9 --quiet \
+        --results "$TMP/r-$a.csv"
+    grep -q "^attack       $a" "$TMP/out" || fail "--attack $a not reported"
+    awk -F, 'NR > 1 && !($8 >= 0 && $8 <= 1 && $7 == 1) { bad = 1 } END { exit bad }' "$TMP/r-$a.csv" ||
+        fail "--attack $a: a CSV row is unfinished or out of range"
+done
+# shellcheck disable=SC2086
+expect 2 "pgd with a bad norm" 4-2 $DATA --attack pgd --norm l3
+if [ -n "$TRAIN_BIN" ]; then
+    # shellcheck disable=SC2086
+    "$TRAIN_BIN" 4-8t-2 $DATA --epochs 40 --batch 10 --lr 0.3 --quiet --save "$TMP/m.onnx" \
+        > "$TMP/train.out" 2>&1 || fail "nnprobe-train --save"
+    # shellcheck disable=SC2086
+    expect 0 "an ONNX model" "$TMP/m.onnx" $DATA --count 8 --quiet
+    grep -q "^model        $TMP/m.onnx, loaded" "$TMP/out" || { fail "ONNX model line"; cat "$TMP/out"; }
+    grep -q '^success      8/8' "$TMP/out" || { fail "ONNX model: not every example"; cat "$TMP/out"; }
+    # shellcheck disable=SC2086
+    expect 1 "a missing ONNX file" "$TMP/none.onnx" $DATA --count 8 --quiet
+fi
 # shellcheck disable=SC2086
 expect 2 "unknown attack" 4-2 $DATA --attack nope
 grep -q "unknown attack 'nope'" "$TMP/err" || fail "unknown attack message"
