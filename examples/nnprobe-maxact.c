@@ -198,6 +198,7 @@ int main(int argc, char **argv)
     int quiet = 0, c, rc = EXIT_FAILURE, layer_set = 0, jitter_set = 0;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
     nnp_net *net = NULL;
+    nnp_workspace *ws = NULL;
     float *dirs = NULL, *top_score = NULL, *xopt = NULL, *oscore = NULL, *tile = NULL;
     size_t *top_index = NULL;
     figure fig = {0};
@@ -321,9 +322,10 @@ int main(int argc, char **argv)
         TRY("nnp_direction_unit", nnp_direction_unit(dim, units[d], dirs + d * dim));
     if (n_random) TRY("nnp_directions_random", nnp_directions_random(dim, n_random, seed, dirs));
 
-    /* One pass over the test set for all directions. */
+    /* One pass over the test set for all directions; the optimisation reuses the workspace. */
+    TRY("nnp_workspace_create", nnp_workspace_create(net, 256, &ws));
     size_t found;
-    TRY("nnp_maxact_search", nnp_maxact_search(net, test, layer, dirs, n_dir, k, top_index,
+    TRY("nnp_maxact_search", nnp_maxact_search(net, ws, test, layer, dirs, n_dir, k, top_index,
                                                top_score, NULL, NULL, &found, NULL));
     if (steps > 0) {
         nnp_maxact_optimise_opts oo;
@@ -334,7 +336,7 @@ int main(int argc, char **argv)
         oo.tv = tv;
         oo.jitter = jitter;
         oo.seed = seed;
-        TRY("nnp_maxact_optimise", nnp_maxact_optimise(net, layer, dirs, n_dir, &oo, xopt, oscore, NULL));
+        TRY("nnp_maxact_optimise", nnp_maxact_optimise(net, ws, layer, dirs, n_dir, &oo, xopt, oscore, NULL));
     }
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
@@ -404,6 +406,7 @@ done:
     if (rc == EXIT_FAILURE) lib_error(what, s);
 done_quiet:
     figure_free(&fig);
+    nnp_workspace_free(ws);
     free(dirs);
     free(top_index);
     free(top_score);

@@ -186,7 +186,7 @@ START_TEST(search_matches_brute_force)
             ck_assert_ok(nnp_maxact_search_opts_init(&o));
             o.batch_size = batches[(layer + ki) % 3];
             size_t found = 0;
-            ck_assert_ok(nnp_maxact_search(net, ds, layer, v, n_dir, k, ti, ts, bi, bs, &found, &o));
+            ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v, n_dir, k, ti, ts, bi, bs, &found, &o));
             ck_assert_uint_eq(found, k < N ? k : N);
             /* The exact comparison needs the search's forward pass to be the brute force's: one
              * batch of all N (small batches take the GEMV path, docs/architecture.md). */
@@ -221,15 +221,24 @@ START_TEST(several_directions_equal_one_at_a_time)
     ck_assert_ok(nnp_directions_random(dim, n_dir, 5, v));
     size_t ti[12 * 9], bi[12 * 9], one_i[9], found;
     float ts[12 * 9], bs[12 * 9], one_s[9];
-    ck_assert_ok(nnp_maxact_search(net, ds, layer, v, n_dir, k, ti, ts, bi, bs, &found, NULL));
+    ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v, n_dir, k, ti, ts, bi, bs, &found, NULL));
+    /* a caller's workspace (smaller than a batch: it grows) gives the same lists */
+    nnp_workspace *ws = NULL;
+    ck_assert_ok(nnp_workspace_create(net, 3, &ws));
+    size_t wi[12 * 9];
+    float wsc[12 * 9];
+    ck_assert_ok(nnp_maxact_search(net, ws, ds, layer, v, n_dir, k, wi, wsc, NULL, NULL, NULL, NULL));
+    ck_assert_mem_eq(wi, ti, sizeof wi);
+    ck_assert_mem_eq(wsc, ts, sizeof wsc);
+    nnp_workspace_free(ws);
     for (size_t d = 0; d < n_dir; d++) {
-        ck_assert_ok(nnp_maxact_search(net, ds, layer, v + d * dim, 1, k, one_i, one_s, NULL, NULL,
+        ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v + d * dim, 1, k, one_i, one_s, NULL, NULL,
                                        NULL, NULL));
         for (size_t j = 0; j < k; j++) {
             ck_assert_uint_eq(one_i[j], ti[d * k + j]);
             ck_assert_float_eq_tol(one_s[j], ts[d * k + j], 1e-5f);
         }
-        ck_assert_ok(nnp_maxact_search(net, ds, layer, v + d * dim, 1, k, NULL, NULL, one_i, NULL,
+        ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v + d * dim, 1, k, NULL, NULL, one_i, NULL,
                                        NULL, NULL));
         for (size_t j = 0; j < k; j++) ck_assert_uint_eq(one_i[j], bi[d * k + j]);
     }
@@ -349,7 +358,7 @@ START_TEST(one_step_follows_objective_gradient)
     o.tv = 0.1;
     o.tv_eps = 0.05;
     o.start = start;
-    ck_assert_ok(nnp_maxact_optimise(net, layer, v, n_dir, &o, x, score, obj));
+    ck_assert_ok(nnp_maxact_optimise(net, NULL, layer, v, n_dir, &o, x, score, obj));
     for (size_t e = 0; e < n_dir; e++) {
         pen_ctx q = {.c = 1, .h = 3, .w = 4, .l2 = o.l2, .tv = o.tv, .eps = o.tv_eps, .net = net,
                      .layer = layer, .v = v + e * dim};
@@ -390,18 +399,21 @@ START_TEST(optimiser_climbs_and_stays_in_box)
     o.jitter = (size_t)_i; /* 0, 1 or 2 pixels */
     o.steps = 1;
     o.step_size = 1e-12; /* the start point's objective (the start is drawn from the seed) */
-    ck_assert_ok(nnp_maxact_optimise(net, layer, v, n_dir, &o, x0, NULL, obj0));
+    ck_assert_ok(nnp_maxact_optimise(net, NULL, layer, v, n_dir, &o, x0, NULL, obj0));
     o.steps = 150;
     o.step_size = 0.02;
-    ck_assert_ok(nnp_maxact_optimise(net, layer, v, n_dir, &o, x, NULL, obj));
+    ck_assert_ok(nnp_maxact_optimise(net, NULL, layer, v, n_dir, &o, x, NULL, obj));
     for (size_t i = 0; i < n_dir * d; i++) ck_assert(x[i] >= 0.0f && x[i] <= 1.0f);
     for (size_t e = 0; e < n_dir; e++)
         ck_assert_msg(obj[e] > obj0[e] + 0.05f, "direction %zu: objective %g -> %g", e,
                       (double)obj0[e], (double)obj[e]);
-    ck_assert_ok(nnp_maxact_optimise(net, layer, v, n_dir, &o, x2, NULL, NULL));
+    nnp_workspace *ws = NULL;
+    ck_assert_ok(nnp_workspace_create(net, 1, &ws));
+    ck_assert_ok(nnp_maxact_optimise(net, ws, layer, v, n_dir, &o, x2, NULL, NULL));
     ck_assert_mem_eq(x, x2, sizeof x);
+    nnp_workspace_free(ws);
     o.seed = 2;
-    ck_assert_ok(nnp_maxact_optimise(net, layer, v, n_dir, &o, x2, NULL, NULL));
+    ck_assert_ok(nnp_maxact_optimise(net, NULL, layer, v, n_dir, &o, x2, NULL, NULL));
     ck_assert(memcmp(x, x2, sizeof x) != 0);
     nnp_net_free(net);
 }
@@ -438,7 +450,7 @@ START_TEST(cancellation)
     so.batch_size = 8;
     so.progress = cancel_cb;
     so.progress_user = &c;
-    ck_assert_ok(nnp_maxact_search(net, ds, 2, v, 1, 4, idx, sc, NULL, NULL, &found, &so));
+    ck_assert_ok(nnp_maxact_search(net, NULL, ds, 2, v, 1, 4, idx, sc, NULL, NULL, &found, &so));
     ck_assert_uint_eq(c.calls, 7); /* ceil(50 / 8) batches */
     ck_assert_uint_eq(c.last_done, 50);
     ck_assert_uint_eq(c.total, 50);
@@ -446,7 +458,7 @@ START_TEST(cancellation)
     size_t idx2[4] = {7, 7, 7, 7};
     c = (cancel_ctx){.stop_at = 2, .monotone = 1};
     found = 77;
-    ck_assert_status(nnp_maxact_search(net, ds, 2, v, 1, 4, idx2, sc, NULL, NULL, &found, &so),
+    ck_assert_status(nnp_maxact_search(net, NULL, ds, 2, v, 1, 4, idx2, sc, NULL, NULL, &found, &so),
                      NNP_ECANCELLED);
     ck_assert_uint_eq(c.calls, 2);
     for (size_t j = 0; j < 4; j++) ck_assert_uint_eq(idx2[j], 7); /* untouched */
@@ -460,17 +472,40 @@ START_TEST(cancellation)
     ck_assert_ok(nnp_maxact_optimise_opts_init(&oo));
     oo.steps = 3;
     oo.jitter = 1;
-    ck_assert_ok(nnp_maxact_optimise(net2, 4, dir, 1, &oo, x3, NULL, NULL));
+    ck_assert_ok(nnp_maxact_optimise(net2, NULL, 4, dir, 1, &oo, x3, NULL, NULL));
     oo.steps = 10;
     c = (cancel_ctx){.stop_at = 3, .monotone = 1};
     oo.progress = cancel_cb;
     oo.progress_user = &c;
-    ck_assert_status(nnp_maxact_optimise(net2, 4, dir, 1, &oo, xc, NULL, NULL), NNP_ECANCELLED);
+    ck_assert_status(nnp_maxact_optimise(net2, NULL, 4, dir, 1, &oo, xc, NULL, NULL), NNP_ECANCELLED);
     ck_assert_error_has("step 3 of 10");
     ck_assert_uint_eq(c.total, 10);
     ck_assert_mem_eq(x3, xc, sizeof xc);
     nnp_net_free(net2);
     nnp_dataset_free(ds);
+    nnp_net_free(net);
+}
+END_TEST
+
+/* A gradient that overflows is NNP_ENUMERIC, and x stays at the last completed step. */
+START_TEST(non_finite_gradient)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 2, 2, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
+    ck_assert_ok(nnp_net_add_dense(net, 2, NULL));
+    float w1[12], w2[6];
+    for (size_t i = 0; i < 12; i++) w1[i] = 1e30f;
+    for (size_t i = 0; i < 6; i++) w2[i] = 1e30f;
+    ck_assert_ok(nnp_net_set_params(net, 1, w1, NULL));
+    ck_assert_ok(nnp_net_set_params(net, 2, w2, NULL));
+    float v[2] = {1.0f, 0.5f}, start[4] = {0.1f, 0.2f, 0.3f, 0.4f}, x[4];
+    nnp_maxact_optimise_opts o;
+    ck_assert_ok(nnp_maxact_optimise_opts_init(&o));
+    o.start = start;
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 2, v, 1, &o, x, NULL, NULL), NNP_ENUMERIC);
+    ck_assert_error_has("step 1");
+    ck_assert_mem_eq(x, start, sizeof x);
     nnp_net_free(net);
 }
 END_TEST
@@ -485,9 +520,9 @@ START_TEST(bad_input_is_refused)
     ck_assert_ok(nnp_directions_random(9, 2, 1, v));
     size_t idx[6];
     float sc[6];
-#define SEARCH_FAILS(want, needle, ...)                                   \
+#define SEARCH_FAILS(want, needle, net_, ...)                             \
     do {                                                                  \
-        ck_assert_status(nnp_maxact_search(__VA_ARGS__), want);           \
+        ck_assert_status(nnp_maxact_search(net_, NULL, __VA_ARGS__), want); \
         ck_assert_error_has(needle);                                      \
     } while (0)
     SEARCH_FAILS(NNP_EINVAL, "net", NULL, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
@@ -498,6 +533,18 @@ START_TEST(bad_input_is_refused)
     SEARCH_FAILS(NNP_EINVAL, "k is 0", net, ds, 2, v, 2, 0, idx, sc, NULL, NULL, NULL, NULL);
     SEARCH_FAILS(NNP_EINVAL, "outputs", net, ds, 2, v, 2, 3, NULL, NULL, NULL, NULL, NULL, NULL);
     SEARCH_FAILS(NNP_EINVAL, "values", net, other, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
+    nnp_net *net2 = relu_net(1, 2, 3, 114);
+    nnp_workspace *ws2 = NULL;
+    ck_assert_ok(nnp_workspace_create(net2, 4, &ws2));
+    ck_assert_status(nnp_maxact_search(net, ws2, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL),
+                     NNP_EINVAL);
+    ck_assert_error_has("another net");
+    float xo[2 * 6], d6[2 * 6];
+    ck_assert_ok(nnp_directions_random(6, 2, 3, d6));
+    ck_assert_status(nnp_maxact_optimise(net, ws2, 4, d6, 2, NULL, xo, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("another net");
+    nnp_workspace_free(ws2);
+    nnp_net_free(net2);
     v[9 + 4] = NAN;
     SEARCH_FAILS(NNP_EINVAL, "directions[1][4]", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
     v[9 + 4] = INFINITY;
@@ -512,7 +559,7 @@ START_TEST(bad_input_is_refused)
     struct { nnp_maxact_search_opts o; size_t extra; } big;
     ck_assert_ok(nnp_maxact_search_opts_init_sized(&big.o, sizeof big));
     ck_assert_uint_eq(big.extra, 0);
-    ck_assert_ok(nnp_maxact_search(net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &big.o));
+    ck_assert_ok(nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &big.o));
     big.extra = 1;
     SEARCH_FAILS(NNP_EVERSION, "larger", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &big.o);
     ck_assert_status(nnp_maxact_search_opts_init_sized(&so, 2), NNP_EINVAL);
@@ -526,7 +573,7 @@ START_TEST(bad_input_is_refused)
     do {                                                                                   \
         ck_assert_ok(nnp_maxact_optimise_opts_init(&o));                                   \
         set;                                                                               \
-        ck_assert_status(nnp_maxact_optimise(net, 4, dir4, 2, &o, x, NULL, NULL), NNP_EINVAL); \
+        ck_assert_status(nnp_maxact_optimise(net, NULL, 4, dir4, 2, &o, x, NULL, NULL), NNP_EINVAL); \
         ck_assert_error_has(field);                                                        \
     } while (0)
     OPT_FAILS("opts.steps", o.steps = 0);
@@ -545,17 +592,17 @@ START_TEST(bad_input_is_refused)
     ck_assert_ok(nnp_maxact_optimise_opts_init(&o));
     o.jitter = 1;
     o.steps = 2;
-    ck_assert_ok(nnp_maxact_optimise(net, 4, dir4, 2, &o, x, NULL, NULL));
-    ck_assert_status(nnp_maxact_optimise(net, 0, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
+    ck_assert_ok(nnp_maxact_optimise(net, NULL, 4, dir4, 2, &o, x, NULL, NULL));
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 0, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
     ck_assert_error_has("layer 0");
-    ck_assert_status(nnp_maxact_optimise(net, 6, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
-    ck_assert_status(nnp_maxact_optimise(net, 4, dir4, 0, NULL, x, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 6, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 4, dir4, 0, NULL, x, NULL, NULL), NNP_EINVAL);
     ck_assert_error_has("n_dir");
-    ck_assert_status(nnp_maxact_optimise(NULL, 4, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
-    ck_assert_status(nnp_maxact_optimise(net, 4, NULL, 2, NULL, x, NULL, NULL), NNP_EINVAL);
-    ck_assert_status(nnp_maxact_optimise(net, 4, dir4, 2, NULL, NULL, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_optimise(NULL, NULL, 4, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 4, NULL, 2, NULL, x, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 4, dir4, 2, NULL, NULL, NULL, NULL), NNP_EINVAL);
     dir4[7] = NAN;
-    ck_assert_status(nnp_maxact_optimise(net, 4, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_optimise(net, NULL, 4, dir4, 2, NULL, x, NULL, NULL), NNP_EINVAL);
     ck_assert_error_has("directions[1][1]");
     nnp_dataset_free(ds);
     nnp_dataset_free(other);
@@ -578,12 +625,12 @@ START_TEST(allocation_failures)
     o.steps = 2;
     for (long n = 1; n < 200 && !(search_ok && opt_ok); n++) {
         nnpi_fail_alloc_after(n);
-        nnp_status s = nnp_maxact_search(net, ds, 2, v, 2, 3, idx, NULL, NULL, NULL, NULL, NULL);
+        nnp_status s = nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, idx, NULL, NULL, NULL, NULL, NULL);
         nnpi_fail_alloc_after(0);
         ck_assert(s == NNP_OK || s == NNP_ENOMEM);
         search_ok |= s == NNP_OK;
         nnpi_fail_alloc_after(n);
-        s = nnp_maxact_optimise(net, 2, v, 2, &o, x, NULL, NULL);
+        s = nnp_maxact_optimise(net, NULL, 2, v, 2, &o, x, NULL, NULL);
         nnpi_fail_alloc_after(0);
         ck_assert(s == NNP_OK || s == NNP_ENOMEM);
         opt_ok |= s == NNP_OK;
@@ -609,6 +656,7 @@ int main(void)
     suite_add_tcase(s, op);
     TCase *api = tcase_create("api");
     tcase_add_test(api, cancellation);
+    tcase_add_test(api, non_finite_gradient);
     tcase_add_test(api, bad_input_is_refused);
     tcase_add_test(api, allocation_failures);
     suite_add_tcase(s, api);

@@ -15,7 +15,7 @@
  *
  * @par Thread safety
  * Read-only on the net and the data set: concurrent calls on one `const nnp_net *` and one
- * `const nnp_dataset *` are safe.
+ * `const nnp_dataset *` are safe with distinct workspaces (or NULL workspaces).
  */
 #ifndef NNPROBE_MAXACT_H
 #define NNPROBE_MAXACT_H
@@ -99,6 +99,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * examples, the first N entries of each row are filled and the rest hold index SIZE_MAX and
  * score NaN; `*found` says how many are filled.
  * @param[in]  net          network
+ * @param[in,out] ws        workspace made for `net`, or NULL (then the call makes its own for
+ *                          one batch: with a large net, reusing one workspace over many calls
+ *                          saves allocating and touching its buffers every time)
  * @param[in]  data         examples of nnp_net_input_size() values each
  * @param[in]  layer        0 … nnp_net_layer_count()−1 (0 ranks by the input itself)
  * @param[in]  directions   n_dir × output_size(layer) floats, each finite
@@ -110,7 +113,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * @param[out] bottom_score n_dir × k scores matching bottom_index, or NULL
  * @param[out] found        min(k, N), or NULL
  * @param[in]  opts         options, or NULL for the defaults
- * @retval NNP_EINVAL NULL net/data/directions, all four outputs NULL, layer out of range,
+ * @retval NNP_EINVAL NULL net/data/directions, `ws` made for another net, all four outputs NULL, layer out of range,
  *         n_dir or k 0, data examples of another size than the net's input, a non-finite
  *         direction value (the message names the row and column), an option out of range
  *         (the message names the field)
@@ -119,11 +122,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * @retval NNP_ECANCELLED the progress callback asked to stop; the outputs are untouched
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller owns every buffer; nothing is kept after the call.
- * @par Thread safety Read-only on `net` and `data`.
+ * @par Thread safety Read-only on `net` and `data`; `ws` is written.
  * @since 0.1.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_maxact_search(const nnp_net *net, const nnp_dataset *data,
-                                                   size_t layer, const float *directions,
+NNP_API NNP_NODISCARD nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws,
+                                                   const nnp_dataset *data, size_t layer, const float *directions,
                                                    size_t n_dir, size_t k, size_t *top_index,
                                                    float *top_score, size_t *bottom_index,
                                                    float *bottom_score, size_t *found,
@@ -188,6 +191,7 @@ nnp_maxact_optimise_opts_init_sized(nnp_maxact_optimise_opts *opts, size_t size)
  * With jitter, the gradient of ⟨φ_l, v⟩ is taken at a randomly shifted copy of x and shifted
  * back. Deterministic for a given seed (with a fixed BLAS thread count).
  * @param[in]  net        network
+ * @param[in,out] ws      workspace made for `net`, or NULL (then the call makes its own)
  * @param[in]  layer      1 … nnp_net_layer_count()−1
  * @param[in]  directions n_dir × output_size(layer) floats, each finite
  * @param[in]  n_dir      number of directions (= examples optimised), ≥ 1
@@ -195,20 +199,22 @@ nnp_maxact_optimise_opts_init_sized(nnp_maxact_optimise_opts *opts, size_t size)
  * @param[out] x          n_dir × nnp_net_input_size() floats: the inputs after the last step
  * @param[out] score      n_dir floats: ⟨φ_l(x), v⟩ at the returned x (no jitter), or NULL
  * @param[out] objective  n_dir floats: J(x) at the returned x, or NULL
- * @retval NNP_EINVAL NULL net/directions/x, layer 0 or out of range, n_dir 0, a non-finite
+ * @retval NNP_EINVAL NULL net/directions/x, `ws` made for another net, layer 0 or out of range, n_dir 0, a non-finite
  *         direction value, a start value outside [0,1], an option out of range (the message
  *         names the field, e.g. `opts.jitter`)
  * @retval NNP_EVERSION opts->size is larger than this library's struct and the extra bytes
  *         are not zero
  * @retval NNP_ECANCELLED the progress callback asked to stop; `x` holds the inputs after the
  *         last completed step (in [0,1]), `score` and `objective` are untouched
- * @retval NNP_ENUMERIC the objective or its gradient became NaN or infinite
+ * @retval NNP_ENUMERIC the gradient became NaN or infinite (e.g. a net with huge weights);
+ *         `x` holds the inputs after the last completed step
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller owns every buffer; nothing is kept after the call.
- * @par Thread safety Read-only on `net`.
+ * @par Thread safety Read-only on `net`; `ws` is written.
  * @since 0.1.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_maxact_optimise(const nnp_net *net, size_t layer,
+NNP_API NNP_NODISCARD nnp_status nnp_maxact_optimise(const nnp_net *net, nnp_workspace *ws,
+                                                     size_t layer,
                                                      const float *directions, size_t n_dir,
                                                      const nnp_maxact_optimise_opts *opts,
                                                      float *x, float *score, float *objective);

@@ -90,18 +90,20 @@ static nnp_status check_opts(const nnp_maxact_optimise_opts *o, const nnpi_node 
 }
 
 typedef struct opt_buffers {
-    nnp_workspace *ws;
+    nnp_workspace *ws, *owned; /* the pass's workspace; the one made here, if any */
     float *xs, *gs, *pg;   /* shifted inputs, their gradients (n × D); one penalty gradient (D) */
     size_t *shift;         /* per example: rows, columns */
+    double *ss;            /* per example: squared norm of the gradient */
 } opt_buffers;
 
 static void free_opt(opt_buffers *b)
 {
-    nnp_workspace_free(b->ws);
+    nnp_workspace_free(b->owned);
     nnpi_free(b->xs);
     nnpi_free(b->gs);
     nnpi_free(b->pg);
     nnpi_free(b->shift);
+    nnpi_free(b->ss);
 }
 
 /* Circular shift of every channel by (sy, sx): dst[i][j] = src[(i−sy) mod h][(j−sx) mod w];
@@ -134,7 +136,7 @@ static void vjp_pass(const nnp_net *net, nnp_workspace *ws, const float *in, siz
     nnpi_backward(net, ws, in, n, layer, dphi, NULL, 0);
 }
 
-NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, size_t layer, const float *directions,
+NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, nnp_workspace *ws, size_t layer, const float *directions,
                                        size_t n_dir, const nnp_maxact_optimise_opts *opts,
                                        float *x, float *score, float *objective)
 {
@@ -159,13 +161,14 @@ NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, size_t layer, const f
     NNPI_TRY(nnpi_maxact_check_directions(directions, n_dir, dim, F));
 
     opt_buffers b = {0};
-    nnp_status s = nnp_workspace_create(net, n_dir, &b.ws);
+    nnp_status s = nnpi_workspace_prepare(net, ws, n_dir, &b.ws, &b.owned);
     if (s != NNP_OK) return s;
     b.xs = o.jitter ? nnpi_malloc(nnpi_mul(nnpi_mul(n_dir, D), sizeof(float))) : NULL;
     b.gs = nnpi_malloc(nnpi_mul(nnpi_mul(n_dir, D), sizeof(float)));
     b.pg = nnpi_malloc(nnpi_mul(D, sizeof(float)));
     b.shift = nnpi_malloc(nnpi_mul(2 * n_dir, sizeof(size_t)));
-    if ((o.jitter && !b.xs) || !b.gs || !b.pg || !b.shift) {
+    b.ss = nnpi_malloc(nnpi_mul(n_dir, sizeof(double)));
+    if ((o.jitter && !b.xs) || !b.gs || !b.pg || !b.shift || !b.ss) {
         free_opt(&b);
         return nnpi_error(NNP_ENOMEM, "%s: out of memory for %zu directions", F, n_dir);
     }
@@ -196,21 +199,25 @@ NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, size_t layer, const f
         if (o.jitter) /* shift the gradients back, into xs (no longer needed) */
             for (size_t e = 0; e < n_dir; e++)
                 roll(b.gs + e * D, b.xs + e * D, C, H, W, b.shift[2 * e], b.shift[2 * e + 1], 1);
-        for (size_t e = 0; e < n_dir && s == NNP_OK; e++) {
-            float *ge = g + e * D, *xe = x + e * D;
-            nnpi_maxact_penalty(xe, C, H, W, o.l2, o.tv, o.tv_eps, b.pg);
+        /* all gradients first, so a non-finite one leaves x at the previous step */
+        for (size_t e = 0; e < n_dir; e++) {
+            float *ge = g + e * D;
+            nnpi_maxact_penalty(x + e * D, C, H, W, o.l2, o.tv, o.tv_eps, b.pg);
             double ss = 0.0;
             for (size_t j = 0; j < D; j++) {
                 ge[j] -= b.pg[j];
                 ss += (double)ge[j] * (double)ge[j];
             }
-            if (!isfinite(ss)) {
+            b.ss[e] = ss;
+            if (!isfinite(ss) && s == NNP_OK)
                 s = nnpi_error(NNP_ENUMERIC, "%s: the gradient of direction %zu became non-finite "
                                "at step %zu", F, e, step);
-                break;
-            }
-            if (ss == 0.0) continue; /* a flat point (e.g. dead ReLUs): nothing to climb */
-            const float scale = (float)(o.step_size / sqrt(ss / (double)D));
+        }
+        for (size_t e = 0; e < n_dir && s == NNP_OK; e++) {
+            if (b.ss[e] == 0.0) continue; /* a flat point (e.g. dead ReLUs): nothing to climb */
+            const float *ge = g + e * D;
+            float *xe = x + e * D;
+            const float scale = (float)(o.step_size / sqrt(b.ss[e] / (double)D));
             for (size_t j = 0; j < D; j++) {
                 float v = xe[j] + scale * ge[j];
                 xe[j] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;

@@ -112,16 +112,27 @@ static void sift_up(entry *e, size_t i, int top)
     }
 }
 
-/* Offers (score, index) to a heap of capacity k. Indices arrive in increasing order, so an
- * equal score never displaces a kept entry (the smaller index ranks first). */
-static inline void heap_offer(heap *h, size_t k, float score, size_t index, int top)
+/* Offers the scores of examples first, first+1, … (n of them) to a heap of capacity k.
+ * Indices arrive in increasing order, so an equal score never displaces a kept entry (the
+ * smaller index ranks first). Once the heap is full almost every score is rejected by one
+ * comparison with the root; only unordered pairs (a NaN) take the general rule. */
+static void heap_offer_run(heap *h, size_t k, const float *score, size_t n, size_t first, int top)
 {
-    if (h->n < k) {
-        h->e[h->n] = (entry){score, index};
+    size_t i = 0;
+    for (; i < n && h->n < k; i++) {
+        h->e[h->n] = (entry){score[i], first + i};
         sift_up(h->e, h->n++, top);
-    } else if (ranks_before(score, index, h->e[0].score, h->e[0].index, top)) {
-        h->e[0] = (entry){score, index};
+    }
+    float root = h->e[0].score;
+    for (; i < n; i++) {
+        const float s = score[i];
+        if (top ? s <= root : s >= root) continue;       /* common case: not good enough */
+        if (!(top ? s > root : s < root) &&              /* a NaN on either side */
+            !ranks_before(s, first + i, root, h->e[0].index, top))
+            continue;
+        h->e[0] = (entry){s, first + i};
         sift_down(h->e, h->n, 0, top);
+        root = h->e[0].score;
     }
 }
 
@@ -165,21 +176,22 @@ NNP_API nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_search_opts *opt
 /* ---- the search ---- */
 
 typedef struct search_buffers {
-    nnp_workspace *ws;
-    float *scores;    /* batch × n_dir */
+    nnp_workspace *ws, *owned; /* the pass's workspace; the one made here, if any */
+    float *scores;    /* n_dir × batch */
     entry *entries;   /* n_dir × k (top) followed by n_dir × k (bottom) */
     heap *heaps;      /* n_dir (top) followed by n_dir (bottom) */
 } search_buffers;
 
 static void free_search(search_buffers *b)
 {
-    nnp_workspace_free(b->ws);
+    nnp_workspace_free(b->owned);
     nnpi_free(b->scores);
     nnpi_free(b->entries);
     nnpi_free(b->heaps);
 }
 
-NNP_API nnp_status nnp_maxact_search(const nnp_net *net, const nnp_dataset *data, size_t layer,
+NNP_API nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws, const nnp_dataset *data,
+                                     size_t layer,
                                      const float *directions, size_t n_dir, size_t k,
                                      size_t *top_index, float *top_score, size_t *bottom_index,
                                      float *bottom_score, size_t *found,
@@ -212,8 +224,7 @@ NNP_API nnp_status nnp_maxact_search(const nnp_net *net, const nnp_dataset *data
     const size_t keep = k < N ? k : N; /* heap capacity: O(k) per direction, never more than N */
     const size_t B = o.batch_size < N ? o.batch_size : N;
     search_buffers b = {0};
-    nnp_status s = nnp_workspace_create(net, B, &b.ws);
-    if (s != NNP_OK) return s;
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, B, &b.ws, &b.owned));
     b.scores = nnpi_malloc(nnpi_mul(nnpi_mul(B, n_dir), sizeof(float)));
     b.entries = nnpi_malloc(nnpi_mul(nnpi_mul(2 * n_dir, keep), sizeof(entry)));
     b.heaps = nnpi_calloc(2 * n_dir, sizeof(heap));
@@ -231,15 +242,14 @@ NNP_API nnp_status nnp_maxact_search(const nnp_net *net, const nnp_dataset *data
         const float *x = images + start * D;
         nnpi_forward(net, b.ws, x, n, layer);
         const float *phi = nnpi_node_output(b.ws, x, layer);
-        /* scores (n × n_dir) = φ (n × dim) · directionsᵀ (dim × n_dir): one GEMM per batch */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n_dir, (int)dim, 1.0f,
-                    phi, (int)dim, directions, (int)dim, 0.0f, b.scores, (int)n_dir);
-        for (size_t i = 0; i < n; i++) {
-            const float *row = b.scores + i * n_dir;
-            for (size_t d = 0; d < n_dir; d++) {
-                if (want_top) heap_offer(&tops[d], keep, row[d], start + i, 1);
-                if (want_bottom) heap_offer(&bottoms[d], keep, row[d], start + i, 0);
-            }
+        /* scores (n_dir × n) = directions (n_dir × dim) · φᵀ (dim × n): one GEMM per batch,
+         * laid out so that each direction's scores are contiguous for its heaps */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_dir, (int)n, (int)dim, 1.0f,
+                    directions, (int)dim, phi, (int)dim, 0.0f, b.scores, (int)n);
+        for (size_t d = 0; d < n_dir; d++) {
+            const float *row = b.scores + d * n;
+            if (want_top) heap_offer_run(&tops[d], keep, row, n, start, 1);
+            if (want_bottom) heap_offer_run(&bottoms[d], keep, row, n, start, 0);
         }
         if (o.progress && o.progress(start + n, N, o.progress_user) != 0) {
             free_search(&b);
