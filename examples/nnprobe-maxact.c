@@ -67,6 +67,15 @@ static int parse_units(const char *s, size_t *units, size_t *n)
     }
 }
 
+/* Progress of the search and the optimisation: a line at each quarter. */
+static int on_quarter(uint64_t done, uint64_t total, void *user)
+{
+    const char *phase = user;
+    if (total >= 4 ? done % (total / 4) == 0 || done == total : done == total)
+        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 "\n", phase, done, total);
+    return 0;
+}
+
 static int on_train_progress(uint64_t done, uint64_t total, void *user)
 {
     size_t epochs = *(const size_t *)user;
@@ -136,7 +145,8 @@ static void print_help(void)
            "       " DEFAULT_DATA_DIR "). With one argument: DATA if it is a directory,\n"
            "       else MODEL.\n"
            "\n"
-           "      --layer L             layer 1..layers-1 (see the printed layer list)\n"
+           "      --layer L             layer 1..layers-1 (the output lists them; so does an\n"
+           "                            out-of-range L)\n"
            "      --unit I[,J...]       one row per unit i: v = e_i\n"
            "      --random-directions N N rows of random unit directions (from --seed)\n"
            "      --top K               images per row (default 8)\n"
@@ -325,8 +335,13 @@ int main(int argc, char **argv)
     /* One pass over the test set for all directions; the optimisation reuses the workspace. */
     TRY("nnp_workspace_create", nnp_workspace_create(net, 256, &ws));
     size_t found;
+    nnp_maxact_search_opts so;
+    TRY("nnp_maxact_search_opts_init", nnp_maxact_search_opts_init(&so));
+    so.batch_size = 256;
+    so.progress = quiet ? NULL : on_quarter;
+    so.progress_user = (void *)"search (images)";
     TRY("nnp_maxact_search", nnp_maxact_search(net, ws, test, layer, dirs, n_dir, k, top_index,
-                                               top_score, NULL, NULL, &found, NULL));
+                                               top_score, NULL, NULL, &found, &so));
     if (steps > 0) {
         nnp_maxact_optimise_opts oo;
         TRY("nnp_maxact_optimise_opts_init", nnp_maxact_optimise_opts_init(&oo));
@@ -336,12 +351,21 @@ int main(int argc, char **argv)
         oo.tv = tv;
         oo.jitter = jitter;
         oo.seed = seed;
+        oo.progress = quiet ? NULL : on_quarter;
+        oo.progress_user = (void *)"optimise (steps)";
         TRY("nnp_maxact_optimise", nnp_maxact_optimise(net, ws, layer, dirs, n_dir, &oo, xopt, oscore, NULL));
     }
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
            ch, hh, ww, paths[2]);
     printf("test error   %.2f%%\n", 100.0 * test_err);
+    printf("layers      ");
+    for (size_t l = 1; l < L; l++) {
+        nnp_layer_info li = {.size = sizeof li};
+        if (nnp_net_layer_info(net, l, &li) == NNP_OK)
+            printf(" %zu:%s(%zu)", l, nnp_layer_kind_name(li.kind), li.output_size);
+    }
+    printf("\n");
     printf("layer        %zu (%s, %zu units)\n", layer, nnp_layer_kind_name(info.kind), dim);
     printf("directions   %zu %s\n", n_dir, n_units ? "natural basis vectors e_i" :
            "random unit directions (Gaussian, normalised)");
