@@ -375,6 +375,7 @@ int main(int argc, char **argv)
            "agree", "labels (test indices) of the top images");
     const int32_t *labels = nnp_dataset_labels(test);
     double agree_sum = 0;
+    size_t n_tied = 0;
     for (size_t d = 0; d < n_dir; d++) {
         char name[48];
         if (n_units) snprintf(name, sizeof name, "unit %zu", units[d]);
@@ -386,9 +387,16 @@ int main(int argc, char **argv)
             for (size_t m = 0; m < found; m++) same += labels[top_index[d * k + m]] == labels[top_index[d * k + j]];
             if (same > best) best = same;
         }
-        agree_sum += (double)best / (double)found;
+        /* all top scores equal (e.g. a dead ReLU): the order is just the index order */
+        int tied = found > 1 && top_score[d * k] == top_score[d * k + found - 1];
         char agree[48] = "-";
-        if (labels) snprintf(agree, sizeof agree, "%zu/%zu", best, found);
+        if (tied) {
+            snprintf(agree, sizeof agree, "tied");
+            n_tied++;
+        } else if (labels) {
+            snprintf(agree, sizeof agree, "%zu/%zu", best, found);
+            agree_sum += (double)best / (double)found;
+        }
         printf("%4zu %-12s %10.4g ", d, name, (double)top_score[d * k]);
         if (steps > 0) printf("%10.4g  ", (double)oscore[d]);
         else printf("%10s  ", "-");
@@ -400,9 +408,12 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
-    if (labels)
+    if (labels && n_tied < n_dir)
         printf("\nmean agree   %.3f (fraction of a row's top %zu sharing its most common label)\n",
-               agree_sum / (double)n_dir, found);
+               agree_sum / (double)(n_dir - n_tied), found);
+    if (n_tied)
+        printf("tied rows    %zu (every top score equal, e.g. a dead unit: left out of the mean)\n",
+               n_tied);
 
     if (png) { /* rows of `found` tiles, a gap, the optimised input; mid-grey background */
         const size_t tw = ww * scale, th = hh * scale, pad = scale, gap = 4 * scale;
