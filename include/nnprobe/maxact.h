@@ -87,8 +87,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * s(x) = ⟨φ_l(x), v⟩, for each of `n_dir` directions v, in one pass over the data.
  *
  * The data are streamed in batches: a forward pass to layer `layer`, then the scores of the
- * batch for all directions as one matrix product (batch × output size times output size ×
- * n_dir, float32), then each score is offered to a bounded heap per direction and list. Extra
+ * batch for all directions as one matrix product (n_dir × output size times output size ×
+ * batch, float32), then each score is offered to a bounded heap per direction and list. Extra
  * memory: the workspace of one batch, the batch's scores, and O(k) per direction and list,
  * whatever the size of the data set.
  *
