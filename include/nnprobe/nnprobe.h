@@ -14,5 +14,6 @@
 #include "train.h"
 #include "attack.h"
 #include "onnx.h"
+#include "maxact.h"
 
 #endif
