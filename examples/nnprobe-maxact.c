@@ -5,9 +5,9 @@
  * (nnp_maxact_optimise), print the labels of each row's top images, and draw the montage of
  * the paper's Figures 1–2: one row per direction, its top-k images, then its optimised input.
  *
- * The model is trained here, briefly, from a preset or spec (examples/netspec.h) on the
- * training files; the search runs on the test files (the paper's held-out set I). Loading a
- * trained model from a file belongs in load_model() below.
+ * The model is an ONNX file, or is trained here, briefly, from a preset or spec
+ * (examples/netspec.h) on the training files; the search runs on the test files (the paper's
+ * held-out set I).
  *
  * Exit status: 0 success, 1 library failure, 2 bad command line. */
 #define _POSIX_C_SOURCE 200809L
@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "figure.h"
+#include "model.h"
 #include "netspec.h"
 
 #define PROG "nnprobe-maxact"
@@ -84,10 +85,8 @@ static int on_train_progress(uint64_t done, uint64_t total, void *user)
     return 0;
 }
 
-/* The model. Today: a preset or spec, built and trained briefly on `train` (which the caller
- * has checked against the spec). Hook for model files: when the ONNX loader (lib/io/onnx)
- * lands, a MODEL argument naming a file is loaded here instead, and no training set is
- * needed. Returns 0, or an exit status after printing the problem. */
+/* A preset or spec, built and trained briefly on `train` (which the caller has checked against
+ * the spec). Returns 0, or an exit status after printing the problem. */
 static int load_model(const netspec *sp, const nnp_dataset *train, nnp_train_opts *opts,
                       int quiet, nnp_net **net)
 {
@@ -111,12 +110,6 @@ static int is_directory(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* Mean over channels of one c×h×w example into tile (h×w): the montage is grey. */
@@ -257,17 +250,15 @@ int main(int argc, char **argv)
     if ((n_units > 0) == (n_random > 0)) USAGE("give one of --unit I[,J...] and --random-directions N");
     if (n_random > MAX_DIRS) USAGE("--random-directions: at most %d", MAX_DIRS);
     if (!(step_size > 0)) USAGE("--step-size: must be > 0");
-    if (ends_with(model, ".onnx"))
-        USAGE("model files (%s) are not supported yet: give a preset or a spec, which is trained "
-              "here briefly", model);
-    const netspec_preset *pre = netspec_find_preset(model);
+    const int onnx = model_is_onnx(model);
+    const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
     if (pre && pre->ae_spec)
         USAGE("preset %s needs autoencoder pretraining: use a preset without one, or a spec", pre->name);
     if (pre) {
         topts.weight_decay = pre->lambda;
         topts.n_weight_decay = pre->n_lambda;
     }
-    {
+    if (!onnx) {
         char err[512];
         if (netspec_parse(pre ? pre->spec : model, 0, &sp, err, sizeof err) != 0) USAGE("%s", err);
     }
@@ -285,10 +276,10 @@ int main(int argc, char **argv)
     const size_t in = nnp_dataset_example_size(train);
     size_t ch, hh, ww;
     TRY("nnp_dataset_shape", nnp_dataset_shape(test, &ch, &hh, &ww));
-    if (sp.input != in || nnp_dataset_example_size(test) != in)
+    if (!onnx && (sp.input != in || nnp_dataset_example_size(test) != in))
         USAGE("model '%s': input size %zu does not match the data's %zu (training) and %zu (test) "
               "values per example", model, sp.input, in, nnp_dataset_example_size(test));
-    if (netspec_classes(&sp) < nnp_dataset_class_count(train))
+    if (!onnx && netspec_classes(&sp) < nnp_dataset_class_count(train))
         USAGE("model '%s': %zu classes is fewer than the training labels need", model,
               netspec_classes(&sp));
     if (!jitter_set && (hh < 2 || ww < 2)) jitter = 0;
@@ -296,11 +287,20 @@ int main(int argc, char **argv)
         USAGE("--jitter: %zu, must be smaller than the image height %zu and width %zu", jitter, hh, ww);
     if (limit == 0 || limit > n_train) limit = n_train;
     if (limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
-    printf("model        %s%s%s, trained %zu epoch%s on %zu examples, seed %zu\n", model,
-           pre ? " = " : "", pre ? pre->spec : "", topts.epochs, topts.epochs == 1 ? "" : "s",
-           limit, seed);
-    fflush(stdout);
-    if ((rc = load_model(&sp, sub ? sub : train, &topts, quiet, &net)) != 0) goto done_quiet;
+    if (onnx) {
+        printf("model        %s (ONNX)\n", model);
+        fflush(stdout);
+        if ((rc = model_load_onnx(model, &net)) != 0) goto done_quiet;
+        if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
+            USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
+                  nnp_net_input_size(net), nnp_dataset_example_size(test));
+    } else {
+        printf("model        %s%s%s, trained %zu epoch%s on %zu examples, seed %zu\n", model,
+               pre ? " = " : "", pre ? pre->spec : "", topts.epochs, topts.epochs == 1 ? "" : "s",
+               limit, seed);
+        fflush(stdout);
+        if ((rc = load_model(&sp, sub ? sub : train, &topts, quiet, &net)) != 0) goto done_quiet;
+    }
     rc = EXIT_FAILURE;
     double test_err;
     TRY("evaluating", nnp_evaluate(net, test, &test_err, NULL));

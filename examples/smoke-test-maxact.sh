@@ -66,8 +66,8 @@ grep -q 'layers 1..3' "$TMP/err" || fail "--layer message"
 expect 2 "--unit beyond the layer" 4-6s-2 $DATA --layer 2 --unit 6 --quiet
 grep -q 'units 0..5' "$TMP/err" || fail "--unit message"
 expect 2 "--jitter as large as the image" 4-6s-2 $DATA --layer 2 --unit 0 --jitter 2
-expect 2 "model file" model.onnx $DATA --layer 1 --unit 0
-grep -q 'not supported yet' "$TMP/err" || fail "model file message"
+expect 1 "missing ONNX model file" "$TMP/model.onnx" $DATA --layer 1 --unit 0
+grep -q 'loading the model' "$TMP/err" || fail "model file message"
 expect 2 "preset that needs pretraining" ae400-10 $DATA --layer 1 --unit 0
 expect 2 "input size mismatch" 5-2 $DATA --layer 1 --unit 0
 expect 2 "three positional arguments" 4-2 "$TMP" extra --layer 1 --unit 0
