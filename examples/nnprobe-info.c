@@ -97,7 +97,8 @@ int main(int argc, char **argv)
     printf("model        %s\n", path);
     printf("input        %zux%zux%zu (%zu values per example)\n", in.channels, in.height,
            in.width, in.output_size);
-    printf("%5s  %-15s %-9s %-14s %10s\n", "layer", "kind", "inputs", "output CxHxW", "params");
+    printf("%5s  %-15s %-9s %-14s %10s  %s\n", "layer", "kind", "inputs", "output CxHxW", "params",
+           "attributes");
     for (size_t l = 0; l < nnp_net_layer_count(net); l++) {
         nnp_layer_info info = {.size = sizeof info};
         if ((s = nnp_net_layer_info(net, l, &info)) != NNP_OK) {
@@ -110,8 +111,19 @@ int main(int argc, char **argv)
         if (info.n_inputs >= 2)
             snprintf(inputs, sizeof inputs, "%zu,%zu", info.inputs[0], info.inputs[1]);
         snprintf(shape, sizeof shape, "%zux%zux%zu", info.channels, info.height, info.width);
-        printf("%5zu  %-15s %-9s %-14s %10zu\n", l, nnp_layer_kind_name(info.kind), inputs,
-               shape, info.weight_count + info.bias_count);
+        char attrs[160] = "";
+        if (info.kernel_h) /* convolution and pooling */
+            snprintf(attrs, sizeof attrs, "kernel %zux%zu stride %zux%zu pad %zu,%zu,%zu,%zu",
+                     info.kernel_h, info.kernel_w, info.stride_h, info.stride_w, info.pad_top,
+                     info.pad_left, info.pad_bottom, info.pad_right);
+        if (info.groups) { /* convolution */
+            size_t len = strlen(attrs);
+            snprintf(attrs + len, sizeof attrs - len, " dilation %zux%zu groups %zu",
+                     info.dilation_h, info.dilation_w, info.groups);
+        }
+        if (info.kind == NNP_LAYER_LEAKY_RELU) snprintf(attrs, sizeof attrs, "alpha %g", info.alpha);
+        printf("%5zu  %-15s %-9s %-14s %10zu%s%s\n", l, nnp_layer_kind_name(info.kind), inputs,
+               shape, info.weight_count + info.bias_count, attrs[0] ? "  " : "", attrs);
     }
     printf("outputs      %zu (logits)\n", nnp_net_output_size(net));
     printf("parameters   %zu\n", nnp_net_param_count(net));

@@ -89,6 +89,8 @@ int main(int argc, char **argv)
     TRY("dropout", nnp_net_add_dropout(net, 0.5f, NULL));
     TRY("dense", nnp_net_add_dense(net, 16, NULL));
     TRY("softplus", nnp_net_add_activation(net, NNP_LAYER_SOFTPLUS, NULL));
+    TRY("dense", nnp_net_add_dense(net, 12, NULL));
+    TRY("leaky relu", nnp_net_add_leaky_relu(net, 0.1, NULL));
     TRY("dense", nnp_net_add_dense(net, 10, NULL));
     TRY("sigmoid", nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL));
     TRY("dense", nnp_net_add_dense(net, 10, NULL));

@@ -47,6 +47,7 @@ double **ref_forward(const nnp_net *net, const double *x)
             case NNP_LAYER_SIGMOID: y[j] = 1.0 / (1.0 + exp(-v)); break;
             case NNP_LAYER_TANH: y[j] = tanh(v); break;
             case NNP_LAYER_SOFTPLUS: y[j] = log1p(exp(v)); break;
+            case NNP_LAYER_LEAKY_RELU: y[j] = v > 0 ? v : (double)(float)info.alpha * v; break;
             default: abort();
             }
         }

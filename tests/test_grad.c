@@ -158,11 +158,14 @@ END_TEST
 START_TEST(fd_each_activation)
 {
     const nnp_layer_kind kinds[] = {NNP_LAYER_RELU, NNP_LAYER_SIGMOID, NNP_LAYER_TANH,
-                                    NNP_LAYER_SOFTPLUS};
+                                    NNP_LAYER_SOFTPLUS, NNP_LAYER_LEAKY_RELU, NNP_LAYER_LEAKY_RELU};
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, 1, 5, &net));
     ck_assert_ok(nnp_net_add_dense(net, 6, NULL));
-    ck_assert_ok(nnp_net_add_activation(net, kinds[_i], NULL));
+    if (_i == 5) /* a steep negative slope, so the FD check sees α itself */
+        ck_assert_ok(nnp_net_add_leaky_relu(net, -0.7, NULL));
+    else
+        ck_assert_ok(nnp_net_add_activation(net, kinds[_i], NULL));
     ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
     ck_assert_ok(nnp_net_init_params(net, 40 + (uint64_t)_i));
     float x[4 * 5], dx[4 * 5];
@@ -308,7 +311,7 @@ int main(void)
     tcase_add_loop_test(tc, fd_loss_gradient, 0, 2);
     tcase_add_loop_test(tc, fd_unit_gradient_every_layer, 0, 2);
     tcase_add_loop_test(tc, fd_vjp_every_layer, 0, 2);
-    tcase_add_loop_test(tc, fd_each_activation, 0, 4);
+    tcase_add_loop_test(tc, fd_each_activation, 0, 6);
     tcase_add_test(tc, batch_matches_single_and_workspace_reuse);
     tcase_add_test(tc, no_allocation_on_hot_path);
     tcase_add_test(tc, confident_examples_keep_accuracy);

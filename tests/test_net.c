@@ -1,5 +1,6 @@
 /* Building networks, parameters, layer queries, forward passes, status/version API. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -169,7 +170,7 @@ START_TEST(layer_info_and_counts)
     ck_assert_uint_eq(((unsigned char *)&small.info)[offsetof(nnp_layer_info, n_inputs)], 0xAB);
     ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_SOFTPLUS), "softplus");
     ck_assert_str_eq(nnp_layer_kind_name((nnp_layer_kind)99), "unknown");
-    ck_assert_int_eq(nnp_layer_kind_count(), 16);
+    ck_assert_int_eq(nnp_layer_kind_count(), 17);
     nnp_net_free(net);
 }
 END_TEST
@@ -331,6 +332,83 @@ START_TEST(status_and_version)
 }
 END_TEST
 
+/* Leaky ReLU values (α = 0.01 by default, any finite α through its own builder) and the
+ * attribute fields of nnp_layer_info: what the builders were given, zero for other kinds, and
+ * nothing written past an older caller's smaller struct. */
+START_TEST(leaky_relu_and_layer_attributes)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(2, 9, 8, &net));
+    nnp_conv2d_opts co;
+    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    co.out_channels = 4, co.kernel_h = 3, co.kernel_w = 2, co.stride_h = 2, co.stride_w = 1;
+    co.pad_top = 1, co.pad_left = 0, co.pad_bottom = 2, co.pad_right = 1;
+    co.dilation_h = 2, co.dilation_w = 1, co.groups = 2;
+    size_t conv, pool, leaky, dflt;
+    ck_assert_ok(nnp_net_add_conv2d(net, &co, &conv));
+    nnp_pool2d_opts po;
+    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    po.kernel_h = 3, po.stride_h = 1, po.pad_bottom = 1;
+    ck_assert_ok(nnp_net_add_maxpool2d(net, &po, &pool));
+    ck_assert_ok(nnp_net_add_leaky_relu(net, -0.25, &leaky));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_LEAKY_RELU, &dflt));
+    nnp_layer_info i = {.size = sizeof i};
+    ck_assert_ok(nnp_net_layer_info(net, conv, &i));
+    ck_assert_uint_eq(i.kernel_h, 3);
+    ck_assert_uint_eq(i.kernel_w, 2);
+    ck_assert_uint_eq(i.stride_h, 2);
+    ck_assert_uint_eq(i.stride_w, 1);
+    ck_assert_uint_eq(i.pad_top, 1);
+    ck_assert_uint_eq(i.pad_left, 0);
+    ck_assert_uint_eq(i.pad_bottom, 2);
+    ck_assert_uint_eq(i.pad_right, 1);
+    ck_assert_uint_eq(i.dilation_h, 2);
+    ck_assert_uint_eq(i.dilation_w, 1);
+    ck_assert_uint_eq(i.groups, 2);
+    ck_assert_double_eq(i.alpha, 0.0);
+    const size_t conv_out = i.output_size;
+    ck_assert_ok(nnp_net_layer_info(net, pool, &i));
+    ck_assert_uint_eq(i.kernel_h, 3);
+    ck_assert_uint_eq(i.kernel_w, 2);
+    ck_assert_uint_eq(i.stride_h, 1);
+    ck_assert_uint_eq(i.pad_bottom, 1);
+    ck_assert_uint_eq(i.dilation_h, 1);
+    ck_assert_uint_eq(i.groups, 0);
+    ck_assert_ok(nnp_net_layer_info(net, leaky, &i));
+    ck_assert_int_eq(i.kind, NNP_LAYER_LEAKY_RELU);
+    ck_assert_str_eq(nnp_layer_kind_name(i.kind), "leaky_relu");
+    ck_assert_double_eq(i.alpha, -0.25);
+    ck_assert_uint_eq(i.kernel_h, 0);
+    ck_assert_ok(nnp_net_layer_info(net, dflt, &i));
+    ck_assert_double_eq_tol(i.alpha, 0.01, 1e-9);
+    /* an older caller: the struct ends before the attributes */
+    unsigned char buf[sizeof(nnp_layer_info) + 8];
+    memset(buf, 0xAB, sizeof buf);
+    nnp_layer_info *old = (nnp_layer_info *)(void *)buf;
+    old->size = offsetof(nnp_layer_info, kernel_h);
+    ck_assert_ok(nnp_net_layer_info(net, conv, old));
+    for (size_t b = offsetof(nnp_layer_info, kernel_h); b < sizeof buf; b++)
+        ck_assert_uint_eq(buf[b], 0xAB);
+    ck_assert_uint_eq(old->output_size, conv_out);
+    /* values: y = x for x > 0, α·x otherwise */
+    nnp_net *one = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 3, &one));
+    ck_assert_ok(nnp_net_add_leaky_relu(one, -0.25, NULL));
+    const float x[3] = {2.0f, -4.0f, 0.0f};
+    float y[3];
+    ck_assert_ok(nnp_forward(one, NULL, x, 1, y));
+    ck_assert_float_eq(y[0], 2.0f);
+    ck_assert_float_eq(y[1], 1.0f);
+    ck_assert_float_eq(y[2], 0.0f);
+    ck_assert_status(nnp_net_add_leaky_relu(one, NAN, NULL), NNP_EINVAL);
+    ck_assert_error_has("alpha");
+    ck_assert_status(nnp_net_add_leaky_relu(one, 1e39, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_add_leaky_relu(NULL, 0.1, NULL), NNP_EINVAL);
+    nnp_net_free(one);
+    nnp_net_free(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("net");
@@ -340,6 +418,7 @@ int main(void)
     tcase_add_test(tc, activation_accuracy_grid);
     tcase_add_test(tc, forward_matches_reference);
     tcase_add_test(tc, layer_info_and_counts);
+    tcase_add_test(tc, leaky_relu_and_layer_attributes);
     tcase_add_test(tc, params_init_get_set_clone);
     tcase_add_test(tc, misuse_is_refused);
     tcase_add_test(tc, workspace_follows_net_growth);

@@ -47,6 +47,7 @@ static nnp_net *dense_net(void)
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_TANH, NULL));
     ck_assert_ok(nnp_net_add_batchnorm(net, 1e-3f, NULL));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_SOFTPLUS, NULL));
+    ck_assert_ok(nnp_net_add_leaky_relu(net, -0.3, NULL));
     ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
     fill_params(net, 11);
     return net;
@@ -529,7 +530,7 @@ START_TEST(exporter_patterns)
 END_TEST
 
 /* Opset-dependent forms: Dropout with a ratio attribute (opset 11) and with ratio and
- * training_mode inputs (opset 12+), LeakyRelu alpha=0, BatchNormalization on N×D, Flatten. */
+ * training_mode inputs (opset 12+), LeakyRelu alpha=0.2, BatchNormalization on N×D, Flatten. */
 START_TEST(opset_forms)
 {
     for (int opset = 11; opset <= 13; opset += 2) {
@@ -550,7 +551,7 @@ START_TEST(opset_forms)
         n->n_input = 5;
         mb_attr_f(&b, n, "epsilon", 1e-3f);
         Onnx__NodeProto *l = mb_node(&b, "LeakyRelu", "g", NULL, NULL, "r");
-        mb_attr_f(&b, l, "alpha", 0.0f);
+        mb_attr_f(&b, l, "alpha", 0.2f);
         if (opset < 12) {
             Onnx__NodeProto *d = mb_node(&b, "Dropout", "r", NULL, NULL, "y");
             mb_attr_f(&b, d, "ratio", ratio);
@@ -562,8 +563,11 @@ START_TEST(opset_forms)
         nnp_status st = mb_load(&b, &net);
         ck_assert_msg(st == NNP_OK, "opset %d: %s", opset, nnp_last_error());
         const nnp_layer_kind kinds[] = {NNP_LAYER_INPUT, NNP_LAYER_FLATTEN, NNP_LAYER_BATCHNORM,
-                                        NNP_LAYER_RELU, NNP_LAYER_DROPOUT};
+                                        NNP_LAYER_LEAKY_RELU, NNP_LAYER_DROPOUT};
         assert_kinds(net, kinds, 5);
+        nnp_layer_info li = {.size = sizeof li};
+        ck_assert_ok(nnp_net_layer_info(net, 3, &li));
+        ck_assert_double_eq(li.alpha, (double)0.2f);
         float w[24], bias[8];
         ck_assert_ok(nnp_net_get_params(net, 2, w, bias));
         ck_assert_mem_eq(w, bn[0], sizeof bn[0]);      /* scale */

@@ -53,7 +53,8 @@ typedef enum nnp_layer_kind {
     NNP_LAYER_BATCHNORM = 12, /**< inference batch normalisation: per-channel affine map */
     NNP_LAYER_DROPOUT = 13, /**< identity (inference), kept for the layer table */
     NNP_LAYER_FLATTEN = 14, /**< C×H×W to (C·H·W)×1×1, values unchanged */
-    NNP_LAYER_ADD = 15      /**< element-wise sum of two layers of equal shape (residuals) */
+    NNP_LAYER_ADD = 15,     /**< element-wise sum of two layers of equal shape (residuals) */
+    NNP_LAYER_LEAKY_RELU = 16 /**< y = x for x > 0, α·x otherwise; see nnp_net_add_leaky_relu() */
 } nnp_layer_kind;
 
 /** @brief Largest number of inputs any layer kind takes (for nnp_layer_info::inputs). */
@@ -76,6 +77,19 @@ typedef struct nnp_layer_info {
     size_t output_size;     /**< channels × height × width: floats per example */
     size_t weight_count;    /**< number of weights (0 for parameter-free layers) */
     size_t bias_count;      /**< number of biases (0 for parameter-free layers) */
+    /* Attributes (fields from here on are filled only for callers whose `size` covers them) */
+    size_t kernel_h;        /**< convolution and pooling: window height (0 for other kinds) */
+    size_t kernel_w;        /**< convolution and pooling: window width (0 for other kinds) */
+    size_t stride_h;        /**< convolution and pooling: vertical stride (0 for other kinds) */
+    size_t stride_w;        /**< convolution and pooling: horizontal stride (0 for other kinds) */
+    size_t pad_top;         /**< convolution and pooling: zero padding above (0 otherwise) */
+    size_t pad_left;        /**< ... left of the input */
+    size_t pad_bottom;      /**< ... below the input */
+    size_t pad_right;       /**< ... right of the input */
+    size_t dilation_h;      /**< convolution: vertical dilation (1 for pooling, 0 otherwise) */
+    size_t dilation_w;      /**< convolution: horizontal dilation (1 for pooling, 0 otherwise) */
+    size_t groups;          /**< convolution: groups (0 for other kinds) */
+    double alpha;           /**< leaky ReLU: slope for negative inputs (0 for other kinds) */
 } nnp_layer_info;
 
 /** @brief Number of ::nnp_layer_kind values (one past the largest), for FFI callers.
@@ -137,15 +151,31 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_dense(nnp_net *net, size_t units, size_t *layer);
 
 /**
- * @brief Appends an element-wise activation (ReLU, sigmoid, tanh or softplus) on top of the
- * last layer; its output has the same shape.
+ * @brief Appends an element-wise activation (ReLU, sigmoid, tanh, softplus or leaky ReLU) on
+ * top of the last layer; its output has the same shape.
  * @param[in]  net    network
- * @param[in]  kind   ::NNP_LAYER_RELU, ::NNP_LAYER_SIGMOID, ::NNP_LAYER_TANH or ::NNP_LAYER_SOFTPLUS
+ * @param[in]  kind   ::NNP_LAYER_RELU, ::NNP_LAYER_SIGMOID, ::NNP_LAYER_TANH, ::NNP_LAYER_SOFTPLUS
+ *                    or ::NNP_LAYER_LEAKY_RELU (with α = 0.01, PyTorch's and ONNX's default;
+ *                    nnp_net_add_leaky_relu() takes any α)
  * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net or `kind` not an activation @retval NNP_ENOMEM out of memory
  * @since 0.1.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind,
+                                                        size_t *layer);
+
+/**
+ * @brief Appends a leaky ReLU, y = x for x > 0 and y = α·x otherwise (PyTorch's LeakyReLU,
+ * ONNX's LeakyRelu), on top of the last layer; its output has the same shape.
+ *
+ * The derivative at x = 0 is taken as α (the left one), as PyTorch does.
+ * @param[in]  net    network
+ * @param[in]  alpha  slope for negative inputs, finite (any sign; 0 gives a ReLU)
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net, α not finite @retval NNP_ENOMEM out of memory
+ * @since 0.1.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_leaky_relu(nnp_net *net, double alpha,
                                                         size_t *layer);
 
 /**

@@ -24,8 +24,8 @@
  *   an Add of a per-channel constant directly after a Conv with bias is folded into that bias;
  * - MaxPool, AveragePool (1-D or 2-D; ceil_mode=0, dilations 1, count_include_pad, auto_pad):
  *   pooling layers; GlobalAveragePool; LRN; BatchNormalization (inference form; its statistics
- *   become the layer's parameters); Relu, Sigmoid, Tanh, Softplus, LeakyRelu with alpha=0
- *   (a ReLU: the library has no leaky ReLU layer, other alphas are refused); Flatten (axis 1);
+ *   become the layer's parameters); Relu, Sigmoid, Tanh, Softplus, LeakyRelu (any finite
+ *   alpha: a leaky ReLU layer); Flatten (axis 1);
  * - Add of two computed tensors of equal shape: an add layer (residual connection);
  * - Dropout: a dropout layer (the identity; kept so the layer table matches the model);
  * - Identity, and Reshape between N×C×H×W (or N×C×L) and N×(C·H·W) (a flatten that needs no

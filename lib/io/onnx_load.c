@@ -4,6 +4,7 @@
  * Operator semantics follow the ONNX operator specification (onnx/docs/Operators.md) at the
  * model's opset. Everything the file says is untrusted: every count, dimension and length is
  * checked before use, and every failure sets a message naming the node, operator and field. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -478,14 +479,16 @@ static nnp_status const_floats(const ld *L, size_t k, size_t count, float **out)
 /* ---- operators ---- */
 
 /* An element-wise activation; the caller has checked the attributes. */
-static nnp_status add_activation(ld *L, nnp_layer_kind kind)
+/* An element-wise activation of `kind`; `alpha` is the leaky ReLU's slope (unused otherwise). */
+static nnp_status add_activation(ld *L, nnp_layer_kind kind, float alpha)
 {
     val *x;
     size_t layer;
     NNPI_TRY(need_inputs(L, 1, 1));
     NNPI_TRY(layer_input(L, 0, &x));
     NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
-    nnp_status st = nnp_net_add_activation(L->net, kind, &layer);
+    nnp_status st = kind == NNP_LAYER_LEAKY_RELU ? nnp_net_add_leaky_relu(L->net, alpha, &layer)
+                                                 : nnp_net_add_activation(L->net, kind, &layer);
     if (st != NNP_OK) return builder_error(L, st);
     set_output(L, 0, layer, x->rank, 1);
     return NNP_OK;
@@ -495,7 +498,7 @@ static nnp_status op_activation(ld *L, nnp_layer_kind kind)
 {
     static const char *const none[] = {NULL};
     NNPI_TRY(check_attrs(L, none));
-    return add_activation(L, kind);
+    return add_activation(L, kind, 0.0f);
 }
 
 static nnp_status op_leaky_relu(ld *L)
@@ -504,10 +507,8 @@ static nnp_status op_leaky_relu(ld *L)
     float alpha;
     NNPI_TRY(check_attrs(L, allowed));
     NNPI_TRY(attr_float(L, "alpha", 0.01f, &alpha));
-    if (alpha != 0.0f)
-        return node_error(L, NNP_EUNSUPPORTED, "alpha=%g not supported (the library has no "
-                          "leaky ReLU layer; alpha=0 loads as ReLU)", (double)alpha);
-    return add_activation(L, NNP_LAYER_RELU);
+    if (!isfinite(alpha)) return node_error(L, NNP_EFORMAT, "alpha=%g is not finite", (double)alpha);
+    return add_activation(L, NNP_LAYER_LEAKY_RELU, alpha);
 }
 
 /* Dense layer from W (units × K, row-major) and b (units), both already scaled. */

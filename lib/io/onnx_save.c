@@ -293,6 +293,11 @@ static nnp_status save_layer(sv *s, const nnp_net *net, size_t l)
         n->input[0] = s->name[nd->inputs[0]];
         break;
     }
+    case NNP_LAYER_LEAKY_RELU:
+        if (!(n = new_node(s, "LeakyRelu", nm, 1))) return OOM();
+        n->input[0] = s->name[nd->inputs[0]];
+        NNPI_TRY(attr_float(s, n, "alpha", nd->attr.leaky_alpha));
+        break;
     case NNP_LAYER_CONV2D: {
         const nnpi_conv_attrs *a = &nd->attr.conv;
         const char *w = NULL, *b = NULL;

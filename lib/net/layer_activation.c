@@ -79,6 +79,9 @@ ELEMENTWISE(relu, v > 0.0f ? v : 0.0f, v > 0.0f ? 1.0f : 0.0f)
 ELEMENTWISE(sigmoid, sigmoidf(v), y * (1.0f - y))
 ELEMENTWISE(tanh, tanhf(v), 1.0f - y * y)
 ELEMENTWISE(softplus, softplusf(v), sigmoidf(v))
+/* slope α at 0, as PyTorch; node->attr.leaky_alpha is loop-invariant */
+ELEMENTWISE(leaky_relu, v > 0.0f ? v : node->attr.leaky_alpha * v,
+            v > 0.0f ? 1.0f : node->attr.leaky_alpha)
 
 const nnpi_layer_ops nnpi_relu_ops = {NNP_LAYER_RELU, "relu", relu_forward, relu_backward, NULL, NULL};
 const nnpi_layer_ops nnpi_sigmoid_ops = {NNP_LAYER_SIGMOID, "sigmoid", sigmoid_forward,
@@ -87,6 +90,9 @@ const nnpi_layer_ops nnpi_tanh_ops = {NNP_LAYER_TANH, "tanh", tanh_forward, tanh
 const nnpi_layer_ops nnpi_softplus_ops = {NNP_LAYER_SOFTPLUS, "softplus", softplus_forward,
                                           softplus_backward, NULL, NULL};
 
+const nnpi_layer_ops nnpi_leaky_relu_ops = {NNP_LAYER_LEAKY_RELU, "leaky_relu", leaky_relu_forward,
+                                            leaky_relu_backward, NULL, NULL};
+
 const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind)
 {
     switch (kind) {
@@ -94,6 +100,7 @@ const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind)
     case NNP_LAYER_SIGMOID: return &nnpi_sigmoid_ops;
     case NNP_LAYER_TANH: return &nnpi_tanh_ops;
     case NNP_LAYER_SOFTPLUS: return &nnpi_softplus_ops;
+    case NNP_LAYER_LEAKY_RELU: return &nnpi_leaky_relu_ops;
     default: return NULL;
     }
 }

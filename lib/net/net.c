@@ -10,7 +10,7 @@
 static const char *const kind_names[] = {
     "input",   "dense",         "relu",      "sigmoid", "tanh",    "softplus",
     "conv2d",  "maxpool2d",     "avgpool2d", "global_avgpool",     "lrn",
-    "contrast_norm", "batchnorm", "dropout", "flatten", "add"};
+    "contrast_norm", "batchnorm", "dropout", "flatten", "add",     "leaky_relu"};
 #define KIND_COUNT ((int)(sizeof kind_names / sizeof kind_names[0]))
 
 NNP_API int nnp_layer_kind_count(void) { return KIND_COUNT; }
@@ -162,6 +162,20 @@ NNP_API nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind, siz
         return nnpi_error(NNP_EINVAL, "nnp_net_add_activation: kind %d (%s) is not an activation",
                           (int)kind, nnp_layer_kind_name(kind));
     nnpi_node node = nnpi_node_on(net, net->attach, ops);
+    if (kind == NNP_LAYER_LEAKY_RELU) node.attr.leaky_alpha = 0.01f;
+    size_t index;
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_add_leaky_relu(nnp_net *net, double alpha, size_t *layer)
+{
+    NNPI_CHECK_NULL(net);
+    if (!isfinite(alpha) || fabs(alpha) > 3.4e38)
+        return nnpi_error(NNP_EINVAL, "nnp_net_add_leaky_relu: alpha = %g must be finite", alpha);
+    nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_leaky_relu_ops);
+    node.attr.leaky_alpha = (float)alpha;
     size_t index;
     NNPI_TRY(nnpi_net_append(net, &node, &index));
     if (layer) *layer = index;
@@ -191,6 +205,25 @@ NNP_API nnp_status nnp_net_layer_info(const nnp_net *net, size_t layer, nnp_laye
                            .output_size = node->out_size, .weight_count = node->n_weights,
                            .bias_count = node->n_bias};
     for (size_t k = 0; k < node->n_inputs; k++) full.inputs[k] = node->inputs[k];
+    switch (node->ops->kind) {
+    case NNP_LAYER_CONV2D: {
+        const nnpi_conv_attrs *a = &node->attr.conv;
+        full.kernel_h = a->kh, full.kernel_w = a->kw, full.stride_h = a->sh, full.stride_w = a->sw;
+        full.pad_top = a->pt, full.pad_left = a->pl, full.pad_bottom = a->pb, full.pad_right = a->pr;
+        full.dilation_h = a->dh, full.dilation_w = a->dw, full.groups = a->groups;
+        break;
+    }
+    case NNP_LAYER_MAXPOOL:
+    case NNP_LAYER_AVGPOOL: {
+        const nnpi_pool_attrs *a = &node->attr.pool;
+        full.kernel_h = a->kh, full.kernel_w = a->kw, full.stride_h = a->sh, full.stride_w = a->sw;
+        full.pad_top = a->pt, full.pad_left = a->pl, full.pad_bottom = a->pb, full.pad_right = a->pr;
+        full.dilation_h = full.dilation_w = 1;
+        break;
+    }
+    case NNP_LAYER_LEAKY_RELU: full.alpha = node->attr.leaky_alpha; break;
+    default: break;
+    }
     size_t copy = info->size < sizeof full ? info->size : sizeof full;
     memcpy(info, &full, copy);
     return NNP_OK;

@@ -67,6 +67,7 @@ struct nnpi_node {
         nnpi_pool_attrs pool;
         nnpi_norm_attrs norm;
         float dropout_ratio;
+        float leaky_alpha;    /* leaky ReLU: slope for negative inputs */
     } attr;
     size_t param_offset;  /* into nnp_net.params */
     size_t n_weights, n_bias;
@@ -97,7 +98,8 @@ extern const nnpi_layer_ops nnpi_dense_ops;
 extern const nnpi_layer_ops nnpi_conv2d_ops, nnpi_maxpool_ops, nnpi_avgpool_ops,
     nnpi_global_avgpool_ops, nnpi_lrn_ops, nnpi_contrast_norm_ops, nnpi_batchnorm_ops,
     nnpi_dropout_ops, nnpi_flatten_ops, nnpi_add_ops;
-extern const nnpi_layer_ops nnpi_relu_ops, nnpi_sigmoid_ops, nnpi_tanh_ops, nnpi_softplus_ops;
+extern const nnpi_layer_ops nnpi_relu_ops, nnpi_sigmoid_ops, nnpi_tanh_ops, nnpi_softplus_ops,
+    nnpi_leaky_relu_ops;
 
 /* NNPI_SIMD_CLONES (AVX2/AVX-512 clones of hot loops) lives in core/core.h. */
 
