@@ -12,5 +12,6 @@
 #include "grad.h"
 #include "dataset.h"
 #include "train.h"
+#include "lipschitz.h"
 
 #endif
