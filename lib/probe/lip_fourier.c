@@ -95,6 +95,10 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
     for (size_t g = 0; g < groups; g++)
         for (size_t eh = 0; eh < Mh; eh++)
             for (size_t ew = 0; ew < Mw; ew++) {
+                /* a real kernel has K̂(−f) = conj K̂(f), so B(−η) is conj B(η) with its columns
+                 * permuted: same σ_max. Only one of η and −η (mod the output grid) is done. */
+                const size_t mh = (Mh - eh) % Mh, mw = (Mw - ew) % Mw;
+                if (mh < eh || (mh == eh && mw < ew)) continue;
                 for (size_t d = 0; d < Dg; d++)
                     for (size_t c = 0; c < Cg; c++)
                         for (size_t lh = 0; lh < sh; lh++)

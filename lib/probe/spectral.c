@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "probe/spectral.h"
 
 /* Number of eigenvalues of the k×k symmetric tridiagonal (a, b) smaller than x (Sturm count
@@ -98,10 +100,6 @@ static double dot(const double *x, const double *y, size_t n)
     return s;
 }
 
-static void axpy(double a, const double *x, double *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
-}
 
 /* Largest two eigenvalues of T_k and the unit eigenvector y of the largest. */
 static void ritz_top(const double *a, const double *b, size_t k, double *work,
@@ -159,8 +157,8 @@ static size_t basis_size(size_t dim, size_t max_basis)
 size_t nnpi_lanczos_work_doubles(size_t dim, size_t max_basis)
 {
     const size_t m = basis_size(dim, max_basis);
-    /* V (m × dim), w (dim), 7m small arrays, m pivot flags (rounded up to doubles) */
-    return nnpi_mul(m + 1, dim) + 8 * m;
+    /* V (m × dim), w (dim), 8m small arrays, m pivot flags (rounded up to doubles) */
+    return nnpi_mul(m + 1, dim) + 9 * m;
 }
 
 nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
@@ -180,9 +178,10 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
                               dim);
     }
     double *V = work, *w = work + m * dim, *small = w + dim;
-    unsigned char *swapped = (unsigned char *)(small + 7 * m);
+    unsigned char *swapped = (unsigned char *)(small + 8 * m);
     nnp_status st = NNP_OK;
-    double *alpha = small, *beta = small + m, *y = small + 2 * m, *tri = small + 3 * m;
+    double *alpha = small, *beta = small + m, *y = small + 2 * m, *tri = small + 3 * m,
+           *h = small + 7 * m;
     random_unit(V, dim, opts->seed);
     size_t k = 0;
     double theta = 0.0;
@@ -195,12 +194,23 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
             st = nnpi_error(NNP_ENUMERIC, "lanczos: the operator produced NaN or infinity");
             goto done;
         }
-        alpha[k] = dot(vk, w, dim);
-        axpy(-alpha[k], vk, w, dim);
-        if (k > 0) axpy(-beta[k - 1], V + (k - 1) * dim, w, dim);
-        for (int pass = 0; pass < 2; pass++) /* full reorthogonalisation, twice */
-            for (size_t j = 0; j <= k; j++) axpy(-dot(V + j * dim, w, dim), V + j * dim, w, dim);
-        beta[k] = sqrt(dot(w, w, dim));
+        /* w ← (I − V Vᵀ) w by classical Gram–Schmidt against the whole basis, as two BLAS
+         * matrix–vector products (this subsumes the three-term recurrence: h_k = α_k and
+         * h_(k−1) = β_(k−1) up to rounding), repeated once when the norm dropped below 1/√2 of
+         * its value (the DGKS criterion: Daniel, Gragg, Kaufman & Stewart, 1976) */
+        const double before = sqrt(dot(w, w, dim));
+        const int rows = (int)(k + 1), cols = (int)dim;
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, V, cols, w, 1, 0.0, h, 1);
+        cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, -1.0, V, cols, h, 1, 1.0, w, 1);
+        alpha[k] = h[k];
+        double after = sqrt(dot(w, w, dim));
+        if (after < 0.7071067811865476 * before) {
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, V, cols, w, 1, 0.0, h, 1);
+            cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, -1.0, V, cols, h, 1, 1.0, w, 1);
+            alpha[k] += h[k];
+            after = sqrt(dot(w, w, dim));
+        }
+        beta[k] = after;
         const size_t kk = k + 1;
         double theta2;
         ritz_top(alpha, beta, kk, tri, swapped, &theta, &theta2, y);
@@ -232,8 +242,8 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
         }
         if (res->iterations >= opts->max_iter) break;
         if (kk == m) { /* basis full: restart from the Ritz vector V y */
-            memset(w, 0, dim * sizeof *w);
-            for (size_t j = 0; j < kk; j++) axpy(y[j], V + j * dim, w, dim);
+            cblas_dgemv(CblasRowMajor, CblasTrans, (int)kk, (int)dim, 1.0, V, (int)dim, y, 1, 0.0,
+                        w, 1);
             const double nrm = sqrt(dot(w, w, dim));
             for (size_t i = 0; i < dim; i++) V[i] = w[i] / nrm;
             k = 0;
