@@ -58,17 +58,23 @@ static double jacobi_max_eig(double *A, size_t n)
     return m;
 }
 
-/* σ_max of the rows×cols matrix M (row-major) via Jacobi on MᵀM. */
+/* σ_max of the rows×cols matrix M (row-major) via Jacobi on MᵀM, or on MMᵀ when that is
+ * smaller. */
 static double ref_sigma_max(const double *M, size_t rows, size_t cols)
 {
-    double *G = calloc(cols * cols, sizeof *G);
-    for (size_t i = 0; i < cols; i++)
-        for (size_t j = 0; j < cols; j++) {
+    const int t = rows < cols;
+    const size_t n = t ? rows : cols;
+    double *G = calloc(n * n, sizeof *G);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
             double s = 0.0;
-            for (size_t r = 0; r < rows; r++) s += M[r * cols + i] * M[r * cols + j];
-            G[i * cols + j] = s;
+            if (t)
+                for (size_t c = 0; c < cols; c++) s += M[i * cols + c] * M[j * cols + c];
+            else
+                for (size_t r = 0; r < rows; r++) s += M[r * cols + i] * M[r * cols + j];
+            G[i * n + j] = s;
         }
-    const double l = jacobi_max_eig(G, cols);
+    const double l = jacobi_max_eig(G, n);
     free(G);
     return sqrt(fmax(l, 0.0));
 }
@@ -89,7 +95,8 @@ static nnp_lipschitz_info *bounds_of(const nnp_net *net, const nnp_lipschitz_opt
 
 START_TEST(dense_matches_jacobi_svd)
 {
-    static const size_t shapes[][2] = {{7, 5}, {5, 7}, {40, 30}, {1, 9}, {64, 64}};
+    static const size_t shapes[][2] = {{7, 5}, {5, 7}, {40, 30}, {1, 9}, {64, 64},
+                                       {5000, 60}, {3000, 3}};
     const size_t in = shapes[_i][0], out = shapes[_i][1];
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, 1, in, &net));
@@ -176,6 +183,8 @@ START_TEST(conv_exact_matches_explicit_matrix)
         {4, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},  /* groups 2 */
         {4, 6, 6, 4, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 4},  /* depthwise, valid, stride 2 */
         {3, 9, 9, 2, 5, 5, 4, 4, 2, 2, 2, 2, 1, 1, 1},  /* 5×5 stride 4 */
+        {8, 24, 24, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, /* 4608 inputs: partial reorth. */
+        {12, 16, 16, 12, 5, 5, 4, 4, 2, 2, 2, 2, 1, 1, 12}, /* depthwise, 3072 inputs */
     };
     const conv_geom *g = &cases[_i];
     nnp_net *net = NULL;
@@ -865,8 +874,8 @@ int main(void)
     Suite *s = suite_create("lipschitz");
     TCase *ref = tcase_create("references");
     tcase_set_timeout(ref, 120);
-    tcase_add_loop_test(ref, dense_matches_jacobi_svd, 0, 5);
-    tcase_add_loop_test(ref, conv_exact_matches_explicit_matrix, 0, 7);
+    tcase_add_loop_test(ref, dense_matches_jacobi_svd, 0, 7);
+    tcase_add_loop_test(ref, conv_exact_matches_explicit_matrix, 0, 9);
     tcase_add_loop_test(ref, fourier_equals_power_iteration_on_circular_conv, 0, 6);
     tcase_add_loop_test(ref, maxpool_constants_and_tightness, 0, 5);
     tcase_add_loop_test(ref, avgpool_exact_and_bound, 0, 4);

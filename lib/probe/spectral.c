@@ -100,6 +100,14 @@ static double dot(const double *x, const double *y, size_t n)
     return s;
 }
 
+static void axpy(double a, const double *x, double *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* Below this dimension every step reorthogonalises against the whole basis (cheap there). */
+#define FULL_REORTH_MAX_DIM 2048
+
 
 /* Largest two eigenvalues of T_k and the unit eigenvector y of the largest. */
 static void ritz_top(const double *a, const double *b, size_t k, double *work,
@@ -157,8 +165,8 @@ static size_t basis_size(size_t dim, size_t max_basis)
 size_t nnpi_lanczos_work_doubles(size_t dim, size_t max_basis)
 {
     const size_t m = basis_size(dim, max_basis);
-    /* V (m × dim), w (dim), 8m small arrays, m pivot flags (rounded up to doubles) */
-    return nnpi_mul(m + 1, dim) + 9 * m;
+    /* V (m × dim), w (dim), 11m + 3 small arrays, m pivot flags (rounded up to doubles) */
+    return nnpi_mul(m + 1, dim) + 12 * m + 3;
 }
 
 nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
@@ -178,10 +186,16 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
                               dim);
     }
     double *V = work, *w = work + m * dim, *small = w + dim;
-    unsigned char *swapped = (unsigned char *)(small + 8 * m);
+    unsigned char *swapped = (unsigned char *)(small + 11 * m + 3);
     nnp_status st = NNP_OK;
     double *alpha = small, *beta = small + m, *y = small + 2 * m, *tri = small + 3 * m,
-           *h = small + 7 * m;
+           *h = small + 7 * m, *om_old = small + 8 * m, *om_cur = small + 9 * m + 1,
+           *om_new = small + 10 * m + 2;
+    /* small problems (the per-frequency ones of lip_fourier.c) always reorthogonalise fully */
+    const int full = dim <= FULL_REORTH_MAX_DIM;
+    const double eps_n = DBL_EPSILON * sqrt((double)dim), sqrt_eps = sqrt(DBL_EPSILON);
+    int force_next = 0;
+    om_cur[0] = 1.0;
     random_unit(V, dim, opts->seed);
     size_t k = 0;
     double theta = 0.0;
@@ -194,23 +208,54 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
             st = nnpi_error(NNP_ENUMERIC, "lanczos: the operator produced NaN or infinity");
             goto done;
         }
-        /* w ← (I − V Vᵀ) w by classical Gram–Schmidt against the whole basis, as two BLAS
-         * matrix–vector products (this subsumes the three-term recurrence: h_k = α_k and
-         * h_(k−1) = β_(k−1) up to rounding), repeated once when the norm dropped below 1/√2 of
-         * its value (the DGKS criterion: Daniel, Gragg, Kaufman & Stewart, 1976) */
-        const double before = sqrt(dot(w, w, dim));
-        const int rows = (int)(k + 1), cols = (int)dim;
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, V, cols, w, 1, 0.0, h, 1);
-        cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, -1.0, V, cols, h, 1, 1.0, w, 1);
-        alpha[k] = h[k];
-        double after = sqrt(dot(w, w, dim));
-        if (after < 0.7071067811865476 * before) {
-            cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, V, cols, w, 1, 0.0, h, 1);
-            cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, -1.0, V, cols, h, 1, 1.0, w, 1);
-            alpha[k] += h[k];
-            after = sqrt(dot(w, w, dim));
+        /* Three-term recurrence, plus one local pass against v_k (cancellation in α). */
+        alpha[k] = dot(vk, w, dim);
+        axpy(-alpha[k], vk, w, dim);
+        if (k > 0) axpy(-beta[k - 1], V + (k - 1) * dim, w, dim);
+        const double local = dot(vk, w, dim);
+        axpy(-local, vk, w, dim);
+        alpha[k] += local;
+        beta[k] = sqrt(dot(w, w, dim));
+        /* Orthogonality of the next vector to the basis, estimated by Simon's recurrence (see
+         * the file comment); reorthogonalise when it exceeds √ε, and the step after too. */
+        int reorth = full || force_next;
+        if (!reorth && k > 0 && beta[k] > 0.0) {
+            double worst = 0.0;
+            for (size_t i = 0; i < k; i++) {
+                double t = beta[i] * om_cur[i + 1] + (alpha[i] - alpha[k]) * om_cur[i] -
+                           beta[k - 1] * om_old[i];
+                if (i > 0) t += beta[i - 1] * om_cur[i - 1];
+                t += copysign(eps_n * (beta[k] + beta[i]), t);
+                om_new[i] = t / beta[k];
+                worst = fmax(worst, fabs(om_new[i]));
+            }
+            reorth = worst > sqrt_eps;
         }
-        beta[k] = after;
+        if (reorth) {
+            /* w ← (I − V Vᵀ) w by classical Gram–Schmidt against the whole basis, as two BLAS
+             * matrix–vector products, repeated once when the norm dropped below 1/√2 of its
+             * value (the DGKS criterion: Daniel, Gragg, Kaufman & Stewart, 1976) */
+            const int rows = (int)(k + 1), cols = (int)dim;
+            for (int pass = 0; pass < 2; pass++) {
+                const double before = beta[k];
+                cblas_dgemv(CblasRowMajor, CblasNoTrans, rows, cols, 1.0, V, cols, w, 1, 0.0, h, 1);
+                cblas_dgemv(CblasRowMajor, CblasTrans, rows, cols, -1.0, V, cols, h, 1, 1.0, w, 1);
+                alpha[k] += h[k];
+                beta[k] = sqrt(dot(w, w, dim));
+                if (beta[k] >= 0.7071067811865476 * before) break;
+            }
+            for (size_t i = 0; i < k; i++) om_new[i] = eps_n;
+            force_next = !force_next; /* a triggered reorthogonalisation repeats once */
+            res->reorthogonalisations++;
+        }
+        om_new[k] = eps_n; /* after the local pass */
+        om_new[k + 1] = 1.0;
+        {
+            double *t = om_old;
+            om_old = om_cur;
+            om_cur = om_new;
+            om_new = t;
+        }
         const size_t kk = k + 1;
         double theta2;
         ritz_top(alpha, beta, kk, tri, swapped, &theta, &theta2, y);
@@ -248,6 +293,8 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
             for (size_t i = 0; i < dim; i++) V[i] = w[i] / nrm;
             k = 0;
             res->restarts++;
+            om_cur[0] = 1.0;
+            force_next = 0;
             continue;
         }
         double *next = V + kk * dim;
