@@ -25,9 +25,9 @@
  * - `exact`, for every linear layer (dense, convolution, average and global average pooling,
  *   batch normalisation; bias and batch-norm offsets removed): the operator norm of the layer
  *   *as applied* (zero padding, stride, dilation, groups), computed matrix-free from the
- *   layer's own forward and backward-input passes by Lanczos on AᵀA with full
- *   reorthogonalisation in double, with the number of operator applications and the
- *   estimated relative accuracy. NaN for non-linear layers (their `bound` is their exact
+ *   layer's own forward and backward-input passes by Lanczos on AᵀA in double (full
+ *   reorthogonalisation, or partial above 2048 inputs: nnp_lipschitz_opts::full_reorth), with
+ *   the number of operator applications and the estimated relative accuracy. NaN for non-linear layers (their `bound` is their exact
  *   Lipschitz constant for ReLU/sigmoid/tanh/softplus, and for max pooling when some input
  *   can be the maximum of m windows at once).
  *
@@ -82,6 +82,11 @@ typedef struct nnp_lipschitz_opts {
      *  (done, total) in steps; non-zero cancels. NULL = none */
     nnp_progress_fn progress;
     void *progress_user;    /**< passed to `progress` */
+    /** non-zero: orthogonalise every Lanczos vector against the whole basis. Default 0:
+     *  layers with more than 2048 inputs use partial reorthogonalisation (Simon, 1984), which
+     *  keeps the basis orthogonal to √ε, enough for fully accurate norms, at a fraction of
+     *  the cost; smaller ones are always fully reorthogonalised */
+    int full_reorth;
 } nnp_lipschitz_opts;
 
 /**

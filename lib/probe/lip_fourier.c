@@ -62,7 +62,7 @@ static void twiddles(size_t N, size_t k, size_t dil, double *tw)
 
 nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t groups, size_t kh,
                                   size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
-                                  size_t Nh, size_t Nw, double *out)
+                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak)
 {
     if (!w || !out || D == 0 || C == 0 || groups == 0 || kh == 0 || kw == 0 || sh == 0 || sw == 0 ||
         dh == 0 || dw == 0 || Nh == 0 || Nw == 0 || C % groups || D % groups)
@@ -81,6 +81,7 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
     const size_t lw_doubles = nnpi_lanczos_work_doubles(2 * P, 2 * P + 1);
     double *lwork = nnpi_malloc(nnpi_mul(lw_doubles, sizeof(double)));
     nnp_status st = NNP_OK;
+    double *vec = NULL;
     if (!twh || !tww || !br || !bi || !yb || !lwork) {
         st = nnpi_error(NNP_ENOMEM, "conv Fourier bound: out of memory");
         goto done;
@@ -89,8 +90,22 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
     twiddles(Nw, kw, dw, tww);
     fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
     double *tr = yb + 2 * Dg, *ti = tr + kh; /* per-row partial sums over the kernel width */
-    const nnpi_lanczos_opts lo = {.tol = 1e-10, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
-                                  .seed = 0x5eed};
+    /* vec: the Ritz vector of the frequency just done; start: the next one's start vector,
+     * the previous Ritz vector plus a little of a fixed random vector. Neighbouring frequencies
+     * have close top singular vectors, so this warm start saves Lanczos steps (measured on the
+     * 64→64 3×3 conv on 34×34: 17 instead of 20.5 per frequency); the random part keeps the
+     * Krylov space from being trapped should the old vector be nearly a lower eigenvector. */
+    vec = nnpi_malloc(nnpi_mul(4 * P, sizeof(double)));
+    if (vec == NULL) {
+        st = nnpi_error(NNP_ENOMEM, "conv Fourier bound: out of memory");
+        goto done;
+    }
+    double *start = vec + 2 * P;
+    nnpi_lanczos_opts lo = {.tol = 1e-10, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+                            .seed = 0x5eed, .ritz_out = vec};
+    nnpi_rng rng;
+    nnpi_rng_seed(&rng, 0x5eed);
+    int warm = 0;
     double best = 0.0;
     for (size_t g = 0; g < groups; g++)
         for (size_t eh = 0; eh < Mh; eh++)
@@ -125,10 +140,24 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
                                 br[d * P + col] = sr;
                                 bi[d * P + col] = si;
                             }
+                if (warm) {
+                    for (size_t i = 0; i < 2 * P; i++)
+                        start[i] = vec[i] + 1e-3 * nnpi_rng_normal(&rng) / sqrt((double)(2 * P));
+                    lo.start = start;
+                }
                 nnpi_lanczos_result r;
                 st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
                 if (st != NNP_OK) goto done;
-                if (r.sigma > best) best = r.sigma;
+                warm = 1;
+                if (r.sigma > best) {
+                    best = r.sigma;
+                    if (peak) {
+                        peak->group = g;
+                        peak->eh = eh;
+                        peak->ew = ew;
+                        memcpy(peak->vec, vec, 2 * P * sizeof *vec);
+                    }
+                }
             }
     *out = best / sqrt((double)sh * (double)sw);
 done:
@@ -138,5 +167,6 @@ done:
     nnpi_free(bi);
     nnpi_free(yb);
     nnpi_free(lwork);
+    nnpi_free(vec);
     return st;
 }

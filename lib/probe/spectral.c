@@ -192,11 +192,16 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
            *h = small + 7 * m, *om_old = small + 8 * m, *om_cur = small + 9 * m + 1,
            *om_new = small + 10 * m + 2;
     /* small problems (the per-frequency ones of lip_fourier.c) always reorthogonalise fully */
-    const int full = dim <= FULL_REORTH_MAX_DIM;
+    const int full = opts->full_reorth || dim <= FULL_REORTH_MAX_DIM;
     const double eps_n = DBL_EPSILON * sqrt((double)dim), sqrt_eps = sqrt(DBL_EPSILON);
     int force_next = 0;
     om_cur[0] = 1.0;
     random_unit(V, dim, opts->seed);
+    if (opts->start) {
+        const double nrm = sqrt(dot(opts->start, opts->start, dim));
+        if (nrm > 0.0 && isfinite(nrm))
+            for (size_t i = 0; i < dim; i++) V[i] = opts->start[i] / nrm;
+    }
     size_t k = 0;
     double theta = 0.0;
     for (;;) {
@@ -302,6 +307,13 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
         k = kk;
     }
     res->sigma = sqrt(fmax(theta, 0.0));
+    if (opts->ritz_out) { /* V y over the current basis (rows 0..k), normalised */
+        cblas_dgemv(CblasRowMajor, CblasTrans, (int)(k + 1), (int)dim, 1.0, V, (int)dim, y, 1, 0.0,
+                    opts->ritz_out, 1);
+        const double nrm = sqrt(dot(opts->ritz_out, opts->ritz_out, dim));
+        if (nrm > 0.0)
+            for (size_t i = 0; i < dim; i++) opts->ritz_out[i] /= nrm;
+    }
 done:
     nnpi_free(own);
     return st;

@@ -48,6 +48,9 @@ typedef struct nnpi_lanczos_opts {
     size_t max_iter;       /* applications of AᵀA at most (≥ 1) */
     size_t max_basis;      /* basis vectors kept before a restart (≥ 2) */
     uint64_t seed;         /* of the random start vector */
+    int full_reorth;       /* non-zero: orthogonalise against the whole basis at every step */
+    const double *start;   /* start vector (dim, any norm ≠ 0), or NULL for a random one */
+    double *ritz_out;      /* if not NULL: receives the unit Ritz vector of sigma (dim) */
     /* progress: called after every step with (done_base + steps so far, total); may cancel */
     nnp_progress_fn progress;
     void *progress_user;
@@ -82,9 +85,18 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
  * (sh·sw)^−½ = 1/Δ is the correct one for the standard DFT. Weights are D × (C/groups) × kh × kw
  * (the library's layout); the matrix is block diagonal over groups, so the max is taken group
  * by group. Requires sh | Nh and sw | Nw. Each σ_max is computed by nnpi_lanczos_top on the
- * real form of B(η)ᴴB(η) to relative accuracy 1e-10 (lip_fourier.c). */
+ * real form of B(η)ᴴB(η) to relative accuracy 1e-10 (lip_fourier.c). If `peak` is not NULL
+ * it receives where the max is attained and the singular vector there (used to start the
+ * exact norm's Lanczos near the top singular vector, lipschitz.c). */
+typedef struct nnpi_fourier_peak {
+    size_t group, eh, ew;  /* where the max is attained: group and output frequency η */
+    /* caller's 2·(C/groups)·sh·sw doubles: the top right singular vector of B(η) in real form
+     * (real parts, then imaginary parts; column (c, lh, lw) at (c·sh + lh)·sw + lw) */
+    double *vec;
+} nnpi_fourier_peak;
+
 nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t groups, size_t kh,
                                   size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
-                                  size_t Nh, size_t Nw, double *out);
+                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak);
 
 #endif
