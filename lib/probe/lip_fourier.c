@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "probe/spectral.h"
 
 typedef struct fourier_ctx {
@@ -17,32 +19,23 @@ typedef struct fourier_ctx {
     double *yr, *yi;         /* rows */
 } fourier_ctx;
 
-/* out = BᴴB v in real form: v = (vr, vi), out = (zr, zi) with y = B v, z = Bᴴ y. */
+/* out = BᴴB v in real form: v = (vr, vi), out = (zr, zi) with y = B v, z = Bᴴ y, as eight
+ * BLAS matrix–vector products on the real and imaginary parts (row-major R × P). */
 static nnp_status fourier_gram(void *vctx, const double *v, double *out)
 {
     fourier_ctx *c = vctx;
-    const size_t R = c->rows, P = c->cols;
+    const int R = (int)c->rows, P = (int)c->cols;
     const double *vr = v, *vi = v + P;
-    for (size_t r = 0; r < R; r++) {
-        const double *ar = c->br + r * P, *ai = c->bi + r * P;
-        double sr = 0.0, si = 0.0;
-        for (size_t j = 0; j < P; j++) {
-            sr += ar[j] * vr[j] - ai[j] * vi[j];
-            si += ar[j] * vi[j] + ai[j] * vr[j];
-        }
-        c->yr[r] = sr;
-        c->yi[r] = si;
-    }
     double *zr = out, *zi = out + P;
-    memset(out, 0, 2 * P * sizeof *out);
-    for (size_t r = 0; r < R; r++) {
-        const double *ar = c->br + r * P, *ai = c->bi + r * P;
-        const double yr = c->yr[r], yi = c->yi[r];
-        for (size_t j = 0; j < P; j++) { /* conj(a)·y */
-            zr[j] += ar[j] * yr + ai[j] * yi;
-            zi[j] += ar[j] * yi - ai[j] * yr;
-        }
-    }
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, R, P, 1.0, c->br, P, vr, 1, 0.0, c->yr, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, R, P, -1.0, c->bi, P, vi, 1, 1.0, c->yr, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, R, P, 1.0, c->br, P, vi, 1, 0.0, c->yi, 1);
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, R, P, 1.0, c->bi, P, vr, 1, 1.0, c->yi, 1);
+    /* conj(B)ᵀ y: zr = Brᵀ yr + Biᵀ yi, zi = Brᵀ yi − Biᵀ yr */
+    cblas_dgemv(CblasRowMajor, CblasTrans, R, P, 1.0, c->br, P, c->yr, 1, 0.0, zr, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, R, P, 1.0, c->bi, P, c->yi, 1, 1.0, zr, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, R, P, 1.0, c->br, P, c->yi, 1, 0.0, zi, 1);
+    cblas_dgemv(CblasRowMajor, CblasTrans, R, P, -1.0, c->bi, P, c->yr, 1, 1.0, zi, 1);
     return NNP_OK;
 }
 

@@ -12,32 +12,32 @@
 #include "probe/spectral.h"
 
 /* Number of eigenvalues of the k×k symmetric tridiagonal (a, b) smaller than x (Sturm count
- * by the LDLᵀ recurrence q_i = a_i − x − b_{i−1}²/q_{i−1}, GVL §8.4.1). */
-static size_t sturm_below(const double *a, const double *b, size_t k, double x, double tiny)
+ * by the LDLᵀ recurrence q_i = a_i − x − b_{i−1}²/q_{i−1}, GVL §8.4.1); b2 holds the b_i². */
+static size_t sturm_below(const double *a, const double *b2, size_t k, double x, double tiny)
 {
     size_t count = 0;
     double q = 1.0;
     for (size_t i = 0; i < k; i++) {
-        double d = a[i] - x - (i > 0 ? b[i - 1] * b[i - 1] / q : 0.0);
+        double d = a[i] - x - (i > 0 ? b2[i - 1] / q : 0.0);
         if (d == 0.0) d = -tiny; /* x on an eigenvalue of a leading block: perturb */
-        if (d < 0.0) count++;
+        count += d < 0.0;
         q = d;
     }
     return count;
 }
 
-/* The idx-th smallest eigenvalue (0-based) by bisection on [lo, hi]. */
-static double bisect(const double *a, const double *b, size_t k, size_t idx, double lo, double hi,
-                     double tiny)
+/* The idx-th smallest eigenvalue (0-based) by bisection on [lo, hi], to relative width rel. */
+static double bisect(const double *a, const double *b2, size_t k, size_t idx, double lo, double hi,
+                     double tiny, double rel)
 {
     for (int it = 0; it < 200; it++) {
         const double mid = 0.5 * (lo + hi);
         if (mid <= lo || mid >= hi) break; /* interval at the resolution of doubles */
-        if (sturm_below(a, b, k, mid, tiny) > idx)
+        if (sturm_below(a, b2, k, mid, tiny) > idx)
             hi = mid;
         else
             lo = mid;
-        if (hi - lo <= 4.0 * DBL_EPSILON * fmax(fabs(lo), fabs(hi))) break;
+        if (hi - lo <= rel * fmax(fabs(lo), fabs(hi))) break;
     }
     return 0.5 * (lo + hi);
 }
@@ -122,8 +122,11 @@ static void ritz_top(const double *a, const double *b, size_t k, double *work,
     const double scale = fmax(fabs(lo), fabs(hi)), tiny = fmax(scale, DBL_MIN) * DBL_EPSILON;
     lo -= tiny;
     hi += tiny;
-    *theta1 = bisect(a, b, k, k - 1, lo, hi, tiny);
-    *theta2 = k >= 2 ? bisect(a, b, k, k - 2, lo, hi, tiny) : -INFINITY;
+    double *b2 = work; /* the solve below overwrites work only after the bisections */
+    for (size_t i = 0; i + 1 < k; i++) b2[i] = b[i] * b[i];
+    *theta1 = bisect(a, b2, k, k - 1, lo, hi, tiny, 4.0 * DBL_EPSILON);
+    /* θ₂ only sets the gap of the error estimate: 1e-9 relative is plenty */
+    *theta2 = k >= 2 ? bisect(a, b2, k, k - 2, lo, *theta1 + tiny, tiny, 1e-9) : -INFINITY;
     for (size_t i = 0; i < k; i++) y[i] = 1.0;
     for (int pass = 0; pass < 2; pass++) {
         tridiag_solve(a, b, k, *theta1, tiny, work, swapped, y);
