@@ -124,12 +124,17 @@ static void ritz_top(const double *a, const double *b, size_t k, double *work,
     hi += tiny;
     double *b2 = work; /* the solve below overwrites work only after the bisections */
     for (size_t i = 0; i + 1 < k; i++) b2[i] = b[i] * b[i];
-    *theta1 = bisect(a, b2, k, k - 1, lo, hi, tiny, 4.0 * DBL_EPSILON);
+    /* θ₁ by bisection to 1e-11 relative, then refined below by the Rayleigh quotient of its
+     * inverse-iteration vector (second-order accurate), kept inside the bisection bracket */
+    const double coarse = 1e-11;
+    const double t1 = bisect(a, b2, k, k - 1, lo, hi, tiny, coarse);
+    const double t1_lo = t1 - coarse * fabs(t1) - tiny, t1_hi = t1 + coarse * fabs(t1) + tiny;
     /* θ₂ only sets the gap of the error estimate: 1e-9 relative is plenty */
-    *theta2 = k >= 2 ? bisect(a, b2, k, k - 2, lo, *theta1 + tiny, tiny, 1e-9) : -INFINITY;
+    *theta2 = k >= 2 ? bisect(a, b2, k, k - 2, lo, t1_hi, tiny, 1e-9) : -INFINITY;
+    *theta1 = t1;
     for (size_t i = 0; i < k; i++) y[i] = 1.0;
     for (int pass = 0; pass < 2; pass++) {
-        tridiag_solve(a, b, k, *theta1, tiny, work, swapped, y);
+        tridiag_solve(a, b, k, t1, tiny, work, swapped, y);
         double nrm = sqrt(dot(y, y, k));
         if (!(nrm > 0.0) || !isfinite(nrm)) { /* degenerate: fall back to e_1 */
             for (size_t i = 0; i < k; i++) y[i] = i == 0;
@@ -137,6 +142,9 @@ static void ritz_top(const double *a, const double *b, size_t k, double *work,
         }
         for (size_t i = 0; i < k; i++) y[i] /= nrm;
     }
+    double rq = 0.0;
+    for (size_t i = 0; i < k; i++) rq += a[i] * y[i] * y[i] + (i + 1 < k ? 2.0 * b[i] * y[i] * y[i + 1] : 0.0);
+    *theta1 = fmin(fmax(rq, t1_lo), t1_hi);
 }
 
 static void random_unit(double *v, size_t dim, uint64_t seed)
@@ -265,6 +273,21 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
             om_new = t;
         }
         const size_t kk = k + 1;
+        /* Small problems, whose steps cost little next to the tridiagonal eigenproblem, test
+         * convergence every second step (and whenever the basis is full, the budget spent or
+         * the space about to become invariant). */
+        if (full && kk % 2 == 1 && kk != m && res->iterations < opts->max_iter &&
+            beta[k] > 1e3 * DBL_EPSILON * fmax(theta, fabs(alpha[k]))) {
+            if (opts->progress &&
+                opts->progress(opts->done_base + res->iterations, opts->total, opts->progress_user)) {
+                st = nnpi_error(NNP_ECANCELLED, "lanczos: cancelled by the progress callback");
+                goto done;
+            }
+            double *next = V + kk * dim;
+            for (size_t i = 0; i < dim; i++) next[i] = w[i] / beta[k];
+            k = kk;
+            continue;
+        }
         double theta2;
         ritz_top(alpha, beta, kk, tri, swapped, &theta, &theta2, y);
         const double rho = beta[k] * fabs(y[k]);
