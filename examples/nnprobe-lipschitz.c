@@ -51,6 +51,11 @@ static void print_help(void)
            "      --max-iter N          Lanczos steps per layer (default 1000)\n"
            "      --grid N              Fourier grid N×N for the conv bounds (default: the padded\n"
            "                            input rounded up to a multiple of the stride)\n"
+           "      --clever R            also a CLEVER-style ESTIMATE (not a bound) of the local\n"
+           "                            Lipschitz constant of the margin between the predicted and\n"
+           "                            the runner-up class in the L2 ball of radius R around the\n"
+           "                            lower bound's point (50 batches of 128 sampled gradients,\n"
+           "                            reverse Weibull fit), and its robustness score\n"
            "      --quiet               no progress lines on stderr\n"
            "  -h, --help, -V, --version\n"
            "Columns: bound = the paper's rule for the layer (conv: Fourier formula on the grid\n"
@@ -63,7 +68,7 @@ static void print_help(void)
 
 enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
        OPT_EPOCHS, OPT_SEED, OPT_LIMIT, OPT_POINTS, OPT_POWER, OPT_TOL, OPT_MAXIT, OPT_GRID,
-       OPT_UNTRAINED, OPT_QUIET };
+       OPT_UNTRAINED, OPT_QUIET, OPT_CLEVER };
 
 static const struct option LONG_OPTS[] = {
     {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
@@ -76,6 +81,7 @@ static const struct option LONG_OPTS[] = {
     {"power-iters", required_argument, NULL, OPT_POWER}, {"tol", required_argument, NULL, OPT_TOL},
     {"max-iter", required_argument, NULL, OPT_MAXIT}, {"grid", required_argument, NULL, OPT_GRID},
     {"untrained", no_argument, NULL, OPT_UNTRAINED}, {"quiet", no_argument, NULL, OPT_QUIET},
+    {"clever", required_argument, NULL, OPT_CLEVER},
     {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 };
 
@@ -130,7 +136,7 @@ int main(int argc, char **argv)
     char path_buf[4][PATH_LEN];
     size_t limit = 10000, seed = 1, points = 100, power = 100, max_iter = 1000, grid = 0;
     size_t ch, hh, ww, L, n_pts = 0, argmax = 0;
-    double tol = 1e-6, lower = 0.0, test_err = NAN;
+    double tol = 1e-6, lower = 0.0, test_err = NAN, clever = 0.0;
     int untrained = 0, quiet = 0, c, rc = EXIT_FAILURE;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
     nnp_net *net = NULL;
@@ -163,6 +169,15 @@ int main(int argc, char **argv)
             tol = strtod(optarg, &end);
             if (*optarg == '\0' || *end != '\0' || !(tol > 0.0 && tol <= 0.1)) {
                 usage_error("--tol: expected a number in (0, 0.1], got '%s'", optarg);
+                bad = 1;
+            }
+            break;
+        }
+        case OPT_CLEVER: {
+            char *end;
+            clever = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(clever > 0.0) || !isfinite(clever)) {
+                usage_error("--clever: expected a radius > 0, got '%s'", optarg);
                 bad = 1;
             }
             break;
@@ -302,6 +317,30 @@ int main(int argc, char **argv)
            untrained ? "random" : "test", lower, argmax);
     printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
            info[L - 1].upper_to / lower, info[L - 1].upper_to_exact / lower);
+    if (clever > 0.0) { /* the margin of the lower bound's point: predicted vs runner-up */
+        const size_t in = nnp_net_input_size(net), classes = nnp_net_output_size(net);
+        const float *xp = (untrained ? pts : nnp_dataset_images(test)) + argmax * in;
+        double est = 0.0, mx = 0.0, score = 0.0;
+        float z[4096];
+        if (classes < 2 || classes > 4096) {
+            printf("clever       skipped: needs 2..4096 classes\n");
+        } else {
+            TRY("nnp_forward", nnp_forward(net, NULL, xp, 1, z));
+            size_t c1 = 0, c2 = 1;
+            for (size_t k = 0; k < classes; k++)
+                if (z[k] > z[c1]) c1 = k;
+            c2 = c1 == 0 ? 1 : 0;
+            for (size_t k = 0; k < classes; k++)
+                if (k != c1 && z[k] > z[c2]) c2 = k;
+            prog_l.what = "clever";
+            prog_l.last = 0;
+            TRY("nnp_lipschitz_clever",
+                nnp_lipschitz_clever(net, xp, (int32_t)c1, c2, clever, &lopts, &est, &mx, &score));
+            printf("clever       ESTIMATE (not a bound) at point %zu, class %zu vs %zu, L2 radius %g:\n"
+                   "             local Lipschitz of the margin ≈ %.6g (largest sampled gradient "
+                   "%.6g), score %.4g\n", argmax, c1, c2, clever, est, mx, score);
+        }
+    }
     rc = EXIT_SUCCESS;
 done:
     if (rc == EXIT_FAILURE) lib_error(what, s);

@@ -54,6 +54,12 @@ grep -q 'did not reach' "$TMP/out" || fail "non-convergence note"
 expect 0 "progress lines" 4-3r-2 --untrained --points 3
 grep -q '^bounds: ' "$TMP/err" || fail "no progress on stderr"
 
+expect 0 "--clever" 4-3r-2 --untrained --points 3 --quiet --clever 0.5
+grep -q '^clever       ESTIMATE (not a bound)' "$TMP/out" || fail "--clever line"
+awk '/local Lipschitz of the margin/ { est = $(NF - 6); mx = $(NF - 2) + 0; ok = (est >= mx && mx > 0) }
+     END { exit !ok }' "$TMP/out" || { fail "--clever estimate >= largest sampled gradient"; cat "$TMP/out"; }
+expect 2 "--clever 0" 4-2 --untrained --clever 0
+
 expect 2 "missing model"
 expect 2 "model file (ONNX hook)" model.onnx
 grep -q 'not supported yet' "$TMP/err" || fail "ONNX hook message"

@@ -16,6 +16,7 @@
 
 #include "core/core.h"
 #include "net/net_internal.h"
+#include "probe/lip_clever.h"
 #include "probe/lip_jvp.h"
 #include "probe/spectral.h"
 #include "testutil.h"
@@ -876,6 +877,131 @@ START_TEST(allocation_failures_are_clean)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------------------------------- */
+/* CLEVER-style estimate. */
+
+/* Log-likelihood of reverse Weibull samples: f(y) = (k/σ) t^(k−1) e^(−t^k), t = (μ−y)/σ. */
+static double weibull_ll(const double *y, size_t n, double mu, double k, double sigma)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double t = (mu - y[i]) / sigma;
+        s += log(k / sigma) + (k - 1.0) * log(t) - pow(t, k);
+    }
+    return s;
+}
+
+/* The fitter recovers the end point of reverse Weibull samples y = μ − σ(−ln U)^(1/k) drawn
+ * here by the inverse CDF. */
+START_TEST(reverse_weibull_fit_recovers_end_point)
+{
+    static const double params[][3] = {{2.0, 0.3, 3.0}, {5.0, 1.0, 1.5}, {0.01, 0.002, 6.0}};
+    const double mu = params[_i][0], sigma = params[_i][1], k = params[_i][2];
+    const size_t n = 800;
+    double *y = malloc(n * sizeof *y);
+    uint64_t st = 12345 + (uint64_t)_i;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        const double u = ((double)(st >> 11) + 0.5) / 9007199254740992.0;
+        y[i] = mu - sigma * pow(-log(u), 1.0 / k);
+    }
+    double m = 0, kk = 0, ss = 0, ymax = -INFINITY;
+    for (size_t i = 0; i < n; i++) ymax = fmax(ymax, y[i]);
+    nnpi_reverse_weibull_fit(y, n, &m, &kk, &ss);
+    ck_assert_msg(m > ymax, "end point %g not above the sample max %g", m, ymax);
+    /* statistically the MLE end point is within a fraction of σ (n = 800) ... */
+    ck_assert_msg(fabs(m - mu) <= 0.2 * sigma, "end point %.6g, true %.6g", m, mu);
+    /* ... and as an optimiser it must beat the true parameters and nearby end points */
+    const double best = weibull_ll(y, n, m, kk, ss);
+    ck_assert_msg(best >= weibull_ll(y, n, mu, k, sigma) - 1e-9 * fabs(best),
+                  "fit log-likelihood %.10g below the true parameters' %.10g", best,
+                  weibull_ll(y, n, mu, k, sigma));
+    for (int sgn = -1; sgn <= 1; sgn += 2) {
+        const double m2 = m + sgn * 0.05 * (m - ymax);
+        ck_assert(best >= weibull_ll(y, n, m2, kk, ss) - 1e-9 * fabs(best));
+    }
+    ck_assert_msg(fabs(kk - k) <= 0.25 * k, "shape %.4g, true %.4g", kk, k);
+    ck_assert_msg(fabs(ss - sigma) <= 0.2 * sigma, "scale %.4g, true %.4g", ss, sigma);
+    /* all samples equal: the end point is that value */
+    for (size_t i = 0; i < n; i++) y[i] = 0.75;
+    nnpi_reverse_weibull_fit(y, n, &m, NULL, NULL);
+    ck_assert(m == 0.75);
+    free(y);
+}
+END_TEST
+
+START_TEST(clever_on_linear_and_relu_nets)
+{
+    /* linear: ∇(z_l − z_t) = w_l − w_t everywhere, so sampled max and estimate equal its norm */
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 6, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 4, NULL));
+    ck_assert_ok(nnp_net_init_params(net, 4));
+    float w[24], b[4] = {0.5f, -0.25f, 0.0f, 0.1f}, x[6];
+    ck_assert_ok(nnp_net_set_params(net, 1, NULL, b));
+    ck_assert_ok(nnp_net_get_params(net, 1, w, NULL));
+    tu_fill_uniform(x, 6, 0.0f, 1.0f, 2);
+    double want = 0.0, margin = b[0] - b[2];
+    for (int j = 0; j < 6; j++) {
+        want += ((double)w[j] - w[12 + j]) * ((double)w[j] - w[12 + j]);
+        margin += ((double)w[j] - w[12 + j]) * x[j];
+    }
+    want = sqrt(want);
+    nnp_lipschitz_opts o;
+    ck_assert_ok(nnp_lipschitz_opts_init(&o));
+    o.clever_batches = 10;
+    o.clever_samples = 16;
+    double est = 0, mx = 0, score = -1;
+    ck_assert_ok(nnp_lipschitz_clever(net, x, 0, 2, 0.5, &o, &est, &mx, &score));
+    ck_assert_msg(rel(mx, want) < 1e-5, "max sampled %.9g, ‖w_0 − w_2‖ = %.9g", mx, want);
+    ck_assert_msg(rel(est, want) < 1e-5, "estimate %.9g vs %.9g", est, want);
+    const double want_score = margin <= 0 ? 0.0 : fmin(margin / want, 0.5);
+    ck_assert_msg(fabs(score - want_score) < 1e-5, "score %.9g vs %.9g", score, want_score);
+    nnp_net_free(net);
+
+    /* relu net: sampled max ≤ estimate, and ≤ √2 × the whole-net bound (‖e_l − e_t‖ = √2) */
+    net = every_kind_net(7);
+    const size_t L = nnp_net_layer_count(net), D = nnp_net_input_size(net);
+    nnp_lipschitz_info *info = bounds_of(net, NULL);
+    float *xx = malloc(D * sizeof *xx);
+    tu_fill_uniform(xx, D, 0.0f, 1.0f, 3);
+    ck_assert_ok(nnp_lipschitz_clever(net, xx, 1, 3, 0.3, &o, &est, &mx, NULL));
+    ck_assert_msg(mx > 0 && mx <= est, "max sampled %g, estimate %g", mx, est);
+    ck_assert_msg(mx <= sqrt(2.0) * info[L - 1].upper_to_exact, "max sampled %g > bound %g", mx,
+                  sqrt(2.0) * info[L - 1].upper_to_exact);
+    /* same seed, same result */
+    double est2 = 0;
+    ck_assert_ok(nnp_lipschitz_clever(net, xx, 1, 3, 0.3, &o, &est2, NULL, NULL));
+    ck_assert(est2 == est);
+    /* misuse */
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 1, 1, 0.3, &o, &est, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("target 1");
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 7, 1, 0.3, &o, &est, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("label 7");
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 1, 2, 0.0, &o, &est, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("radius");
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 1, 2, 0.3, &o, NULL, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("estimate");
+    o.clever_batches = 1;
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 1, 2, 0.3, &o, &est, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("opts.clever_batches");
+    o.clever_batches = 10;
+    o.clever_samples = 0;
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 1, 2, 0.3, &o, &est, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("opts.clever_samples");
+    o.clever_samples = 4;
+    uint64_t calls = 0;
+    o.progress = cancel_after;
+    o.progress_user = &calls;
+    ck_assert_status(nnp_lipschitz_clever(net, xx, 1, 2, 0.3, &o, &est, NULL, NULL), NNP_ECANCELLED);
+    ck_assert_uint_eq(calls, 3);
+    free(xx);
+    free(info);
+    nnp_net_free(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lipschitz");
@@ -901,6 +1027,8 @@ int main(void)
     tcase_add_test(api, cancellation);
     tcase_add_test(api, misuse_is_refused);
     tcase_add_test(api, allocation_failures_are_clean);
+    tcase_add_loop_test(api, reverse_weibull_fit_recovers_end_point, 0, 3);
+    tcase_add_test(api, clever_on_linear_and_relu_nets);
     suite_add_tcase(s, api);
     return tu_run(s);
 }

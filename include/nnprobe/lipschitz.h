@@ -90,6 +90,8 @@ typedef struct nnp_lipschitz_opts {
      *  keeps the basis orthogonal to √ε, enough for fully accurate norms, at a fraction of
      *  the cost; smaller ones are always fully reorthogonalised */
     int full_reorth;
+    size_t clever_batches;  /**< nnp_lipschitz_clever(): batches of samples, ≥ 2 (default 50) */
+    size_t clever_samples;  /**< nnp_lipschitz_clever(): samples per batch, ≥ 1 (default 128) */
 } nnp_lipschitz_opts;
 
 /**
@@ -115,7 +117,10 @@ typedef struct nnp_lipschitz_info {
     double bound;           /**< the paper's upper bound of this layer alone (file comment) */
     double exact;           /**< exact operator norm of a linear layer as applied; NaN for
                                  non-linear layers or when opts.exact is 0 */
-    double accuracy;        /**< estimated relative error of `exact` (0 for closed forms) */
+    double accuracy;        /**< estimated relative error of `exact` from the Lanczos
+                                 residual (0 for closed forms). The layer's passes run in
+                                 float, so the operator itself is exact to about 1e-7
+                                 relative; the estimate does not include that. */
     int converged;          /**< 1 if `exact` reached opts.tol (or is a closed form), else 0 */
     size_t iterations;      /**< Lanczos steps (applications of AᵀA) spent on `exact` */
     size_t applications;    /**< operator applications: A and Aᵀ each count one */
@@ -180,6 +185,42 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_bounds(const nnp_net *net,
 NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_t n,
                                                      size_t layer, const nnp_lipschitz_opts *opts,
                                                      double *norms, double *lower, size_t *argmax);
+
+/**
+ * @brief CLEVER-style **estimate** (not a bound) of the local Lipschitz constant of the margin
+ * g(x) = z_label(x) − z_target(x) in the L2 ball of radius `radius` around `x` (Weng et al.,
+ * 2018, "Evaluating the robustness of neural networks: an extreme value theory approach").
+ *
+ * opts.clever_batches batches of opts.clever_samples points are drawn uniformly in the ball
+ * (not clipped to any box), ‖∇g‖₂ is computed at each (one batched VJP per batch), and a
+ * reverse Weibull distribution is fitted by maximum likelihood to the batch maxima (shape
+ * restricted to [1, 1000]); its location, the upper end of its support, is the estimate. The
+ * largest sampled norm is a true lower bound of the local constant; the estimate is not
+ * certified and may fall below the true value.
+ * @param[in]  net          classifier (the last layer gives the logits)
+ * @param[in]  x            one input, nnp_net_input_size() floats
+ * @param[in]  label        the class whose margin is measured (usually the true or predicted one)
+ * @param[in]  target       another class
+ * @param[in]  radius       ball radius > 0 (L2, in input units)
+ * @param[in]  opts         options (clever_batches, clever_samples, seed, progress), or NULL
+ * @param[out] estimate     the fitted location: the local Lipschitz estimate
+ * @param[out] max_sampled  the largest sampled gradient norm (a lower bound), or NULL
+ * @param[out] score        CLEVER score min(g(x)/estimate, radius) (0 if g(x) ≤ 0), an
+ *                          estimated L2 robustness radius for this target, or NULL
+ * @retval NNP_EINVAL NULL net/x/estimate, label or target out of range or equal, radius not
+ *         positive, clever_batches < 2 or clever_samples = 0
+ * @retval NNP_EVERSION as nnp_lipschitz_bounds()
+ * @retval NNP_ENUMERIC a gradient norm was not finite
+ * @retval NNP_ECANCELLED the progress callback (called per batch) asked to stop
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Read-only on `net`.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x,
+                                                      int32_t label, size_t target, double radius,
+                                                      const nnp_lipschitz_opts *opts,
+                                                      double *estimate, double *max_sampled,
+                                                      double *score);
 
 #ifdef __cplusplus
 }

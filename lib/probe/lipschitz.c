@@ -39,6 +39,8 @@ static void default_opts(nnp_lipschitz_opts *o)
     o->power_iters = 100;
     o->batch_size = 32;
     o->seed = 1;
+    o->clever_batches = 50;
+    o->clever_samples = 128;
 }
 
 NNP_API nnp_status nnp_lipschitz_opts_init_sized(nnp_lipschitz_opts *opts, size_t size)

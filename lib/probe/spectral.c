@@ -303,7 +303,7 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
             if (kk >= 2 && gap > 0.0 && res->restarts == 0) bound = fmin(rho, rho * rho / gap);
             err = bound / (2.0 * theta);
         }
-        res->rel_err = err;
+        res->rel_err = fmax(err, DBL_EPSILON); /* not better than rounding */
         if (opts->progress &&
             opts->progress(opts->done_base + res->iterations, opts->total, opts->progress_user)) {
             st = nnpi_error(NNP_ECANCELLED, "lanczos: cancelled by the progress callback");
@@ -313,7 +313,7 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
         const int breakdown = beta[k] <= 64.0 * DBL_EPSILON * fmax(theta, DBL_MIN);
         if (err <= opts->tol || breakdown) {
             res->converged = 1;
-            if (breakdown) res->rel_err = fmin(err, 64.0 * DBL_EPSILON);
+            if (breakdown) res->rel_err = fmin(res->rel_err, 64.0 * DBL_EPSILON);
             break;
         }
         if (res->iterations >= opts->max_iter) break;
