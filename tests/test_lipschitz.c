@@ -857,6 +857,8 @@ START_TEST(allocation_failures_are_clean)
     ck_assert_ok(nnp_lipschitz_opts_init(&o));
     o.max_iter = 20;
     o.power_iters = 3;
+    o.clever_batches = 3;
+    o.clever_samples = 2;
     int saw_ok = 0;
     for (long k = 1; k < 400 && !saw_ok; k++) {
         for (size_t i = 0; i < L; i++) info[i].size = sizeof *info;
@@ -865,10 +867,14 @@ START_TEST(allocation_failures_are_clean)
         nnpi_fail_alloc_after(k);
         double lower;
         nnp_status s2 = nnp_lipschitz_lower(net, x, 2, L - 1, &o, NULL, &lower, NULL);
+        nnpi_fail_alloc_after(k);
+        double est;
+        nnp_status s3 = nnp_lipschitz_clever(net, x, 0, 1, 0.1, &o, &est, NULL, NULL);
         nnpi_fail_alloc_after(0);
         ck_assert(s1 == NNP_OK || s1 == NNP_ENOMEM);
         ck_assert(s2 == NNP_OK || s2 == NNP_ENOMEM);
-        saw_ok = s1 == NNP_OK && s2 == NNP_OK;
+        ck_assert(s3 == NNP_OK || s3 == NNP_ENOMEM);
+        saw_ok = s1 == NNP_OK && s2 == NNP_OK && s3 == NNP_OK;
     }
     ck_assert(saw_ok);
     free(x);
