@@ -331,10 +331,19 @@ static nnp_status layer_bound(const nnp_net *net, size_t index, const nnp_lipsch
     }
 }
 
-/* The caller's element i: infos is an array of elements of infos[0].size bytes. */
-static nnp_lipschitz_info *element(nnp_lipschitz_info *infos, size_t stride, size_t i)
+/* The caller's element i: infos is an array of elements of infos[0].size bytes. The stride
+ * need not be a multiple of the struct's alignment (an older caller's smaller struct), so
+ * elements are only read and written through memcpy. */
+static unsigned char *element(nnp_lipschitz_info *infos, size_t stride, size_t i)
 {
-    return (nnp_lipschitz_info *)(void *)((unsigned char *)infos + i * stride);
+    return (unsigned char *)infos + i * stride;
+}
+
+static size_t element_size(nnp_lipschitz_info *infos, size_t stride, size_t i)
+{
+    size_t sz;
+    memcpy(&sz, element(infos, stride, i), sizeof sz);
+    return sz;
 }
 
 NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_opts *opts,
@@ -355,9 +364,9 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         return nnpi_error(NNP_EINVAL, "%s: infos[0].size = %zu (set it to sizeof(nnp_lipschitz_info))",
                           f, stride);
     for (size_t i = 1; i < L; i++)
-        if (element(infos, stride, i)->size != stride)
+        if (element_size(infos, stride, i) != stride)
             return nnpi_error(NNP_EINVAL, "%s: infos[%zu].size = %zu differs from infos[0].size = %zu",
-                              f, i, element(infos, stride, i)->size, stride);
+                              f, i, element_size(infos, stride, i), stride);
     size_t n_exact = 0;
     for (size_t i = 1; i < L && o.exact; i++) n_exact += has_exact_norm(net->nodes[i].ops->kind);
     float *lin = NULL;
@@ -426,9 +435,7 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         }
         r.upper_to = up[i];
         r.upper_to_exact = upx[i];
-        nnp_lipschitz_info *dst = element(infos, stride, i);
-        memcpy(dst, &r, stride < sizeof r ? stride : sizeof r);
-        dst->size = stride;
+        memcpy(element(infos, stride, i), &r, stride < sizeof r ? stride : sizeof r);
     }
 done:
     nnpi_free(lin);
