@@ -47,6 +47,9 @@ static void print_help(void)
            "      --seed N              seed of the weights, shuffling and start vectors (default 1)\n"
            "      --points N            points for the lower bound (default 100)\n"
            "      --power-iters N       power-iteration steps per point (default 100)\n"
+           "      --from L              lower bound of the block of layers L+1..last (the Jacobian\n"
+           "                            of the logits with respect to layer L's output; default 0,\n"
+           "                            the input), next to the product of that block's bounds\n"
            "      --tol T               relative accuracy of the exact norms (default 1e-6)\n"
            "      --max-iter N          Lanczos steps per layer (default 1000)\n"
            "      --grid N              Fourier grid N×N for the conv bounds (default: the padded\n"
@@ -68,7 +71,7 @@ static void print_help(void)
 
 enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
        OPT_EPOCHS, OPT_SEED, OPT_LIMIT, OPT_POINTS, OPT_POWER, OPT_TOL, OPT_MAXIT, OPT_GRID,
-       OPT_UNTRAINED, OPT_QUIET, OPT_CLEVER };
+       OPT_UNTRAINED, OPT_QUIET, OPT_CLEVER, OPT_FROM };
 
 static const struct option LONG_OPTS[] = {
     {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
@@ -81,7 +84,7 @@ static const struct option LONG_OPTS[] = {
     {"power-iters", required_argument, NULL, OPT_POWER}, {"tol", required_argument, NULL, OPT_TOL},
     {"max-iter", required_argument, NULL, OPT_MAXIT}, {"grid", required_argument, NULL, OPT_GRID},
     {"untrained", no_argument, NULL, OPT_UNTRAINED}, {"quiet", no_argument, NULL, OPT_QUIET},
-    {"clever", required_argument, NULL, OPT_CLEVER},
+    {"clever", required_argument, NULL, OPT_CLEVER}, {"from", required_argument, NULL, OPT_FROM},
     {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 };
 
@@ -135,7 +138,7 @@ int main(int argc, char **argv)
     const char *what = "nnp_train_opts_init", *spec_text;
     char path_buf[4][PATH_LEN];
     size_t limit = 10000, seed = 1, points = 100, power = 100, max_iter = 1000, grid = 0;
-    size_t ch, hh, ww, L, n_pts = 0, argmax = 0;
+    size_t ch, hh, ww, L, n_pts = 0, argmax = 0, from = 0;
     double tol = 1e-6, lower = 0.0, test_err = NAN, clever = 0.0;
     int untrained = 0, quiet = 0, c, rc = EXIT_FAILURE;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
         case OPT_POWER: bad = parse_size("--power-iters", optarg, 1, &power); break;
         case OPT_MAXIT: bad = parse_size("--max-iter", optarg, 1, &max_iter); break;
         case OPT_GRID: bad = parse_size("--grid", optarg, 1, &grid); break;
+        case OPT_FROM: bad = parse_size("--from", optarg, 0, &from); break;
         case OPT_TOL: {
             char *end;
             tol = strtod(optarg, &end);
@@ -306,6 +310,8 @@ int main(int argc, char **argv)
     } else {
         n_pts = points < nnp_dataset_count(test) ? points : nnp_dataset_count(test);
     }
+    if (from >= L - 1) USAGE("--from: %zu, but the last layer is %zu", from, L - 1);
+    lopts.lower_from = from;
     lopts.progress_user = &prog_l;
     TRY("nnp_lipschitz_lower",
         nnp_lipschitz_lower(net, untrained ? pts : nnp_dataset_images(test), n_pts, L - 1, &lopts,
@@ -313,10 +319,21 @@ int main(int argc, char **argv)
     printf("\nwhole net    upper bound (product of the paper's bounds)  %.6g\n", info[L - 1].upper_to);
     printf("             upper bound (exact norms of linear layers)   %.6g\n",
            info[L - 1].upper_to_exact);
-    printf("             lower bound max ‖J(x)‖₂ over %zu %s points %.6g (point %zu)\n", n_pts,
-           untrained ? "random" : "test", lower, argmax);
-    printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
-           info[L - 1].upper_to / lower, info[L - 1].upper_to_exact / lower);
+    if (from == 0) {
+        printf("             lower bound max ‖J(x)‖₂ over %zu %s points %.6g (point %zu)\n", n_pts,
+               untrained ? "random" : "test", lower, argmax);
+        printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
+               info[L - 1].upper_to / lower, info[L - 1].upper_to_exact / lower);
+    } else { /* a chain (what specs build): the block's product is a ratio of upto values */
+        const double up = info[L - 1].upper_to / info[from].upper_to;
+        const double upx = info[L - 1].upper_to_exact / info[from].upper_to_exact;
+        printf("block        layers %zu..%zu: product of bounds %.6g, of exact norms %.6g\n",
+               from + 1, L - 1, up, upx);
+        printf("             lower bound max ‖J‖₂ (logits w.r.t. layer %zu) over %zu %s points "
+               "%.6g (point %zu)\n", from, n_pts, untrained ? "random" : "test", lower, argmax);
+        printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
+               up / lower, upx / lower);
+    }
     if (clever > 0.0) { /* the margin of the lower bound's point: predicted vs runner-up */
         const size_t in = nnp_net_input_size(net), classes = nnp_net_output_size(net);
         const float *xp = (untrained ? pts : nnp_dataset_images(test)) + argmax * in;

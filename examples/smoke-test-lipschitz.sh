@@ -59,6 +59,12 @@ grep -q '^clever       ESTIMATE (not a bound)' "$TMP/out" || fail "--clever line
 awk '/local Lipschitz of the margin/ { est = $(NF - 6); mx = $(NF - 2) + 0; ok = (est >= mx && mx > 0) }
      END { exit !ok }' "$TMP/out" || { fail "--clever estimate >= largest sampled gradient"; cat "$TMP/out"; }
 expect 2 "--clever 0" 4-2 --untrained --clever 0
+expect 0 "--from 2" 4-3r-5t-2 --untrained --points 3 --quiet --from 2
+awk '/^block / { up = $(NF - 4) + 0; upx = $NF + 0 }
+     /lower bound max .* w.r.t. layer 2/ { lo = $(NF - 2) + 0 }
+     END { exit !(lo > 0 && lo <= upx * (1 + 1e-6) && upx <= up * (1 + 1e-6)) }' "$TMP/out" ||
+    { fail "--from 2: block bounds out of order"; cat "$TMP/out"; }
+expect 2 "--from beyond the net" 4-3r-2 --untrained --from 3
 
 expect 2 "missing model"
 expect 2 "model file (ONNX hook)" model.onnx

@@ -563,7 +563,7 @@ START_TEST(tangent_is_adjoint_of_vjp)
         tu_fill_uniform(u, n * M, -1.0f, 1.0f, 20 + layer);
         ck_assert_ok(nnpi_jvp_check(net, layer));
         nnpi_forward(net, ws, x, n, layer);
-        nnpi_jvp(net, ws, x, lin, n, layer, t);
+        nnpi_jvp(net, ws, x, lin, n, 0, layer, t);
         memcpy(jt, ws->grad[layer], n * M * sizeof *jt);
         ck_assert_ok(nnp_grad_vjp(net, ws, x, n, layer, u, dx));
         for (size_t i = 0; i < n; i++) {
@@ -588,6 +588,31 @@ START_TEST(tangent_is_adjoint_of_vjp)
             free(xp);
             free(yp);
             free(ym);
+        }
+        /* a block first → layer (first > 0): the same identity against the backward pass's
+         * adjoint at node `first` */
+        for (size_t first = 1; first < layer; first += 3) {
+            const size_t F = net->nodes[first].out_size;
+            float *tf = malloc(n * F * sizeof *tf), *gf = malloc(n * F * sizeof *gf);
+            tu_fill_uniform(tf, n * F, -1.0f, 1.0f, 40 + first);
+            nnpi_forward(net, ws, x, n, layer);
+            nnpi_jvp(net, ws, x, lin, n, first, layer, tf);
+            memcpy(jt, ws->grad[layer], n * M * sizeof *jt);
+            nnpi_backward_begin(ws);
+            memcpy(ws->grad[layer], u, n * M * sizeof *u);
+            ws->grad_set[layer] = 1;
+            nnpi_backward(net, ws, x, n, layer, NULL, NULL, 0);
+            if (ws->grad_set[first])
+                memcpy(gf, ws->grad[first], n * F * sizeof *gf);
+            else
+                memset(gf, 0, n * F * sizeof *gf);
+            for (size_t i = 0; i < n; i++) {
+                const double lhs = dotf(u + i * M, jt + i * M, M), rhs = dotf(gf + i * F, tf + i * F, F);
+                ck_assert_msg(fabs(lhs - rhs) <= 1e-4 * (fabs(lhs) + fabs(rhs)) + 1e-6,
+                              "block %zu..%zu example %zu: %.9g vs %.9g", first, layer, i, lhs, rhs);
+            }
+            free(tf);
+            free(gf);
         }
         free(u);
         free(jt);
@@ -664,6 +689,23 @@ START_TEST(lower_bound_of_linear_net_is_its_norm)
     o.tol = 1e-9;
     ck_assert_ok(nnp_lipschitz_lower(net, x, 1, 1, &o, NULL, &lower, NULL));
     ck_assert_msg(rel(lower, info[1].exact) < 1e-5, "lower %.9g vs ‖W‖ %.9g", lower, info[1].exact);
+    free(info);
+    nnp_net_free(net);
+    /* a linear block inside a nonlinear net: from the tanh (layer 2) to the dense layer 3 the
+     * Jacobian is W₃ at every point, while from the input it is not */
+    ck_assert_ok(nnp_net_create(1, 1, 12, &net));
+    ck_assert_ok(nnp_net_add_dense(net, 9, NULL));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_TANH, NULL));
+    ck_assert_ok(nnp_net_add_dense(net, 7, NULL));
+    ck_assert_ok(nnp_net_init_params(net, 5));
+    info = bounds_of(net, NULL);
+    o.lower_from = 2;
+    ck_assert_ok(nnp_lipschitz_lower(net, x, 1, 3, &o, NULL, &lower, NULL));
+    ck_assert_msg(rel(lower, info[3].exact) < 1e-5, "block 2..3: lower %.9g vs ‖W₃‖ %.9g", lower,
+                  info[3].exact);
+    o.lower_from = 3;
+    ck_assert_status(nnp_lipschitz_lower(net, x, 1, 3, &o, NULL, &lower, NULL), NNP_EINVAL);
+    ck_assert_error_has("opts.lower_from");
     free(info);
     nnp_net_free(net);
 }

@@ -90,6 +90,11 @@ typedef struct nnp_lipschitz_opts {
      *  keeps the basis orthogonal to √ε, enough for fully accurate norms, at a fraction of
      *  the cost; smaller ones are always fully reorthogonalised */
     int full_reorth;
+    /** nnp_lipschitz_lower(): the layer whose output is the Jacobian's variable, 0 (the
+     *  input) … layer−1 (default 0). With l > 0 the bound is for the map φ_l → φ_layer at
+     *  φ_l(x), every layer that does not descend from l held fixed (for a chain: the block of
+     *  layers l+1 … layer) */
+    size_t lower_from;
     size_t clever_batches;  /**< nnp_lipschitz_clever(): batches of samples, ≥ 2 (default 50) */
     size_t clever_samples;  /**< nnp_lipschitz_clever(): samples per batch, ≥ 1 (default 128) */
 } nnp_lipschitz_opts;
@@ -162,10 +167,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_bounds(const nnp_net *net,
                                                       nnp_lipschitz_info *infos, size_t count);
 
 /**
- * @brief Empirical lower bound of the Lipschitz constant of input → layer `layer`: the
- * largest ‖J(x_i)‖₂ over n data points, by power iteration on JᵀJ at each point (see the file
- * comment). Every value is a true lower bound of the layer's Lipschitz constant, up to float
- * rounding, whether or not the iteration has converged.
+ * @brief Empirical lower bound of the Lipschitz constant of input → layer `layer` (or of
+ * layer opts.lower_from → `layer`): the largest ‖J(x_i)‖₂ over n data points, by power
+ * iteration on JᵀJ at each point (see the file comment). Every value is a true lower bound of
+ * that map's Lipschitz constant, up to float rounding, whether or not the iteration has
+ * converged.
  * @param[in]  net     network
  * @param[in]  x       n × nnp_net_input_size() floats
  * @param[in]  n       number of points ≥ 1
@@ -175,6 +181,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_bounds(const nnp_net *net,
  * @param[out] lower   max_i of them
  * @param[out] argmax  index of the point that gives `lower`, or NULL
  * @retval NNP_EINVAL NULL net/x/lower, n = 0, layer out of range, an option out of range
+ *         (opts.lower_from ≥ layer included)
  * @retval NNP_EVERSION as nnp_lipschitz_bounds()
  * @retval NNP_EUNSUPPORTED a layer kind without a tangent rule (named)
  * @retval NNP_ECANCELLED the progress callback asked to stop (outputs unspecified)

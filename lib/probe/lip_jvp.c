@@ -108,16 +108,21 @@ static void lrn_jvp(const nnpi_node *node, const float *x, const float *t, float
 }
 
 void nnpi_jvp(const nnp_net *net, nnp_workspace *ws, const float *x, const float *lin_params,
-              size_t n, size_t last, const float *t)
+              size_t n, size_t first, size_t last, const float *t)
 {
     const float *in[NNP_MAX_LAYER_INPUTS], *tin[NNP_MAX_LAYER_INPUTS];
     static const unsigned char overwrite[NNP_MAX_LAYER_INPUTS] = {0};
-    for (size_t i = 1; i <= last; i++) {
+    if (first > 0) { /* nodes below `first` are held fixed: zero tangents */
+        for (size_t i = 0; i < first; i++)
+            memset(ws->grad[i], 0, n * net->nodes[i].out_size * sizeof(float));
+        memcpy(ws->grad[first], t, n * net->nodes[first].out_size * sizeof(float));
+    }
+    for (size_t i = first + 1; i <= last; i++) {
         const nnpi_node *node = &net->nodes[i];
         for (size_t k = 0; k < node->n_inputs; k++) {
             const size_t j = node->inputs[k];
             in[k] = nnpi_node_output(ws, x, j);
-            tin[k] = j == 0 ? t : ws->grad[j];
+            tin[k] = j == 0 && first == 0 ? t : ws->grad[j];
         }
         float *tout = ws->grad[i];
         const nnp_layer_kind kind = node->ops->kind;

@@ -25,10 +25,12 @@ nnp_status nnpi_jvp_check(const nnp_net *net, size_t last);
  * and batch-norm means and biases are 0, so a linear layer's forward pass is its linear part. */
 nnp_status nnpi_linear_params(const nnp_net *net, float **out);
 
-/* After nnpi_forward(net, ws, x, n, last): writes the tangent of every node 1..last into
- * ws->grad[i] for the input tangent t (n × input size), so J(x)·t is ws->grad[last].
- * Call nnpi_jvp_check first. */
+/* After nnpi_forward(net, ws, x, n, last): propagates the tangent t (n × out_size(first)) of
+ * node `first` (0: the input) to every node up to `last`, into ws->grad[i], so J·t is
+ * ws->grad[last], J the Jacobian of φ_last with respect to φ_first with every node that does
+ * not descend from `first` held fixed (the same partial derivative the backward pass gives at
+ * node `first`). Nodes below `first` get zero tangents. Call nnpi_jvp_check first. */
 void nnpi_jvp(const nnp_net *net, nnp_workspace *ws, const float *x, const float *lin_params,
-              size_t n, size_t last, const float *t);
+              size_t n, size_t first, size_t last, const float *t);
 
 #endif

@@ -490,8 +490,12 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_lipschitz_lower: opts"));
     NNPI_TRY(check_opts(&o, f));
+    if (o.lower_from >= layer)
+        return nnpi_error(NNP_EINVAL, "%s: opts.lower_from = %zu, must be below layer %zu", f,
+                          o.lower_from, layer);
     NNPI_TRY(nnpi_jvp_check(net, layer));
-    const size_t D = net->nodes[0].out_size, M = net->nodes[layer].out_size;
+    const size_t F = o.lower_from, D = net->nodes[F].out_size, M = net->nodes[layer].out_size;
+    const size_t DX = net->nodes[0].out_size; /* the points are net inputs */
     const size_t B = o.batch_size < n ? o.batch_size : n;
     lower_buffers b = {0};
     nnp_status st = nnp_workspace_create(net, B, &b.ws);
@@ -511,7 +515,7 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
     uint64_t done_steps = 0;
     for (size_t i0 = 0; i0 < n; i0 += B) {
         const size_t nb = n - i0 < B ? n - i0 : B;
-        const float *xb = x + i0 * D;
+        const float *xb = x + i0 * DX;
         nnpi_forward(net, b.ws, xb, nb, layer);
         for (size_t i = 0; i < nb; i++) { /* start vector of point i0+i, whatever the batching */
             nnpi_rng rng;
@@ -522,7 +526,7 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
         double *est = b.est, *prev = b.est + B;
         for (size_t i = 0; i < nb; i++) est[i] = prev[i] = 0.0;
         for (size_t it = 0; it < o.power_iters; it++) {
-            nnpi_jvp(net, b.ws, xb, b.lin, nb, layer, b.v); /* u = J v in ws->grad[layer] */
+            nnpi_jvp(net, b.ws, xb, b.lin, nb, F, layer, b.v); /* u = J v in ws->grad[layer] */
             int settled = 1;
             for (size_t i = 0; i < nb; i++) {
                 const float *u = b.ws->grad[layer] + i * M;
@@ -546,7 +550,15 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
             if ((settled && it > 0) || it + 1 == o.power_iters) break;
             nnpi_backward_begin(b.ws); /* w = Jᵀ u, then v = w / ‖w‖ */
             b.ws->grad_set[layer] = 1;
-            nnpi_backward(net, b.ws, xb, nb, layer, b.w, NULL, 0);
+            if (F == 0) {
+                nnpi_backward(net, b.ws, xb, nb, layer, b.w, NULL, 0);
+            } else { /* the adjoint of φ_F; zero if φ_layer does not depend on it */
+                nnpi_backward(net, b.ws, xb, nb, layer, NULL, NULL, 0);
+                if (b.ws->grad_set[F])
+                    memcpy(b.w, b.ws->grad[F], nb * D * sizeof(float));
+                else
+                    memset(b.w, 0, nb * D * sizeof(float));
+            }
             normalise_rows(b.w, nb, D, NULL);
             float *t = b.v;
             b.v = b.w;
