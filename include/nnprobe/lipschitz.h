@@ -26,23 +26,28 @@
  *   batch normalisation; bias and batch-norm offsets removed): the operator norm of the layer
  *   *as applied* (zero padding, stride, dilation, groups), computed matrix-free from the
  *   layer's own forward and backward-input passes by Lanczos on AᵀA in double (full
- *   reorthogonalisation, or partial above 2048 inputs: nnp_lipschitz_opts::full_reorth), with
- *   the number of operator applications and the estimated relative accuracy. NaN for non-linear layers (their `bound` is their exact
- *   Lipschitz constant for ReLU/sigmoid/tanh/softplus, and for max pooling when some input
- *   can be the maximum of m windows at once).
+ *   reorthogonalisation, or partial above 2048 inputs: nnp_lipschitz_opts::full_reorth;
+ *   for a convolution Lanczos starts from the Fourier bound's singular vector), with the
+ *   number of operator applications and the estimated relative accuracy. A Lanczos value
+ *   approaches the norm from below: it is within `accuracy` of it, not above it (the same holds
+ *   for the dense `bound`, which is this value). NaN for non-linear layers (their `bound` is
+ *   their exact Lipschitz constant for ReLU/sigmoid/tanh/softplus, and for max pooling when
+ *   some input can be the maximum of m windows at once).
  *
  * **Whole net.** A layer's `upper_to` bounds the Lipschitz constant of the map from the net's
  * input to that layer's output: the product of `bound` along a chain; at an add layer the
  * bounds of its two branches are summed (‖f(x)+g(x) − f(y)−g(y)‖ ≤ (L_f + L_g)‖x−y‖), which is
  * how residual graphs are handled. `upper_to_exact` does the same with `exact` in place of
- * `bound` wherever it is known (a tighter, still valid bound). The last layer's values are the
- * whole-net bounds.
+ * `bound` wherever it is known (a tighter bound, valid up to the exact norms' accuracy). The
+ * last layer's values are the whole-net bounds.
  *
  * **Empirical lower bound** (nnp_lipschitz_lower()): max over data points x of ‖J(x)‖₂, J the
  * Jacobian of a layer's output with respect to the input, by power iteration on JᵀJ. Jv is a
  * forward-mode (tangent) pass through the net's layers, exact up to float rounding (not finite
  * differences); Jᵀu is the library's vector–Jacobian product. Any Lipschitz constant is at
  * least ‖J(x)‖, so the result shows how loose `upper_to` is.
+ *
+ * **Local estimate** (nnp_lipschitz_clever()): a CLEVER-style estimate, not a bound.
  *
  * @par Thread safety
  * Read-only on the net: concurrent calls on one `const nnp_net *` are safe.
