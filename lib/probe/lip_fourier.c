@@ -94,7 +94,7 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
         goto done;
     }
     double *start = vec + 2 * P;
-    nnpi_lanczos_opts lo = {.tol = 1e-10, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+    nnpi_lanczos_opts lo = {.tol = 1e-8, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
                             .seed = 0x5eed, .ritz_out = vec};
     nnpi_rng rng;
     nnpi_rng_seed(&rng, 0x5eed);

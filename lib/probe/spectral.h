@@ -85,7 +85,7 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
  * (sh·sw)^−½ = 1/Δ is the correct one for the standard DFT. Weights are D × (C/groups) × kh × kw
  * (the library's layout); the matrix is block diagonal over groups, so the max is taken group
  * by group. Requires sh | Nh and sw | Nw. Each σ_max is computed by nnpi_lanczos_top on the
- * real form of B(η)ᴴB(η) to relative accuracy 1e-10 (lip_fourier.c). If `peak` is not NULL
+ * real form of B(η)ᴴB(η) to relative accuracy 1e-8 (lip_fourier.c). If `peak` is not NULL
  * it receives where the max is attained and the singular vector there (used to start the
  * exact norm's Lanczos near the top singular vector, lipschitz.c). */
 typedef struct nnpi_fourier_peak {
