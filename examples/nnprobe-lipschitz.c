@@ -97,7 +97,7 @@ static int on_progress(uint64_t done, uint64_t total, void *user)
 {
     progress_state *p = user;
     if (done == total || done >= p->last + total / 10) {
-        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 " steps\n", p->what, done, total);
+        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 "\n", p->what, done, total);
         p->last = done;
     }
     return 0;

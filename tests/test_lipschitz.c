@@ -305,7 +305,7 @@ START_TEST(fourier_equals_power_iteration_on_circular_conv)
     c.w = w;
     double fourier = 0.0;
     ck_assert_ok(nnpi_conv_fourier_norm(w, c.D, c.C, c.G, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.Nh,
-                                        c.Nw, &fourier, NULL));
+                                        c.Nw, &fourier, NULL, NULL));
     /* plain power iteration on AᵀA in double, run far past convergence */
     const size_t n_in = c.C * c.Nh * c.Nw, n_out = c.D * (c.Nh / c.sh) * (c.Nw / c.sw);
     double *v = malloc(n_in * sizeof *v), *u = malloc(n_out * sizeof *u);
@@ -758,6 +758,50 @@ START_TEST(non_convergence_is_reported)
 }
 END_TEST
 
+typedef struct progress_log {
+    uint64_t calls, last, total;
+    int bad;
+} progress_log;
+
+static int record_progress(uint64_t done, uint64_t total, void *user)
+{
+    progress_log *p = user;
+    if (p->calls && (done < p->last || total != p->total)) p->bad = 1;
+    if (done > total) p->bad = 1;
+    p->calls++;
+    p->last = done;
+    p->total = total;
+    return 0;
+}
+
+START_TEST(progress_is_monotone)
+{
+    nnp_net *net = every_kind_net(1);
+    const size_t L = nnp_net_layer_count(net), D = nnp_net_input_size(net);
+    nnp_lipschitz_info *info = calloc(L, sizeof *info);
+    for (size_t i = 0; i < L; i++) info[i].size = sizeof *info;
+    progress_log log = {0, 0, 0, 0};
+    nnp_lipschitz_opts o;
+    ck_assert_ok(nnp_lipschitz_opts_init(&o));
+    o.progress = record_progress;
+    o.progress_user = &log;
+    ck_assert_ok(nnp_lipschitz_bounds(net, &o, info, L));
+    ck_assert_msg(!log.bad && log.calls > 0 && log.last == log.total,
+                  "bounds: progress not monotone or not ending at the total (%llu calls)",
+                  (unsigned long long)log.calls);
+    float *x = malloc(3 * D * sizeof *x);
+    tu_fill_uniform(x, 3 * D, 0.0f, 1.0f, 1);
+    double lower;
+    memset(&log, 0, sizeof log);
+    o.batch_size = 2;
+    ck_assert_ok(nnp_lipschitz_lower(net, x, 3, L - 1, &o, NULL, &lower, NULL));
+    ck_assert(!log.bad && log.calls > 0 && log.last == log.total);
+    free(x);
+    free(info);
+    nnp_net_free(net);
+}
+END_TEST
+
 START_TEST(cancellation)
 {
     nnp_net *net = every_kind_net(1);
@@ -1073,6 +1117,7 @@ int main(void)
     tcase_set_timeout(api, 120);
     tcase_add_test(api, non_convergence_is_reported);
     tcase_add_test(api, cancellation);
+    tcase_add_test(api, progress_is_monotone);
     tcase_add_test(api, misuse_is_refused);
     tcase_add_test(api, allocation_failures_are_clean);
     tcase_add_loop_test(api, reverse_weibull_fit_recovers_end_point, 0, 3);

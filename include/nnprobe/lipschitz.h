@@ -83,11 +83,11 @@ typedef struct nnp_lipschitz_opts {
                                  (default 100) */
     size_t batch_size;      /**< nnp_lipschitz_lower(): points per batched pass, ≥ 1 (default 32) */
     uint64_t seed;          /**< seed of all start vectors (default 1) */
-    /** called after each Lanczos step (bounds) or power step (lower bound) with
-     *  (done, total) in steps; non-zero cancels. For the bounds, total is the step budget
-     *  (max_iter per linear layer) and a layer that converges early jumps `done` to the end of
-     *  its budget; for the lower bound it is power_iters per batch of points, likewise.
-     *  NULL = none */
+    /** called with (done, total) as work proceeds; non-zero cancels. For the bounds the
+     *  units are each convolution's (group, frequency) pairs of its Fourier bound plus the
+     *  Lanczos step budget (max_iter per linear layer; a layer that converges early jumps
+     *  `done` to the end of its budget); for the lower bound, power_iters steps per batch of
+     *  points, likewise; for nnp_lipschitz_clever(), batches. NULL = none */
     nnp_progress_fn progress;
     void *progress_user;    /**< passed to `progress` */
     /** non-zero: orthogonalise every Lanczos vector against the whole basis. Default 0:

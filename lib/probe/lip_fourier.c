@@ -55,7 +55,8 @@ static void twiddles(size_t N, size_t k, size_t dil, double *tw)
 
 nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t groups, size_t kh,
                                   size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
-                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak)
+                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak,
+                                  const nnpi_progress *pg)
 {
     if (!w || !out || D == 0 || C == 0 || groups == 0 || kh == 0 || kw == 0 || sh == 0 || sw == 0 ||
         dh == 0 || dw == 0 || Nh == 0 || Nw == 0 || C % groups || D % groups)
@@ -106,6 +107,12 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
                 /* a real kernel has K̂(−f) = conj K̂(f), so B(−η) is conj B(η) with its columns
                  * permuted: same σ_max. Only one of η and −η (mod the output grid) is done. */
                 const size_t mh = (Mh - eh) % Mh, mw = (Mw - ew) % Mw;
+                if (pg && pg->fn &&
+                    pg->fn(pg->base + (g * Mh + eh) * Mw + ew + 1, pg->total, pg->user)) {
+                    st = nnpi_error(NNP_ECANCELLED, "conv Fourier bound: cancelled by the "
+                                                    "progress callback");
+                    goto done;
+                }
                 if (mh < eh || (mh == eh && mw < ew)) continue;
                 for (size_t d = 0; d < Dg; d++)
                     for (size_t c = 0; c < Cg; c++)

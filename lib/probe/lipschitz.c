@@ -227,7 +227,7 @@ static void conv_start(const nnpi_node *node, size_t Nh, size_t Nw, const nnpi_f
 }
 
 static nnp_status layer_bound(const nnp_net *net, size_t index, const nnp_lipschitz_opts *o,
-                              nnp_lipschitz_info *info, double **start)
+                              nnp_lipschitz_info *info, double **start, const nnpi_progress *pg)
 {
     const nnpi_node *node = &net->nodes[index];
     const float *params = net->params + node->param_offset;
@@ -264,11 +264,17 @@ static nnp_status layer_bound(const nnp_net *net, size_t index, const nnp_lipsch
         }
         nnp_status st = nnpi_conv_fourier_norm(params, node->c, node->in_c, a->groups, a->kh, a->kw,
                                                a->sh, a->sw, a->dh, a->dw, info->grid_h,
-                                               info->grid_w, &info->bound, start ? &peak : NULL);
+                                               info->grid_w, &info->bound, start ? &peak : NULL,
+                                               pg);
         if (st == NNP_OK && start) conv_start(node, info->grid_h, info->grid_w, &peak, *start);
         nnpi_free(peak.vec);
-        if (st != NNP_OK)
+        if (st != NNP_OK) {
+            if (start) {
+                nnpi_free(*start);
+                *start = NULL;
+            }
             return nnpi_error_prefix(st, "nnp_lipschitz_bounds: layer %zu (conv2d)", index);
+        }
         return NNP_OK;
     }
     case NNP_LAYER_MAXPOOL:
@@ -378,8 +384,17 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
     }
     double *upx = up + L;
     nnp_status st = NNP_OK;
-    uint64_t done = 0;
-    const uint64_t total = (uint64_t)n_exact * o.max_iter;
+    /* progress units: each conv's (group, frequency) pairs, then max_iter per exact norm */
+    uint64_t done = 0, total = (uint64_t)n_exact * o.max_iter;
+    for (size_t i = 1; i < L; i++) {
+        const nnpi_node *node = &net->nodes[i];
+        if (node->ops->kind != NNP_LAYER_CONV2D) continue;
+        size_t gh, gw;
+        st = conv_grid(node, &o, i, &gh, &gw);
+        if (st != NNP_OK) goto done;
+        total += (uint64_t)node->attr.conv.groups * (gh / node->attr.conv.sh) *
+                 (gw / node->attr.conv.sw);
+    }
     for (size_t i = 0; i < L; i++) {
         const nnpi_node *node = &net->nodes[i];
         nnp_lipschitz_info r;
@@ -388,12 +403,16 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         r.kind = node->ops->kind;
         r.exact = NAN;
         double *start = NULL; /* a conv's Fourier singular vector, to start its Lanczos */
+        const nnpi_progress pg = {o.progress, o.progress_user, done, total};
         st = layer_bound(net, i, &o, &r,
-                         o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL);
+                         o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL, &pg);
         if (st != NNP_OK) {
             nnpi_free(start);
             goto done;
         }
+        if (r.kind == NNP_LAYER_CONV2D)
+            done += (uint64_t)node->attr.conv.groups * (r.grid_h / node->attr.conv.sh) *
+                    (r.grid_w / node->attr.conv.sw);
         if (r.kind == NNP_LAYER_INPUT || r.kind == NNP_LAYER_FLATTEN || r.kind == NNP_LAYER_DROPOUT) {
             r.exact = 1.0; /* identity */
             r.converged = 1;
@@ -437,6 +456,9 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         r.upper_to_exact = upx[i];
         memcpy(element(infos, stride, i), &r, stride < sizeof r ? stride : sizeof r);
     }
+    /* layers that converged early left `done` short of the total: report the end (the work
+     * is complete, so a request to cancel here changes nothing) */
+    if (o.progress && total > 0) (void)o.progress(total, total, o.progress_user);
 done:
     nnpi_free(lin);
     nnpi_free(up);
@@ -564,7 +586,14 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
             b.v = b.w;
             b.w = t;
         }
-        done_steps = (uint64_t)((i0 / B) + 1) * o.power_iters;
+        const uint64_t batch_end = (uint64_t)((i0 / B) + 1) * o.power_iters;
+        if (done_steps != batch_end) { /* settled early: report the jump to the batch's end */
+            done_steps = batch_end;
+            if (o.progress && o.progress(done_steps, total, o.progress_user)) {
+                st = nnpi_error(NNP_ECANCELLED, "%s: cancelled by the progress callback", f);
+                goto done;
+            }
+        }
         for (size_t i = 0; i < nb; i++) {
             if (norms) norms[i0 + i] = est[i];
             if (est[i] > best) {

@@ -87,7 +87,17 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
  * by group. Requires sh | Nh and sw | Nw. Each σ_max is computed by nnpi_lanczos_top on the
  * real form of B(η)ᴴB(η) to relative accuracy 1e-8 (lip_fourier.c). If `peak` is not NULL
  * it receives where the max is attained and the singular vector there (used to start the
- * exact norm's Lanczos near the top singular vector, lipschitz.c). */
+ * exact norm's Lanczos near the top singular vector, lipschitz.c). `pg` (or NULL): called
+ * after each of the groups·(Nh/sh)·(Nw/sw) (group, frequency) pairs with base + pairs done;
+ * non-zero cancels (NNP_ECANCELLED). */
+/* Progress reporting through a computation made of parts: units done before this part, and
+ * the whole computation's total. fn NULL = none. */
+typedef struct nnpi_progress {
+    nnp_progress_fn fn;
+    void *user;
+    uint64_t base, total;
+} nnpi_progress;
+
 typedef struct nnpi_fourier_peak {
     size_t group, eh, ew;  /* where the max is attained: group and output frequency η */
     /* caller's 2·(C/groups)·sh·sw doubles: the top right singular vector of B(η) in real form
@@ -97,6 +107,7 @@ typedef struct nnpi_fourier_peak {
 
 nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t groups, size_t kh,
                                   size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
-                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak);
+                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak,
+                                  const nnpi_progress *pg);
 
 #endif
