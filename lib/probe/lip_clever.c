@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include "nnprobe/grad.h"
-#include "nnprobe/lipschitz.h"
-#include "net/net_internal.h"
 #include "probe/lip_clever.h"
+#include "probe/lip_internal.h"
 
 /* Profile log-likelihood of (μ, k) for z_i = μ − y_i > 0 (σ profiled out), up to a constant:
  * n ln k − n ln mean(z^k) + (k − 1) Σ ln z − n. */
@@ -119,7 +118,7 @@ NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int3
     NNPI_CHECK_NULL(x);
     NNPI_CHECK_NULL(estimate);
     nnp_lipschitz_opts o;
-    NNPI_TRY(nnp_lipschitz_opts_init(&o));
+    nnpi_lip_default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_lipschitz_clever: opts"));
     const size_t last = net->n_nodes - 1, classes = net->nodes[last].out_size;
     if (last == 0) return nnpi_error(NNP_EINVAL, "%s: the net has no layers", f);
