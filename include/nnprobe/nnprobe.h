@@ -15,5 +15,6 @@
 #include "attack.h"
 #include "onnx.h"
 #include "maxact.h"
+#include "lipschitz.h"
 
 #endif
