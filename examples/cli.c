@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static const char *prog_name = "nnprobe";
@@ -84,4 +85,21 @@ double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n)
+{
+    char buf[32];
+    for (*n = 0;; s++) {
+        size_t len = strcspn(s, ",");
+        if (*n == max || len == 0 || len >= sizeof buf) {
+            usage_error("%s: expected up to %zu comma-separated indices", opt, max);
+            return -1;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (parse_size(opt, buf, 0, &out[(*n)++])) return -1;
+        s += len;
+        if (*s == '\0') return 0;
+    }
 }

@@ -32,6 +32,10 @@ int parse_u64(const char *opt, const char *s, uint64_t *out);
  * prints a usage error, returns -1. */
 int parse_double(const char *opt, const char *s, double *out);
 
+/* Parses up to `max` comma-separated indices ("3,0,7") for option `opt` into out, their count
+ * into *n; on error prints a usage error, returns -1. */
+int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n);
+
 /* Monotonic clock in seconds, for elapsed times. */
 double now_seconds(void);
 

@@ -33,24 +33,6 @@ enum { EXIT_USAGE = 2 };
 
 
 
-/* --pick i,j,k: test-set indices. */
-static int parse_pick(const char *s, size_t *idx, size_t *n)
-{
-    char buf[32];
-    for (*n = 0;; s++) {
-        size_t len = strcspn(s, ",");
-        if (*n == MAX_PICK || len == 0 || len >= sizeof buf) {
-            usage_error("--pick: expected up to %d comma-separated indices", MAX_PICK);
-            return -1;
-        }
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        if (parse_size("--pick", buf, 0, &idx[(*n)++])) return -1;
-        s += len;
-        if (*s == '\0') return 0;
-    }
-}
-
 static int parse_spec(const char *text, netspec *sp)
 {
     char err[512];
@@ -180,7 +162,7 @@ int main(int argc, char **argv)
         case OPT_SEED: bad = parse_size("--seed", optarg, 0, &seed); break;
         case OPT_LIMIT: bad = parse_size("--limit", optarg, 0, &limit); limit_set = 1; break;
         case OPT_COUNT: bad = parse_size("--count", optarg, 1, &count); count_set = 1; break;
-        case OPT_PICK: bad = parse_pick(optarg, pick, &n_pick); break;
+        case OPT_PICK: bad = parse_index_list("--pick", optarg, MAX_PICK, pick, &n_pick); break;
         case OPT_LAYER: bad = parse_size("--layer", optarg, 1, &layer); break;
         case OPT_SAVE: save = optarg; break;
         case OPT_SAVE_LABELS: save_labels = optarg; break;

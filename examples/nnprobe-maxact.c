@@ -50,24 +50,6 @@ static int parse_num(const char *opt, const char *s, double lo, double *out)
     return 0;
 }
 
-/* --unit i,j,k */
-static int parse_units(const char *s, size_t *units, size_t *n)
-{
-    char buf[32];
-    for (*n = 0;; s++) {
-        size_t len = strcspn(s, ",");
-        if (*n == MAX_DIRS || len == 0 || len >= sizeof buf) {
-            usage_error("--unit: expected up to %d comma-separated unit indices", MAX_DIRS);
-            return -1;
-        }
-        memcpy(buf, s, len);
-        buf[len] = '\0';
-        if (parse_size("--unit", buf, 0, &units[(*n)++])) return -1;
-        s += len;
-        if (*s == '\0') return 0;
-    }
-}
-
 /* Progress of the search and the optimisation: a line at each quarter. */
 static int on_quarter(uint64_t done, uint64_t total, void *user)
 {
@@ -218,7 +200,7 @@ int main(int argc, char **argv)
             paths[c - OPT_TRAIN_IMAGES] = optarg;
             break;
         case OPT_LAYER: bad = parse_size("--layer", optarg, 1, &layer); layer_set = 1; break;
-        case OPT_UNIT: bad = parse_units(optarg, units, &n_units); break;
+        case OPT_UNIT: bad = parse_index_list("--unit", optarg, MAX_DIRS, units, &n_units); break;
         case OPT_RANDOM: bad = parse_size("--random-directions", optarg, 1, &n_random); break;
         case OPT_TOP: bad = parse_size("--top", optarg, 1, &k); break;
         case OPT_PNG: png = optarg; break;

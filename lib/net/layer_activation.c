@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "net/net_internal.h"
 
 #define ELEMENTWISE(name, expr_fwd, expr_bwd)                                                 \
@@ -41,36 +42,10 @@
             }                                                                                 \
     }
 
-/* e^x in float without branches or library calls, so that loops over it vectorise.
- * Range reduction x = n·ln2 + r, |r| ≤ ln2/2, with ln2 split in two (Cody & Waite, 1980) so
- * n·ln2_hi is exact; e^r by its Taylor polynomial to degree 6 (truncation < 1.2e-7 relative);
- * 2^n assembled in the exponent bits. Inputs are clamped to [-87, 88], inside float's normal
- * range; NaN stays NaN (the comparisons leave it unchanged). */
-static inline float exp_fast(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float round_magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    const float n = (x * 1.44269504f + round_magic) - round_magic;
-    const float r = (x - n * 0.693145751953125f) - n * 1.42860677e-6f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const float n_int = n == n ? n : 0.0f; /* NaN -> int is undefined; p carries the NaN */
-    const int32_t bits = ((int32_t)n_int + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
 /* sigmoid(v) = 1 / (1 + e^-v): for v ≪ 0 e^-v saturates at e^88 and the result is ~0, for
  * v ≫ 0 it is 1; branch-free, so the batch loop vectorises (it was the largest cost outside
  * the GEMMs at batch 256, measured in bench/). */
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + exp_fast(-v)); }
+static inline float sigmoidf(float v) { return 1.0f / (1.0f + nnpi_exp_fast(-v)); }
 
 /* softplus(v) = log(1 + e^v) = max(v, 0) + log1p(e^-|v|), stable for large |v| */
 static inline float softplusf(float v) { return fmaxf(v, 0.0f) + log1pf(expf(-fabsf(v))); }

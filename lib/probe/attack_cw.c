@@ -10,38 +10,18 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/fastmath.h"
 #include "probe/attack_common.h"
 
 /* x' = ½(tanh w + 1) = 1/(1 + e^{−2w}) = σ(2w): computed as a sigmoid in float with a
  * branch-free exponential so the per-value loops vectorise (libm's tanh in double was a third
- * of the attack's time outside the GEMMs, measured with bench/bench_attacks under perf). The
- * exponential is the Cody–Waite reduction and degree-6 polynomial of lib/net/layer_activation.c
- * (relative error < 2e-7), repeated here because that one is private to the layer file. */
-static inline float cw_exp(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float round_magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    const float n = (x * 1.44269504f + round_magic) - round_magic;
-    const float r = (x - n * 0.693145751953125f) - n * 1.42860677e-6f;
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    const float n_int = n == n ? n : 0.0f;
-    const int32_t bits = ((int32_t)n_int + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
+ * of the attack's time outside the GEMMs, measured with bench/bench_attacks under perf); the
+ * exponential is nnpi_exp_fast() of core/fastmath.h (relative error < 2e-7). */
 
 /* x' of d variables w */
 NNPI_SIMD_CLONES static void cw_point(const float *restrict w, size_t d, float *restrict xp)
 {
-    for (size_t j = 0; j < d; j++) xp[j] = 1.0f / (1.0f + cw_exp(-2.0f * w[j]));
+    for (size_t j = 0; j < d; j++) xp[j] = 1.0f / (1.0f + nnpi_exp_fast(-2.0f * w[j]));
 }
 
 /* One Adam step (Kingma & Ba 2015) on the d variables w of one example, from x' = σ(2w), x and
