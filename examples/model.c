@@ -12,7 +12,7 @@
 
 typedef struct bar {
     int tty, quiet;
-    volatile const int *cancel;
+    volatile const sig_atomic_t *cancel;
     double t0, last;
     int drawn;
 } bar;
@@ -30,7 +30,7 @@ static int on_progress(uint64_t done, uint64_t total, void *user)
 }
 
 int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint64_t seed,
-                int quiet, volatile const int *cancel, nnp_net **out)
+                int quiet, volatile const sig_atomic_t *cancel, nnp_net **out)
 {
     *out = NULL;
     const netspec_preset *pre = netspec_find_preset(name);

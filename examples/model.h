@@ -4,6 +4,7 @@
 #ifndef NNPROBE_EXAMPLES_MODEL_H
 #define NNPROBE_EXAMPLES_MODEL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +16,7 @@
  * 1 library failure, 2 bad usage, 130 interrupted when `cancel` became non-zero) after printing
  * its own message; *out is the trained net on success, else NULL. */
 int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint64_t seed,
-                int quiet, volatile const int *cancel, nnp_net **out);
+                int quiet, volatile const sig_atomic_t *cancel, nnp_net **out);
 
 /* Whether `name` names an ONNX file (ends in ".onnx") rather than a preset or spec. */
 int model_is_onnx(const char *name);

@@ -32,7 +32,7 @@
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 enum { TARGET_NONE, TARGET_NEXT, TARGET_RANDOM };
 
-static volatile int g_interrupted = 0;
+static volatile sig_atomic_t g_interrupted = 0;
 
 static void on_sigint(int sig)
 {

@@ -266,17 +266,9 @@ NNP_API nnp_status nnp_attack_lbfgs(const nnp_net *net, const float *x, const in
                           x_adv + s * d, results + s);
     }
     /* Final labels and distortions of whatever x_adv holds (also after a cancellation). */
-    int32_t *pred = nnpi_malloc(n * sizeof *pred);
-    nnp_status cs = pred ? nnpi_classify(net, ws, x_adv, n, pred)
-                         : nnpi_error(NNP_ENOMEM, "nnp_attack_lbfgs: out of memory");
-    for (size_t i = 0; cs == NNP_OK && i < n; i++) {
-        nnp_attack_result *r = &results[i];
-        r->label = pred[i];
-        r->success = nnpi_goal_reached(pred[i], labels ? labels[i] : -1, r->target);
-        nnpi_attack_distortion(x + i * d, x_adv + i * d, d, r);
-        if (r->rms == 0.0) r->c = 0.0;
-    }
-    nnpi_free(pred);
+    nnp_status cs = nnpi_attack_finish(net, ws, x, x_adv, labels, n, results);
+    for (size_t i = 0; cs == NNP_OK && i < n; i++)
+        if (results[i].rms == 0.0) results[i].c = 0.0;
     nnp_workspace_free(ws);
     return st != NNP_OK ? st : cs;
 }
