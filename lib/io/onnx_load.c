@@ -4,7 +4,6 @@
  * Operator semantics follow the ONNX operator specification (onnx/docs/Operators.md) at the
  * model's opset. Everything the file says is untrusted: every count, dimension and length is
  * checked before use, and every failure sets a message naming the node, operator and field. */
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -507,7 +506,6 @@ static nnp_status op_leaky_relu(ld *L)
     float alpha;
     NNPI_TRY(check_attrs(L, allowed));
     NNPI_TRY(attr_float(L, "alpha", 0.01f, &alpha));
-    if (!isfinite(alpha)) return node_error(L, NNP_EFORMAT, "alpha=%g is not finite", (double)alpha);
     return add_activation(L, NNP_LAYER_LEAKY_RELU, alpha);
 }
 
