@@ -170,3 +170,104 @@ done:
     nnpi_free(vec);
     return st;
 }
+
+/* B(ω) of group g at a continuous frequency ω = (oh, ow) in radians per input cell, stride 1:
+ * K̂(ω)[d][c] = Σ_{a,b} k[d][c][a][b] e^{−i(oh·a·dh + ow·b·dw)}, the grid formula above with
+ * ω = 2πf/N. */
+static void build_b_at(const float *w, size_t Dg, size_t Cg, size_t g, size_t kh, size_t kw,
+                       size_t dh, size_t dw, double oh, double ow, double *tw, double *br,
+                       double *bi)
+{
+    double *th = tw, *tv = tw + 2 * kh; /* (cos, sin) of −oh·a·dh, then of −ow·b·dw */
+    for (size_t a = 0; a < kh; a++) {
+        th[2 * a] = cos(oh * (double)(a * dh));
+        th[2 * a + 1] = -sin(oh * (double)(a * dh));
+    }
+    for (size_t b = 0; b < kw; b++) {
+        tv[2 * b] = cos(ow * (double)(b * dw));
+        tv[2 * b + 1] = -sin(ow * (double)(b * dw));
+    }
+    for (size_t d = 0; d < Dg; d++)
+        for (size_t c = 0; c < Cg; c++) {
+            const float *k = w + ((g * Dg + d) * Cg + c) * kh * kw;
+            double sr = 0.0, si = 0.0;
+            for (size_t a = 0; a < kh; a++) {
+                double rr = 0.0, ri = 0.0;
+                for (size_t b = 0; b < kw; b++) {
+                    rr += k[a * kw + b] * tv[2 * b];
+                    ri += k[a * kw + b] * tv[2 * b + 1];
+                }
+                sr += th[2 * a] * rr - th[2 * a + 1] * ri;
+                si += th[2 * a] * ri + th[2 * a + 1] * rr;
+            }
+            br[d * Cg + c] = sr;
+            bi[d * Cg + c] = si;
+        }
+}
+
+nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t groups, size_t kh,
+                                    size_t kw, size_t dh, size_t dw, size_t group, double step,
+                                    double min_step, double *oh, double *ow, double *vec,
+                                    double *sigma)
+{
+    const size_t Cg = C / groups, Dg = D / groups, P = Cg;
+    double *br = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *bi = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *yb = nnpi_malloc(nnpi_mul(2 * Dg + 2 * (kh + kw), sizeof(double)));
+    double *lwork = nnpi_malloc(nnpi_mul(nnpi_lanczos_work_doubles(2 * P, 2 * P + 1), sizeof(double)));
+    double *cand = nnpi_malloc(nnpi_mul(4 * P, sizeof(double)));
+    nnp_status st = NNP_OK;
+    if (!br || !bi || !yb || !lwork || !cand) {
+        st = nnpi_error(NNP_ENOMEM, "conv Fourier refinement: out of memory");
+        goto done;
+    }
+    fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
+    double *tw = yb + 2 * Dg, *start = cand + 2 * P;
+    nnpi_lanczos_opts lo = {.tol = 1e-8, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+                            .seed = 0x5eed, .ritz_out = cand};
+    nnpi_rng rng;
+    nnpi_rng_seed(&rng, 0x5eed);
+    /* σ at the start point, warm-started from the caller's vector */
+    double best;
+    {
+        build_b_at(w, Dg, Cg, group, kh, kw, dh, dw, *oh, *ow, tw, br, bi);
+        lo.start = vec;
+        nnpi_lanczos_result r;
+        st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
+        if (st != NNP_OK) goto done;
+        best = r.sigma;
+        memcpy(vec, cand, 2 * P * sizeof *vec);
+    }
+    /* compass search (pattern search with step halving) on the torus of frequencies: try ±step
+     * along each axis, move to the first that increases σ, else halve the step */
+    static const int dir[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+    while (step >= min_step) {
+        int moved = 0;
+        for (int t = 0; t < 4 && !moved; t++) {
+            const double ch = *oh + step * dir[t][0], cw = *ow + step * dir[t][1];
+            build_b_at(w, Dg, Cg, group, kh, kw, dh, dw, ch, cw, tw, br, bi);
+            for (size_t i = 0; i < 2 * P; i++)
+                start[i] = vec[i] + 1e-3 * nnpi_rng_normal(&rng) / sqrt((double)(2 * P));
+            lo.start = start;
+            nnpi_lanczos_result r;
+            st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
+            if (st != NNP_OK) goto done;
+            if (r.sigma > best) {
+                best = r.sigma;
+                *oh = ch;
+                *ow = cw;
+                memcpy(vec, cand, 2 * P * sizeof *vec);
+                moved = 1;
+            }
+        }
+        if (!moved) step *= 0.5;
+    }
+    *sigma = best;
+done:
+    nnpi_free(br);
+    nnpi_free(bi);
+    nnpi_free(yb);
+    nnpi_free(lwork);
+    nnpi_free(cand);
+    return st;
+}

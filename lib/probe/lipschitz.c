@@ -29,6 +29,7 @@ void nnpi_lip_default_opts(nnp_lipschitz_opts *o)
     o->seed = 1;
     o->clever_batches = 50;
     o->clever_samples = 128;
+    o->paper_bound = 1;
 }
 
 NNP_API nnp_status nnp_lipschitz_opts_init_sized(nnp_lipschitz_opts *opts, size_t size)
@@ -172,7 +173,7 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
     uint64_t done = 0, total = (uint64_t)n_exact * o.max_iter;
     for (size_t i = 1; i < L; i++) {
         const nnpi_node *node = &net->nodes[i];
-        if (node->ops->kind != NNP_LAYER_CONV2D) continue;
+        if (node->ops->kind != NNP_LAYER_CONV2D || !o.paper_bound) continue;
         size_t gh, gw;
         st = nnpi_lip_conv_grid(node, &o, i, &gh, &gw);
         if (st != NNP_OK) goto done;
@@ -188,13 +189,21 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         r.exact = NAN;
         double *start = NULL; /* a conv's Fourier singular vector, to start its Lanczos */
         const nnpi_progress pg = {o.progress, o.progress_user, done, total};
-        st = nnpi_lip_layer_bound(net, i, &o, &r,
-                         o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL, &pg);
+        if (r.kind == NNP_LAYER_CONV2D && !o.paper_bound) {
+            /* exact norm only: no Fourier bound, a cheaper start vector */
+            r.bound = NAN;
+            r.stride_h = node->attr.conv.sh;
+            r.stride_w = node->attr.conv.sw;
+            if (o.exact) st = nnpi_lip_conv_start(net, i, &start);
+        } else {
+            st = nnpi_lip_layer_bound(net, i, &o, &r,
+                                      o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL, &pg);
+        }
         if (st != NNP_OK) {
             nnpi_free(start);
             goto done;
         }
-        if (r.kind == NNP_LAYER_CONV2D)
+        if (r.kind == NNP_LAYER_CONV2D && o.paper_bound)
             done += (uint64_t)node->attr.conv.groups * (r.grid_h / node->attr.conv.sh) *
                     (r.grid_w / node->attr.conv.sw);
         if (r.kind == NNP_LAYER_INPUT || r.kind == NNP_LAYER_FLATTEN || r.kind == NNP_LAYER_DROPOUT) {
