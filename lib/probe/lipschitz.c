@@ -61,6 +61,26 @@ typedef struct layer_op {
     size_t din, dout;
 } layer_op;
 
+/* AAᵀ for a dense layer with fewer outputs than inputs: the same nonzero singular values on
+ * the smaller side, so Lanczos works with shorter vectors and a smaller basis (784 → 200
+ * doubles for the 784→200 layer of bench/bench_lipschitz.c; its Gram–Schmidt products then
+ * stay under OpenBLAS's threading threshold). Only for dense layers, whose backward-input
+ * pass reads neither `in` nor `out`. */
+static nnp_status layer_gram_t(void *vctx, const double *u, double *out)
+{
+    layer_op *c = vctx;
+    static const unsigned char overwrite[NNP_MAX_LAYER_INPUTS] = {0};
+    for (size_t i = 0; i < c->dout; i++) c->fout[i] = (float)u[i];
+    const float *in[1] = {c->fin};
+    float *din[1] = {c->fgrad};
+    c->node->ops->backward_input(c->node, c->params, in, c->fout, c->fout, din, 1, overwrite,
+                                 c->scratch);
+    in[0] = c->fgrad;
+    c->node->ops->forward(c->node, c->params, in, c->fin, 1, c->scratch);
+    for (size_t i = 0; i < c->dout; i++) out[i] = c->fin[i];
+    return NNP_OK;
+}
+
 static nnp_status layer_gram(void *vctx, const double *v, double *out)
 {
     layer_op *c = vctx;
@@ -91,6 +111,8 @@ static nnp_status exact_norm(const nnpi_node *node, const float *lin_params, siz
     /* the backward pass may read in[0] while writing din[0]: separate buffers */
     c.fin = nnpi_malloc(nnpi_mul(c.din, sizeof(float)));
     c.fgrad = nnpi_malloc(nnpi_mul(c.din, sizeof(float)));
+    /* AAᵀ (layer_gram_t) writes the forward result into fin: at least dout floats */
+    const int transposed = node->ops->kind == NNP_LAYER_DENSE && c.dout < c.din && start == NULL;
     c.fout = nnpi_malloc(nnpi_mul(c.dout, sizeof(float)));
     c.scratch = nnpi_malloc(nnpi_mul(scratch > 0 ? scratch : 1, sizeof(float)));
     nnp_status st = NNP_OK;
@@ -104,7 +126,8 @@ static nnp_status exact_norm(const nnpi_node *node, const float *lin_params, siz
                                   .progress = o->progress, .progress_user = o->progress_user,
                                   .done_base = done_base, .total = total};
     nnpi_lanczos_result r;
-    st = nnpi_lanczos_top(c.din, layer_gram, &c, &lo, NULL, &r);
+    st = nnpi_lanczos_top(transposed ? c.dout : c.din, transposed ? layer_gram_t : layer_gram, &c,
+                          &lo, NULL, &r);
     if (st != NNP_OK) {
         st = nnpi_error_prefix(st, "nnp_lipschitz_bounds: layer %zu (%s)", index, node->ops->name);
         goto done;
