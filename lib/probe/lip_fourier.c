@@ -271,3 +271,98 @@ done:
     nnpi_free(cand);
     return st;
 }
+
+nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t groups, size_t kh,
+                                   size_t kw, size_t dh, size_t dw, size_t Nh, size_t Nw,
+                                   size_t n_try, double min_step, size_t *group, double *oh,
+                                   double *ow, double *vec)
+{
+    const size_t Cg = C / groups, Dg = D / groups, P = Cg, n = Nh * Nw;
+    const double two_pi = 6.283185307179586476925286766559;
+    double *br = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *bi = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *yb = nnpi_malloc(nnpi_mul(2 * Dg + 2 * (kh + kw), sizeof(double)));
+    double *lwork = nnpi_malloc(nnpi_mul(nnpi_lanczos_work_doubles(2 * P, 2 * P + 1), sizeof(double)));
+    double *vecs = nnpi_malloc(nnpi_mul(6 * P, sizeof(double)));
+    double *sig = nnpi_malloc(nnpi_mul(nnpi_mul(groups, n), sizeof(double)));
+    size_t *best = nnpi_malloc(nnpi_mul(n_try + 1, sizeof(size_t)));
+    nnp_status st = NNP_OK;
+    if (!br || !bi || !yb || !lwork || !vecs || !sig || !best) {
+        st = nnpi_error(NNP_ENOMEM, "conv Fourier start: out of memory");
+        goto done;
+    }
+    fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
+    double *cur = vecs, *trial = vecs + 2 * P, *out = vecs + 4 * P;
+    /* σ_max on the grid, to 1e-6 (only compared across basins), warm-started along the scan;
+     * σ(−η) = σ(η) for a real kernel, so half the grid is computed */
+    nnpi_lanczos_opts lo = {.tol = 1e-6, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+                            .seed = 0x5eed, .ritz_out = cur};
+    int warm = 0;
+    for (size_t g = 0; g < groups; g++)
+        for (size_t eh = 0; eh < Nh; eh++)
+            for (size_t ew = 0; ew < Nw; ew++) {
+                const size_t mh = (Nh - eh) % Nh, mw = (Nw - ew) % Nw;
+                if (mh < eh || (mh == eh && mw < ew)) continue;
+                build_b_at(w, Dg, Cg, g, kh, kw, dh, dw, two_pi * (double)eh / (double)Nh,
+                           two_pi * (double)ew / (double)Nw, yb + 2 * Dg, br, bi);
+                if (warm) {
+                    memcpy(trial, cur, 2 * P * sizeof *trial);
+                    lo.start = trial;
+                }
+                nnpi_lanczos_result r;
+                st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
+                if (st != NNP_OK) goto done;
+                warm = 1;
+                sig[g * n + eh * Nw + ew] = sig[g * n + mh * Nw + mw] = r.sigma;
+            }
+    /* the n_try largest grid points that are local maxima (≥ their 8 neighbours on the torus),
+     * one of each ±η pair, in decreasing order */
+    size_t found = 0;
+    for (size_t g = 0; g < groups; g++)
+        for (size_t eh = 0; eh < Nh; eh++)
+            for (size_t ew = 0; ew < Nw; ew++) {
+                const size_t mh = (Nh - eh) % Nh, mw = (Nw - ew) % Nw;
+                if (mh < eh || (mh == eh && mw < ew)) continue;
+                const double v = sig[g * n + eh * Nw + ew];
+                int peak = 1;
+                for (size_t a = 0; a < 3 && peak; a++)
+                    for (size_t b = 0; b < 3 && peak; b++)
+                        peak = v >= sig[g * n + (eh + Nh + a - 1) % Nh * Nw + (ew + Nw + b - 1) % Nw];
+                if (!peak) continue;
+                size_t pos = found < n_try ? found++ : n_try;
+                best[pos] = g * n + eh * Nw + ew;
+                for (; pos > 0 && sig[best[pos - 1]] < sig[best[pos]]; pos--) {
+                    const size_t t = best[pos - 1];
+                    best[pos - 1] = best[pos];
+                    best[pos] = t;
+                }
+            }
+    /* refine each off the grid; keep the highest */
+    double top = -1.0;
+    for (size_t t = 0; t < found; t++) {
+        const size_t g = best[t] / n, e = best[t] % n;
+        double h = two_pi * (double)(e / Nw) / (double)Nh, v = two_pi * (double)(e % Nw) / (double)Nw;
+        double s;
+        memset(out, 0, 2 * P * sizeof *out); /* a random start for the first evaluation */
+        st = nnpi_conv_fourier_refine(w, D, C, groups, kh, kw, dh, dw, g,
+                                      0.5 * two_pi / (double)(Nh > Nw ? Nh : Nw), min_step, &h, &v,
+                                      out, &s);
+        if (st != NNP_OK) goto done;
+        if (s > top) {
+            top = s;
+            *group = g;
+            *oh = h;
+            *ow = v;
+            memcpy(vec, out, 2 * P * sizeof *vec);
+        }
+    }
+done:
+    nnpi_free(br);
+    nnpi_free(bi);
+    nnpi_free(yb);
+    nnpi_free(lwork);
+    nnpi_free(vecs);
+    nnpi_free(sig);
+    nnpi_free(best);
+    return st;
+}

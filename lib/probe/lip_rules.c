@@ -21,6 +21,8 @@
 
 #include "probe/lip_internal.h"
 
+#define TWO_PI 6.283185307179586476925286766559
+
 /* ---------------------------------------------------------------------------------------- */
 /* Paper bounds per kind. */
 
@@ -88,12 +90,13 @@ nnp_status nnpi_lip_conv_grid(const nnpi_node *node, const nnp_lipschitz_opts *o
  * so this vector is close to (not equal to) the layer's top singular vector, which saves
  * Lanczos steps over a random start (measured: bench/run-lipschitz-bench).
  *
- * Two refinements (lip2, measured on the 64→64 3×3 conv on 32×32, seeds 1–3): the wave is
- * multiplied by the envelope sin(π(i+1)/(H+1))·sin(π(j+1)/(W+1)), the lowest mode of a
- * box with zero boundary, which is what the restriction to the real cells does to a plane
- * wave (41/43/42 → 36/35/37 steps); and for stride 1 the frequency is moved off the grid to
- * the local maximum of σ_max(B(ω)) (nnpi_conv_fourier_refine), an offset of (off_h, off_w)
- * radians per cell from the grid point η (with a fine grid as a stand-in: 38/29/27 steps). */
+ * Two refinements (measured on the 64→64 3×3 conv on 32×32, seeds 1–3, Lanczos steps to
+ * 1e-6): the wave is multiplied by the envelope sin(π(i+½)/H)·sin(π(j+½)/W), the lowest mode
+ * of the box [−½, H−½] × [−½, W−½] of the real cells with zero boundary, which is what the
+ * restriction to the real cells does to a plane wave (41/43/42 → 36/35/37 steps; the box
+ * [−1, H] gave 1–2 steps more); and for stride 1 the frequency is moved off the grid to the
+ * local maximum of σ_max(B(ω)) (nnpi_conv_fourier_refine), an offset of (off_h, off_w)
+ * radians per cell from the grid point η (→ 35/18/23). */
 static void conv_start(const nnpi_node *node, size_t Nh, size_t Nw, const nnpi_fourier_peak *pk,
                        double off_h, double off_w, double *x)
 {
@@ -102,28 +105,29 @@ static void conv_start(const nnpi_node *node, size_t Nh, size_t Nw, const nnpi_f
     const size_t P = Cg * a->sh * a->sw, Mh = Nh / a->sh, Mw = Nw / a->sw;
     const double two_pi = 6.283185307179586476925286766559, pi = 0.5 * two_pi;
     memset(x, 0, C * H * W * sizeof *x);
-    for (size_t cl = 0; cl < Cg; cl++) {
-        double *xc = x + (pk->group * Cg + cl) * H * W;
-        for (size_t lh = 0; lh < a->sh; lh++)
-            for (size_t lw = 0; lw < a->sw; lw++) {
-                const size_t col = (cl * a->sh + lh) * a->sw + lw;
-                const double ur = pk->vec[col], ui = pk->vec[P + col];
-                const size_t fh = pk->eh + lh * Mh, fw = pk->ew + lw * Mw;
-                for (size_t i = 0; i < H; i++) {
-                    const double eh = sin(pi * (double)(i + 1) / (double)(H + 1));
-                    for (size_t j = 0; j < W; j++) {
-                        /* phase at grid cell (i + pt, j + pl), the grid part reduced mod N */
-                        const double ang =
-                            two_pi * ((double)((fh * (i + a->pt)) % Nh) / (double)Nh +
-                                      (double)((fw * (j + a->pl)) % Nw) / (double)Nw) +
-                            off_h * (double)(i + a->pt) + off_w * (double)(j + a->pl);
-                        const double e = eh * sin(pi * (double)(j + 1) / (double)(W + 1));
-                        /* envelope · Re((ur + i·ui)·e^{−i·ang}) */
-                        xc[i * W + j] += e * (ur * cos(ang) + ui * sin(ang));
+    double *xg = x + pk->group * Cg * H * W;
+    for (size_t lh = 0; lh < a->sh; lh++)
+        for (size_t lw = 0; lw < a->sw; lw++) {
+            const size_t fh = pk->eh + lh * Mh, fw = pk->ew + lw * Mw;
+            for (size_t i = 0; i < H; i++) {
+                const double eh = sin(pi * ((double)i + 0.5) / (double)H);
+                for (size_t j = 0; j < W; j++) {
+                    /* phase at grid cell (i + pt, j + pl), the grid part reduced mod N; the
+                     * same for every channel */
+                    const double ang =
+                        two_pi * ((double)((fh * (i + a->pt)) % Nh) / (double)Nh +
+                                  (double)((fw * (j + a->pl)) % Nw) / (double)Nw) +
+                        off_h * (double)(i + a->pt) + off_w * (double)(j + a->pl);
+                    const double e = eh * sin(pi * ((double)j + 0.5) / (double)W);
+                    const double ec = e * cos(ang), es = e * sin(ang);
+                    /* envelope · Re((ur + i·ui)·e^{−i·ang}) per channel */
+                    for (size_t cl = 0; cl < Cg; cl++) {
+                        const size_t col = (cl * a->sh + lh) * a->sw + lw;
+                        xg[(cl * H + i) * W + j] += pk->vec[col] * ec + pk->vec[P + col] * es;
                     }
                 }
             }
-    }
+        }
 }
 
 /* The start vector from the grid peak `pk` of an Nh × Nw Fourier analysis (lip_fourier.c):
@@ -177,10 +181,22 @@ nnp_status nnpi_lip_conv_start(const nnp_net *net, size_t index, double **start)
         st = nnpi_error(NNP_ENOMEM, "nnp_lipschitz_bounds: layer %zu: out of memory", index);
         goto done;
     }
-    double coarse;
-    st = nnpi_conv_fourier_norm(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->sh, a->sw,
-                                a->dh, a->dw, ch, cw, &coarse, &peak, NULL);
-    if (st == NNP_OK) st = make_start(node, params, ch, cw, &peak, x);
+    if (a->sh == 1 && a->sw == 1) {
+        /* the better of the two highest grid peaks, each refined off the grid (each try costs
+         * about one Lanczos step of the 64→64 3×3 conv on 32×32; a third never won on the
+         * benchmark's seeds 1–8) */
+        const size_t m = node->in_h > node->in_w ? node->in_h : node->in_w;
+        double oh, ow;
+        st = nnpi_conv_fourier_start(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->dh,
+                                     a->dw, ch, cw, 2, 0.05 * TWO_PI / (double)(m + 1),
+                                     &peak.group, &oh, &ow, peak.vec);
+        if (st == NNP_OK) conv_start(node, 1, 1, &peak, oh, ow, x); /* grid part 0 */
+    } else {
+        double coarse;
+        st = nnpi_conv_fourier_norm(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->sh,
+                                    a->sw, a->dh, a->dw, ch, cw, &coarse, &peak, NULL);
+        if (st == NNP_OK) st = make_start(node, params, ch, cw, &peak, x);
+    }
     if (st != NNP_OK) {
         st = nnpi_error_prefix(st, "nnp_lipschitz_bounds: layer %zu (conv2d) start vector", index);
         goto done;

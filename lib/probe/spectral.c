@@ -233,11 +233,13 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
     const double eps_n = DBL_EPSILON * sqrt((double)dim), sqrt_eps = sqrt(DBL_EPSILON);
     int force_next = 0;
     om_cur[0] = 1.0;
-    random_unit(V, dim, opts->seed);
-    if (opts->start) {
-        const double nrm = sqrt(dot(opts->start, opts->start, dim));
+    {
+        /* the caller's start vector, or (none, zero or not finite) a random one */
+        const double nrm = opts->start ? sqrt(dot(opts->start, opts->start, dim)) : 0.0;
         if (nrm > 0.0 && isfinite(nrm))
             for (size_t i = 0; i < dim; i++) V[i] = opts->start[i] / nrm;
+        else
+            random_unit(V, dim, opts->seed);
     }
     size_t k = 0;
     double theta = 0.0, last_err = INFINITY;
