@@ -27,7 +27,10 @@
  *   *as applied* (zero padding, stride, dilation, groups), computed matrix-free from the
  *   layer's own forward and backward-input passes by Lanczos on AᵀA in double (full
  *   reorthogonalisation, or partial above 2048 inputs: nnp_lipschitz_opts::full_reorth;
- *   for a convolution Lanczos starts from the Fourier bound's singular vector), with the
+ *   a dense layer with fewer outputs than inputs works on AAᵀ, the smaller side; a
+ *   convolution's Lanczos starts from the Fourier analysis' top singular vector, refined off
+ *   the grid for stride 1 and shaped by the input box's lowest zero-boundary mode, from the
+ *   full grid of `bound` or, with nnp_lipschitz_opts::paper_bound = 0, a coarse one), with the
  *   number of operator applications and the estimated relative accuracy. A Lanczos value
  *   approaches the norm from below: it is within `accuracy` of it, not above it (the same holds
  *   for the dense `bound`, which is this value). NaN for non-linear layers (their `bound` is
