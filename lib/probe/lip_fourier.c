@@ -274,8 +274,8 @@ done:
 
 nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t groups, size_t kh,
                                    size_t kw, size_t dh, size_t dw, size_t Nh, size_t Nw,
-                                   size_t n_try, double min_step, size_t *group, double *oh,
-                                   double *ow, double *vec)
+                                   size_t n_try, double min_step, double fine_step, size_t *group,
+                                   double *oh, double *ow, double *vec)
 {
     const size_t Cg = C / groups, Dg = D / groups, P = Cg, n = Nh * Nw;
     const double two_pi = 6.283185307179586476925286766559;
@@ -355,6 +355,12 @@ nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t gr
             *ow = v;
             memcpy(vec, out, 2 * P * sizeof *vec);
         }
+    }
+    /* the winner on down to fine_step */
+    if (found > 0 && fine_step < min_step) {
+        double s;
+        st = nnpi_conv_fourier_refine(w, D, C, groups, kh, kw, dh, dw, *group, 0.5 * min_step,
+                                      fine_step, oh, ow, vec, &s);
     }
 done:
     nnpi_free(br);

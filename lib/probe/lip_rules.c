@@ -22,6 +22,12 @@
 #include "probe/lip_internal.h"
 
 #define TWO_PI 6.283185307179586476925286766559
+/* The refined start frequency's last step, in units of 2π/(H+1): 1/50 of the input box's mode
+ * spacing π/(H+1). Measured on the 64→64 3×3 conv on 32×32, seeds 1–8, Lanczos steps with
+ * opts.paper_bound = 0: 35 20 29 19 30 26 35 32 with 0.05, 33 17 24 19 28 18 35 32 with 0.01
+ * (the winner's last levels cost about 0.5 ms), 33 17 28 19 27 19 35 32 with 0.005: the step
+ * counts move by a few either way with the start, so no finer. */
+#define FINE 0.01
 
 /* ---------------------------------------------------------------------------------------- */
 /* Paper bounds per kind. */
@@ -146,7 +152,7 @@ static nnp_status make_start(const nnpi_node *node, const float *params, size_t 
         const size_t n = Nh > Nw ? Nh : Nw, m = node->in_h > node->in_w ? node->in_h : node->in_w;
         NNPI_TRY(nnpi_conv_fourier_refine(params, node->c, node->in_c, a->groups, a->kh, a->kw,
                                           a->dh, a->dw, pk->group, 0.5 * two_pi / (double)n,
-                                          0.05 * two_pi / (double)(m + 1), &oh, &ow, pk->vec,
+                                          FINE * two_pi / (double)(m + 1), &oh, &ow, pk->vec,
                                           &sigma));
         off_h = oh - oh0;
         off_w = ow - ow0;
@@ -189,6 +195,7 @@ nnp_status nnpi_lip_conv_start(const nnp_net *net, size_t index, double **start)
         double oh, ow;
         st = nnpi_conv_fourier_start(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->dh,
                                      a->dw, ch, cw, 2, 0.05 * TWO_PI / (double)(m + 1),
+                                     FINE * TWO_PI / (double)(m + 1),
                                      &peak.group, &oh, &ow, peak.vec);
         if (st == NNP_OK) conv_start(node, 1, 1, &peak, oh, ow, x); /* grid part 0 */
     } else {
