@@ -11,11 +11,13 @@
  * given. Prints per workload: σ, Lanczos steps, operator applications, estimated accuracy,
  * best seconds of --reps runs of nnp_lipschitz_bounds() (see below for the conv).
  *
- * The timed call for the conv is nnp_lipschitz_bounds() on a net holding only that conv: it
- * computes the paper's Fourier bound and then the exact norm, whose Lanczos starts from the
- * Fourier bound's singular vector; the time is the whole call. The Fourier bound is also timed
- * on its own (exact = 0), to show the split. The conv is timed with the default partial
- * reorthogonalisation and with opts.full_reorth = 1. */
+ * The timed calls for the conv are nnp_lipschitz_bounds() on a net holding only that conv,
+ * the whole call each time: with opts.paper_bound = 0 (the exact norm alone, its Lanczos
+ * started from a coarse Fourier grid's refined peak: csv row conv_exact_only); with the
+ * defaults (the paper's Fourier bound, then the exact norm started from its refined singular
+ * vector: row conv); the same with opts.full_reorth = 1 (conv_full_reorth); and the Fourier
+ * bound on its own (exact = 0: conv_fourier_bound), to show the split. The dense layer's call
+ * is the default one (its bound is its exact norm). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
