@@ -171,37 +171,39 @@ done:
     return st;
 }
 
-/* B(ω) of group g at a continuous frequency ω = (oh, ow) in radians per input cell, stride 1:
- * K̂(ω)[d][c] = Σ_{a,b} k[d][c][a][b] e^{−i(oh·a·dh + ow·b·dw)}, the grid formula above with
- * ω = 2πf/N. */
-static void build_b_at(const float *w, size_t Dg, size_t Cg, size_t g, size_t kh, size_t kw,
-                       size_t dh, size_t dw, double oh, double ow, double *tw, double *br,
-                       double *bi)
+/* Group g's kernel in tap-major order, kt[t·E + e] (t = a·kw + b, e = d·Cg + c, E = Dg·Cg), in
+ * double: build_b_at then runs over contiguous, independent entries per tap. */
+static void tap_major(const float *w, size_t Dg, size_t Cg, size_t g, size_t taps, double *kt)
 {
-    double *th = tw, *tv = tw + 2 * kh; /* (cos, sin) of −oh·a·dh, then of −ow·b·dw */
-    for (size_t a = 0; a < kh; a++) {
-        th[2 * a] = cos(oh * (double)(a * dh));
-        th[2 * a + 1] = -sin(oh * (double)(a * dh));
-    }
-    for (size_t b = 0; b < kw; b++) {
-        tv[2 * b] = cos(ow * (double)(b * dw));
-        tv[2 * b + 1] = -sin(ow * (double)(b * dw));
-    }
-    for (size_t d = 0; d < Dg; d++)
-        for (size_t c = 0; c < Cg; c++) {
-            const float *k = w + ((g * Dg + d) * Cg + c) * kh * kw;
-            double sr = 0.0, si = 0.0;
-            for (size_t a = 0; a < kh; a++) {
-                double rr = 0.0, ri = 0.0;
-                for (size_t b = 0; b < kw; b++) {
-                    rr += k[a * kw + b] * tv[2 * b];
-                    ri += k[a * kw + b] * tv[2 * b + 1];
+    const size_t E = Dg * Cg;
+    const float *wg = w + g * E * taps;
+    for (size_t e = 0; e < E; e++)
+        for (size_t t = 0; t < taps; t++) kt[t * E + e] = wg[e * taps + t];
+}
+
+/* B(ω) of one group at a continuous frequency ω = (oh, ow) in radians per input cell, stride 1:
+ * K̂(ω)[d][c] = Σ_{a,b} k[d][c][a][b] e^{−i(oh·a·dh + ow·b·dw)}, the grid formula above with
+ * ω = 2πf/N; kt from tap_major() (E = Dg·Cg entries per tap). */
+static void build_b_at(const double *kt, size_t E, size_t kh, size_t kw, size_t dh, size_t dw,
+                       double oh, double ow, double *br, double *bi)
+{
+    for (size_t a = 0; a < kh; a++)
+        for (size_t b = 0; b < kw; b++) {
+            const size_t t = a * kw + b;
+            const double ang = oh * (double)(a * dh) + ow * (double)(b * dw);
+            const double cr = cos(ang), ci = -sin(ang);
+            const double *restrict k = kt + t * E;
+            double *restrict r = br, *restrict i = bi;
+            if (t == 0)
+                for (size_t e = 0; e < E; e++) {
+                    r[e] = k[e] * cr;
+                    i[e] = k[e] * ci;
                 }
-                sr += th[2 * a] * rr - th[2 * a + 1] * ri;
-                si += th[2 * a] * ri + th[2 * a + 1] * rr;
-            }
-            br[d * Cg + c] = sr;
-            bi[d * Cg + c] = si;
+            else
+                for (size_t e = 0; e < E; e++) {
+                    r[e] += k[e] * cr;
+                    i[e] += k[e] * ci;
+                }
         }
 }
 
@@ -213,16 +215,18 @@ nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t g
     const size_t Cg = C / groups, Dg = D / groups, P = Cg;
     double *br = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
     double *bi = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
-    double *yb = nnpi_malloc(nnpi_mul(2 * Dg + 2 * (kh + kw), sizeof(double)));
+    double *yb = nnpi_malloc(nnpi_mul(2 * Dg, sizeof(double)));
     double *lwork = nnpi_malloc(nnpi_mul(nnpi_lanczos_work_doubles(2 * P, 2 * P + 1), sizeof(double)));
     double *cand = nnpi_malloc(nnpi_mul(4 * P, sizeof(double)));
+    double *kt = nnpi_malloc(nnpi_mul(nnpi_mul(Dg * Cg, kh * kw), sizeof(double)));
     nnp_status st = NNP_OK;
-    if (!br || !bi || !yb || !lwork || !cand) {
+    if (!br || !bi || !yb || !lwork || !cand || !kt) {
         st = nnpi_error(NNP_ENOMEM, "conv Fourier refinement: out of memory");
         goto done;
     }
+    tap_major(w, Dg, Cg, group, kh * kw, kt);
     fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
-    double *tw = yb + 2 * Dg, *start = cand + 2 * P;
+    double *start = cand + 2 * P;
     nnpi_lanczos_opts lo = {.tol = 1e-8, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
                             .seed = 0x5eed, .ritz_out = cand};
     nnpi_rng rng;
@@ -230,7 +234,7 @@ nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t g
     /* σ at the start point, warm-started from the caller's vector */
     double best;
     {
-        build_b_at(w, Dg, Cg, group, kh, kw, dh, dw, *oh, *ow, tw, br, bi);
+        build_b_at(kt, Dg * Cg, kh, kw, dh, dw, *oh, *ow, br, bi);
         lo.start = vec;
         nnpi_lanczos_result r;
         st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
@@ -245,7 +249,7 @@ nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t g
         int moved = 0;
         for (int t = 0; t < 4 && !moved; t++) {
             const double ch = *oh + step * dir[t][0], cw = *ow + step * dir[t][1];
-            build_b_at(w, Dg, Cg, group, kh, kw, dh, dw, ch, cw, tw, br, bi);
+            build_b_at(kt, Dg * Cg, kh, kw, dh, dw, ch, cw, br, bi);
             for (size_t i = 0; i < 2 * P; i++)
                 start[i] = vec[i] + 1e-3 * nnpi_rng_normal(&rng) / sqrt((double)(2 * P));
             lo.start = start;
@@ -269,6 +273,7 @@ done:
     nnpi_free(yb);
     nnpi_free(lwork);
     nnpi_free(cand);
+    nnpi_free(kt);
     return st;
 }
 
@@ -281,13 +286,14 @@ nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t gr
     const double two_pi = 6.283185307179586476925286766559;
     double *br = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
     double *bi = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
-    double *yb = nnpi_malloc(nnpi_mul(2 * Dg + 2 * (kh + kw), sizeof(double)));
+    double *yb = nnpi_malloc(nnpi_mul(2 * Dg, sizeof(double)));
     double *lwork = nnpi_malloc(nnpi_mul(nnpi_lanczos_work_doubles(2 * P, 2 * P + 1), sizeof(double)));
     double *vecs = nnpi_malloc(nnpi_mul(6 * P, sizeof(double)));
     double *sig = nnpi_malloc(nnpi_mul(nnpi_mul(groups, n), sizeof(double)));
     size_t *best = nnpi_malloc(nnpi_mul(n_try + 1, sizeof(size_t)));
+    double *kt = nnpi_malloc(nnpi_mul(nnpi_mul(Dg * Cg, kh * kw), sizeof(double)));
     nnp_status st = NNP_OK;
-    if (!br || !bi || !yb || !lwork || !vecs || !sig || !best) {
+    if (!br || !bi || !yb || !lwork || !vecs || !sig || !best || !kt) {
         st = nnpi_error(NNP_ENOMEM, "conv Fourier start: out of memory");
         goto done;
     }
@@ -295,16 +301,17 @@ nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t gr
     double *cur = vecs, *trial = vecs + 2 * P, *out = vecs + 4 * P;
     /* σ_max on the grid, to 1e-6 (only compared across basins), warm-started along the scan;
      * σ(−η) = σ(η) for a real kernel, so half the grid is computed */
-    nnpi_lanczos_opts lo = {.tol = 1e-6, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+    nnpi_lanczos_opts lo = {.tol = 1e-4, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
                             .seed = 0x5eed, .ritz_out = cur};
     int warm = 0;
-    for (size_t g = 0; g < groups; g++)
+    for (size_t g = 0; g < groups; g++) {
+        tap_major(w, Dg, Cg, g, kh * kw, kt);
         for (size_t eh = 0; eh < Nh; eh++)
             for (size_t ew = 0; ew < Nw; ew++) {
                 const size_t mh = (Nh - eh) % Nh, mw = (Nw - ew) % Nw;
                 if (mh < eh || (mh == eh && mw < ew)) continue;
-                build_b_at(w, Dg, Cg, g, kh, kw, dh, dw, two_pi * (double)eh / (double)Nh,
-                           two_pi * (double)ew / (double)Nw, yb + 2 * Dg, br, bi);
+                build_b_at(kt, Dg * Cg, kh, kw, dh, dw, two_pi * (double)eh / (double)Nh,
+                           two_pi * (double)ew / (double)Nw, br, bi);
                 if (warm) {
                     memcpy(trial, cur, 2 * P * sizeof *trial);
                     lo.start = trial;
@@ -315,6 +322,7 @@ nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t gr
                 warm = 1;
                 sig[g * n + eh * Nw + ew] = sig[g * n + mh * Nw + mw] = r.sigma;
             }
+    }
     /* the n_try largest grid points that are local maxima (≥ their 8 neighbours on the torus),
      * one of each ±η pair, in decreasing order */
     size_t found = 0;
@@ -370,5 +378,6 @@ done:
     nnpi_free(vecs);
     nnpi_free(sig);
     nnpi_free(best);
+    nnpi_free(kt);
     return st;
 }
