@@ -227,7 +227,8 @@ nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t g
     tap_major(w, Dg, Cg, group, kh * kw, kt);
     fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
     double *start = cand + 2 * P;
-    nnpi_lanczos_opts lo = {.tol = 1e-8, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+    nnpi_lanczos_opts lo = {.tol = fmax(1e-9, fmin(1e-4, 0.01 * step * step)),
+                            .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
                             .seed = 0x5eed, .ritz_out = cand};
     nnpi_rng rng;
     nnpi_rng_seed(&rng, 0x5eed);
@@ -247,6 +248,8 @@ nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t g
     static const int dir[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
     while (step >= min_step) {
         int moved = 0;
+        /* σ differs by ~step² (relative) between the points compared: solve to 1% of that */
+        lo.tol = fmax(1e-9, fmin(1e-4, 0.01 * step * step));
         for (int t = 0; t < 4 && !moved; t++) {
             const double ch = *oh + step * dir[t][0], cw = *ow + step * dir[t][1];
             build_b_at(kt, Dg * Cg, kh, kw, dh, dw, ch, cw, br, bi);
@@ -299,7 +302,7 @@ nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t gr
     }
     fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
     double *cur = vecs, *trial = vecs + 2 * P, *out = vecs + 4 * P;
-    /* σ_max on the grid, to 1e-6 (only compared across basins), warm-started along the scan;
+    /* σ_max on the grid, to 1e-4 (only to rank the basins), warm-started along the scan;
      * σ(−η) = σ(η) for a real kernel, so half the grid is computed */
     nnpi_lanczos_opts lo = {.tol = 1e-4, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
                             .seed = 0x5eed, .ritz_out = cur};

@@ -116,8 +116,9 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
 /* Refines the peak of σ_max(B(ω)) of group `group` of a stride-1 convolution over continuous
  * frequencies ω = (*oh, *ow) (radians per input cell; B(ω) is the formula above with
  * ω = 2πf/N, so every grid point is one of them): compass search from the caller's point with
- * steps `step`, halved down to `min_step`, each σ_max by Lanczos (1e-8 relative) warm-started
- * from the last singular vector. In: *oh, *ow, and `vec` (2·C/groups doubles, real then
+ * steps `step`, halved down to `min_step`, each σ_max by Lanczos warm-started from the last
+ * singular vector, to 1% of step² relative (σ varies by about step² between the points
+ * compared), within [1e-9, 1e-4]. In: *oh, *ow, and `vec` (2·C/groups doubles, real then
  * imaginary parts: a start vector, e.g. the grid peak's). Out: the best point found, its
  * singular vector in `vec` and σ_max in *sigma (≥ the start point's). A local search: it finds
  * the maximum of the start point's basin, which is all the exact norm's start vector needs. */
