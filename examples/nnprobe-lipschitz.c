@@ -55,6 +55,9 @@ static void print_help(void)
            "      --max-iter N          Lanczos steps per layer (default 1000)\n"
            "      --grid N              Fourier grid N×N for the conv bounds (default: the padded\n"
            "                            input rounded up to a multiple of the stride)\n"
+           "      --exact-only          skip the paper's Fourier bound of convolutions (most of\n"
+           "                            their cost) and start their exact norms from a coarse\n"
+           "                            grid: their bound and the upto column then read nan\n"
            "      --clever R            also a CLEVER-style ESTIMATE (not a bound) of the local\n"
            "                            Lipschitz constant of the margin between the predicted and\n"
            "                            the runner-up class in the L2 ball of radius R around the\n"
@@ -72,7 +75,7 @@ static void print_help(void)
 
 enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
        OPT_EPOCHS, OPT_SEED, OPT_LIMIT, OPT_POINTS, OPT_POWER, OPT_TOL, OPT_MAXIT, OPT_GRID,
-       OPT_UNTRAINED, OPT_QUIET, OPT_CLEVER, OPT_FROM };
+       OPT_UNTRAINED, OPT_QUIET, OPT_CLEVER, OPT_FROM, OPT_EXACT_ONLY };
 
 static const struct option LONG_OPTS[] = {
     {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
@@ -86,6 +89,7 @@ static const struct option LONG_OPTS[] = {
     {"max-iter", required_argument, NULL, OPT_MAXIT}, {"grid", required_argument, NULL, OPT_GRID},
     {"untrained", no_argument, NULL, OPT_UNTRAINED}, {"quiet", no_argument, NULL, OPT_QUIET},
     {"clever", required_argument, NULL, OPT_CLEVER}, {"from", required_argument, NULL, OPT_FROM},
+    {"exact-only", no_argument, NULL, OPT_EXACT_ONLY},
     {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
 };
 
@@ -160,6 +164,7 @@ int main(int argc, char **argv)
         case OPT_MAXIT: bad = parse_size("--max-iter", optarg, 1, &max_iter); break;
         case OPT_GRID: bad = parse_size("--grid", optarg, 1, &grid); break;
         case OPT_FROM: bad = parse_size("--from", optarg, 0, &from); break;
+        case OPT_EXACT_ONLY: lopts.paper_bound = 0; break;
         case OPT_TOL: {
             char *end;
             tol = strtod(optarg, &end);

@@ -49,6 +49,15 @@ awk '$1 == 1 && $2 == "conv2d" && $5 == "32x32" { ok = 1 } END { exit !ok }' "$T
 expect 0 "--grid 40" cnn-small --untrained --points 1 --power-iters 2 --grid 40 --quiet
 awk '$1 == 4 && $2 == "conv2d" && $5 == "40x40" { ok = 1 } END { exit !ok }' "$TMP/out" ||
     fail "--grid 40 on conv2"
+# --exact-only: conv bounds and upto read nan, the exact norms and their product are the same
+expect 0 "untrained cnn-small (for --exact-only)" cnn-small --untrained --points 1 --power-iters 2 --quiet
+awk '/upper bound \(exact/ { print $NF }' "$TMP/out" > "$TMP/upx_default"
+expect 0 "--exact-only" cnn-small --untrained --points 1 --power-iters 2 --quiet --exact-only
+awk -v ref="$(cat "$TMP/upx_default")" '
+    $1 == 1 && $2 == "conv2d" && $5 == "nan" && $(NF - 1) == "nan" { conv = 1 }
+    /upper bound \(exact/ { d = $NF - ref; if (d < 0) d = -d; same = ref > 0 && d <= 1e-4 * ref }
+    END { exit !(conv && same) }' "$TMP/out" ||
+    { fail "--exact-only: conv bound nan and the same exact product"; cat "$TMP/out"; }
 expect 0 "--max-iter 2 reports non-convergence" 784-30-10 --untrained --points 1 --max-iter 2 --quiet
 grep -q 'did not reach' "$TMP/out" || fail "non-convergence note"
 expect 0 "progress lines" 4-3r-2 --untrained --points 3

@@ -27,7 +27,10 @@
  *   *as applied* (zero padding, stride, dilation, groups), computed matrix-free from the
  *   layer's own forward and backward-input passes by Lanczos on AᵀA in double (full
  *   reorthogonalisation, or partial above 2048 inputs: nnp_lipschitz_opts::full_reorth;
- *   for a convolution Lanczos starts from the Fourier bound's singular vector), with the
+ *   a dense layer with fewer outputs than inputs works on AAᵀ, the smaller side; a
+ *   convolution's Lanczos starts from the Fourier analysis' top singular vector, refined off
+ *   the grid for stride 1 and shaped by the input box's lowest zero-boundary mode, from the
+ *   full grid of `bound` or, with nnp_lipschitz_opts::paper_bound = 0, a coarse one), with the
  *   number of operator applications and the estimated relative accuracy. A Lanczos value
  *   approaches the norm from below: it is within `accuracy` of it, not above it (the same holds
  *   for the dense `bound`, which is this value). NaN for non-linear layers (their `bound` is
@@ -102,6 +105,15 @@ typedef struct nnp_lipschitz_opts {
     size_t lower_from;
     size_t clever_batches;  /**< nnp_lipschitz_clever(): batches of samples, ≥ 2 (default 50) */
     size_t clever_samples;  /**< nnp_lipschitz_clever(): samples per batch, ≥ 1 (default 128) */
+    /** nnp_lipschitz_bounds(): non-zero (default 1) computes the paper's Fourier bound of
+     *  every convolution. 0 skips it, for when only the exact norms are wanted: it is most of
+     *  the cost of the call for a convolution (a σ_max per frequency of the grid). Then a
+     *  convolution's `bound` is NaN, its grid_h/grid_w are 0, `upper_to` is NaN from it on
+     *  (`upper_to_exact` is unaffected when opts.exact is set), and its Lanczos starts from
+     *  the peak of a coarse Fourier grid (4 points per kernel extent, at least 8) refined off
+     *  the grid, instead of the full grid's. Every other layer's `bound` is computed as
+     *  usual (they cost nothing). @since 0.2.0 */
+    int paper_bound;
 } nnp_lipschitz_opts;
 
 /**

@@ -170,3 +170,217 @@ done:
     nnpi_free(vec);
     return st;
 }
+
+/* Group g's kernel in tap-major order, kt[t·E + e] (t = a·kw + b, e = d·Cg + c, E = Dg·Cg), in
+ * double: build_b_at then runs over contiguous, independent entries per tap. */
+static void tap_major(const float *w, size_t Dg, size_t Cg, size_t g, size_t taps, double *kt)
+{
+    const size_t E = Dg * Cg;
+    const float *wg = w + g * E * taps;
+    for (size_t e = 0; e < E; e++)
+        for (size_t t = 0; t < taps; t++) kt[t * E + e] = wg[e * taps + t];
+}
+
+/* B(ω) of one group at a continuous frequency ω = (oh, ow) in radians per input cell, stride 1:
+ * K̂(ω)[d][c] = Σ_{a,b} k[d][c][a][b] e^{−i(oh·a·dh + ow·b·dw)}, the grid formula above with
+ * ω = 2πf/N; kt from tap_major() (E = Dg·Cg entries per tap). */
+static void build_b_at(const double *kt, size_t E, size_t kh, size_t kw, size_t dh, size_t dw,
+                       double oh, double ow, double *br, double *bi)
+{
+    for (size_t a = 0; a < kh; a++)
+        for (size_t b = 0; b < kw; b++) {
+            const size_t t = a * kw + b;
+            const double ang = oh * (double)(a * dh) + ow * (double)(b * dw);
+            const double cr = cos(ang), ci = -sin(ang);
+            const double *restrict k = kt + t * E;
+            double *restrict r = br, *restrict i = bi;
+            if (t == 0)
+                for (size_t e = 0; e < E; e++) {
+                    r[e] = k[e] * cr;
+                    i[e] = k[e] * ci;
+                }
+            else
+                for (size_t e = 0; e < E; e++) {
+                    r[e] += k[e] * cr;
+                    i[e] += k[e] * ci;
+                }
+        }
+}
+
+nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t groups, size_t kh,
+                                    size_t kw, size_t dh, size_t dw, size_t group, double step,
+                                    double min_step, double *oh, double *ow, double *vec,
+                                    double *sigma)
+{
+    const size_t Cg = C / groups, Dg = D / groups, P = Cg;
+    double *br = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *bi = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *yb = nnpi_malloc(nnpi_mul(2 * Dg, sizeof(double)));
+    double *lwork = nnpi_malloc(nnpi_mul(nnpi_lanczos_work_doubles(2 * P, 2 * P + 1), sizeof(double)));
+    double *cand = nnpi_malloc(nnpi_mul(4 * P, sizeof(double)));
+    double *kt = nnpi_malloc(nnpi_mul(nnpi_mul(Dg * Cg, kh * kw), sizeof(double)));
+    nnp_status st = NNP_OK;
+    if (!br || !bi || !yb || !lwork || !cand || !kt) {
+        st = nnpi_error(NNP_ENOMEM, "conv Fourier refinement: out of memory");
+        goto done;
+    }
+    tap_major(w, Dg, Cg, group, kh * kw, kt);
+    fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
+    double *start = cand + 2 * P;
+    nnpi_lanczos_opts lo = {.tol = fmax(1e-9, fmin(1e-4, 0.01 * step * step)),
+                            .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+                            .seed = 0x5eed, .ritz_out = cand};
+    nnpi_rng rng;
+    nnpi_rng_seed(&rng, 0x5eed);
+    /* σ at the start point, warm-started from the caller's vector */
+    double best;
+    {
+        build_b_at(kt, Dg * Cg, kh, kw, dh, dw, *oh, *ow, br, bi);
+        lo.start = vec;
+        nnpi_lanczos_result r;
+        st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
+        if (st != NNP_OK) goto done;
+        best = r.sigma;
+        memcpy(vec, cand, 2 * P * sizeof *vec);
+    }
+    /* compass search (pattern search with step halving) on the torus of frequencies: try ±step
+     * along each axis, move to the first that increases σ, else halve the step */
+    static const int dir[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+    while (step >= min_step) {
+        int moved = 0;
+        /* σ differs by ~step² (relative) between the points compared: solve to 1% of that */
+        lo.tol = fmax(1e-9, fmin(1e-4, 0.01 * step * step));
+        for (int t = 0; t < 4 && !moved; t++) {
+            const double ch = *oh + step * dir[t][0], cw = *ow + step * dir[t][1];
+            build_b_at(kt, Dg * Cg, kh, kw, dh, dw, ch, cw, br, bi);
+            for (size_t i = 0; i < 2 * P; i++)
+                start[i] = vec[i] + 1e-3 * nnpi_rng_normal(&rng) / sqrt((double)(2 * P));
+            lo.start = start;
+            nnpi_lanczos_result r;
+            st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
+            if (st != NNP_OK) goto done;
+            if (r.sigma > best) {
+                best = r.sigma;
+                *oh = ch;
+                *ow = cw;
+                memcpy(vec, cand, 2 * P * sizeof *vec);
+                moved = 1;
+            }
+        }
+        if (!moved) step *= 0.5;
+    }
+    *sigma = best;
+done:
+    nnpi_free(br);
+    nnpi_free(bi);
+    nnpi_free(yb);
+    nnpi_free(lwork);
+    nnpi_free(cand);
+    nnpi_free(kt);
+    return st;
+}
+
+nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t groups, size_t kh,
+                                   size_t kw, size_t dh, size_t dw, size_t Nh, size_t Nw,
+                                   size_t n_try, double min_step, double fine_step, size_t *group,
+                                   double *oh, double *ow, double *vec)
+{
+    const size_t Cg = C / groups, Dg = D / groups, P = Cg, n = Nh * Nw;
+    const double two_pi = 6.283185307179586476925286766559;
+    double *br = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *bi = nnpi_malloc(nnpi_mul(nnpi_mul(Dg, P), sizeof(double)));
+    double *yb = nnpi_malloc(nnpi_mul(2 * Dg, sizeof(double)));
+    double *lwork = nnpi_malloc(nnpi_mul(nnpi_lanczos_work_doubles(2 * P, 2 * P + 1), sizeof(double)));
+    double *vecs = nnpi_malloc(nnpi_mul(6 * P, sizeof(double)));
+    double *sig = nnpi_malloc(nnpi_mul(nnpi_mul(groups, n), sizeof(double)));
+    size_t *best = nnpi_malloc(nnpi_mul(n_try + 1, sizeof(size_t)));
+    double *kt = nnpi_malloc(nnpi_mul(nnpi_mul(Dg * Cg, kh * kw), sizeof(double)));
+    nnp_status st = NNP_OK;
+    if (!br || !bi || !yb || !lwork || !vecs || !sig || !best || !kt) {
+        st = nnpi_error(NNP_ENOMEM, "conv Fourier start: out of memory");
+        goto done;
+    }
+    fourier_ctx ctx = {Dg, P, br, bi, yb, yb + Dg};
+    double *cur = vecs, *trial = vecs + 2 * P, *out = vecs + 4 * P;
+    /* σ_max on the grid, to 1e-4 (only to rank the basins), warm-started along the scan;
+     * σ(−η) = σ(η) for a real kernel, so half the grid is computed */
+    nnpi_lanczos_opts lo = {.tol = 1e-4, .max_iter = 4 * P + 20, .max_basis = 2 * P + 1,
+                            .seed = 0x5eed, .ritz_out = cur};
+    int warm = 0;
+    for (size_t g = 0; g < groups; g++) {
+        tap_major(w, Dg, Cg, g, kh * kw, kt);
+        for (size_t eh = 0; eh < Nh; eh++)
+            for (size_t ew = 0; ew < Nw; ew++) {
+                const size_t mh = (Nh - eh) % Nh, mw = (Nw - ew) % Nw;
+                if (mh < eh || (mh == eh && mw < ew)) continue;
+                build_b_at(kt, Dg * Cg, kh, kw, dh, dw, two_pi * (double)eh / (double)Nh,
+                           two_pi * (double)ew / (double)Nw, br, bi);
+                if (warm) {
+                    memcpy(trial, cur, 2 * P * sizeof *trial);
+                    lo.start = trial;
+                }
+                nnpi_lanczos_result r;
+                st = nnpi_lanczos_top(2 * P, fourier_gram, &ctx, &lo, lwork, &r);
+                if (st != NNP_OK) goto done;
+                warm = 1;
+                sig[g * n + eh * Nw + ew] = sig[g * n + mh * Nw + mw] = r.sigma;
+            }
+    }
+    /* the n_try largest grid points that are local maxima (≥ their 8 neighbours on the torus),
+     * one of each ±η pair, in decreasing order */
+    size_t found = 0;
+    for (size_t g = 0; g < groups; g++)
+        for (size_t eh = 0; eh < Nh; eh++)
+            for (size_t ew = 0; ew < Nw; ew++) {
+                const size_t mh = (Nh - eh) % Nh, mw = (Nw - ew) % Nw;
+                if (mh < eh || (mh == eh && mw < ew)) continue;
+                const double v = sig[g * n + eh * Nw + ew];
+                int peak = 1;
+                for (size_t a = 0; a < 3 && peak; a++)
+                    for (size_t b = 0; b < 3 && peak; b++)
+                        peak = v >= sig[g * n + (eh + Nh + a - 1) % Nh * Nw + (ew + Nw + b - 1) % Nw];
+                if (!peak) continue;
+                size_t pos = found < n_try ? found++ : n_try;
+                best[pos] = g * n + eh * Nw + ew;
+                for (; pos > 0 && sig[best[pos - 1]] < sig[best[pos]]; pos--) {
+                    const size_t t = best[pos - 1];
+                    best[pos - 1] = best[pos];
+                    best[pos] = t;
+                }
+            }
+    /* refine each off the grid; keep the highest */
+    double top = -1.0;
+    for (size_t t = 0; t < found; t++) {
+        const size_t g = best[t] / n, e = best[t] % n;
+        double h = two_pi * (double)(e / Nw) / (double)Nh, v = two_pi * (double)(e % Nw) / (double)Nw;
+        double s;
+        memset(out, 0, 2 * P * sizeof *out); /* a random start for the first evaluation */
+        st = nnpi_conv_fourier_refine(w, D, C, groups, kh, kw, dh, dw, g,
+                                      0.5 * two_pi / (double)(Nh > Nw ? Nh : Nw), min_step, &h, &v,
+                                      out, &s);
+        if (st != NNP_OK) goto done;
+        if (s > top) {
+            top = s;
+            *group = g;
+            *oh = h;
+            *ow = v;
+            memcpy(vec, out, 2 * P * sizeof *vec);
+        }
+    }
+    /* the winner on down to fine_step */
+    if (found > 0 && fine_step < min_step) {
+        double s;
+        st = nnpi_conv_fourier_refine(w, D, C, groups, kh, kw, dh, dw, *group, 0.5 * min_step,
+                                      fine_step, oh, ow, vec, &s);
+    }
+done:
+    nnpi_free(br);
+    nnpi_free(bi);
+    nnpi_free(yb);
+    nnpi_free(lwork);
+    nnpi_free(vecs);
+    nnpi_free(sig);
+    nnpi_free(best);
+    nnpi_free(kt);
+    return st;
+}

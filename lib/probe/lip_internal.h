@@ -26,4 +26,9 @@ nnp_status nnpi_lip_conv_grid(const nnpi_node *node, const nnp_lipschitz_opts *o
 nnp_status nnpi_lip_layer_bound(const nnp_net *net, size_t index, const nnp_lipschitz_opts *o,
                                 nnp_lipschitz_info *info, double **start, const nnpi_progress *pg);
 
+/* Lanczos start vector of convolution layer `index` without its paper bound: the peak of a
+ * coarse Fourier grid, refined (lip_rules.c). *start: newly allocated (nnpi_malloc), in_size
+ * doubles; NULL on failure. */
+nnp_status nnpi_lip_conv_start(const nnp_net *net, size_t index, double **start);
+
 #endif

@@ -21,6 +21,14 @@
 
 #include "probe/lip_internal.h"
 
+#define TWO_PI 6.283185307179586476925286766559
+/* The refined start frequency's last step, in units of 2π/(H+1): 1/50 of the input box's mode
+ * spacing π/(H+1). Measured on the 64→64 3×3 conv on 32×32, seeds 1–8, Lanczos steps with
+ * opts.paper_bound = 0: 35 20 29 19 30 26 35 32 with 0.05, 33 17 24 19 28 18 35 32 with 0.01
+ * (the winner's last levels cost about 0.5 ms), 33 17 28 19 27 19 35 32 with 0.005: the step
+ * counts move by a few either way with the start, so no finer. */
+#define FINE 0.01
+
 /* ---------------------------------------------------------------------------------------- */
 /* Paper bounds per kind. */
 
@@ -86,32 +94,126 @@ nnp_status nnpi_lip_conv_grid(const nnpi_node *node, const nnp_lipschitz_opts *o
  * so the real input Re Σ_l u_{c,l} e^{−2πi (η + l·M)·n/N} holds the top singular vectors of
  * B(η) and of B(−η) = conj B(η). With zero padding the layer is a restriction of that operator,
  * so this vector is close to (not equal to) the layer's top singular vector, which saves
- * Lanczos steps over a random start (measured: bench/run-lipschitz-bench). */
+ * Lanczos steps over a random start (measured: bench/run-lipschitz-bench).
+ *
+ * Two refinements (measured on the 64→64 3×3 conv on 32×32, seeds 1–3, Lanczos steps to
+ * 1e-6): the wave is multiplied by the envelope sin(π(i+½)/H)·sin(π(j+½)/W), the lowest mode
+ * of the box [−½, H−½] × [−½, W−½] of the real cells with zero boundary, which is what the
+ * restriction to the real cells does to a plane wave (41/43/42 → 36/35/37 steps; the box
+ * [−1, H] gave 1–2 steps more); and for stride 1 the frequency is moved off the grid to the
+ * local maximum of σ_max(B(ω)) (nnpi_conv_fourier_refine), an offset of (off_h, off_w)
+ * radians per cell from the grid point η (→ 35/18/23). */
 static void conv_start(const nnpi_node *node, size_t Nh, size_t Nw, const nnpi_fourier_peak *pk,
-                       double *x)
+                       double off_h, double off_w, double *x)
 {
     const nnpi_conv_attrs *a = &node->attr.conv;
     const size_t C = node->in_c, H = node->in_h, W = node->in_w, Cg = C / a->groups;
     const size_t P = Cg * a->sh * a->sw, Mh = Nh / a->sh, Mw = Nw / a->sw;
-    const double two_pi = 6.283185307179586476925286766559;
+    const double two_pi = 6.283185307179586476925286766559, pi = 0.5 * two_pi;
     memset(x, 0, C * H * W * sizeof *x);
-    for (size_t cl = 0; cl < Cg; cl++) {
-        double *xc = x + (pk->group * Cg + cl) * H * W;
-        for (size_t lh = 0; lh < a->sh; lh++)
-            for (size_t lw = 0; lw < a->sw; lw++) {
-                const size_t col = (cl * a->sh + lh) * a->sw + lw;
-                const double ur = pk->vec[col], ui = pk->vec[P + col];
-                const size_t fh = pk->eh + lh * Mh, fw = pk->ew + lw * Mw;
-                for (size_t i = 0; i < H; i++)
-                    for (size_t j = 0; j < W; j++) {
-                        /* phase of grid cell (i + pt, j + pl), reduced mod N for accuracy */
-                        const double ph = (double)((fh * (i + a->pt)) % Nh) / (double)Nh +
-                                          (double)((fw * (j + a->pl)) % Nw) / (double)Nw;
-                        /* Re((ur + i·ui)·e^{−2πi·ph}) */
-                        xc[i * W + j] += ur * cos(two_pi * ph) + ui * sin(two_pi * ph);
+    double *xg = x + pk->group * Cg * H * W;
+    for (size_t lh = 0; lh < a->sh; lh++)
+        for (size_t lw = 0; lw < a->sw; lw++) {
+            const size_t fh = pk->eh + lh * Mh, fw = pk->ew + lw * Mw;
+            for (size_t i = 0; i < H; i++) {
+                const double eh = sin(pi * ((double)i + 0.5) / (double)H);
+                for (size_t j = 0; j < W; j++) {
+                    /* phase at grid cell (i + pt, j + pl), the grid part reduced mod N; the
+                     * same for every channel */
+                    const double ang =
+                        two_pi * ((double)((fh * (i + a->pt)) % Nh) / (double)Nh +
+                                  (double)((fw * (j + a->pl)) % Nw) / (double)Nw) +
+                        off_h * (double)(i + a->pt) + off_w * (double)(j + a->pl);
+                    const double e = eh * sin(pi * ((double)j + 0.5) / (double)W);
+                    const double ec = e * cos(ang), es = e * sin(ang);
+                    /* envelope · Re((ur + i·ui)·e^{−i·ang}) per channel */
+                    for (size_t cl = 0; cl < Cg; cl++) {
+                        const size_t col = (cl * a->sh + lh) * a->sw + lw;
+                        xg[(cl * H + i) * W + j] += pk->vec[col] * ec + pk->vec[P + col] * es;
                     }
+                }
             }
+        }
+}
+
+/* The start vector from the grid peak `pk` of an Nh × Nw Fourier analysis (lip_fourier.c):
+ * for stride 1 the peak is first refined off the grid, from half a grid spacing down to a
+ * tenth of the box's mode spacing π/(H+1). pk->vec is overwritten. */
+static nnp_status make_start(const nnpi_node *node, const float *params, size_t Nh, size_t Nw,
+                             nnpi_fourier_peak *pk, double *x)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    double off_h = 0.0, off_w = 0.0;
+    if (a->sh == 1 && a->sw == 1) {
+        const double two_pi = 6.283185307179586476925286766559;
+        const double oh0 = two_pi * (double)pk->eh / (double)Nh,
+                     ow0 = two_pi * (double)pk->ew / (double)Nw;
+        double oh = oh0, ow = ow0, sigma;
+        const size_t n = Nh > Nw ? Nh : Nw, m = node->in_h > node->in_w ? node->in_h : node->in_w;
+        NNPI_TRY(nnpi_conv_fourier_refine(params, node->c, node->in_c, a->groups, a->kh, a->kw,
+                                          a->dh, a->dw, pk->group, 0.5 * two_pi / (double)n,
+                                          FINE * two_pi / (double)(m + 1), &oh, &ow, pk->vec,
+                                          &sigma));
+        off_h = oh - oh0;
+        off_w = ow - ow0;
     }
+    conv_start(node, Nh, Nw, pk, off_h, off_w, x);
+    return NNP_OK;
+}
+
+nnp_status nnpi_lip_conv_start(const nnp_net *net, size_t index, double **start)
+{
+    const nnpi_node *node = &net->nodes[index];
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    const float *params = net->params + node->param_offset;
+    *start = NULL;
+    /* a coarse grid: 4 points per dilated kernel extent (at least 8), at most the default
+     * grid, rounded up to the stride */
+    nnp_lipschitz_opts d;
+    nnpi_lip_default_opts(&d);
+    size_t gh, gw;
+    NNPI_TRY(nnpi_lip_conv_grid(node, &d, index, &gh, &gw));
+    const size_t eh = a->dh * (a->kh - 1) + 1, ew = a->dw * (a->kw - 1) + 1;
+    size_t ch = 4 * eh < 8 ? 8 : 4 * eh, cw = 4 * ew < 8 ? 8 : 4 * ew;
+    ch = (ch + a->sh - 1) / a->sh * a->sh;
+    cw = (cw + a->sw - 1) / a->sw * a->sw;
+    if (ch > gh) ch = gh;
+    if (cw > gw) cw = gw;
+    const size_t P = node->in_c / a->groups * a->sh * a->sw;
+    nnpi_fourier_peak peak = {0, 0, 0, nnpi_malloc(nnpi_mul(2 * P, sizeof(double)))};
+    double *x = nnpi_malloc(nnpi_mul(node->in_size, sizeof(double)));
+    nnp_status st = NNP_OK;
+    if (!peak.vec || !x) {
+        st = nnpi_error(NNP_ENOMEM, "nnp_lipschitz_bounds: layer %zu: out of memory", index);
+        goto done;
+    }
+    if (a->sh == 1 && a->sw == 1) {
+        /* the better of the two highest grid peaks, each refined off the grid (each try costs
+         * about one Lanczos step of the 64→64 3×3 conv on 32×32; a third never won on the
+         * benchmark's seeds 1–8) */
+        const size_t m = node->in_h > node->in_w ? node->in_h : node->in_w;
+        double oh, ow;
+        st = nnpi_conv_fourier_start(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->dh,
+                                     a->dw, ch, cw, 2, 0.05 * TWO_PI / (double)(m + 1),
+                                     FINE * TWO_PI / (double)(m + 1),
+                                     &peak.group, &oh, &ow, peak.vec);
+        if (st == NNP_OK) conv_start(node, 1, 1, &peak, oh, ow, x); /* grid part 0 */
+    } else {
+        double coarse;
+        st = nnpi_conv_fourier_norm(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->sh,
+                                    a->sw, a->dh, a->dw, ch, cw, &coarse, &peak, NULL);
+        if (st == NNP_OK) st = make_start(node, params, ch, cw, &peak, x);
+    }
+    if (st != NNP_OK) {
+        st = nnpi_error_prefix(st, "nnp_lipschitz_bounds: layer %zu (conv2d) start vector", index);
+        goto done;
+    }
+    *start = x;
+    x = NULL;
+done:
+    nnpi_free(peak.vec);
+    nnpi_free(x);
+    return st;
 }
 
 nnp_status nnpi_lip_layer_bound(const nnp_net *net, size_t index, const nnp_lipschitz_opts *o,
@@ -157,7 +259,8 @@ nnp_status nnpi_lip_layer_bound(const nnp_net *net, size_t index, const nnp_lips
                                                a->sh, a->sw, a->dh, a->dw, info->grid_h,
                                                info->grid_w, &info->bound, start ? &peak : NULL,
                                                pg);
-        if (st == NNP_OK && start) conv_start(node, info->grid_h, info->grid_w, &peak, *start);
+        if (st == NNP_OK && start)
+            st = make_start(node, params, info->grid_h, info->grid_w, &peak, *start);
         nnpi_free(peak.vec);
         if (st != NNP_OK) {
             if (start) {

@@ -29,6 +29,7 @@ void nnpi_lip_default_opts(nnp_lipschitz_opts *o)
     o->seed = 1;
     o->clever_batches = 50;
     o->clever_samples = 128;
+    o->paper_bound = 1;
 }
 
 NNP_API nnp_status nnp_lipschitz_opts_init_sized(nnp_lipschitz_opts *opts, size_t size)
@@ -60,6 +61,26 @@ typedef struct layer_op {
     size_t din, dout;
 } layer_op;
 
+/* AAᵀ for a dense layer with fewer outputs than inputs: the same nonzero singular values on
+ * the smaller side, so Lanczos works with shorter vectors and a smaller basis (784 → 200
+ * doubles for the 784→200 layer of bench/bench_lipschitz.c; its Gram–Schmidt products then
+ * stay under OpenBLAS's threading threshold). Only for dense layers, whose backward-input
+ * pass reads neither `in` nor `out`. */
+static nnp_status layer_gram_t(void *vctx, const double *u, double *out)
+{
+    layer_op *c = vctx;
+    static const unsigned char overwrite[NNP_MAX_LAYER_INPUTS] = {0};
+    for (size_t i = 0; i < c->dout; i++) c->fout[i] = (float)u[i];
+    const float *in[1] = {c->fin};
+    float *din[1] = {c->fgrad};
+    c->node->ops->backward_input(c->node, c->params, in, c->fout, c->fout, din, 1, overwrite,
+                                 c->scratch);
+    in[0] = c->fgrad;
+    c->node->ops->forward(c->node, c->params, in, c->fin, 1, c->scratch);
+    for (size_t i = 0; i < c->dout; i++) out[i] = c->fin[i];
+    return NNP_OK;
+}
+
 static nnp_status layer_gram(void *vctx, const double *v, double *out)
 {
     layer_op *c = vctx;
@@ -90,6 +111,8 @@ static nnp_status exact_norm(const nnpi_node *node, const float *lin_params, siz
     /* the backward pass may read in[0] while writing din[0]: separate buffers */
     c.fin = nnpi_malloc(nnpi_mul(c.din, sizeof(float)));
     c.fgrad = nnpi_malloc(nnpi_mul(c.din, sizeof(float)));
+    /* AAᵀ (layer_gram_t) writes the forward result into fin: at least dout floats */
+    const int transposed = node->ops->kind == NNP_LAYER_DENSE && c.dout < c.din && start == NULL;
     c.fout = nnpi_malloc(nnpi_mul(c.dout, sizeof(float)));
     c.scratch = nnpi_malloc(nnpi_mul(scratch > 0 ? scratch : 1, sizeof(float)));
     nnp_status st = NNP_OK;
@@ -103,7 +126,8 @@ static nnp_status exact_norm(const nnpi_node *node, const float *lin_params, siz
                                   .progress = o->progress, .progress_user = o->progress_user,
                                   .done_base = done_base, .total = total};
     nnpi_lanczos_result r;
-    st = nnpi_lanczos_top(c.din, layer_gram, &c, &lo, NULL, &r);
+    st = nnpi_lanczos_top(transposed ? c.dout : c.din, transposed ? layer_gram_t : layer_gram, &c,
+                          &lo, NULL, &r);
     if (st != NNP_OK) {
         st = nnpi_error_prefix(st, "nnp_lipschitz_bounds: layer %zu (%s)", index, node->ops->name);
         goto done;
@@ -172,7 +196,7 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
     uint64_t done = 0, total = (uint64_t)n_exact * o.max_iter;
     for (size_t i = 1; i < L; i++) {
         const nnpi_node *node = &net->nodes[i];
-        if (node->ops->kind != NNP_LAYER_CONV2D) continue;
+        if (node->ops->kind != NNP_LAYER_CONV2D || !o.paper_bound) continue;
         size_t gh, gw;
         st = nnpi_lip_conv_grid(node, &o, i, &gh, &gw);
         if (st != NNP_OK) goto done;
@@ -188,13 +212,21 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         r.exact = NAN;
         double *start = NULL; /* a conv's Fourier singular vector, to start its Lanczos */
         const nnpi_progress pg = {o.progress, o.progress_user, done, total};
-        st = nnpi_lip_layer_bound(net, i, &o, &r,
-                         o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL, &pg);
+        if (r.kind == NNP_LAYER_CONV2D && !o.paper_bound) {
+            /* exact norm only: no Fourier bound, a cheaper start vector */
+            r.bound = NAN;
+            r.stride_h = node->attr.conv.sh;
+            r.stride_w = node->attr.conv.sw;
+            if (o.exact) st = nnpi_lip_conv_start(net, i, &start);
+        } else {
+            st = nnpi_lip_layer_bound(net, i, &o, &r,
+                                      o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL, &pg);
+        }
         if (st != NNP_OK) {
             nnpi_free(start);
             goto done;
         }
-        if (r.kind == NNP_LAYER_CONV2D)
+        if (r.kind == NNP_LAYER_CONV2D && o.paper_bound)
             done += (uint64_t)node->attr.conv.groups * (r.grid_h / node->attr.conv.sh) *
                     (r.grid_w / node->attr.conv.sw);
         if (r.kind == NNP_LAYER_INPUT || r.kind == NNP_LAYER_FLATTEN || r.kind == NNP_LAYER_DROPOUT) {

@@ -27,7 +27,10 @@
  * within ρ²/δ (Kato–Temple; GVL Thm 8.1.12 style refinement). The relative error of
  * σ = √θ is then estimated by min(ρ, ρ²/δ)/(2θ), which is what `rel_err` reports. θ₂ ≤ λ₂, so
  * δ may overestimate the true gap: the estimate is the standard one, not a certificate. After
- * an explicit restart θ₂ comes from a small basis and is unreliable, so only ρ/(2θ) is used.
+ * an explicit restart θ₂ comes from a small basis and is unreliable, so only ρ/(2θ) is used;
+ * likewise during the first 20 steps (KT_MIN_STEPS in spectral.c), when a small Krylov space
+ * can hold two close eigenvalues unresolved in θ's Ritz vector and θ₂ then stands for λ₃: a
+ * 2→4 3×3 conv on 9×9 with σ₁, σ₂ 8e-5 apart claimed 7e-8 at 8 steps while 3e-5 off.
  *
  * Memory: max_basis vectors of dim doubles. When the basis is full without convergence the
  * method restarts from the current Ritz vector (explicit restart). */
@@ -109,5 +112,33 @@ nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t gro
                                   size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
                                   size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak,
                                   const nnpi_progress *pg);
+
+/* Refines the peak of σ_max(B(ω)) of group `group` of a stride-1 convolution over continuous
+ * frequencies ω = (*oh, *ow) (radians per input cell; B(ω) is the formula above with
+ * ω = 2πf/N, so every grid point is one of them): compass search from the caller's point with
+ * steps `step`, halved down to `min_step`, each σ_max by Lanczos warm-started from the last
+ * singular vector, to 1% of step² relative (σ varies by about step² between the points
+ * compared), within [1e-9, 1e-4]. In: *oh, *ow, and `vec` (2·C/groups doubles, real then
+ * imaginary parts: a start vector, e.g. the grid peak's). Out: the best point found, its
+ * singular vector in `vec` and σ_max in *sigma (≥ the start point's). A local search: it finds
+ * the maximum of the start point's basin, which is all the exact norm's start vector needs. */
+nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t groups, size_t kh,
+                                    size_t kw, size_t dh, size_t dw, size_t group, double step,
+                                    double min_step, double *oh, double *ow, double *vec,
+                                    double *sigma);
+
+/* A start point for the exact norm of a stride-1 convolution without the full paper bound:
+ * σ_max(B(η)) on a coarse Nh × Nw grid of all groups (to 1e-6), the n_try (≥ 1) largest grid
+ * points that are local maxima on the torus, each refined by nnpi_conv_fourier_refine (from
+ * half a grid spacing down to min_step), and the best refined one, refined on down to
+ * fine_step (if smaller), returned: its group,
+ * frequency (*oh, *ow) and singular vector `vec` (2·C/groups doubles). Several basins are
+ * tried because a coarse grid can rank a lower peak first (measured on the benchmark's 64→64
+ * 3×3 kernel of seed 1: 8×8, 9×9 and 15×15 grids did, and the Lanczos from that peak took 94
+ * steps instead of 35). */
+nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t groups, size_t kh,
+                                   size_t kw, size_t dh, size_t dw, size_t Nh, size_t Nw,
+                                   size_t n_try, double min_step, double fine_step, size_t *group,
+                                   double *oh, double *ow, double *vec);
 
 #endif
