@@ -139,7 +139,8 @@ static void print_help(const job *d)
            "Output:\n"
            "      --out FILE            adversarial images as float32 IDX (FILE) with the true\n"
            "                            labels (FILE.labels); .gz compresses\n"
-           "      --results FILE        per-example results as CSV\n"
+           "      --results FILE        per-example results as CSV, or JSON if FILE ends in\n"
+           "                            .json\n"
            "      --png FILE            figure: original | difference x10 around grey |\n"
            "                            adversarial, one row per example\n"
            "      --figure-count K      rows of the figure (default 10)\n"
@@ -202,21 +203,49 @@ static void print_summary(const nnp_attack_result *r, size_t n, double seconds,
     free(rms);
 }
 
-static int write_csv(const char *path, const nnp_attack_result *r, const int32_t *labels,
-                     size_t first, size_t n)
+/* Per-example results as CSV, or as a JSON array of objects when the path ends in ".json";
+ * the same fields either way. Values are finite (distortions of points in [0,1]). */
+static int write_results(const char *path, const nnp_attack_result *r, const int32_t *labels,
+                         size_t first, size_t n)
 {
+    static const char *const names[] = {"index", "true_label", "clean_label", "target",
+                                        "adv_label", "success", "finished", "rms", "l2",
+                                        "linf", "c", "iterations", "evaluations"};
+    enum { N_FIELDS = sizeof names / sizeof *names };
+    size_t len = strlen(path);
+    const int json = len > 5 && strcmp(path + len - 5, ".json") == 0;
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, PROG ": cannot write '%s': %s\n", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "index,true_label,clean_label,target,adv_label,success,finished,rms,l2,linf,c,"
-               "iterations,evaluations\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%zu,%d,%d,%d,%d,%d,%d,%.9g,%.9g,%.9g,%.9g,%zu,%zu\n", first + i,
-                (int)labels[i], (int)r[i].clean_label, (int)r[i].target, (int)r[i].label,
-                r[i].success, r[i].finished, r[i].rms, r[i].l2, r[i].linf, r[i].c,
-                r[i].iterations, r[i].evaluations);
+    if (json) fputs("[\n", f);
+    else
+        for (int k = 0; k < N_FIELDS; k++) fprintf(f, "%s%s", names[k], k + 1 < N_FIELDS ? "," : "\n");
+    for (size_t i = 0; i < n; i++) {
+        char v[N_FIELDS][40];
+        snprintf(v[0], sizeof v[0], "%zu", first + i);
+        snprintf(v[1], sizeof v[1], "%d", (int)labels[i]);
+        snprintf(v[2], sizeof v[2], "%d", (int)r[i].clean_label);
+        snprintf(v[3], sizeof v[3], "%d", (int)r[i].target);
+        snprintf(v[4], sizeof v[4], "%d", (int)r[i].label);
+        snprintf(v[5], sizeof v[5], "%d", r[i].success);
+        snprintf(v[6], sizeof v[6], "%d", r[i].finished);
+        snprintf(v[7], sizeof v[7], "%.9g", r[i].rms);
+        snprintf(v[8], sizeof v[8], "%.9g", r[i].l2);
+        snprintf(v[9], sizeof v[9], "%.9g", r[i].linf);
+        snprintf(v[10], sizeof v[10], "%.9g", r[i].c);
+        snprintf(v[11], sizeof v[11], "%zu", r[i].iterations);
+        snprintf(v[12], sizeof v[12], "%zu", r[i].evaluations);
+        for (int k = 0; k < N_FIELDS; k++) {
+            if (json)
+                fprintf(f, "%s\"%s\": %s%s", k ? "" : "  {", names[k], v[k],
+                        k + 1 < N_FIELDS ? ", " : (i + 1 < n ? "},\n" : "}\n"));
+            else
+                fprintf(f, "%s%s", v[k], k + 1 < N_FIELDS ? "," : "\n");
+        }
+    }
+    if (json) fputs("]\n", f);
     if (fclose(f) != 0) {
         fprintf(stderr, PROG ": cannot write '%s': %s\n", path, strerror(errno));
         return -1;
@@ -549,7 +578,7 @@ static int attack_and_report(const job *jb, const nnp_net *net, const nnp_datase
     }
     print_summary(res, n, seconds, clean_err, adv_err);
     rc = s == NNP_ECANCELLED ? EXIT_INTERRUPTED : EXIT_SUCCESS;
-    if (jb->results && write_csv(jb->results, res, y, jb->first, n) != 0) rc = EXIT_FAILURE;
+    if (jb->results && write_results(jb->results, res, y, jb->first, n) != 0) rc = EXIT_FAILURE;
     if (jb->out && write_adversarial_idx(jb->out, xa, y, n, ch, hh, ww) != 0) rc = EXIT_FAILURE;
     if (jb->png &&
         write_figure(jb->png, x, xa, n < jb->figure_count ? n : jb->figure_count, ch * hh, ww) != 0)

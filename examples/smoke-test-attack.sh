@@ -25,6 +25,14 @@ awk -F, 'NR > 1 && !($6 == 1 && $7 == 1 && $8 >= 0 && $8 <= 1) { bad = 1 } END {
 [ -s "$TMP/adv.idx.labels" ] || fail "no label file"
 [ "$(od -An -c -j1 -N3 "$TMP/fig.png" | tr -d ' ')" = PNG ] || fail "figure is not a PNG"
 # shellcheck disable=SC2086
+expect 0 "JSON results" 4-8t-2 $DATA --epochs 40 --count 5 --quiet --results "$TMP/r.json"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); assert len(r) == 5 and all(e["finished"] == 1 and 0 <= e["rms"] <= 1 for e in r), r' \
+        "$TMP/r.json" || fail "JSON results do not parse or are wrong"
+else
+    grep -q '"evaluations"' "$TMP/r.json" || fail "JSON results"
+fi
+# shellcheck disable=SC2086
 expect 0 "targeted (next label)" 4-8t-2 $DATA --epochs 40 --count 6 --target next --quiet
 grep -q 'targeted at label+1' "$TMP/out" || fail "targeted mode not reported"
 for a in fgsm pgd deepfool cw; do
