@@ -28,6 +28,7 @@
 #define PROG "nnprobe-attack"
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define PATH_LEN 4096
+#define MAX_TRANSFER 8
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 enum { TARGET_NONE, TARGET_NEXT, TARGET_RANDOM };
@@ -80,6 +81,9 @@ typedef struct job {
     nnp_pgd_attack_opts pgd;
     nnp_deepfool_attack_opts deepfool;
     nnp_cw_attack_opts cw;
+    double noise, amplify;          /* --noise, --amplify; < 0: not asked */
+    const char *transfer[MAX_TRANSFER]; /* --transfer MODEL, in order */
+    size_t n_transfer;
 } job;
 
 
@@ -135,6 +139,20 @@ static void print_help(const job *d)
            "                            steps (default %zu)\n"
            "      --confidence X        kappa (default %g)\n"
            "      --learning-rate X     Adam step (default %g)\n"
+           "\n",
+           d->lbfgs.batch, d->lbfgs.c_init, d->cw.c_init, d->lbfgs.c_factor,
+           d->lbfgs.c_bracket_steps, d->lbfgs.c_bisect_steps, d->lbfgs.history,
+           d->lbfgs.max_iterations, d->deepfool.max_iterations, d->fgsm.epsilon, d->pgd.steps,
+           d->cw.steps, d->deepfool.overshoot, d->deepfool.candidates,
+           d->cw.binary_search_steps, d->fgsm.search_steps, d->cw.confidence,
+           d->cw.learning_rate);
+    printf("Evaluation (the paper's Tables 2 and 4, printed as a table of error rates):\n"
+           "      --transfer MODEL      also evaluate the sets on MODEL (ONNX file, preset or\n"
+           "                            spec; a preset/spec is trained here with seed+k);\n"
+           "                            repeat for up to %d models\n"
+           "      --noise S             add a Gaussian-noise set, stddev S, clipped to [0,1]\n"
+           "      --amplify R           add the adversarial set with each perturbation\n"
+           "                            rescaled to RMS R per pixel (Table 4), clipped\n"
            "\n"
            "Output:\n"
            "      --out FILE            adversarial images as float32 IDX (FILE) with the true\n"
@@ -150,12 +168,7 @@ static void print_help(const job *d)
            "Distortion is the paper's: RMS per pixel, sqrt(sum((x'-x)^2)/n), pixels in [0,1].\n"
            "Exit status: 0 success, 1 failure, 2 bad usage, 130 interrupted (partial results\n"
            "are still written).\n",
-           d->lbfgs.batch, d->lbfgs.c_init, d->cw.c_init, d->lbfgs.c_factor,
-           d->lbfgs.c_bracket_steps, d->lbfgs.c_bisect_steps, d->lbfgs.history,
-           d->lbfgs.max_iterations, d->deepfool.max_iterations, d->fgsm.epsilon, d->pgd.steps,
-           d->cw.steps, d->deepfool.overshoot, d->deepfool.candidates,
-           d->cw.binary_search_steps, d->fgsm.search_steps, d->cw.confidence,
-           d->cw.learning_rate);
+           MAX_TRANSFER);
 }
 
 /* ---- outputs ---- */
@@ -306,7 +319,8 @@ enum {
     OPT_BATCH, OPT_C_INIT, OPT_C_FACTOR, OPT_BRACKET, OPT_BISECT, OPT_HISTORY, OPT_MAX_ITER,
     OPT_OUT, OPT_RESULTS, OPT_PNG, OPT_FIGURE_COUNT, OPT_QUIET, OPT_EPSILON, OPT_MINIMAL,
     OPT_NORM, OPT_STEPS, OPT_STEP_SIZE, OPT_NO_RANDOM_START, OPT_OVERSHOOT, OPT_CANDIDATES,
-    OPT_SEARCH_STEPS, OPT_CONFIDENCE, OPT_LEARNING_RATE, OPT_FILE /* + 0..3 */
+    OPT_SEARCH_STEPS, OPT_CONFIDENCE, OPT_LEARNING_RATE, OPT_TRANSFER, OPT_NOISE, OPT_AMPLIFY,
+    OPT_FILE /* + 0..3 */
 };
 
 static const char *const data_files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -343,6 +357,9 @@ static const struct option long_opts[] = {
     {"search-steps", required_argument, NULL, OPT_SEARCH_STEPS},
     {"confidence", required_argument, NULL, OPT_CONFIDENCE},
     {"learning-rate", required_argument, NULL, OPT_LEARNING_RATE},
+    {"transfer", required_argument, NULL, OPT_TRANSFER},
+    {"noise", required_argument, NULL, OPT_NOISE},
+    {"amplify", required_argument, NULL, OPT_AMPLIFY},
     {"train-images", required_argument, NULL, OPT_FILE + 0},
     {"train-labels", required_argument, NULL, OPT_FILE + 1},
     {"test-images", required_argument, NULL, OPT_FILE + 2},
@@ -445,6 +462,27 @@ static int parse_args(int argc, char **argv, job *jb, int *rc)
         case OPT_CONFIDENCE:
             if (parse_double("--confidence", optarg, &jb->cw.confidence)) return -1;
             break;
+        case OPT_TRANSFER:
+            if (jb->n_transfer == MAX_TRANSFER) {
+                usage_error("--transfer: at most %d models", MAX_TRANSFER);
+                return -1;
+            }
+            jb->transfer[jb->n_transfer++] = optarg;
+            break;
+        case OPT_NOISE:
+            if (parse_double("--noise", optarg, &jb->noise)) return -1;
+            if (jb->noise < 0) {
+                usage_error("--noise: the stddev must be >= 0");
+                return -1;
+            }
+            break;
+        case OPT_AMPLIFY:
+            if (parse_double("--amplify", optarg, &jb->amplify)) return -1;
+            if (jb->amplify < 0) {
+                usage_error("--amplify: the RMS must be >= 0");
+                return -1;
+            }
+            break;
         case OPT_LEARNING_RATE:
             if (parse_double("--learning-rate", optarg, &jb->cw.learning_rate)) return -1;
             break;
@@ -533,8 +571,63 @@ static nnp_status run_attack(const job *jb, const nnp_net *net, const float *x, 
     }
 }
 
-/* Attacks the selected test examples with the trained net; writes and prints everything. */
-static int attack_and_report(const job *jb, const nnp_net *net, const nnp_dataset *test)
+/* The error of every model (columns: the attacked one, then --transfer) on every set (rows:
+ * clean, adversarial, and --noise / --amplify ones): the paper's Tables 2 and 4 in one
+ * nnp_transfer_matrix() call. Returns 0, or -1 after printing the problem. */
+static int print_evaluation(const job *jb, const nnp_net *const *nets, size_t n_nets,
+                            const float *x, const float *xa, const int32_t *y, size_t n)
+{
+    const size_t d = nnp_net_input_size(nets[0]);
+    float *noisy = NULL, *amplified = NULL;
+    const float *sets[4] = {x, xa};
+    char names[4][64] = {"clean", "adversarial (for model 0)"};
+    size_t n_sets = 2;
+    double errors[4 * (MAX_TRANSFER + 1)];
+    nnp_status s = NNP_OK;
+    if (jb->noise >= 0) {
+        if (!(noisy = malloc(n * d * sizeof *noisy))) s = NNP_ENOMEM;
+        if (s == NNP_OK) s = nnp_noise_gaussian(x, n * d, jb->noise, jb->seed, noisy);
+        snprintf(names[n_sets], sizeof names[0], "gaussian noise, stddev %g", jb->noise);
+        sets[n_sets++] = noisy;
+    }
+    if (s == NNP_OK && jb->amplify >= 0) {
+        if (!(amplified = malloc(n * d * sizeof *amplified))) s = NNP_ENOMEM;
+        if (s == NNP_OK) s = nnp_perturbation_rescale(x, xa, n, d, jb->amplify, amplified);
+        snprintf(names[n_sets], sizeof names[0], "adversarial amplified to RMS %g", jb->amplify);
+        sets[n_sets++] = amplified;
+    }
+    if (s == NNP_OK) s = nnp_transfer_matrix(nets, n_nets, sets, n_sets, y, n, errors);
+    if (s == NNP_OK) {
+        printf("evaluation   error rate of each model (column) on each set (row)\n");
+        printf("  %-34s", "set");
+        for (size_t k = 0; k < n_nets; k++) {
+            char label[32];
+            snprintf(label, sizeof label, "model %zu", k);
+            printf(" %10s", label);
+        }
+        printf("\n");
+        for (size_t r = 0; r < n_sets; r++) {
+            printf("  %-34s", names[r]);
+            for (size_t k = 0; k < n_nets; k++) printf(" %9.1f%%", 100 * errors[r * n_nets + k]);
+            printf("\n");
+        }
+        printf("  model 0 = %s", jb->model);
+        for (size_t k = 1; k < n_nets; k++) printf(", model %zu = %s", k, jb->transfer[k - 1]);
+        printf("\n");
+    }
+    free(noisy);
+    free(amplified);
+    if (s != NNP_OK) {
+        lib_error("evaluation", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Attacks the selected test examples with the trained net; writes and prints everything.
+ * `others` are the --transfer models. */
+static int attack_and_report(const job *jb, const nnp_net *net, const nnp_net *const *others,
+                             const nnp_dataset *test)
 {
     const size_t d = nnp_dataset_example_size(test), k = nnp_net_output_size(net);
     const size_t n = jb->count;
@@ -578,6 +671,11 @@ static int attack_and_report(const job *jb, const nnp_net *net, const nnp_datase
     }
     print_summary(res, n, seconds, clean_err, adv_err);
     rc = s == NNP_ECANCELLED ? EXIT_INTERRUPTED : EXIT_SUCCESS;
+    if (jb->n_transfer || jb->noise >= 0 || jb->amplify >= 0) {
+        const nnp_net *nets[MAX_TRANSFER + 1] = {net};
+        for (size_t t = 0; t < jb->n_transfer; t++) nets[t + 1] = others[t];
+        if (print_evaluation(jb, nets, jb->n_transfer + 1, x, xa, y, n) != 0) rc = EXIT_FAILURE;
+    }
     if (jb->results && write_results(jb->results, res, y, jb->first, n) != 0) rc = EXIT_FAILURE;
     if (jb->out && write_adversarial_idx(jb->out, xa, y, n, ch, hh, ww) != 0) rc = EXIT_FAILURE;
     if (jb->png &&
@@ -597,7 +695,7 @@ int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
     job jb = {.data_dir = DEFAULT_DATA_DIR, .model = "fc100-100-10", .count = 100,
-              .figure_count = 10, .seed = 1};
+              .figure_count = 10, .seed = 1, .noise = -1, .amplify = -1};
     nnp_status s = nnp_lbfgs_attack_opts_init(&jb.lbfgs);
     if (s == NNP_OK) s = nnp_fgsm_attack_opts_init(&jb.fgsm);
     if (s == NNP_OK) s = nnp_pgd_attack_opts_init(&jb.pgd);
@@ -617,7 +715,10 @@ int main(int argc, char **argv)
     nnp_dataset *train = NULL, *test = NULL;
     nnp_net *net = NULL;
     const int onnx = model_is_onnx(jb.model);
-    rc = onnx ? EXIT_SUCCESS : load(&jb, 0, &train);
+    int need_train = !onnx;
+    for (size_t k = 0; k < jb.n_transfer; k++) need_train |= !model_is_onnx(jb.transfer[k]);
+    nnp_net *others[MAX_TRANSFER] = {NULL};
+    rc = need_train ? load(&jb, 0, &train) : EXIT_SUCCESS;
     if (rc == EXIT_SUCCESS) rc = load(&jb, 2, &test);
     if (rc == EXIT_SUCCESS && (jb.first >= nnp_dataset_count(test) ||
                                jb.count > nnp_dataset_count(test) - jb.first)) {
@@ -655,7 +756,22 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (rc == EXIT_SUCCESS) rc = attack_and_report(&jb, net, test);
+    for (size_t t = 0; rc == EXIT_SUCCESS && t < jb.n_transfer; t++) {
+        const char *m = jb.transfer[t];
+        rc = model_is_onnx(m) ? model_load_onnx(m, &others[t])
+                              : model_train(m, train, jb.epochs, jb.seed + 1 + t, jb.quiet,
+                                            &g_interrupted, &others[t]);
+        if (rc == EXIT_SUCCESS && (nnp_net_input_size(others[t]) != nnp_net_input_size(net) ||
+                                   nnp_net_output_size(others[t]) != nnp_net_output_size(net))) {
+            usage_error("--transfer %s: %zu inputs and %zu outputs, the attacked model has %zu "
+                        "and %zu", m, nnp_net_input_size(others[t]), nnp_net_output_size(others[t]),
+                        nnp_net_input_size(net), nnp_net_output_size(net));
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc == EXIT_SUCCESS)
+        rc = attack_and_report(&jb, net, (const nnp_net *const *)others, test);
+    for (size_t t = 0; t < jb.n_transfer; t++) nnp_net_free(others[t]);
     nnp_net_free(net);
     nnp_dataset_free(train);
     nnp_dataset_free(test);

@@ -44,6 +44,15 @@ for a in fgsm pgd deepfool cw; do
         fail "--attack $a: a CSV row is unfinished or out of range"
 done
 # shellcheck disable=SC2086
+expect 0 "evaluation table" 4-8t-2 $DATA --epochs 40 --count 10 --quiet --transfer 4-6s-2 \
+    --noise 0.1 --amplify 0.2
+grep -q '^  adversarial (for model 0) *100.0% *[0-9.]*%$' "$TMP/out" || { fail "evaluation: adversarial row"; cat "$TMP/out"; }
+grep -q '^  gaussian noise, stddev 0.1 ' "$TMP/out" || fail "evaluation: noise row"
+grep -q '^  adversarial amplified to RMS 0.2 ' "$TMP/out" || fail "evaluation: amplified row"
+grep -q '^  model 0 = 4-8t-2, model 1 = 4-6s-2$' "$TMP/out" || fail "evaluation: model legend"
+# shellcheck disable=SC2086
+expect 2 "--transfer with another input size" 4-8t-2 $DATA --epochs 1 --count 4 --transfer 5-2 --quiet
+# shellcheck disable=SC2086
 expect 2 "pgd with a bad norm" 4-2 $DATA --attack pgd --norm l3
 if [ -n "$TRAIN_BIN" ]; then
     # shellcheck disable=SC2086
