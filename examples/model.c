@@ -22,7 +22,13 @@ static int on_progress(uint64_t done, uint64_t total, void *user)
     bar *b = user;
     if (b->cancel && *b->cancel) return 1;
     double now = now_seconds();
-    if (b->quiet || !b->tty || total == 0 || (done != total && now - b->last < 0.1)) return 0;
+    if (b->quiet || total == 0) return 0;
+    if (!b->tty) { /* a log: one line at each quarter */
+        if (done == total || (total >= 4 && done % (total / 4) == 0))
+            fprintf(stderr, "training: %3d%%  %.1f s\n", (int)(100 * done / total), now - b->t0);
+        return 0;
+    }
+    if (done != total && now - b->last < 0.1) return 0;
     fprintf(stderr, "\rtraining: %3d%%  %.1f s ", (int)(100 * done / total), now - b->t0);
     b->last = now;
     b->drawn = 1;

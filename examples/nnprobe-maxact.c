@@ -59,35 +59,6 @@ static int on_quarter(uint64_t done, uint64_t total, void *user)
     return 0;
 }
 
-static int on_train_progress(uint64_t done, uint64_t total, void *user)
-{
-    size_t epochs = *(const size_t *)user;
-    if (total % epochs == 0 && done % (total / epochs) == 0)
-        fprintf(stderr, "train: epoch %" PRIu64 "/%zu\n", done / (total / epochs), epochs);
-    return 0;
-}
-
-/* A preset or spec, built and trained briefly on `train` (which the caller has checked against
- * the spec). Returns 0, or an exit status after printing the problem. */
-static int load_model(const netspec *sp, const nnp_dataset *train, nnp_train_opts *opts,
-                      int quiet, nnp_net **net)
-{
-    size_t ch, hh, ww;
-    nnp_status s = nnp_dataset_shape(train, &ch, &hh, &ww);
-    if (s == NNP_OK) s = netspec_build(sp, ch, hh, ww, opts->seed, net);
-    if (s != NNP_OK) {
-        lib_error("building the net", s);
-        return EXIT_FAILURE;
-    }
-    opts->progress = quiet ? NULL : on_train_progress;
-    opts->progress_user = &opts->epochs;
-    if ((s = nnp_train(*net, train, opts, NULL)) != NNP_OK) {
-        lib_error("training", s);
-        return EXIT_FAILURE;
-    }
-    return 0;
-}
-
 static int is_directory(const char *path)
 {
     struct stat st;
@@ -236,10 +207,6 @@ int main(int argc, char **argv)
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
     if (pre && pre->ae_spec)
         USAGE("preset %s needs autoencoder pretraining: use a preset without one, or a spec", pre->name);
-    if (pre) {
-        topts.weight_decay = pre->lambda;
-        topts.n_weight_decay = pre->n_lambda;
-    }
     if (!onnx) {
         char err[512];
         if (netspec_parse(pre ? pre->spec : model, 0, &sp, err, sizeof err) != 0) USAGE("%s", err);
@@ -281,7 +248,8 @@ int main(int argc, char **argv)
                pre ? " = " : "", pre ? pre->spec : "", topts.epochs, topts.epochs == 1 ? "" : "s",
                limit, seed);
         fflush(stdout);
-        if ((rc = load_model(&sp, sub ? sub : train, &topts, quiet, &net)) != 0) goto done_quiet;
+        if ((rc = model_train(model, sub ? sub : train, topts.epochs, seed, quiet, NULL, &net)) != 0)
+            goto done_quiet;
     }
     rc = EXIT_FAILURE;
     double test_err;

@@ -161,8 +161,8 @@ NNP_API nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind, siz
     if (ops == NULL)
         return nnpi_error(NNP_EINVAL, "nnp_net_add_activation: kind %d (%s) is not an activation",
                           (int)kind, nnp_layer_kind_name(kind));
+    if (kind == NNP_LAYER_LEAKY_RELU) return nnp_net_add_leaky_relu(net, 0.01, layer);
     nnpi_node node = nnpi_node_on(net, net->attach, ops);
-    if (kind == NNP_LAYER_LEAKY_RELU) node.attr.leaky_alpha = 0.01f;
     size_t index;
     NNPI_TRY(nnpi_net_append(net, &node, &index));
     if (layer) *layer = index;
