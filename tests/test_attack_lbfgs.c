@@ -1,5 +1,5 @@
-/* The paper's L-BFGS attack (lib/probe/attack_lbfgs.c) and the evaluation helpers
- * (lib/probe/attack_eval.c). References come from the test itself: the exact minimum
+/* The paper's L-BFGS attack (lib/attack/lbfgs.c) and the evaluation helpers
+ * (lib/attack/eval.c). References come from the test itself: the exact minimum
  * distortion of a linear classifier (distance to its decision hyperplane), labels and
  * distortions recomputed from nnp_forward, brute-force feasible points from the data. */
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Batched box-constrained L-BFGS (lib/probe/optim_lbfgs.c): convex quadratics with active and
+/* Batched box-constrained L-BFGS (lib/optim/lbfgs.c): convex quadratics with active and
  * inactive bounds, bounded Rosenbrock, feasibility of every evaluated point, batched against
  * one-at-a-time, callback errors, allocation failures, argument checks. References are computed
  * in the test itself, in double, by plain projected gradient descent run to convergence. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "core/core.h"
-#include "probe/optim_lbfgs.h"
+#include "optim/lbfgs.h"
 #include "testutil.h"
 
 enum { KIND_QUAD = 0, KIND_ROSEN = 1, KIND_NAN = 2 };

@@ -1,4 +1,4 @@
-/* Lipschitz bounds (lib/probe/lipschitz.c, spectral.c, lip_fourier.c, lip_jvp.c) against
+/* Lipschitz bounds (lib/lipschitz/: bounds.c, spectral.c, fourier.c, jvp.c) against
  * references written here, in double:
  *  - singular values from a cyclic Jacobi eigenvalue solver on AᵀA of the explicit matrix of
  *    each operator, the matrix built column by column from this file's own naive convolution
@@ -16,9 +16,9 @@
 
 #include "core/core.h"
 #include "net/net_internal.h"
-#include "probe/lip_clever.h"
-#include "probe/lip_jvp.h"
-#include "probe/spectral.h"
+#include "lipschitz/clever.h"
+#include "lipschitz/jvp.h"
+#include "lipschitz/spectral.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------------------------------- */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "core/core.h"
-#include "probe/maxact_internal.h"
+#include "maxact/internal.h"
 #include "refnet.h"
 #include "testutil.h"
 

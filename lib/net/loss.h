@@ -1,4 +1,4 @@
-/* Losses on the net's output, shared by the gradient queries (lib/probe) and training. */
+/* Losses on the net's output, shared by the gradient queries (lib/grad) and training. */
 #ifndef NNP_LOSS_H
 #define NNP_LOSS_H
 

@@ -1,5 +1,5 @@
 /* Internal representation of a network: a DAG of nodes in topological order, each node's
- * behaviour given by a table of operations for its kind. Shared by lib/net, lib/probe and
+ * behaviour given by a table of operations for its kind. Shared by lib/net, the probes (lib/grad, lib/attack, lib/lipschitz, lib/maxact) and
  * lib/train; not part of the public API. */
 #ifndef NNP_NET_INTERNAL_H
 #define NNP_NET_INTERNAL_H

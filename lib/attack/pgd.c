@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/attack_common.h"
+#include "attack/common.h"
 
 static void default_opts(nnp_pgd_attack_opts *o)
 {

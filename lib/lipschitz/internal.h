@@ -1,12 +1,12 @@
-/* Shared by the Lipschitz module's files (lipschitz.c: options and nnp_lipschitz_bounds;
- * lip_rules.c: the paper's bound per layer kind; lip_lower.c: the empirical lower bound;
- * lip_clever.c: the CLEVER-style estimate). Internal. */
+/* Shared by the Lipschitz module's files (bounds.c: options and nnp_lipschitz_bounds;
+ * rules.c: the paper's bound per layer kind; lower.c: the empirical lower bound;
+ * clever.c: the CLEVER-style estimate). Internal. */
 #ifndef NNP_PROBE_LIP_INTERNAL_H
 #define NNP_PROBE_LIP_INTERNAL_H
 
 #include "net/net_internal.h"
 #include "nnprobe/lipschitz.h"
-#include "probe/spectral.h"
+#include "lipschitz/spectral.h"
 
 /* The defaults of nnp_lipschitz_opts (documented there). */
 void nnpi_lip_default_opts(nnp_lipschitz_opts *o);
@@ -27,7 +27,7 @@ nnp_status nnpi_lip_layer_bound(const nnp_net *net, size_t index, const nnp_lips
                                 nnp_lipschitz_info *info, double **start, const nnpi_progress *pg);
 
 /* Lanczos start vector of convolution layer `index` without its paper bound: the peak of a
- * coarse Fourier grid, refined (lip_rules.c). *start: newly allocated (nnpi_malloc), in_size
+ * coarse Fourier grid, refined (rules.c). *start: newly allocated (nnpi_malloc), in_size
  * doubles; NULL on failure. */
 nnp_status nnpi_lip_conv_start(const nnp_net *net, size_t index, double **start);
 

@@ -10,7 +10,7 @@
 
 #include "net/net_internal.h"
 #include "nnprobe/maxact.h"
-#include "probe/maxact_internal.h"
+#include "maxact/internal.h"
 
 #define DEFAULT_BATCH 256
 

@@ -1,10 +1,10 @@
-/* nnp_lipschitz_bounds(): per layer the paper's bound (lip_rules.c) beside the exact operator
+/* nnp_lipschitz_bounds(): per layer the paper's bound (rules.c) beside the exact operator
  * norm of each linear layer (Lanczos on AᵀA, spectral.c, with A the layer's forward pass
  * without offsets and Aᵀ its backward-input pass), combined into whole-net bounds over the
  * DAG; and the options shared by the module (include/nnprobe/lipschitz.h states every rule).
- * The lower bound is in lip_lower.c, the CLEVER-style estimate in lip_clever.c.
+ * The lower bound is in lower.c, the CLEVER-style estimate in clever.c.
  *
- * Design choice: the per-kind bound is a switch (lip_rules.c) rather than a new entry in
+ * Design choice: the per-kind bound is a switch (rules.c) rather than a new entry in
  * nnpi_layer_ops. The bounds need the layer's parameters and attributes in ways that differ
  * per kind (Fourier grid, window geometry), a switch keeps every formula and its derivation in
  * one place, and it leaves lib/net untouched while other modules add kinds; an unknown kind
@@ -13,8 +13,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/lip_internal.h"
-#include "probe/lip_jvp.h"
+#include "lipschitz/internal.h"
+#include "lipschitz/jvp.h"
 
 void nnpi_lip_default_opts(nnp_lipschitz_opts *o)
 {

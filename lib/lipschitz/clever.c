@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "nnprobe/grad.h"
-#include "probe/lip_clever.h"
-#include "probe/lip_internal.h"
+#include "lipschitz/clever.h"
+#include "lipschitz/internal.h"
 
 /* Profile log-likelihood of (μ, k) for z_i = μ − y_i > 0 (σ profiled out), up to a constant:
  * n ln k − n ln mean(z^k) + (k − 1) Σ ln z − n. */

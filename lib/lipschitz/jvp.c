@@ -1,9 +1,9 @@
-/* Forward-mode tangent pass (rules and sources in lip_jvp.h). Allocation-free: tangents live in
+/* Forward-mode tangent pass (rules and sources in jvp.h). Allocation-free: tangents live in
  * the workspace's gradient buffers, per-layer scratch in its scratch buffer. */
 #include <math.h>
 #include <string.h>
 
-#include "probe/lip_jvp.h"
+#include "lipschitz/jvp.h"
 
 static int is_linear_kind(nnp_layer_kind k)
 {

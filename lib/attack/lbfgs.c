@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/attack_common.h"
-#include "probe/optim_lbfgs.h"
+#include "attack/common.h"
+#include "optim/lbfgs.h"
 
 static void default_opts(nnp_lbfgs_attack_opts *o)
 {

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/attack_common.h"
+#include "attack/common.h"
 
 /* Added to each step's length, in L2 units, as in the authors' published implementation: keeps
  * an iterate from stalling exactly on a boundary (ties, overshoot 0). */

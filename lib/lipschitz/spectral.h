@@ -1,6 +1,6 @@
 /* Largest singular value of a linear operator given only as a product with AᵀA, by the Lanczos
- * method with full reorthogonalisation, in double (lib/probe/spectral.c). Internal: the
- * Lipschitz module (lipschitz.c, lip_fourier.c) wraps it; no public header.
+ * method with full reorthogonalisation, in double (lib/lipschitz/spectral.c). Internal: the
+ * Lipschitz module (bounds.c, fourier.c) wraps it; no public header.
  *
  * Method (Golub & Van Loan, "Matrix Computations", 4th ed., §10.1, Lanczos tridiagonalisation;
  * §10.3.1 for full reorthogonalisation): Lanczos on the symmetric positive semi-definite
@@ -88,9 +88,9 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
  * (sh·sw)^−½ = 1/Δ is the correct one for the standard DFT. Weights are D × (C/groups) × kh × kw
  * (the library's layout); the matrix is block diagonal over groups, so the max is taken group
  * by group. Requires sh | Nh and sw | Nw. Each σ_max is computed by nnpi_lanczos_top on the
- * real form of B(η)ᴴB(η) to relative accuracy 1e-8 (lip_fourier.c). If `peak` is not NULL
+ * real form of B(η)ᴴB(η) to relative accuracy 1e-8 (fourier.c). If `peak` is not NULL
  * it receives where the max is attained and the singular vector there (used to start the
- * exact norm's Lanczos near the top singular vector, lipschitz.c). `pg` (or NULL): called
+ * exact norm's Lanczos near the top singular vector, bounds.c). `pg` (or NULL): called
  * after each of the groups·(Nh/sh)·(Nw/sw) (group, frequency) pairs with base + pairs done;
  * non-zero cancels (NNP_ECANCELLED). */
 /* Progress reporting through a computation made of parts: units done before this part, and

@@ -1,4 +1,4 @@
-/* Batched box-constrained L-BFGS (internal; see optim_lbfgs.h for the contract).
+/* Batched box-constrained L-BFGS (internal; see lbfgs.h for the contract).
  *
  * Sources of the method (the code is written from the formulas, not from any implementation):
  *  - two-loop recursion for the L-BFGS product H·g and the initial scaling
@@ -27,7 +27,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/optim_lbfgs.h"
+#include "optim/lbfgs.h"
 
 #define ARMIJO_C1 1e-4       /* sufficient-decrease constant (N&W §3.1: c1 = 1e-4) */
 #define MAX_BACKTRACKS 40    /* per iteration; then restart along steepest descent */

@@ -1,4 +1,4 @@
-/* CLEVER-style local Lipschitz estimate (lib/probe/lip_clever.c): the reverse Weibull fit of
+/* CLEVER-style local Lipschitz estimate (lib/lipschitz/clever.c): the reverse Weibull fit of
  * batch maxima of sampled gradient norms. Internal; the public entry point is
  * nnp_lipschitz_clever() in lipschitz.h. */
 #ifndef NNP_PROBE_LIP_CLEVER_H

@@ -10,7 +10,7 @@
 
 #include "net/net_internal.h"
 #include "nnprobe/maxact.h"
-#include "probe/maxact_internal.h"
+#include "maxact/internal.h"
 
 double nnpi_maxact_penalty(const float *x, size_t c, size_t h, size_t w, double l2, double tv,
                            double eps, float *grad)

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/fastmath.h"
-#include "probe/attack_common.h"
+#include "attack/common.h"
 
 /* x' = ½(tanh w + 1) = 1/(1 + e^{−2w}) = σ(2w): computed as a sigmoid in float with a
  * branch-free exponential so the per-value loops vectorise (libm's tanh in double was a third

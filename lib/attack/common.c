@@ -1,5 +1,5 @@
-/* Shared pieces of the attacks (see attack_common.h). */
-#include "probe/attack_common.h"
+/* Shared pieces of the attacks (see common.h). */
+#include "attack/common.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* The empirical lower bound: max over data points of ‖J(x)‖₂ by power iteration on JᵀJ, all
- * points of a batch at once (Jv: lip_jvp.c's tangent pass; Jᵀu: the backward pass). */
+ * points of a batch at once (Jv: jvp.c's tangent pass; Jᵀu: the backward pass). */
 #include <math.h>
 #include <string.h>
 
-#include "probe/lip_internal.h"
-#include "probe/lip_jvp.h"
+#include "lipschitz/internal.h"
+#include "lipschitz/jvp.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Lower bound: power iteration on J(x)ᵀJ(x) per point, all points of a batch at once. */

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/attack_common.h"
+#include "attack/common.h"
 
 static void default_opts(nnp_fgsm_attack_opts *o)
 {

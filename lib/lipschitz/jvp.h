@@ -1,5 +1,5 @@
 /* Forward-mode (tangent) pass: Jacobian–vector products J(x)·t of a layer's output with
- * respect to the net's input (lib/probe/lip_jvp.c). Internal: the Lipschitz module's lower
+ * respect to the net's input (lib/lipschitz/jvp.c). Internal: the Lipschitz module's lower
  * bound uses it; no public header.
  *
  * Rules per layer kind, chosen so that the tangent map is exactly the transpose of the

@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "probe/lip_internal.h"
+#include "lipschitz/internal.h"
 
 #define TWO_PI 6.283185307179586476925286766559
 /* The refined start frequency's last step, in units of 2π/(H+1): 1/50 of the input box's mode
@@ -136,7 +136,7 @@ static void conv_start(const nnpi_node *node, size_t Nh, size_t Nw, const nnpi_f
         }
 }
 
-/* The start vector from the grid peak `pk` of an Nh × Nw Fourier analysis (lip_fourier.c):
+/* The start vector from the grid peak `pk` of an Nh × Nw Fourier analysis (fourier.c):
  * for stride 1 the peak is first refined off the grid, from half a grid spacing down to a
  * tenth of the box's mode spacing π/(H+1). pk->vec is overwritten. */
 static nnp_status make_start(const nnpi_node *node, const float *params, size_t Nh, size_t Nw,

@@ -2,7 +2,7 @@
  * Gaussian-noise baseline and the "amplified" perturbations (research/paper.md §4, §5). */
 #include <math.h>
 
-#include "probe/attack_common.h"
+#include "attack/common.h"
 
 /* Batch of the classification passes: large enough for GEMM speed, small enough for cache. */
 enum { EVAL_BATCH = 256 };

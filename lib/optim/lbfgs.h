@@ -3,7 +3,7 @@
  * trial points in ONE callback (one batched forward/backward pass in the attacks). Internal:
  * the attack module wraps it; no public header.
  *
- * Method (projected quasi-Newton with an active set, see optim_lbfgs.c for the sources):
+ * Method (projected quasi-Newton with an active set, see lbfgs.c for the sources):
  *  - bounds are kept exactly: every trial point is P[x + t·p], P the projection on the box;
  *    the start is projected too, so f is never evaluated outside the box;
  *  - variables at a bound with the gradient pushing outward form the active set of the step

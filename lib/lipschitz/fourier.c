@@ -11,7 +11,7 @@
 
 #include <cblas.h>
 
-#include "probe/spectral.h"
+#include "lipschitz/spectral.h"
 
 typedef struct fourier_ctx {
     size_t rows, cols;       /* B is rows × cols complex */
