@@ -42,28 +42,28 @@ static void run_case(void *p)
     ctx *c = p;
     nnp_status s;
     if (strcmp(c->kase, "fgsm") == 0) {
-        nnp_fgsm_attack_opts o;
-        bench_check(nnp_fgsm_attack_opts_init(&o), "nnp_fgsm_attack_opts_init");
+        nnp_attack_fgsm_opts o;
+        bench_check(nnp_attack_fgsm_opts_init(&o), "nnp_attack_fgsm_opts_init");
         o.epsilon = 0.1;
-        o.batch = c->batch;
+        o.batch_size = c->batch;
         s = nnp_attack_fgsm(c->net, c->x, c->labels, NULL, c->n, &o, c->x_adv, c->res);
     } else if (strncmp(c->kase, "pgd", 3) == 0) {
-        nnp_pgd_attack_opts o;
-        bench_check(nnp_pgd_attack_opts_init(&o), "nnp_pgd_attack_opts_init");
+        nnp_attack_pgd_opts o;
+        bench_check(nnp_attack_pgd_opts_init(&o), "nnp_attack_pgd_opts_init");
         int l2 = strcmp(c->kase, "pgd-l2") == 0;
         o.norm = l2 ? NNP_ATTACK_NORM_L2 : NNP_ATTACK_NORM_LINF;
         o.epsilon = l2 ? 1.5 : 0.1;
         o.steps = 40;
-        o.batch = c->batch;
+        o.batch_size = c->batch;
         s = nnp_attack_pgd(c->net, c->x, c->labels, NULL, c->n, &o, c->x_adv, c->res);
     } else {
-        nnp_cw_attack_opts o;
-        bench_check(nnp_cw_attack_opts_init(&o), "nnp_cw_attack_opts_init");
+        nnp_attack_cw_opts o;
+        bench_check(nnp_attack_cw_opts_init(&o), "nnp_attack_cw_opts_init");
         o.c_init = 0.1;
         o.binary_search_steps = 1;
         o.steps = 100;
         o.abort_early = 0;
-        o.batch = c->batch;
+        o.batch_size = c->batch;
         s = nnp_attack_cw(c->net, c->x, c->labels, NULL, c->n, &o, c->x_adv, c->res);
     }
     bench_check(s, c->kase);
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
     /* labels = the net's own predictions, so that every example is attacked (an example the
      * net already misclassifies would be done before any step) */
     float *z = bench_xmalloc(n * CLASSES * sizeof(float));
-    bench_check(nnp_forward(net, NULL, x, n, z), "nnp_forward");
+    bench_check(nnp_net_forward(net, NULL, x, n, z), "nnp_net_forward");
     for (size_t i = 0; i < n; i++) {
         int32_t b = 0;
         for (int32_t j = 1; j < CLASSES; j++)

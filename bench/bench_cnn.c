@@ -5,7 +5,7 @@
  *
  * Cases, for each batch size n (as bench_grad):
  *   grad     nnp_grad_loss(): d softmax-xent / dx with labels (one forward + one backward)
- *   forward  nnp_forward(): logits only
+ *   forward  nnp_net_forward(): logits only
  * One nnp_workspace, created for the largest batch, serves every call. Parameters from
  * nnp_net_init_params(); inputs uniform in [0, 1), labels i mod 10.
  *
@@ -91,9 +91,9 @@ static float *random_buffer(size_t count)
 
 static size_t add_conv(nnp_net *net, size_t out_channels, const char *what)
 {
-    nnp_conv2d_opts o;
+    nnp_net_conv2d_opts o;
     size_t layer;
-    bench_check(nnp_conv2d_opts_init(&o), "nnp_conv2d_opts_init");
+    bench_check(nnp_net_conv2d_opts_init(&o), "nnp_net_conv2d_opts_init");
     o.out_channels = out_channels;
     o.kernel_h = o.kernel_w = K;
     o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = K / 2;

@@ -4,7 +4,7 @@
  *
  * Cases, for each batch size n:
  *   grad     nnp_grad_loss(): d softmax-xent / dx with labels (one forward + one backward)
- *   forward  nnp_forward(): logits only
+ *   forward  nnp_net_forward(): logits only
  * One nnp_workspace, created for the largest batch, serves every call (no allocation inside
  * the timed loops).
  *

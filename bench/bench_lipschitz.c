@@ -119,8 +119,8 @@ int main(int argc, char **argv)
     check(nnp_net_add_dense(dense, 200, NULL), "nnp_net_add_dense");
     check(nnp_net_init_params(dense, seed), "nnp_net_init_params");
     check(nnp_net_create(64, 32, 32, &conv), "nnp_net_create");
-    nnp_conv2d_opts co;
-    check(nnp_conv2d_opts_init(&co), "nnp_conv2d_opts_init");
+    nnp_net_conv2d_opts co;
+    check(nnp_net_conv2d_opts_init(&co), "nnp_net_conv2d_opts_init");
     co.out_channels = 64;
     co.pad_top = co.pad_left = co.pad_bottom = co.pad_right = 1;
     check(nnp_net_add_conv2d(conv, &co, NULL), "nnp_net_add_conv2d");

@@ -9,7 +9,7 @@
  *   cnn    the MNIST CNN of bench_cnn (conv5x5x32 p2, relu, maxpool2, conv5x5x64 p2, relu,
  *          maxpool2, dense 1024, relu, dense 10), search at layer 8 (the 1024 relu)
  * Cases per net, each over all N images in batches of 256:
- *   forward  nnp_forward() to the logits, batch after batch, one reused workspace
+ *   forward  nnp_net_forward() to the logits, batch after batch, one reused workspace
  *   search   nnp_maxact_search() for D random unit directions (default 100), top-k and
  *            bottom-k (k = 9), one call on the same workspace
  * Timing: one warm-up call of each, then R rounds (default 5) of both cases, forward first in
@@ -57,11 +57,11 @@ static nnp_net *build(const char *name, size_t *layer)
         check(nnp_net_add_activation(net, NNP_LAYER_SIGMOID, layer), "sigmoid");
         check(nnp_net_add_dense(net, 10, NULL), "dense");
     } else {
-        nnp_conv2d_opts co;
-        nnp_pool2d_opts po;
-        check(nnp_pool2d_opts_init(&po), "pool opts");
+        nnp_net_conv2d_opts co;
+        nnp_net_pool2d_opts po;
+        check(nnp_net_pool2d_opts_init(&po), "pool opts");
         for (int i = 0; i < 2; i++) {
-            check(nnp_conv2d_opts_init(&co), "conv opts");
+            check(nnp_net_conv2d_opts_init(&co), "conv opts");
             co.out_channels = i ? 64 : 32;
             co.kernel_h = co.kernel_w = 5;
             co.pad_top = co.pad_left = co.pad_bottom = co.pad_right = 2;
@@ -93,7 +93,7 @@ static void run(const char *name, const nnp_dataset *ds, size_t n_dir, size_t k,
         fprintf(stderr, PROG ": out of memory\n");
         exit(1);
     }
-    check(nnp_directions_random(dim, n_dir, 7, dirs), "nnp_directions_random");
+    check(nnp_maxact_directions_random(dim, n_dir, 7, dirs), "nnp_maxact_directions_random");
     nnp_workspace *ws = NULL;
     check(nnp_workspace_create(net, BATCH, &ws), "nnp_workspace_create");
     nnp_maxact_search_opts so;
@@ -112,11 +112,11 @@ static void run(const char *name, const nnp_dataset *ds, size_t n_dir, size_t k,
             if ((half == 0) == (r % 2 == 0 || r < 0)) {
                 for (size_t i = 0; i < N; i += BATCH) {
                     size_t n = N - i < BATCH ? N - i : BATCH;
-                    check(nnp_forward(net, ws, x + i * D, n, logits), "nnp_forward");
+                    check(nnp_net_forward(net, ws, x + i * D, n, logits), "nnp_net_forward");
                 }
                 tf = now() - t0;
             } else {
-                check(nnp_maxact_search(net, ws, ds, layer, dirs, n_dir, k, ti, ts, bi, bs, NULL, &so),
+                check(nnp_maxact_search(net, ws, ds, layer, dirs, n_dir, k, &so, ti, ts, bi, bs, NULL),
                       "nnp_maxact_search");
                 ts_ = now() - t0;
             }

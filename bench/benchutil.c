@@ -220,7 +220,7 @@ static void run_grad(void *p)
 static void run_forward(void *p)
 {
     pass_ctx *c = p;
-    bench_check(nnp_forward(c->net, c->ws, c->d->x, c->n, c->d->logits), "nnp_forward");
+    bench_check(nnp_net_forward(c->net, c->ws, c->d->x, c->n, c->d->logits), "nnp_net_forward");
 }
 
 void bench_dense_fwd(int n, int out, int in, const float *X, const float *W, float *Y)

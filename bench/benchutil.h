@@ -86,7 +86,7 @@ typedef struct bench_result {
     long iters;
 } bench_result;
 
-/* Times nnp_grad_loss() ("grad", 2 × fwd_flops per example) and nnp_forward() ("forward",
+/* Times nnp_grad_loss() ("grad", 2 × fwd_flops per example) and nnp_net_forward() ("forward",
  * fwd_flops per example) at each batch of bench_opt, the cases bench_opt.cases selects, each
  * beside chain(chain_ctx, n, backward) unless bench_opt.no_ref. Exits 1 on a failed call or a
  * non-finite result. Fills res (room for 2 × BENCH_MAX_BATCHES) and returns the count. */

@@ -160,16 +160,16 @@ static nnp_status add_layer(nnp_net *net, const netspec_layer *l)
     if (l->kind == NETSPEC_DENSE) {
         s = nnp_net_add_dense(net, l->units, NULL);
     } else if (l->kind == NETSPEC_CONV) {
-        nnp_conv2d_opts o;
-        s = nnp_conv2d_opts_init(&o);
+        nnp_net_conv2d_opts o;
+        s = nnp_net_conv2d_opts_init(&o);
         o.out_channels = l->units;
         o.kernel_h = o.kernel_w = l->k;
         o.stride_h = o.stride_w = l->stride;
         o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = l->pad;
         if (s == NNP_OK) s = nnp_net_add_conv2d(net, &o, NULL);
     } else {
-        nnp_pool2d_opts o;
-        s = nnp_pool2d_opts_init(&o);
+        nnp_net_pool2d_opts o;
+        s = nnp_net_pool2d_opts_init(&o);
         o.kernel_h = o.kernel_w = l->k;
         o.stride_h = o.stride_w = l->stride;
         if (s == NNP_OK)

@@ -76,11 +76,11 @@ typedef struct job {
     size_t first, count, epochs, figure_count;
     uint64_t seed;
     int target_mode, quiet, attack;
-    nnp_lbfgs_attack_opts lbfgs;
-    nnp_fgsm_attack_opts fgsm;
-    nnp_pgd_attack_opts pgd;
-    nnp_deepfool_attack_opts deepfool;
-    nnp_cw_attack_opts cw;
+    nnp_attack_lbfgs_opts lbfgs;
+    nnp_attack_fgsm_opts fgsm;
+    nnp_attack_pgd_opts pgd;
+    nnp_attack_deepfool_opts deepfool;
+    nnp_attack_cw_opts cw;
     double noise, amplify;          /* --noise, --amplify; < 0: not asked */
     const char *transfer[MAX_TRANSFER]; /* --transfer MODEL, in order */
     size_t n_transfer;
@@ -140,7 +140,7 @@ static void print_help(const job *d)
            "      --confidence X        kappa (default %g)\n"
            "      --learning-rate X     Adam step (default %g)\n"
            "\n",
-           d->lbfgs.batch, d->lbfgs.c_init, d->cw.c_init, d->lbfgs.c_factor,
+           d->lbfgs.batch_size, d->lbfgs.c_init, d->cw.c_init, d->lbfgs.c_factor,
            d->lbfgs.c_bracket_steps, d->lbfgs.c_bisect_steps, d->lbfgs.history,
            d->lbfgs.max_iterations, d->deepfool.max_iterations, d->fgsm.epsilon, d->pgd.steps,
            d->cw.steps, d->deepfool.overshoot, d->deepfool.candidates,
@@ -406,7 +406,7 @@ static int parse_args(int argc, char **argv, job *jb, int *rc)
         case OPT_BATCH: {
             size_t b;
             if (parse_size("--batch", optarg, 1, &b)) return -1;
-            jb->lbfgs.batch = jb->fgsm.batch = jb->pgd.batch = jb->deepfool.batch = jb->cw.batch = b;
+            jb->lbfgs.batch_size = jb->fgsm.batch_size = jb->pgd.batch_size = jb->deepfool.batch_size = jb->cw.batch_size = b;
             break;
         }
         case OPT_C_INIT:
@@ -538,32 +538,32 @@ static nnp_status run_attack(const job *jb, const nnp_net *net, const float *x, 
 {
     switch (jb->attack) {
     case ATTACK_FGSM: {
-        nnp_fgsm_attack_opts o = jb->fgsm;
+        nnp_attack_fgsm_opts o = jb->fgsm;
         o.progress = on_progress;
         o.progress_user = p;
         return nnp_attack_fgsm(net, x, y, targets, n, &o, xa, res);
     }
     case ATTACK_PGD: {
-        nnp_pgd_attack_opts o = jb->pgd;
+        nnp_attack_pgd_opts o = jb->pgd;
         o.seed = jb->seed;
         o.progress = on_progress;
         o.progress_user = p;
         return nnp_attack_pgd(net, x, y, targets, n, &o, xa, res);
     }
     case ATTACK_DEEPFOOL: {
-        nnp_deepfool_attack_opts o = jb->deepfool;
+        nnp_attack_deepfool_opts o = jb->deepfool;
         o.progress = on_progress;
         o.progress_user = p;
         return nnp_attack_deepfool(net, x, y, targets, n, &o, xa, res);
     }
     case ATTACK_CW: {
-        nnp_cw_attack_opts o = jb->cw;
+        nnp_attack_cw_opts o = jb->cw;
         o.progress = on_progress;
         o.progress_user = p;
         return nnp_attack_cw(net, x, y, targets, n, &o, xa, res);
     }
     default: {
-        nnp_lbfgs_attack_opts o = jb->lbfgs;
+        nnp_attack_lbfgs_opts o = jb->lbfgs;
         o.progress = on_progress;
         o.progress_user = p;
         return nnp_attack_lbfgs(net, x, y, targets, n, &o, xa, res);
@@ -573,7 +573,7 @@ static nnp_status run_attack(const job *jb, const nnp_net *net, const float *x, 
 
 /* The error of every model (columns: the attacked one, then --transfer) on every set (rows:
  * clean, adversarial, and --noise / --amplify ones): the paper's Tables 2 and 4 in one
- * nnp_transfer_matrix() call. Returns 0, or -1 after printing the problem. */
+ * nnp_eval_transfer_matrix() call. Returns 0, or -1 after printing the problem. */
 static int print_evaluation(const job *jb, const nnp_net *const *nets, size_t n_nets,
                             const float *x, const float *xa, const int32_t *y, size_t n)
 {
@@ -586,17 +586,17 @@ static int print_evaluation(const job *jb, const nnp_net *const *nets, size_t n_
     nnp_status s = NNP_OK;
     if (jb->noise >= 0) {
         if (!(noisy = malloc(n * d * sizeof *noisy))) s = NNP_ENOMEM;
-        if (s == NNP_OK) s = nnp_noise_gaussian(x, n * d, jb->noise, jb->seed, noisy);
+        if (s == NNP_OK) s = nnp_eval_noise_gaussian(x, n * d, jb->noise, jb->seed, noisy);
         snprintf(names[n_sets], sizeof names[0], "gaussian noise, stddev %g", jb->noise);
         sets[n_sets++] = noisy;
     }
     if (s == NNP_OK && jb->amplify >= 0) {
         if (!(amplified = malloc(n * d * sizeof *amplified))) s = NNP_ENOMEM;
-        if (s == NNP_OK) s = nnp_perturbation_rescale(x, xa, n, d, jb->amplify, amplified);
+        if (s == NNP_OK) s = nnp_eval_perturbation_rescale(x, xa, n, d, jb->amplify, amplified);
         snprintf(names[n_sets], sizeof names[0], "adversarial amplified to RMS %g", jb->amplify);
         sets[n_sets++] = amplified;
     }
-    if (s == NNP_OK) s = nnp_transfer_matrix(nets, n_nets, sets, n_sets, y, n, errors);
+    if (s == NNP_OK) s = nnp_eval_transfer_matrix(nets, n_nets, sets, n_sets, y, n, errors);
     if (s == NNP_OK) {
         printf("evaluation   error rate of each model (column) on each set (row)\n");
         printf("  %-34s", "set");
@@ -663,10 +663,10 @@ static int attack_and_report(const job *jb, const nnp_net *net, const nnp_net *c
         goto out;
     }
     double clean_err = NAN, adv_err = NAN;
-    nnp_status e = nnp_error_rate(net, x, y, n, &clean_err);
-    if (e == NNP_OK) e = nnp_error_rate(net, xa, y, n, &adv_err);
+    nnp_status e = nnp_eval_error_rate(net, x, y, n, &clean_err, NULL);
+    if (e == NNP_OK) e = nnp_eval_error_rate(net, xa, y, n, &adv_err, NULL);
     if (e != NNP_OK) {
-        lib_error("nnp_error_rate", e);
+        lib_error("nnp_eval_error_rate", e);
         goto out;
     }
     print_summary(res, n, seconds, clean_err, adv_err);
@@ -696,11 +696,11 @@ int main(int argc, char **argv)
     cli_set_prog(PROG);
     job jb = {.data_dir = DEFAULT_DATA_DIR, .model = "fc100-100-10", .count = 100,
               .figure_count = 10, .seed = 1, .noise = -1, .amplify = -1};
-    nnp_status s = nnp_lbfgs_attack_opts_init(&jb.lbfgs);
-    if (s == NNP_OK) s = nnp_fgsm_attack_opts_init(&jb.fgsm);
-    if (s == NNP_OK) s = nnp_pgd_attack_opts_init(&jb.pgd);
-    if (s == NNP_OK) s = nnp_deepfool_attack_opts_init(&jb.deepfool);
-    if (s == NNP_OK) s = nnp_cw_attack_opts_init(&jb.cw);
+    nnp_status s = nnp_attack_lbfgs_opts_init(&jb.lbfgs);
+    if (s == NNP_OK) s = nnp_attack_fgsm_opts_init(&jb.fgsm);
+    if (s == NNP_OK) s = nnp_attack_pgd_opts_init(&jb.pgd);
+    if (s == NNP_OK) s = nnp_attack_deepfool_opts_init(&jb.deepfool);
+    if (s == NNP_OK) s = nnp_attack_cw_opts_init(&jb.cw);
     if (s != NNP_OK) {
         lib_error("initialising the attack options", s);
         return EXIT_FAILURE;
@@ -746,9 +746,9 @@ int main(int argc, char **argv)
         }
         if (rc == EXIT_SUCCESS) {
             double err = NAN;
-            s = nnp_evaluate(net, test, &err, NULL);
+            s = nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &err, NULL);
             if (s != NNP_OK) {
-                lib_error("nnp_evaluate", s);
+                lib_error("nnp_eval_error_rate", s);
                 rc = EXIT_FAILURE;
             } else {
                 printf("model        %s, %s in %.1f s, test error %.2f%%\n", jb.model,

@@ -241,7 +241,7 @@ int main(int argc, char **argv)
            nnp_net_param_count(net), opts.epochs, opts.epochs == 1 ? "" : "s", limit, seed);
     fflush(stdout);
     TRY("training", nnp_train(net, sub ? sub : train, &opts, NULL));
-    TRY("evaluating", nnp_evaluate(net, test, &test_err, NULL));
+    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
     TRY("--pick", nnp_dataset_select(test, pick, n_pick, &sel));
     K = n_pick;
     L = nnp_net_layer_count(net);
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
                 value[i] = vs[j++];
             }
     }
-    TRY("nnp_forward_layer", nnp_forward_layer(net, ws, x, K, layer, phi));
+    TRY("nnp_net_forward_layer", nnp_net_forward_layer(net, ws, x, K, layer, phi));
     TRY("nnp_grad_vjp", nnp_grad_vjp(net, ws, x, K, layer, phi, gv));
     /* Finite difference: x + h·u (first K rows) and x − h·u (next K), one forward pass. */
     for (size_t i = 0; i < K; i++) {
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
             xpm[(K + i) * in + j] = x[i * in + j] - FD_STEP * u;
         }
     }
-    TRY("nnp_forward", nnp_forward(net, ws, xpm, 2 * K, zpm));
+    TRY("nnp_net_forward", nnp_net_forward(net, ws, xpm, 2 * K, zpm));
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
            ch, hh, ww, paths[0]);

@@ -59,8 +59,8 @@ int main(int argc, char **argv)
 
     /* stem: conv 3×3 (8 ch) – batch norm – relu – LRN */
     size_t stem, a, b;
-    nnp_conv2d_opts conv;
-    TRY("nnp_conv2d_opts_init", nnp_conv2d_opts_init(&conv));
+    nnp_net_conv2d_opts conv;
+    TRY("nnp_net_conv2d_opts_init", nnp_net_conv2d_opts_init(&conv));
     conv.out_channels = 8;
     conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
     TRY("nnp_net_create", nnp_net_create(1, 12, 12, &net));
@@ -76,8 +76,8 @@ int main(int argc, char **argv)
     TRY("conv", nnp_net_add_conv2d(net, &conv, &a));
     TRY("add", nnp_net_add_add(net, stem, a, NULL));
     /* a second branch from the stem: 2×2 average pooling, joined after max pooling the sum */
-    nnp_pool2d_opts pool;
-    TRY("nnp_pool2d_opts_init", nnp_pool2d_opts_init(&pool));
+    nnp_net_pool2d_opts pool;
+    TRY("nnp_net_pool2d_opts_init", nnp_net_pool2d_opts_init(&pool));
     TRY("maxpool", nnp_net_add_maxpool2d(net, &pool, &a));
     TRY("branch", nnp_net_branch_from(net, stem));
     TRY("avgpool", nnp_net_add_avgpool2d(net, &pool, &b));
@@ -114,8 +114,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n * d; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
     TRY("nnp_net_clone", nnp_net_clone(net, &copy));
-    TRY("nnp_forward", nnp_forward(net, NULL, x, n, z1));
-    TRY("nnp_forward (clone)", nnp_forward(copy, NULL, x, n, z2));
+    TRY("nnp_net_forward", nnp_net_forward(net, NULL, x, n, z1));
+    TRY("nnp_net_forward (clone)", nnp_net_forward(copy, NULL, x, n, z2));
     int same = memcmp(z1, z2, n * c * sizeof *z1) == 0;
     printf("clone gives %s logits; example 0: %.5f %.5f %.5f ...\n", same ? "identical" : "DIFFERENT",
            (double)z1[0], (double)z1[1], (double)z1[2]);

@@ -223,7 +223,7 @@ int main(int argc, char **argv)
             USAGE("model '%s' takes %zu inputs, the test images have %zu values", spec_text,
                   nnp_net_input_size(net), nnp_dataset_example_size(test));
         TRY("nnp_dataset_shape", nnp_dataset_shape(test, &ch, &hh, &ww));
-        TRY("evaluating", nnp_evaluate(net, test, &test_err, NULL));
+        TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
         printf("model        %s (ONNX, %zu parameters, input %zux%zux%zu)\n", spec_text,
                nnp_net_param_count(net), ch, hh, ww);
         printf("test error   %.2f%%\n", 100.0 * test_err);
@@ -256,7 +256,7 @@ int main(int argc, char **argv)
                    sub ? nnp_dataset_count(sub) : nnp_dataset_count(train), seed);
             fflush(stdout);
             TRY("training", nnp_train(net, sub ? sub : train, &topts, NULL));
-            TRY("evaluating", nnp_evaluate(net, test, &test_err, NULL));
+            TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
             printf("test error   %.2f%%\n", 100.0 * test_err);
         }
     }
@@ -351,7 +351,7 @@ int main(int argc, char **argv)
         if (classes < 2 || classes > 4096) {
             printf("clever       skipped: needs 2..4096 classes\n");
         } else {
-            TRY("nnp_forward", nnp_forward(net, NULL, xp, 1, z));
+            TRY("nnp_net_forward", nnp_net_forward(net, NULL, xp, 1, z));
             size_t c1 = 0, c2 = 1;
             for (size_t k = 0; k < classes; k++)
                 if (z[k] > z[c1]) c1 = k;
@@ -361,7 +361,7 @@ int main(int argc, char **argv)
             prog_l.what = "clever";
             prog_l.last = 0;
             TRY("nnp_lipschitz_clever",
-                nnp_lipschitz_clever(net, xp, (int32_t)c1, c2, clever, &lopts, &est, &mx, &score));
+                nnp_lipschitz_clever(net, xp, (int32_t)c1, (int32_t)c2, clever, &lopts, &est, &mx, &score));
             printf("clever       ESTIMATE (not a bound) at point %zu, class %zu vs %zu, L2 radius %g:\n"
                    "             local Lipschitz of the margin ≈ %.6g (largest sampled gradient "
                    "%.6g), score %.4g\n", argmax, c1, c2, clever, est, mx, score);

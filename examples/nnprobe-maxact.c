@@ -253,7 +253,7 @@ int main(int argc, char **argv)
     }
     rc = EXIT_FAILURE;
     double test_err;
-    TRY("evaluating", nnp_evaluate(net, test, &test_err, NULL));
+    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
     const size_t L = nnp_net_layer_count(net);
     if (layer >= L) {
         fprintf(stderr, PROG ": layers of the model:\n");
@@ -279,8 +279,8 @@ int main(int argc, char **argv)
     tile = malloc(hh * ww * sizeof *tile);
     if (!dirs || !top_index || !top_score || !xopt || !oscore || !tile) goto done;
     for (size_t d = 0; d < n_units; d++)
-        TRY("nnp_direction_unit", nnp_direction_unit(dim, units[d], dirs + d * dim));
-    if (n_random) TRY("nnp_directions_random", nnp_directions_random(dim, n_random, seed, dirs));
+        TRY("nnp_maxact_directions_unit", nnp_maxact_directions_unit(dim, units[d], dirs + d * dim));
+    if (n_random) TRY("nnp_maxact_directions_random", nnp_maxact_directions_random(dim, n_random, seed, dirs));
 
     /* One pass over the test set for all directions; the optimisation reuses the workspace. */
     TRY("nnp_workspace_create", nnp_workspace_create(net, 256, &ws));
@@ -290,8 +290,7 @@ int main(int argc, char **argv)
     so.batch_size = 256;
     so.progress = quiet ? NULL : on_quarter;
     so.progress_user = (void *)"search (images)";
-    TRY("nnp_maxact_search", nnp_maxact_search(net, ws, test, layer, dirs, n_dir, k, top_index,
-                                               top_score, NULL, NULL, &found, &so));
+    TRY("nnp_maxact_search", nnp_maxact_search(net, ws, test, layer, dirs, n_dir, k, &so, top_index, top_score, NULL, NULL, &found));
     if (steps > 0) {
         nnp_maxact_optimise_opts oo;
         TRY("nnp_maxact_optimise_opts_init", nnp_maxact_optimise_opts_init(&oo));

@@ -426,11 +426,11 @@ static int train_and_report(job *jb, const nnp_dataset *train, const nnp_dataset
                 ae_seconds + seconds);
 
     double t_eval = now_seconds(), train_err, test_err, test_loss;
-    if ((s = nnp_evaluate(*net, train, &train_err, NULL)) != NNP_OK) {
+    if ((s = nnp_eval_error_rate(*net, nnp_dataset_images(train), nnp_dataset_labels(train), nnp_dataset_count(train), &train_err, NULL)) != NNP_OK) {
         lib_error("evaluating on the training set", s);
         return EXIT_FAILURE;
     }
-    if ((s = nnp_evaluate(*net, test, &test_err, &test_loss)) != NNP_OK) {
+    if ((s = nnp_eval_error_rate(*net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, &test_loss)) != NNP_OK) {
         lib_error("evaluating on the test set", s);
         return EXIT_FAILURE;
     }

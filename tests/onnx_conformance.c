@@ -245,7 +245,7 @@ static int run_case(const char *dir, const char *name, counts *c)
             bad = 1;
         } else {
             float *y = malloc(ny * sizeof *y);
-            st = nnp_forward(net, NULL, x, n, y);
+            st = nnp_net_forward(net, NULL, x, n, y);
             if (st != NNP_OK) {
                 printf("FAIL %s: forward: %s\n", name, nnp_last_error());
                 bad = 1;

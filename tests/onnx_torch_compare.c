@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     } else {
         size_t n = nx / in;
         float *y = malloc(ny * sizeof *y);
-        if ((st = nnp_forward(net, NULL, x, n, y)) != NNP_OK) {
+        if ((st = nnp_net_forward(net, NULL, x, n, y)) != NNP_OK) {
             printf("FAIL: forward: %s\n", nnp_last_error());
         } else {
             double worst = 0;

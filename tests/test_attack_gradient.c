@@ -51,7 +51,7 @@ typedef struct fixture {
 static int32_t classify1(const nnp_net *net, const float *x)
 {
     float z[K];
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, z));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, z));
     int32_t b = 0;
     for (int j = 1; j < K; j++)
         if (z[j] > z[b]) b = j;
@@ -127,8 +127,8 @@ START_TEST(fgsm_is_the_formula)
     const float eps = 0.3f;
     float dx[N * D], x_adv[N * D];
     ck_assert_ok(nnp_grad_loss(f.net, NULL, f.x, targeted ? f.t : f.y, N, dx, NULL, NULL));
-    nnp_fgsm_attack_opts o;
-    ck_assert_ok(nnp_fgsm_attack_opts_init(&o));
+    nnp_attack_fgsm_opts o;
+    ck_assert_ok(nnp_attack_fgsm_opts_init(&o));
     o.epsilon = eps;
     nnp_attack_result r[N];
     ck_assert_ok(nnp_attack_fgsm(f.net, f.x, f.y, targeted ? f.t : NULL, N, &o, x_adv, r));
@@ -167,8 +167,8 @@ START_TEST(fgsm_minimal_epsilon)
     fixture_make(&f);
     float dx[N * D], x_adv[N * D], p[D];
     ck_assert_ok(nnp_grad_loss(f.net, NULL, f.x, targeted ? f.t : f.y, N, dx, NULL, NULL));
-    nnp_fgsm_attack_opts o;
-    ck_assert_ok(nnp_fgsm_attack_opts_init(&o));
+    nnp_attack_fgsm_opts o;
+    ck_assert_ok(nnp_attack_fgsm_opts_init(&o));
     o.epsilon = 0.5;
     o.minimal = 1;
     o.search_steps = 12;
@@ -203,9 +203,9 @@ END_TEST
 /* ------------------------------------------------------------------------------------------ */
 /* PGD */
 
-static void pgd_opts(nnp_pgd_attack_opts *o, nnp_attack_norm norm)
+static void pgd_opts(nnp_attack_pgd_opts *o, nnp_attack_norm norm)
 {
-    ck_assert_ok(nnp_pgd_attack_opts_init(o));
+    ck_assert_ok(nnp_attack_pgd_opts_init(o));
     o->norm = norm;
     o->epsilon = norm == NNP_ATTACK_NORM_L2 ? 1.2 : 0.5;
     o->steps = 30;
@@ -219,7 +219,7 @@ START_TEST(pgd_succeeds_inside_the_ball)
     const nnp_attack_norm norm = (_i & 2) ? NNP_ATTACK_NORM_L2 : NNP_ATTACK_NORM_LINF;
     fixture f;
     fixture_make(&f);
-    nnp_pgd_attack_opts o;
+    nnp_attack_pgd_opts o;
     pgd_opts(&o, norm);
     float x_adv[N * D];
     nnp_attack_result r[N];
@@ -247,7 +247,7 @@ START_TEST(pgd_zero_steps_or_radius_returns_x)
     nnp_attack_result r[N];
     for (int norm = 0; norm < 2; norm++)
         for (int which = 0; which < 2; which++) {
-            nnp_pgd_attack_opts o;
+            nnp_attack_pgd_opts o;
             pgd_opts(&o, norm ? NNP_ATTACK_NORM_L2 : NNP_ATTACK_NORM_LINF);
             if (which) o.epsilon = 0;
             else o.steps = 0;
@@ -267,7 +267,7 @@ START_TEST(pgd_random_start_is_seeded)
     fixture_make(&f);
     float a[N * D], b[N * D], c[N * D];
     nnp_attack_result r[N];
-    nnp_pgd_attack_opts o;
+    nnp_attack_pgd_opts o;
     pgd_opts(&o, NNP_ATTACK_NORM_L2);
     o.steps = 1;
     o.step_size = 0.01;
@@ -348,13 +348,13 @@ START_TEST(deepfool_is_exact_on_an_affine_net)
     affine_make(&a);
     float x_adv[N * D], x_fg[N * D];
     nnp_attack_result r[N], rf[N];
-    nnp_deepfool_attack_opts o;
-    ck_assert_ok(nnp_deepfool_attack_opts_init(&o));
+    nnp_attack_deepfool_opts o;
+    ck_assert_ok(nnp_attack_deepfool_opts_init(&o));
     o.candidates = 0;
     ck_assert_ok(nnp_attack_deepfool(a.net, a.x, a.y, NULL, N, &o, x_adv, r));
     ck_assert_uint_eq(check_results(a.net, a.x, a.y, NULL, N, x_adv, r), N);
-    nnp_fgsm_attack_opts fo;
-    ck_assert_ok(nnp_fgsm_attack_opts_init(&fo));
+    nnp_attack_fgsm_opts fo;
+    ck_assert_ok(nnp_attack_fgsm_opts_init(&fo));
     fo.epsilon = 0.25;
     fo.minimal = 1;
     fo.search_steps = 20;
@@ -390,8 +390,8 @@ START_TEST(deepfool_first_steps_on_an_affine_net)
     affine_make(&a);
     float x_adv[N * D];
     nnp_attack_result r[N];
-    nnp_deepfool_attack_opts o;
-    ck_assert_ok(nnp_deepfool_attack_opts_init(&o));
+    nnp_attack_deepfool_opts o;
+    ck_assert_ok(nnp_attack_deepfool_opts_init(&o));
     o.max_iterations = 1;
     o.candidates = 2;
     ck_assert_ok(nnp_attack_deepfool(a.net, a.x, a.y, targeted ? a.t : NULL, N, &o, x_adv, r));
@@ -442,8 +442,8 @@ START_TEST(deepfool_succeeds_on_the_trained_net)
     fixture_make(&f);
     float x_adv[N * D];
     nnp_attack_result r[N];
-    nnp_deepfool_attack_opts o;
-    ck_assert_ok(nnp_deepfool_attack_opts_init(&o));
+    nnp_attack_deepfool_opts o;
+    ck_assert_ok(nnp_attack_deepfool_opts_init(&o));
     ck_assert_ok(nnp_attack_deepfool(f.net, f.x, f.y, targeted ? f.t : NULL, N, &o, x_adv, r));
     ck_assert_uint_eq(check_results(f.net, f.x, f.y, targeted ? f.t : NULL, N, x_adv, r), N);
     for (size_t i = 0; i < N; i++) {
@@ -459,9 +459,9 @@ END_TEST
 /* ------------------------------------------------------------------------------------------ */
 /* Carlini–Wagner L2 */
 
-static void cw_opts(nnp_cw_attack_opts *o)
+static void cw_opts(nnp_attack_cw_opts *o)
 {
-    ck_assert_ok(nnp_cw_attack_opts_init(o));
+    ck_assert_ok(nnp_attack_cw_opts_init(o));
     o->steps = 300;
 }
 
@@ -474,7 +474,7 @@ START_TEST(cw_is_near_the_minimum_on_an_affine_net)
     affine_make(&a);
     float x_adv[N * D];
     nnp_attack_result r[N];
-    nnp_cw_attack_opts o;
+    nnp_attack_cw_opts o;
     cw_opts(&o);
     ck_assert_ok(nnp_attack_cw(a.net, a.x, a.y, NULL, N, &o, x_adv, r));
     ck_assert_uint_eq(check_results(a.net, a.x, a.y, NULL, N, x_adv, r), N);
@@ -502,12 +502,12 @@ START_TEST(cw_succeeds_with_small_distortion)
     const int32_t *t = targeted ? f.t : NULL;
     float x_adv[N * D], x_df[N * D];
     nnp_attack_result r[N], rd[N];
-    nnp_cw_attack_opts o;
+    nnp_attack_cw_opts o;
     cw_opts(&o);
     ck_assert_ok(nnp_attack_cw(f.net, f.x, f.y, t, N, &o, x_adv, r));
     ck_assert_uint_eq(check_results(f.net, f.x, f.y, t, N, x_adv, r), N);
-    nnp_deepfool_attack_opts dopt;
-    ck_assert_ok(nnp_deepfool_attack_opts_init(&dopt));
+    nnp_attack_deepfool_opts dopt;
+    ck_assert_ok(nnp_attack_deepfool_opts_init(&dopt));
     ck_assert_ok(nnp_attack_deepfool(f.net, f.x, f.y, t, N, &dopt, x_df, rd));
     for (size_t i = 0; i < N; i++) {
         ck_assert_int_eq(rd[i].success, 1);
@@ -532,7 +532,7 @@ START_TEST(cw_search_over_c)
     const int32_t *t = targeted ? f.t : NULL;
     float x_adv[N * D];
     nnp_attack_result prev[N], r[N];
-    nnp_cw_attack_opts o;
+    nnp_attack_cw_opts o;
     cw_opts(&o);
     o.steps = 100;
     for (size_t B = 1; B <= 6; B++) {
@@ -565,19 +565,19 @@ END_TEST
 enum { A_FGSM, A_FGSM_MIN, A_PGD_LINF, A_PGD_L2, A_DEEPFOOL, A_CW, N_ATTACKS };
 
 typedef struct any_opts {
-    nnp_fgsm_attack_opts fgsm;
-    nnp_pgd_attack_opts pgd;
-    nnp_deepfool_attack_opts df;
-    nnp_cw_attack_opts cw;
+    nnp_attack_fgsm_opts fgsm;
+    nnp_attack_pgd_opts pgd;
+    nnp_attack_deepfool_opts df;
+    nnp_attack_cw_opts cw;
 } any_opts;
 
 static void any_init(any_opts *o, int which)
 {
-    ck_assert_ok(nnp_fgsm_attack_opts_init(&o->fgsm));
+    ck_assert_ok(nnp_attack_fgsm_opts_init(&o->fgsm));
     o->fgsm.epsilon = 0.5;
     o->fgsm.minimal = which == A_FGSM_MIN;
     pgd_opts(&o->pgd, which == A_PGD_L2 ? NNP_ATTACK_NORM_L2 : NNP_ATTACK_NORM_LINF);
-    ck_assert_ok(nnp_deepfool_attack_opts_init(&o->df));
+    ck_assert_ok(nnp_attack_deepfool_opts_init(&o->df));
     cw_opts(&o->cw);
     o->cw.steps = 60;
     o->cw.binary_search_steps = 4;
@@ -585,7 +585,7 @@ static void any_init(any_opts *o, int which)
 
 static void any_batch(any_opts *o, size_t batch)
 {
-    o->fgsm.batch = o->pgd.batch = o->df.batch = o->cw.batch = batch;
+    o->fgsm.batch_size = o->pgd.batch_size = o->df.batch_size = o->cw.batch_size = batch;
 }
 
 static void any_progress(any_opts *o, nnp_progress_fn fn, void *user)
@@ -757,8 +757,8 @@ START_TEST(options_are_validated)
     nnp_attack_result r[N];
 #define BAD(kind, field, value, run)                                         \
     do {                                                                     \
-        nnp_##kind##_attack_opts o_;                                         \
-        ck_assert_ok(nnp_##kind##_attack_opts_init(&o_));                    \
+        nnp_attack_##kind##_opts o_;                                         \
+        ck_assert_ok(nnp_attack_##kind##_opts_init(&o_));                    \
         o_.field = value;                                                    \
         ck_assert_status(run, NNP_EINVAL);                                   \
         ck_assert_error_has(#field);                                         \
@@ -773,7 +773,7 @@ START_TEST(options_are_validated)
     BAD(fgsm, minimal, 2, RUN_FGSM);
     BAD(fgsm, search_steps, 0, RUN_FGSM);
     BAD(fgsm, search_steps, 65, RUN_FGSM);
-    BAD(fgsm, batch, 0, RUN_FGSM);
+    BAD(fgsm, batch_size, 0, RUN_FGSM);
     BAD(pgd, norm, (nnp_attack_norm)1, RUN_PGD);
     BAD(pgd, epsilon, -0.1, RUN_PGD);
     BAD(pgd, epsilon, INFINITY, RUN_PGD);
@@ -781,12 +781,12 @@ START_TEST(options_are_validated)
     BAD(pgd, step_size, -1.0, RUN_PGD);
     BAD(pgd, step_size, NAN, RUN_PGD);
     BAD(pgd, random_start, -1, RUN_PGD);
-    BAD(pgd, batch, 0, RUN_PGD);
+    BAD(pgd, batch_size, 0, RUN_PGD);
     BAD(deepfool, max_iterations, 0, RUN_DF);
     BAD(deepfool, overshoot, -0.01, RUN_DF);
     BAD(deepfool, overshoot, 2.0, RUN_DF);
     BAD(deepfool, candidates, 1, RUN_DF);
-    BAD(deepfool, batch, 0, RUN_DF);
+    BAD(deepfool, batch_size, 0, RUN_DF);
     BAD(cw, c_init, 0.0, RUN_CW);
     BAD(cw, c_init, INFINITY, RUN_CW);
     BAD(cw, binary_search_steps, 0, RUN_CW);
@@ -794,26 +794,26 @@ START_TEST(options_are_validated)
     BAD(cw, learning_rate, 0.0, RUN_CW);
     BAD(cw, confidence, -1.0, RUN_CW);
     BAD(cw, abort_early, 3, RUN_CW);
-    BAD(cw, batch, 0, RUN_CW);
+    BAD(cw, batch_size, 0, RUN_CW);
 #undef BAD
     /* a newer caller's larger struct: zero extra bytes are fine, non-zero ones are not */
     struct {
-        nnp_pgd_attack_opts o;
+        nnp_attack_pgd_opts o;
         double extra;
     } big;
-    ck_assert_ok(nnp_pgd_attack_opts_init_sized(&big.o, sizeof big));
+    ck_assert_ok(nnp_attack_pgd_opts_init_sized(&big.o, sizeof big));
     ck_assert_uint_eq(big.o.size, sizeof big);
     big.extra = 0;
     big.o.steps = 2;
     ck_assert_ok(nnp_attack_pgd(f.net, f.x, f.y, NULL, N, &big.o, x_adv, r));
     big.extra = 1;
     ck_assert_status(nnp_attack_pgd(f.net, f.x, f.y, NULL, N, &big.o, x_adv, r), NNP_EVERSION);
-    nnp_cw_attack_opts co;
+    nnp_attack_cw_opts co;
     co.size = 0;
     ck_assert_status(nnp_attack_cw(f.net, f.x, f.y, NULL, N, &co, x_adv, r), NNP_EINVAL);
-    ck_assert_status(nnp_fgsm_attack_opts_init_sized(NULL, sizeof(nnp_fgsm_attack_opts)),
+    ck_assert_status(nnp_attack_fgsm_opts_init_sized(NULL, sizeof(nnp_attack_fgsm_opts)),
                      NNP_EINVAL);
-    ck_assert_status(nnp_deepfool_attack_opts_init_sized((nnp_deepfool_attack_opts *)&co, 2),
+    ck_assert_status(nnp_attack_deepfool_opts_init_sized((nnp_attack_deepfool_opts *)&co, 2),
                      NNP_EINVAL);
     /* arguments shared with every attack */
     ck_assert_status(nnp_attack_deepfool(f.net, f.x, NULL, NULL, N, NULL, x_adv, r), NNP_EINVAL);

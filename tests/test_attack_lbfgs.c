@@ -1,7 +1,7 @@
 /* The paper's L-BFGS attack (lib/attack/lbfgs.c) and the evaluation helpers
  * (lib/attack/eval.c). References come from the test itself: the exact minimum
  * distortion of a linear classifier (distance to its decision hyperplane), labels and
- * distortions recomputed from nnp_forward, brute-force feasible points from the data. */
+ * distortions recomputed from nnp_net_forward, brute-force feasible points from the data. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -39,7 +39,7 @@ static nnp_net *trained_net(void)
     o.batch_size = 10;
     ck_assert_ok(nnp_train(net, ds, &o, NULL));
     double err;
-    ck_assert_ok(nnp_evaluate(net, ds, &err, NULL));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(ds), nnp_dataset_labels(ds), nnp_dataset_count(ds), &err, NULL));
     ck_assert_double_eq(err, 0.0);
     nnp_dataset_free(ds);
     return net;
@@ -50,7 +50,7 @@ static int32_t predict(const nnp_net *net, const float *x)
     float z[16];
     const int32_t k_out = (int32_t)nnp_net_output_size(net);
     ck_assert_int_le(k_out, 16);
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, z));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, z));
     int32_t best = 0;
     for (int32_t k = 1; k < k_out; k++)
         if (z[k] > z[best]) best = k;
@@ -202,9 +202,9 @@ START_TEST(batched_matches_one_at_a_time)
     nnp_attack_result r[3][N];
     size_t batches[3] = {1, 5, N};
     for (int k = 0; k < 3; k++) {
-        nnp_lbfgs_attack_opts o;
-        ck_assert_ok(nnp_lbfgs_attack_opts_init(&o));
-        o.batch = batches[k];
+        nnp_attack_lbfgs_opts o;
+        ck_assert_ok(nnp_attack_lbfgs_opts_init(&o));
+        o.batch_size = batches[k];
         ck_assert_ok(nnp_attack_lbfgs(net, x, y, NULL, N, &o, xa[k], r[k]));
     }
     for (int k = 1; k < 3; k++)
@@ -244,9 +244,9 @@ START_TEST(cancellation_leaves_consistent_results)
     blobs(N, 31, x, y);
     nnp_attack_result full[N], r[N];
     cancel_ctx c = {0, UINT64_MAX, 0, 0, 1};
-    nnp_lbfgs_attack_opts o;
-    ck_assert_ok(nnp_lbfgs_attack_opts_init(&o));
-    o.batch = 4;
+    nnp_attack_lbfgs_opts o;
+    ck_assert_ok(nnp_attack_lbfgs_opts_init(&o));
+    o.batch_size = 4;
     o.progress = cancel_cb;
     o.progress_user = &c;
     ck_assert_ok(nnp_attack_lbfgs(net, x, y, NULL, N, &o, xa, full));
@@ -277,10 +277,10 @@ START_TEST(bad_arguments)
     int32_t y[2] = {0, 1}, t[2] = {1, 2};
     nnp_attack_result r[2];
     tu_fill_uniform(x, 2 * D, 0, 1, 1);
-    nnp_lbfgs_attack_opts o;
+    nnp_attack_lbfgs_opts o;
 #define BAD_OPT(field, value)                                                              \
     do {                                                                                   \
-        ck_assert_ok(nnp_lbfgs_attack_opts_init(&o));                                      \
+        ck_assert_ok(nnp_attack_lbfgs_opts_init(&o));                                      \
         o.field = value;                                                                   \
         ck_assert_status(nnp_attack_lbfgs(net, x, y, t, 2, &o, xa, r), NNP_EINVAL);        \
         ck_assert_error_has(#field);                                                       \
@@ -292,7 +292,7 @@ START_TEST(bad_arguments)
     BAD_OPT(max_iterations, 0);
     BAD_OPT(pgtol, -1.0);
     BAD_OPT(ftol, INFINITY);
-    BAD_OPT(batch, 0);
+    BAD_OPT(batch_size, 0);
     BAD_OPT(c_bisect_steps, 5000);
 #undef BAD_OPT
     ck_assert_status(nnp_attack_lbfgs(NULL, x, y, t, 2, NULL, xa, r), NNP_EINVAL);
@@ -317,11 +317,11 @@ START_TEST(bad_arguments)
     x[5] = 0.5f;
     /* a newer caller's larger struct: accepted only with zero extra bytes */
     struct {
-        nnp_lbfgs_attack_opts o;
+        nnp_attack_lbfgs_opts o;
         double extra;
     } big;
     memset(&big, 0, sizeof big);
-    ck_assert_ok(nnp_lbfgs_attack_opts_init_sized(&big.o, sizeof big));
+    ck_assert_ok(nnp_attack_lbfgs_opts_init_sized(&big.o, sizeof big));
     ck_assert_uint_eq(big.o.size, sizeof big);
     ck_assert_double_eq(big.extra, 0.0);
     ck_assert_double_eq(big.o.c_init, 1.0);
@@ -331,7 +331,7 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
-/* Error rates and the transfer matrix against labels counted here from nnp_forward. */
+/* Error rates and the transfer matrix against labels counted here from nnp_net_forward. */
 START_TEST(error_rate_and_transfer_matrix)
 {
     nnp_net *a = trained_net(), *b = NULL;
@@ -341,32 +341,32 @@ START_TEST(error_rate_and_transfer_matrix)
     float x[N * D], noisy[N * D];
     int32_t y[N];
     blobs(N, 41, x, y);
-    ck_assert_ok(nnp_noise_gaussian(x, N * D, 0.3, 5, noisy));
+    ck_assert_ok(nnp_eval_noise_gaussian(x, N * D, 0.3, 5, noisy));
     const nnp_net *nets[2] = {a, b};
     const float *sets[2] = {x, noisy};
     double m[4];
-    ck_assert_ok(nnp_transfer_matrix(nets, 2, sets, 2, y, N, m));
+    ck_assert_ok(nnp_eval_transfer_matrix(nets, 2, sets, 2, y, N, m));
     for (size_t s = 0; s < 2; s++)
         for (size_t k = 0; k < 2; k++) {
             size_t wrong = 0;
             for (size_t i = 0; i < N; i++) wrong += predict(nets[k], sets[s] + i * D) != y[i];
             ck_assert_double_eq(m[s * 2 + k], (double)wrong / N);
             double e;
-            ck_assert_ok(nnp_error_rate(nets[k], sets[s], y, N, &e));
+            ck_assert_ok(nnp_eval_error_rate(nets[k], sets[s], y, N, &e, NULL));
             ck_assert_double_eq(e, m[s * 2 + k]);
         }
     ck_assert_double_eq(m[0], 0.0);
     y[3] = K;
-    ck_assert_status(nnp_error_rate(a, x, y, N, m), NNP_EINVAL);
+    ck_assert_status(nnp_eval_error_rate(a, x, y, N, m, NULL), NNP_EINVAL);
     ck_assert_error_has("labels[3]");
     y[3] = 0;
     nnp_net *c = NULL;
     ck_assert_ok(nnp_net_create(1, 1, D + 1, &c));
     ck_assert_ok(nnp_net_add_dense(c, K, NULL));
     nets[1] = c;
-    ck_assert_status(nnp_transfer_matrix(nets, 2, sets, 2, y, N, m), NNP_EINVAL);
+    ck_assert_status(nnp_eval_transfer_matrix(nets, 2, sets, 2, y, N, m), NNP_EINVAL);
     ck_assert_error_has("nets[1]");
-    ck_assert_status(nnp_transfer_matrix(nets, 0, sets, 2, y, N, m), NNP_EINVAL);
+    ck_assert_status(nnp_eval_transfer_matrix(nets, 0, sets, 2, y, N, m), NNP_EINVAL);
     nnp_net_free(a);
     nnp_net_free(b);
     nnp_net_free(c);
@@ -380,8 +380,8 @@ START_TEST(gaussian_noise)
     float *x = malloc(M * sizeof(float)), *o1 = malloc(M * sizeof(float)),
           *o2 = malloc(M * sizeof(float));
     for (size_t i = 0; i < M; i++) x[i] = i % 2 ? 0.5f : 0.02f;
-    ck_assert_ok(nnp_noise_gaussian(x, M, 0.05, 9, o1));
-    ck_assert_ok(nnp_noise_gaussian(x, M, 0.05, 9, o2));
+    ck_assert_ok(nnp_eval_noise_gaussian(x, M, 0.05, 9, o1));
+    ck_assert_ok(nnp_eval_noise_gaussian(x, M, 0.05, 9, o2));
     ck_assert_mem_eq(o1, o2, M * sizeof(float));
     double s1 = 0, s2 = 0;
     size_t zeros = 0;
@@ -400,11 +400,11 @@ START_TEST(gaussian_noise)
     ck_assert_double_eq_tol(sd, 0.05, 1e-3);
     /* P(0.02 + N(0, 0.05²) < 0) = Φ(−0.4) ≈ 0.3446 */
     ck_assert_double_eq_tol((double)zeros / (M / 2), 0.3446, 0.005);
-    ck_assert_ok(nnp_noise_gaussian(x, M, 0.05, 10, o2));
+    ck_assert_ok(nnp_eval_noise_gaussian(x, M, 0.05, 10, o2));
     ck_assert(memcmp(o1, o2, M * sizeof(float)) != 0);
-    ck_assert_status(nnp_noise_gaussian(x, M, -1, 9, o1), NNP_EINVAL);
+    ck_assert_status(nnp_eval_noise_gaussian(x, M, -1, 9, o1), NNP_EINVAL);
     ck_assert_error_has("stddev");
-    ck_assert_status(nnp_noise_gaussian(x, 0, 1, 9, o1), NNP_EINVAL);
+    ck_assert_status(nnp_eval_noise_gaussian(x, 0, 1, 9, o1), NNP_EINVAL);
     free(x);
     free(o1);
     free(o2);
@@ -421,7 +421,7 @@ START_TEST(perturbation_rescale)
     tu_fill_uniform(xa, N * D, 0.35f, 0.65f, 3);
     memcpy(xa + D, x + D, D * sizeof(float)); /* example 1: no perturbation */
     for (size_t j = 0; j < D; j++) xa[2 * D + j] = 1.0f; /* example 2: clipped when amplified */
-    ck_assert_ok(nnp_perturbation_rescale(x, xa, N, D, 0.1, out));
+    ck_assert_ok(nnp_eval_perturbation_rescale(x, xa, N, D, 0.1, out));
     double ss = 0, dot = 0, na = 0;
     for (size_t j = 0; j < D; j++) {
         double r = (double)out[j] - x[j], ra = (double)xa[j] - x[j];
@@ -438,9 +438,9 @@ START_TEST(perturbation_rescale)
         ss += pow((double)out[2 * D + j] - x[2 * D + j], 2);
     }
     ck_assert_double_le(sqrt(ss / D), 0.1 + 1e-6);
-    ck_assert_status(nnp_perturbation_rescale(x, xa, N, D, NAN, out), NNP_EINVAL);
+    ck_assert_status(nnp_eval_perturbation_rescale(x, xa, N, D, NAN, out), NNP_EINVAL);
     ck_assert_error_has("rms");
-    ck_assert_status(nnp_perturbation_rescale(x, xa, 0, D, 0.1, out), NNP_EINVAL);
+    ck_assert_status(nnp_eval_perturbation_rescale(x, xa, 0, D, 0.1, out), NNP_EINVAL);
 }
 END_TEST
 

@@ -37,8 +37,7 @@ static void *worker(void *p)
     oo.jitter = 1;
     oo.tv = 0.01;
     for (int r = 0; r < 5 && j->status == NNP_OK; r++) {
-        j->status = nnp_maxact_search(j->net, ws, j->ds, 2, j->dirs, DIRS, K, j->top, j->top_s,
-                                      j->bottom, NULL, NULL, &so);
+        j->status = nnp_maxact_search(j->net, ws, j->ds, 2, j->dirs, DIRS, K, &so, j->top, j->top_s, j->bottom, NULL, NULL);
         if (j->status == NNP_OK)
             j->status = nnp_maxact_optimise(j->net, ws, 2, j->dirs, DIRS, &oo, j->x, NULL, NULL);
     }
@@ -60,7 +59,7 @@ START_TEST(concurrent_maxact_matches_serial)
     ck_assert_ok(nnp_dataset_create(N, 1, 4, 4, images, NULL, &ds));
     free(images);
     float dirs[DIRS * UNITS];
-    ck_assert_ok(nnp_directions_random(UNITS, DIRS, 9, dirs));
+    ck_assert_ok(nnp_maxact_directions_random(UNITS, DIRS, 9, dirs));
 
     job *serial = calloc(1, sizeof *serial);
     *serial = (job){.net = net, .ds = ds, .dirs = dirs, .use_workspace = 1};

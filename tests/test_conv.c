@@ -27,13 +27,13 @@
 typedef struct conv_case {
     const char *name;
     size_t c, h, w;     /* input shape */
-    nnp_conv2d_opts o;
+    nnp_net_conv2d_opts o;
     size_t oh, ow;      /* output size worked out by hand from floor((in+pb+pa−d(k−1)−1)/s)+1 */
 } conv_case;
 
 #define OPTS(oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g, bias)                                \
     {                                                                                           \
-        sizeof(nnp_conv2d_opts), oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g, bias            \
+        sizeof(nnp_net_conv2d_opts), oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, g, bias            \
     }
 
 static const conv_case cases[] = {
@@ -111,7 +111,7 @@ typedef struct dims {
 
 static dims dims_of(const conv_case *k)
 {
-    const nnp_conv2d_opts *o = &k->o;
+    const nnp_net_conv2d_opts *o = &k->o;
     return (dims){(long)k->h, (long)k->w, (long)o->out_channels, (long)k->oh, (long)k->ow,
                   (long)o->kernel_h, (long)o->kernel_w, (long)o->stride_h, (long)o->stride_w,
                   (long)o->pad_top, (long)o->pad_left, (long)o->dilation_h, (long)o->dilation_w,
@@ -222,7 +222,7 @@ static void check_forward(const conv_case *k, const size_t *sizes, size_t count)
         const size_t n = sizes[t];
         float *x = malloc(n * d * sizeof(float)), *y = malloc(n * m * sizeof(float));
         tu_fill_uniform(x, n * d, -1.0f, 1.0f, 20 + t);
-        ck_assert_ok(nnp_forward(net, ws, x, n, y));
+        ck_assert_ok(nnp_net_forward(net, ws, x, n, y));
         for (size_t e = 0; e < n; e++) {
             double *xd = to_double(x + e * d, d);
             naive_conv(k, xd, wd, bd, ref);
@@ -576,9 +576,9 @@ END_TEST
 
 START_TEST(opts_init_defaults_and_sizes)
 {
-    nnp_conv2d_opts o;
+    nnp_net_conv2d_opts o;
     memset(&o, 0xAB, sizeof o);
-    ck_assert_ok(nnp_conv2d_opts_init(&o));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&o));
     ck_assert_uint_eq(o.size, sizeof o);
     ck_assert_uint_eq(o.out_channels, 0);
     ck_assert_uint_eq(o.kernel_h, 3);
@@ -590,24 +590,24 @@ START_TEST(opts_init_defaults_and_sizes)
     ck_assert_uint_eq(o.dilation_w, 1);
     ck_assert_uint_eq(o.groups, 1);
     ck_assert_int_eq(o.bias, 1);
-    ck_assert_status(nnp_conv2d_opts_init_sized(NULL, sizeof o), NNP_EINVAL);
-    ck_assert_status(nnp_conv2d_opts_init_sized(&o, 3), NNP_EINVAL);
+    ck_assert_status(nnp_net_conv2d_opts_init_sized(NULL, sizeof o), NNP_EINVAL);
+    ck_assert_status(nnp_net_conv2d_opts_init_sized(&o, 3), NNP_EINVAL);
     /* a newer caller's larger struct: the tail is zeroed */
     unsigned char big[sizeof o + 16];
     memset(big, 0xCD, sizeof big);
-    ck_assert_ok(nnp_conv2d_opts_init_sized((nnp_conv2d_opts *)(void *)big, sizeof big));
+    ck_assert_ok(nnp_net_conv2d_opts_init_sized((nnp_net_conv2d_opts *)(void *)big, sizeof big));
     for (size_t i = sizeof o; i < sizeof big; i++) ck_assert_uint_eq(big[i], 0);
     /* an older caller's smaller struct: nothing past its size is written */
     memset(big, 0xCD, sizeof big);
-    const size_t old = offsetof(nnp_conv2d_opts, kernel_w);
-    ck_assert_ok(nnp_conv2d_opts_init_sized((nnp_conv2d_opts *)(void *)big, old));
+    const size_t old = offsetof(nnp_net_conv2d_opts, kernel_w);
+    ck_assert_ok(nnp_net_conv2d_opts_init_sized((nnp_net_conv2d_opts *)(void *)big, old));
     for (size_t i = old; i < sizeof big; i++) ck_assert_uint_eq(big[i], 0xCD);
 }
 END_TEST
 
 /* Adding a conv with options `o` to a 4×6×6 input fails with `want` and a message naming
  * `needle`; the net is unchanged. */
-static void expect_refused(const nnp_conv2d_opts *o, nnp_status want, const char *needle)
+static void expect_refused(const nnp_net_conv2d_opts *o, nnp_status want, const char *needle)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(4, 6, 6, &net));
@@ -620,10 +620,10 @@ static void expect_refused(const nnp_conv2d_opts *o, nnp_status want, const char
     nnp_net_free(net);
 }
 
-static nnp_conv2d_opts good_opts(void)
+static nnp_net_conv2d_opts good_opts(void)
 {
-    nnp_conv2d_opts o;
-    ck_assert_ok(nnp_conv2d_opts_init(&o));
+    nnp_net_conv2d_opts o;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&o));
     o.out_channels = 8;
     return o;
 }
@@ -634,31 +634,31 @@ START_TEST(every_field_is_validated)
         size_t offset, bad;
         const char *needle;
     } bad[] = {
-        {offsetof(nnp_conv2d_opts, out_channels), 0, "opts.out_channels = 0"},
-        {offsetof(nnp_conv2d_opts, out_channels), ((size_t)1 << 24) + 1, "opts.out_channels"},
-        {offsetof(nnp_conv2d_opts, kernel_h), 0, "opts.kernel_h = 0"},
-        {offsetof(nnp_conv2d_opts, kernel_w), 0, "opts.kernel_w = 0"},
-        {offsetof(nnp_conv2d_opts, kernel_h), ((size_t)1 << 28) + 1, "opts.kernel_h"},
-        {offsetof(nnp_conv2d_opts, stride_h), 0, "opts.stride_h = 0"},
-        {offsetof(nnp_conv2d_opts, stride_w), 0, "opts.stride_w = 0"},
-        {offsetof(nnp_conv2d_opts, stride_w), (size_t)-1, "opts.stride_w"},
-        {offsetof(nnp_conv2d_opts, pad_top), (size_t)-1, "opts.pad_top"},
-        {offsetof(nnp_conv2d_opts, pad_left), (size_t)-1, "opts.pad_left"},
-        {offsetof(nnp_conv2d_opts, pad_bottom), (size_t)-1, "opts.pad_bottom"},
-        {offsetof(nnp_conv2d_opts, pad_right), ((size_t)1 << 28) + 1, "opts.pad_right"},
-        {offsetof(nnp_conv2d_opts, dilation_h), 0, "opts.dilation_h = 0"},
-        {offsetof(nnp_conv2d_opts, dilation_w), 0, "opts.dilation_w = 0"},
-        {offsetof(nnp_conv2d_opts, dilation_w), (size_t)-1, "opts.dilation_w"},
-        {offsetof(nnp_conv2d_opts, groups), 0, "opts.groups = 0"},
-        {offsetof(nnp_conv2d_opts, groups), 3, "opts.groups = 3 does not divide in_channels = 4"},
-        {offsetof(nnp_conv2d_opts, groups), 8, "opts.groups = 8 does not divide in_channels = 4"},
+        {offsetof(nnp_net_conv2d_opts, out_channels), 0, "opts.out_channels = 0"},
+        {offsetof(nnp_net_conv2d_opts, out_channels), ((size_t)1 << 24) + 1, "opts.out_channels"},
+        {offsetof(nnp_net_conv2d_opts, kernel_h), 0, "opts.kernel_h = 0"},
+        {offsetof(nnp_net_conv2d_opts, kernel_w), 0, "opts.kernel_w = 0"},
+        {offsetof(nnp_net_conv2d_opts, kernel_h), ((size_t)1 << 28) + 1, "opts.kernel_h"},
+        {offsetof(nnp_net_conv2d_opts, stride_h), 0, "opts.stride_h = 0"},
+        {offsetof(nnp_net_conv2d_opts, stride_w), 0, "opts.stride_w = 0"},
+        {offsetof(nnp_net_conv2d_opts, stride_w), (size_t)-1, "opts.stride_w"},
+        {offsetof(nnp_net_conv2d_opts, pad_top), (size_t)-1, "opts.pad_top"},
+        {offsetof(nnp_net_conv2d_opts, pad_left), (size_t)-1, "opts.pad_left"},
+        {offsetof(nnp_net_conv2d_opts, pad_bottom), (size_t)-1, "opts.pad_bottom"},
+        {offsetof(nnp_net_conv2d_opts, pad_right), ((size_t)1 << 28) + 1, "opts.pad_right"},
+        {offsetof(nnp_net_conv2d_opts, dilation_h), 0, "opts.dilation_h = 0"},
+        {offsetof(nnp_net_conv2d_opts, dilation_w), 0, "opts.dilation_w = 0"},
+        {offsetof(nnp_net_conv2d_opts, dilation_w), (size_t)-1, "opts.dilation_w"},
+        {offsetof(nnp_net_conv2d_opts, groups), 0, "opts.groups = 0"},
+        {offsetof(nnp_net_conv2d_opts, groups), 3, "opts.groups = 3 does not divide in_channels = 4"},
+        {offsetof(nnp_net_conv2d_opts, groups), 8, "opts.groups = 8 does not divide in_channels = 4"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        nnp_conv2d_opts o = good_opts();
+        nnp_net_conv2d_opts o = good_opts();
         memcpy((unsigned char *)&o + bad[i].offset, &bad[i].bad, sizeof(size_t));
         expect_refused(&o, NNP_EINVAL, bad[i].needle);
     }
-    nnp_conv2d_opts o = good_opts();
+    nnp_net_conv2d_opts o = good_opts();
     o.groups = 4;
     o.out_channels = 6;
     expect_refused(&o, NNP_EINVAL, "opts.groups = 4 does not divide opts.out_channels = 6");
@@ -679,7 +679,7 @@ END_TEST
 
 START_TEST(null_and_size_rules)
 {
-    nnp_conv2d_opts o = good_opts();
+    nnp_net_conv2d_opts o = good_opts();
     ck_assert_status(nnp_net_add_conv2d(NULL, &o, NULL), NNP_EINVAL);
     ck_assert_error_has("net is NULL");
     expect_refused(NULL, NNP_EINVAL, "opts is NULL");
@@ -687,7 +687,7 @@ START_TEST(null_and_size_rules)
     expect_refused(&o, NNP_EINVAL, "size is 0");
     /* a newer caller's struct: zero tail accepted, non-zero tail refused */
     struct {
-        nnp_conv2d_opts o;
+        nnp_net_conv2d_opts o;
         size_t extra;
     } newer = {good_opts(), 0};
     newer.o.size = sizeof newer;
@@ -698,8 +698,8 @@ START_TEST(null_and_size_rules)
     newer.extra = 1;
     expect_refused(&newer.o, NNP_EVERSION, "upgrade");
     /* an older caller's struct that ends before kernel_w: the rest keeps the defaults (3×3) */
-    nnp_conv2d_opts older = good_opts();
-    older.size = offsetof(nnp_conv2d_opts, kernel_w);
+    nnp_net_conv2d_opts older = good_opts();
+    older.size = offsetof(nnp_net_conv2d_opts, kernel_w);
     older.kernel_h = 5;
     older.kernel_w = 99; /* beyond the caller's size: ignored */
     ck_assert_ok(nnp_net_create(4, 6, 6, &net));
@@ -716,7 +716,7 @@ END_TEST
 START_TEST(size_limits)
 {
     /* output below 1: the message gives the numbers */
-    nnp_conv2d_opts o = good_opts();
+    nnp_net_conv2d_opts o = good_opts();
     o.kernel_h = 4;
     o.dilation_h = 2;
     expect_refused(&o, NNP_EINVAL,

@@ -218,8 +218,8 @@ START_TEST(no_allocation_on_hot_path)
     nnp_status s1 = nnp_grad_loss(net, ws, x, labels, 4, dx, NULL, logits);
     nnp_status s2 = nnp_grad_unit(net, ws, x, 4, 3, 2, dx, NULL);
     nnp_status s3 = nnp_grad_vjp(net, ws, x, 3, 1, v, dx);
-    nnp_status s4 = nnp_forward(net, ws, x, 4, logits);
-    nnp_status without_ws = nnp_forward(net, NULL, x, 4, logits); /* must allocate: fails */
+    nnp_status s4 = nnp_net_forward(net, ws, x, 4, logits);
+    nnp_status without_ws = nnp_net_forward(net, NULL, x, 4, logits); /* must allocate: fails */
     nnpi_fail_alloc_after(0);
     ck_assert_ok(s1);
     ck_assert_ok(s2);

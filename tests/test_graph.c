@@ -131,13 +131,13 @@ START_TEST(trains_through_residual_joins)
     nnp_dataset *ds = NULL;
     ck_assert_ok(nnp_dataset_create(60, 1, 2, 3, x, y, &ds));
     double before, after;
-    ck_assert_ok(nnp_evaluate(net, ds, NULL, &before));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(ds), nnp_dataset_labels(ds), nnp_dataset_count(ds), NULL, &before));
     nnp_train_opts o;
     ck_assert_ok(nnp_train_opts_init(&o));
     o.epochs = 40;
     o.batch_size = 10;
     ck_assert_ok(nnp_train(net, ds, &o, NULL));
-    ck_assert_ok(nnp_evaluate(net, ds, NULL, &after));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(ds), nnp_dataset_labels(ds), nnp_dataset_count(ds), NULL, &after));
     ck_assert_double_lt(after, 0.7 * before);
     nnp_dataset_free(ds);
     nnp_net_free(net);
@@ -153,16 +153,16 @@ START_TEST(conv_residual_block_gradient)
     nnp_net *net = NULL;
     size_t c2;
     ck_assert_ok(nnp_net_create(2, 5, 5, &net));
-    nnp_conv2d_opts o;
-    ck_assert_ok(nnp_conv2d_opts_init(&o));
+    nnp_net_conv2d_opts o;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&o));
     o.out_channels = 2;
     o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = 1;
     ck_assert_ok(nnp_net_add_conv2d(net, &o, NULL));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_TANH, NULL));
     ck_assert_ok(nnp_net_add_conv2d(net, &o, &c2));
     ck_assert_ok(nnp_net_add_add(net, 0, c2, NULL));
-    nnp_pool2d_opts po;
-    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    nnp_net_pool2d_opts po;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&po));
     po.kernel_h = po.kernel_w = 3;
     po.stride_h = po.stride_w = 2;
     ck_assert_ok(nnp_net_add_maxpool2d(net, &po, NULL));
@@ -182,7 +182,7 @@ START_TEST(conv_residual_block_gradient)
             for (int sgn = 0; sgn < 2; sgn++) {
                 memcpy(xp, x + i * D, sizeof xp);
                 xp[j] += sgn ? -1e-3f : 1e-3f;
-                ck_assert_ok(nnp_forward(net, NULL, xp, 1, z));
+                ck_assert_ok(nnp_net_forward(net, NULL, xp, 1, z));
                 double m = fmax(z[0], fmax(z[1], z[2]));
                 f[sgn] = m + log(exp(z[0] - m) + exp(z[1] - m) + exp(z[2] - m)) - z[labels[i]];
             }
@@ -222,7 +222,7 @@ START_TEST(graph_misuse_is_refused)
     ck_assert_uint_eq(info.height, 1);
     float x[24], y[24];
     tu_fill_uniform(x, 24, 0, 1, 1);
-    ck_assert_ok(nnp_forward(img, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(img, NULL, x, 1, y));
     ck_assert_mem_eq(x, y, sizeof x);
     nnp_net_free(img);
     nnp_net_free(net);

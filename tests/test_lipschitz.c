@@ -190,8 +190,8 @@ START_TEST(conv_exact_matches_explicit_matrix)
     const conv_geom *g = &cases[_i];
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(g->C, g->H, g->W, &net));
-    nnp_conv2d_opts co;
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    nnp_net_conv2d_opts co;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = g->D;
     co.kernel_h = g->kh, co.kernel_w = g->kw, co.stride_h = g->sh, co.stride_w = g->sw;
     co.pad_top = g->pt, co.pad_left = g->pl, co.pad_bottom = g->pb, co.pad_right = g->pr;
@@ -272,8 +272,8 @@ START_TEST(close_pair_is_resolved)
     const conv_geom g = {2, 9, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(g.C, g.H, g.W, &net));
-    nnp_conv2d_opts co;
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    nnp_net_conv2d_opts co;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = g.D;
     co.pad_top = co.pad_left = co.pad_bottom = co.pad_right = 1;
     ck_assert_ok(nnp_net_add_conv2d(net, &co, NULL));
@@ -412,8 +412,8 @@ static nnp_net *pool_net(int max, size_t C, size_t H, size_t W, size_t k, size_t
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(C, H, W, &net));
-    nnp_pool2d_opts po;
-    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    nnp_net_pool2d_opts po;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&po));
     po.kernel_h = po.kernel_w = k;
     po.stride_h = po.stride_w = s;
     po.pad_top = po.pad_left = po.pad_bottom = po.pad_right = pad;
@@ -575,15 +575,15 @@ static nnp_net *every_kind_net(uint64_t seed)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(2, 9, 9, &net));
-    nnp_conv2d_opts co;
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    nnp_net_conv2d_opts co;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = 4;
     co.pad_top = co.pad_left = co.pad_bottom = co.pad_right = 1;
     ck_assert_ok(nnp_net_add_conv2d(net, &co, NULL));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_RELU, NULL));
     ck_assert_ok(nnp_net_add_lrn(net, 3, 0.5f, 0.75f, 1.0f, NULL));
-    nnp_pool2d_opts po;
-    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    nnp_net_pool2d_opts po;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&po));
     po.kernel_h = po.kernel_w = 3;
     ck_assert_ok(nnp_net_add_maxpool2d(net, &po, NULL));
     size_t bn, r1, c2;
@@ -647,9 +647,9 @@ START_TEST(tangent_is_adjoint_of_vjp)
             const float h = 1e-3f;
             float *xp = malloc(D * sizeof *xp), *yp = malloc(M * sizeof *yp), *ym = malloc(M * sizeof *ym);
             for (size_t j = 0; j < D; j++) xp[j] = x[j] + h * t[j];
-            ck_assert_ok(nnp_forward_layer(net, NULL, xp, 1, layer, yp));
+            ck_assert_ok(nnp_net_forward_layer(net, NULL, xp, 1, layer, yp));
             for (size_t j = 0; j < D; j++) xp[j] = x[j] - h * t[j];
-            ck_assert_ok(nnp_forward_layer(net, NULL, xp, 1, layer, ym));
+            ck_assert_ok(nnp_net_forward_layer(net, NULL, xp, 1, layer, ym));
             double err = 0.0, scale = 0.0;
             for (size_t j = 0; j < M; j++) {
                 err = fmax(err, fabs((yp[j] - ym[j]) / (2.0 * h) - jt[j]));
@@ -961,8 +961,8 @@ START_TEST(misuse_is_refused)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(2, 6, 6, &net));
-    nnp_conv2d_opts co;
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    nnp_net_conv2d_opts co;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = 2;
     co.stride_h = co.stride_w = 2;
     ck_assert_ok(nnp_net_add_conv2d(net, &co, NULL));

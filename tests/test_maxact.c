@@ -1,6 +1,6 @@
 /* Maximum-activation search and input optimisation (include/nnprobe/maxact.h).
  *
- * The search is checked against a brute-force ranking computed here from nnp_forward_layer()
+ * The search is checked against a brute-force ranking computed here from nnp_net_forward_layer()
  * outputs: exactly for unit directions (the score ⟨φ, e_i⟩ is φ_i itself, so the float
  * ranking, ties included, is known), and up to float rounding of the GEMM for other
  * directions (scores within SCORE_TOL of the double-precision dot product, and no example left
@@ -36,15 +36,15 @@ static nnp_net *conv_net(uint64_t seed)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, 6, 6, &net));
-    nnp_conv2d_opts co;
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    nnp_net_conv2d_opts co;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = 3;
     co.kernel_h = co.kernel_w = 3;
     co.pad_top = co.pad_left = co.pad_bottom = co.pad_right = 1;
     ck_assert_ok(nnp_net_add_conv2d(net, &co, NULL));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_RELU, NULL));
-    nnp_pool2d_opts po;
-    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    nnp_net_pool2d_opts po;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&po));
     po.kernel_h = po.kernel_w = 2;
     po.stride_h = po.stride_w = 2;
     ck_assert_ok(nnp_net_add_maxpool2d(net, &po, NULL));
@@ -75,12 +75,12 @@ static size_t layer_size(const nnp_net *net, size_t layer)
     return info.output_size;
 }
 
-/* φ_layer of every example (N × dim floats, malloc'd), from nnp_forward_layer. */
+/* φ_layer of every example (N × dim floats, malloc'd), from nnp_net_forward_layer. */
 static float *all_phi(const nnp_net *net, const nnp_dataset *ds, size_t layer)
 {
     size_t n = nnp_dataset_count(ds), dim = layer_size(net, layer);
     float *phi = malloc(n * dim * sizeof *phi);
-    ck_assert_ok(nnp_forward_layer(net, NULL, nnp_dataset_images(ds), n, layer, phi));
+    ck_assert_ok(nnp_net_forward_layer(net, NULL, nnp_dataset_images(ds), n, layer, phi));
     return phi;
 }
 
@@ -174,9 +174,9 @@ START_TEST(search_matches_brute_force)
         float *phi = all_phi(net, ds, layer);
         const size_t n_dir = 5;
         float *v = malloc(n_dir * dim * sizeof *v);
-        ck_assert_ok(nnp_direction_unit(dim, 0, v));
-        ck_assert_ok(nnp_direction_unit(dim, dim - 1, v + dim));
-        ck_assert_ok(nnp_directions_random(dim, 2, 7 + layer, v + 2 * dim));
+        ck_assert_ok(nnp_maxact_directions_unit(dim, 0, v));
+        ck_assert_ok(nnp_maxact_directions_unit(dim, dim - 1, v + dim));
+        ck_assert_ok(nnp_maxact_directions_random(dim, 2, 7 + layer, v + 2 * dim));
         tu_fill_uniform(v + 4 * dim, dim, -3.0f, 3.0f, 99 + layer); /* caller-given, not unit */
         for (size_t ki = 0; ki < 4; ki++) {
             const size_t k = ks[ki];
@@ -186,7 +186,7 @@ START_TEST(search_matches_brute_force)
             ck_assert_ok(nnp_maxact_search_opts_init(&o));
             o.batch_size = batches[(layer + ki) % 3];
             size_t found = 0;
-            ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v, n_dir, k, ti, ts, bi, bs, &found, &o));
+            ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v, n_dir, k, &o, ti, ts, bi, bs, &found));
             ck_assert_uint_eq(found, k < N ? k : N);
             /* The exact comparison needs the search's forward pass to be the brute force's: one
              * batch of all N (small batches take the GEMV path, docs/architecture.md). */
@@ -218,28 +218,26 @@ START_TEST(several_directions_equal_one_at_a_time)
     nnp_dataset *ds = random_data(200, 1, 4, 4, 62);
     const size_t layer = 4, dim = layer_size(net, layer), n_dir = 12, k = 9;
     float *v = malloc(n_dir * dim * sizeof *v);
-    ck_assert_ok(nnp_directions_random(dim, n_dir, 5, v));
+    ck_assert_ok(nnp_maxact_directions_random(dim, n_dir, 5, v));
     size_t ti[12 * 9], bi[12 * 9], one_i[9], found;
     float ts[12 * 9], bs[12 * 9], one_s[9];
-    ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v, n_dir, k, ti, ts, bi, bs, &found, NULL));
+    ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v, n_dir, k, NULL, ti, ts, bi, bs, &found));
     /* a caller's workspace (smaller than a batch: it grows) gives the same lists */
     nnp_workspace *ws = NULL;
     ck_assert_ok(nnp_workspace_create(net, 3, &ws));
     size_t wi[12 * 9];
     float wsc[12 * 9];
-    ck_assert_ok(nnp_maxact_search(net, ws, ds, layer, v, n_dir, k, wi, wsc, NULL, NULL, NULL, NULL));
+    ck_assert_ok(nnp_maxact_search(net, ws, ds, layer, v, n_dir, k, NULL, wi, wsc, NULL, NULL, NULL));
     ck_assert_mem_eq(wi, ti, sizeof wi);
     ck_assert_mem_eq(wsc, ts, sizeof wsc);
     nnp_workspace_free(ws);
     for (size_t d = 0; d < n_dir; d++) {
-        ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v + d * dim, 1, k, one_i, one_s, NULL, NULL,
-                                       NULL, NULL));
+        ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v + d * dim, 1, k, NULL, one_i, one_s, NULL, NULL, NULL));
         for (size_t j = 0; j < k; j++) {
             ck_assert_uint_eq(one_i[j], ti[d * k + j]);
             ck_assert_float_eq_tol(one_s[j], ts[d * k + j], 1e-5f);
         }
-        ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v + d * dim, 1, k, NULL, NULL, one_i, NULL,
-                                       NULL, NULL));
+        ck_assert_ok(nnp_maxact_search(net, NULL, ds, layer, v + d * dim, 1, k, NULL, NULL, NULL, one_i, NULL, NULL));
         for (size_t j = 0; j < k; j++) ck_assert_uint_eq(one_i[j], bi[d * k + j]);
     }
     free(v);
@@ -252,12 +250,12 @@ START_TEST(random_directions_unit_norm_and_deterministic)
 {
     const size_t dim = 257, count = 6;
     float a[6 * 257], b[6 * 257], c[2 * 257], e[6 * 257];
-    ck_assert_ok(nnp_directions_random(dim, count, 42, a));
-    ck_assert_ok(nnp_directions_random(dim, count, 42, b));
+    ck_assert_ok(nnp_maxact_directions_random(dim, count, 42, a));
+    ck_assert_ok(nnp_maxact_directions_random(dim, count, 42, b));
     ck_assert_mem_eq(a, b, sizeof a);
-    ck_assert_ok(nnp_directions_random(dim, 2, 42, c)); /* a prefix of the same stream */
+    ck_assert_ok(nnp_maxact_directions_random(dim, 2, 42, c)); /* a prefix of the same stream */
     ck_assert_mem_eq(a, c, sizeof c);
-    ck_assert_ok(nnp_directions_random(dim, count, 43, e));
+    ck_assert_ok(nnp_maxact_directions_random(dim, count, 43, e));
     ck_assert(memcmp(a, e, sizeof a) != 0);
     for (size_t d = 0; d < count; d++) {
         double n2 = 0.0;
@@ -266,15 +264,15 @@ START_TEST(random_directions_unit_norm_and_deterministic)
         for (size_t d2 = 0; d2 < d; d2++) ck_assert(memcmp(a + d * dim, a + d2 * dim, dim * 4) != 0);
     }
     float u[5];
-    ck_assert_ok(nnp_direction_unit(5, 3, u));
+    ck_assert_ok(nnp_maxact_directions_unit(5, 3, u));
     for (size_t j = 0; j < 5; j++) ck_assert(u[j] == (j == 3 ? 1.0f : 0.0f));
-    ck_assert_status(nnp_direction_unit(5, 5, u), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_directions_unit(5, 5, u), NNP_EINVAL);
     ck_assert_error_has("unit 5");
-    ck_assert_status(nnp_direction_unit(0, 0, u), NNP_EINVAL);
-    ck_assert_status(nnp_directions_random(5, 0, 1, u), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_directions_unit(0, 0, u), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_directions_random(5, 0, 1, u), NNP_EINVAL);
     ck_assert_error_has("count");
-    ck_assert_status(nnp_directions_random(0, 1, 1, u), NNP_EINVAL);
-    ck_assert_status(nnp_directions_random(5, 1, 1, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_directions_random(0, 1, 1, u), NNP_EINVAL);
+    ck_assert_status(nnp_maxact_directions_random(5, 1, 1, NULL), NNP_EINVAL);
 }
 END_TEST
 
@@ -391,7 +389,7 @@ START_TEST(optimiser_climbs_and_stays_in_box)
     nnp_net *net = relu_net(1, 5, 5, 91);
     const size_t d = 25, layer = 4, dim = 6, n_dir = 3;
     float v[3 * 6], x0[3 * 25], x[3 * 25], x2[3 * 25], obj[3], obj0[3];
-    ck_assert_ok(nnp_directions_random(dim, n_dir, 92, v));
+    ck_assert_ok(nnp_maxact_directions_random(dim, n_dir, 92, v));
     nnp_maxact_optimise_opts o;
     ck_assert_ok(nnp_maxact_optimise_opts_init(&o));
     o.l2 = 0.01;
@@ -441,7 +439,7 @@ START_TEST(cancellation)
     nnp_net *net = relu_net(1, 2, 3, 101);
     nnp_dataset *ds = random_data(50, 1, 2, 3, 102);
     float v[9];
-    ck_assert_ok(nnp_direction_unit(9, 2, v));
+    ck_assert_ok(nnp_maxact_directions_unit(9, 2, v));
     size_t idx[4] = {7, 7, 7, 7}, found = 77;
     float sc[4] = {7, 7, 7, 7};
     cancel_ctx c = {.stop_at = 0, .monotone = 1};
@@ -450,7 +448,7 @@ START_TEST(cancellation)
     so.batch_size = 8;
     so.progress = cancel_cb;
     so.progress_user = &c;
-    ck_assert_ok(nnp_maxact_search(net, NULL, ds, 2, v, 1, 4, idx, sc, NULL, NULL, &found, &so));
+    ck_assert_ok(nnp_maxact_search(net, NULL, ds, 2, v, 1, 4, &so, idx, sc, NULL, NULL, &found));
     ck_assert_uint_eq(c.calls, 7); /* ceil(50 / 8) batches */
     ck_assert_uint_eq(c.last_done, 50);
     ck_assert_uint_eq(c.total, 50);
@@ -458,7 +456,7 @@ START_TEST(cancellation)
     size_t idx2[4] = {7, 7, 7, 7};
     c = (cancel_ctx){.stop_at = 2, .monotone = 1};
     found = 77;
-    ck_assert_status(nnp_maxact_search(net, NULL, ds, 2, v, 1, 4, idx2, sc, NULL, NULL, &found, &so),
+    ck_assert_status(nnp_maxact_search(net, NULL, ds, 2, v, 1, 4, &so, idx2, sc, NULL, NULL, &found),
                      NNP_ECANCELLED);
     ck_assert_uint_eq(c.calls, 2);
     for (size_t j = 0; j < 4; j++) ck_assert_uint_eq(idx2[j], 7); /* untouched */
@@ -467,7 +465,7 @@ START_TEST(cancellation)
     /* the optimiser stops after the step whose callback said so; x is that step's iterate */
     float dir[6], x3[25], xc[25];
     nnp_net *net2 = relu_net(1, 5, 5, 103);
-    ck_assert_ok(nnp_directions_random(6, 1, 1, dir));
+    ck_assert_ok(nnp_maxact_directions_random(6, 1, 1, dir));
     nnp_maxact_optimise_opts oo;
     ck_assert_ok(nnp_maxact_optimise_opts_init(&oo));
     oo.steps = 3;
@@ -517,7 +515,7 @@ START_TEST(bad_input_is_refused)
     nnp_net *net = relu_net(1, 2, 3, 111);
     nnp_dataset *ds = random_data(10, 1, 2, 3, 112), *other = random_data(10, 1, 3, 3, 113);
     float v[2 * 9];
-    ck_assert_ok(nnp_directions_random(9, 2, 1, v));
+    ck_assert_ok(nnp_maxact_directions_random(9, 2, 1, v));
     size_t idx[6];
     float sc[6];
 #define SEARCH_FAILS(want, needle, net_, ...)                             \
@@ -525,49 +523,49 @@ START_TEST(bad_input_is_refused)
         ck_assert_status(nnp_maxact_search(net_, NULL, __VA_ARGS__), want); \
         ck_assert_error_has(needle);                                      \
     } while (0)
-    SEARCH_FAILS(NNP_EINVAL, "net", NULL, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
-    SEARCH_FAILS(NNP_EINVAL, "data", net, NULL, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
-    SEARCH_FAILS(NNP_EINVAL, "directions", net, ds, 2, NULL, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
-    SEARCH_FAILS(NNP_EINVAL, "layer 6", net, ds, 6, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
-    SEARCH_FAILS(NNP_EINVAL, "n_dir", net, ds, 2, v, 0, 3, idx, sc, NULL, NULL, NULL, NULL);
-    SEARCH_FAILS(NNP_EINVAL, "k is 0", net, ds, 2, v, 2, 0, idx, sc, NULL, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "net", NULL, ds, 2, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "data", net, NULL, 2, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "directions", net, ds, 2, NULL, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "layer 6", net, ds, 6, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "n_dir", net, ds, 2, v, 0, 3, NULL, idx, sc, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "k is 0", net, ds, 2, v, 2, 0, NULL, idx, sc, NULL, NULL, NULL);
     SEARCH_FAILS(NNP_EINVAL, "outputs", net, ds, 2, v, 2, 3, NULL, NULL, NULL, NULL, NULL, NULL);
-    SEARCH_FAILS(NNP_EINVAL, "values", net, other, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "values", net, other, 2, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
     nnp_net *net2 = relu_net(1, 2, 3, 114);
     nnp_workspace *ws2 = NULL;
     ck_assert_ok(nnp_workspace_create(net2, 4, &ws2));
-    ck_assert_status(nnp_maxact_search(net, ws2, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL),
+    ck_assert_status(nnp_maxact_search(net, ws2, ds, 2, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL),
                      NNP_EINVAL);
     ck_assert_error_has("another net");
     float xo[2 * 6], d6[2 * 6];
-    ck_assert_ok(nnp_directions_random(6, 2, 3, d6));
+    ck_assert_ok(nnp_maxact_directions_random(6, 2, 3, d6));
     ck_assert_status(nnp_maxact_optimise(net, ws2, 4, d6, 2, NULL, xo, NULL, NULL), NNP_EINVAL);
     ck_assert_error_has("another net");
     nnp_workspace_free(ws2);
     nnp_net_free(net2);
     v[9 + 4] = NAN;
-    SEARCH_FAILS(NNP_EINVAL, "directions[1][4]", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "directions[1][4]", net, ds, 2, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
     v[9 + 4] = INFINITY;
-    SEARCH_FAILS(NNP_EINVAL, "directions[1][4]", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, NULL);
+    SEARCH_FAILS(NNP_EINVAL, "directions[1][4]", net, ds, 2, v, 2, 3, NULL, idx, sc, NULL, NULL, NULL);
     v[9 + 4] = 0.5f;
     nnp_maxact_search_opts so;
     ck_assert_ok(nnp_maxact_search_opts_init(&so));
     so.batch_size = 0;
-    SEARCH_FAILS(NNP_EINVAL, "opts.batch_size", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &so);
+    SEARCH_FAILS(NNP_EINVAL, "opts.batch_size", net, ds, 2, v, 2, 3, &so, idx, sc, NULL, NULL, NULL);
     so.size = 0;
-    SEARCH_FAILS(NNP_EINVAL, "size", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &so);
+    SEARCH_FAILS(NNP_EINVAL, "size", net, ds, 2, v, 2, 3, &so, idx, sc, NULL, NULL, NULL);
     struct { nnp_maxact_search_opts o; size_t extra; } big;
     ck_assert_ok(nnp_maxact_search_opts_init_sized(&big.o, sizeof big));
     ck_assert_uint_eq(big.extra, 0);
-    ck_assert_ok(nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &big.o));
+    ck_assert_ok(nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, &big.o, idx, sc, NULL, NULL, NULL));
     big.extra = 1;
-    SEARCH_FAILS(NNP_EVERSION, "larger", net, ds, 2, v, 2, 3, idx, sc, NULL, NULL, NULL, &big.o);
+    SEARCH_FAILS(NNP_EVERSION, "larger", net, ds, 2, v, 2, 3, &big.o, idx, sc, NULL, NULL, NULL);
     ck_assert_status(nnp_maxact_search_opts_init_sized(&so, 2), NNP_EINVAL);
     ck_assert_status(nnp_maxact_search_opts_init_sized(NULL, sizeof so), NNP_EINVAL);
 
     float x[2 * 6];
     float dir4[2 * 6];
-    ck_assert_ok(nnp_directions_random(6, 2, 3, dir4));
+    ck_assert_ok(nnp_maxact_directions_random(6, 2, 3, dir4));
     nnp_maxact_optimise_opts o;
 #define OPT_FAILS(field, set)                                                              \
     do {                                                                                   \
@@ -616,7 +614,7 @@ START_TEST(allocation_failures)
     nnp_net *net = relu_net(1, 3, 3, 121);
     nnp_dataset *ds = random_data(20, 1, 3, 3, 122);
     float v[2 * 9], x[2 * 9];
-    ck_assert_ok(nnp_directions_random(9, 2, 1, v));
+    ck_assert_ok(nnp_maxact_directions_random(9, 2, 1, v));
     size_t idx[6];
     int search_ok = 0, opt_ok = 0;
     nnp_maxact_optimise_opts o;
@@ -625,7 +623,7 @@ START_TEST(allocation_failures)
     o.steps = 2;
     for (long n = 1; n < 200 && !(search_ok && opt_ok); n++) {
         nnpi_fail_alloc_after(n);
-        nnp_status s = nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, idx, NULL, NULL, NULL, NULL, NULL);
+        nnp_status s = nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, NULL, idx, NULL, NULL, NULL, NULL);
         nnpi_fail_alloc_after(0);
         ck_assert(s == NNP_OK || s == NNP_ENOMEM);
         search_ok |= s == NNP_OK;

@@ -33,16 +33,16 @@ START_TEST(hand_computed_forward)
     nnp_net *net = hand_net();
     const float x[] = {1, 1, 0, 1, 1, 0};
     float y[3], h[6];
-    ck_assert_ok(nnp_forward(net, NULL, x, 3, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 3, y));
     ck_assert_float_eq(y[0], 6.25f);
     ck_assert_float_eq(y[1], 5.25f);
     ck_assert_float_eq(y[2], 1.25f);
-    ck_assert_ok(nnp_forward_layer(net, NULL, x, 3, 2, h));
+    ck_assert_ok(nnp_net_forward_layer(net, NULL, x, 3, 2, h));
     const float want_h[] = {3.5f, 1, 2.5f, 0, 1.5f, 2};
     ck_assert_mem_eq(h, want_h, sizeof h);
-    ck_assert_ok(nnp_forward_layer(net, NULL, x, 3, 0, h)); /* layer 0 is the input */
+    ck_assert_ok(nnp_net_forward_layer(net, NULL, x, 3, 0, h)); /* layer 0 is the input */
     ck_assert_mem_eq(h, x, sizeof x);
-    ck_assert_ok(nnp_forward(net, NULL, x + 2, 1, y)); /* batch 1 takes the GEMV path */
+    ck_assert_ok(nnp_net_forward(net, NULL, x + 2, 1, y)); /* batch 1 takes the GEMV path */
     ck_assert_float_eq(y[0], 5.25f);
     nnp_net_free(net);
 }
@@ -64,7 +64,7 @@ START_TEST(activation_values)
         ck_assert_ok(nnp_net_create(1, 1, 4, &net));
         ck_assert_ok(nnp_net_add_activation(net, kinds[k], NULL));
         float y[4];
-        ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
         for (int i = 0; i < 4; i++) {
             ck_assert_msg(isfinite(y[i]), "%s(%g) is not finite", nnp_layer_kind_name(kinds[k]), x[i]);
             ck_assert_double_eq_tol(y[i], want[k][i], 1e-6);
@@ -86,7 +86,7 @@ START_TEST(activation_accuracy_grid)
         nnp_net *net = NULL;
         ck_assert_ok(nnp_net_create(1, 1, N, &net));
         ck_assert_ok(nnp_net_add_activation(net, kinds[k], NULL));
-        ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
         double worst = 0;
         for (int i = 0; i < N; i++) {
             double v = x[i];
@@ -99,7 +99,7 @@ START_TEST(activation_accuracy_grid)
         nnp_net *one = NULL;
         ck_assert_ok(nnp_net_create(1, 1, 1, &one));
         ck_assert_ok(nnp_net_add_activation(one, kinds[k], NULL));
-        ck_assert_ok(nnp_forward(one, NULL, &nan_in, 1, &nan_out));
+        ck_assert_ok(nnp_net_forward(one, NULL, &nan_in, 1, &nan_out));
         ck_assert_msg(isnan(nan_out), "%s(NaN) = %g", nnp_layer_kind_name(kinds[k]), nan_out);
         nnp_net_free(one);
         nnp_net_free(net);
@@ -118,7 +118,7 @@ START_TEST(forward_matches_reference)
     ck_assert_ok(nnp_net_init_params(net, 3));
     float *x = malloc(7 * 784 * sizeof(float)), y[70];
     tu_fill_uniform(x, 7 * 784, 0, 1, 4);
-    ck_assert_ok(nnp_forward(net, NULL, x, 7, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 7, y));
     double xd[784];
     for (size_t i = 0; i < 7; i++) {
         for (size_t j = 0; j < 784; j++) xd[j] = x[i * 784 + j];
@@ -242,12 +242,12 @@ START_TEST(misuse_is_refused)
     ck_assert_status(nnp_net_set_params(NULL, 0, NULL, NULL), NNP_EINVAL);
     ck_assert_status(nnp_net_init_params(NULL, 1), NNP_EINVAL);
     float x[3] = {0}, y[3];
-    ck_assert_status(nnp_forward(NULL, NULL, x, 1, y), NNP_EINVAL);
-    ck_assert_status(nnp_forward(net, NULL, NULL, 1, y), NNP_EINVAL);
-    ck_assert_status(nnp_forward(net, NULL, x, 1, NULL), NNP_EINVAL);
-    ck_assert_status(nnp_forward(net, NULL, x, 0, y), NNP_EINVAL);
+    ck_assert_status(nnp_net_forward(NULL, NULL, x, 1, y), NNP_EINVAL);
+    ck_assert_status(nnp_net_forward(net, NULL, NULL, 1, y), NNP_EINVAL);
+    ck_assert_status(nnp_net_forward(net, NULL, x, 1, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_forward(net, NULL, x, 0, y), NNP_EINVAL);
     ck_assert_error_has("batch size n is 0");
-    ck_assert_status(nnp_forward_layer(net, NULL, x, 1, 4, y), NNP_EINVAL);
+    ck_assert_status(nnp_net_forward_layer(net, NULL, x, 1, 4, y), NNP_EINVAL);
     nnp_workspace *ws = (nnp_workspace *)1;
     ck_assert_status(nnp_workspace_create(net, 0, &ws), NNP_EINVAL);
     ck_assert_ptr_null(ws);
@@ -259,7 +259,6 @@ START_TEST(misuse_is_refused)
     ck_assert_uint_eq(nnp_net_input_size(NULL), 0);
     nnp_net_free(NULL);
     nnp_workspace_free(NULL);
-    nnp_free(NULL);
     nnp_net_free(net);
 }
 END_TEST
@@ -274,8 +273,8 @@ START_TEST(workspace_follows_net_growth)
     ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
     ck_assert_ok(nnp_net_init_params(net, 1));
     float x[2] = {0.5f, 0.25f}, y1[3], y2[3];
-    ck_assert_ok(nnp_forward(net, ws, x, 1, y1));
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y2));
+    ck_assert_ok(nnp_net_forward(net, ws, x, 1, y1));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y2));
     ck_assert_mem_eq(y1, y2, sizeof y1);
     nnp_workspace_free(ws);
     nnp_net_free(net);
@@ -295,7 +294,7 @@ START_TEST(allocation_failures_are_clean)
         if (s == NNP_OK) s = nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL);
         if (s == NNP_OK) s = nnp_net_add_dense(net, 2, NULL);
         float x[4] = {0}, y[2];
-        if (s == NNP_OK) s = nnp_forward(net, NULL, x, 1, y);
+        if (s == NNP_OK) s = nnp_net_forward(net, NULL, x, 1, y);
         nnp_net *copy = NULL;
         if (s == NNP_OK) s = nnp_net_clone(net, &copy);
         nnpi_fail_alloc_after(0);
@@ -339,15 +338,15 @@ START_TEST(leaky_relu_and_layer_attributes)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(2, 9, 8, &net));
-    nnp_conv2d_opts co;
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    nnp_net_conv2d_opts co;
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = 4, co.kernel_h = 3, co.kernel_w = 2, co.stride_h = 2, co.stride_w = 1;
     co.pad_top = 1, co.pad_left = 0, co.pad_bottom = 2, co.pad_right = 1;
     co.dilation_h = 2, co.dilation_w = 1, co.groups = 2;
     size_t conv, pool, leaky, dflt;
     ck_assert_ok(nnp_net_add_conv2d(net, &co, &conv));
-    nnp_pool2d_opts po;
-    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    nnp_net_pool2d_opts po;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&po));
     po.kernel_h = 3, po.stride_h = 1, po.pad_bottom = 1;
     ck_assert_ok(nnp_net_add_maxpool2d(net, &po, &pool));
     ck_assert_ok(nnp_net_add_leaky_relu(net, -0.25, &leaky));
@@ -396,7 +395,7 @@ START_TEST(leaky_relu_and_layer_attributes)
     ck_assert_ok(nnp_net_add_leaky_relu(one, -0.25, NULL));
     const float x[3] = {2.0f, -4.0f, 0.0f};
     float y[3];
-    ck_assert_ok(nnp_forward(one, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(one, NULL, x, 1, y));
     ck_assert_float_eq(y[0], 2.0f);
     ck_assert_float_eq(y[1], 1.0f);
     ck_assert_float_eq(y[2], 0.0f);

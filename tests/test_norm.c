@@ -238,7 +238,7 @@ START_TEST(lrn_hand_values)
         ck_assert_ok(nnp_net_create(3, 1, 1, &net));
         ck_assert_ok(nnp_net_add_lrn(net, size, (float)size, 1.0f, 1.0f, NULL));
         float y[3];
-        ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
         const double *want = t == 0 ? want3 : want2;
         for (int c = 0; c < 3; c++)
             ck_assert_msg(fabs(y[c] - want[c]) < 1e-7, "size %zu c %d: %g vs %g", size, c, y[c],
@@ -277,7 +277,7 @@ START_TEST(lrn_forward_matches_reference)
     const size_t d = lc->c * lc->h * lc->w, n = 2;
     float x[2 * MAXV], y[2 * MAXV];
     tu_fill_uniform(x, n * d, -2.0f, 2.0f, 10 + (uint64_t)_i);
-    ck_assert_ok(nnp_forward(net, NULL, x, n, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, n, y));
     for (size_t i = 0; i < n; i++) {
         double xd[MAXV], yd[MAXV];
         for (size_t j = 0; j < d; j++) xd[j] = x[i * d + j];
@@ -301,7 +301,7 @@ START_TEST(contrast_norm_hand_values)
     ck_assert_ok(nnp_net_add_contrast_norm(net, 1.0f, 0.5f, NULL));
     const float x[4] = {3, 4, 0, 0};
     float y[4];
-    ck_assert_ok(nnp_forward(net, NULL, x, 2, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 2, y));
     ck_assert_double_eq_tol(y[0], 3 / sqrt(26.0), 1e-7);
     ck_assert_double_eq_tol(y[1], 4 / sqrt(26.0), 1e-7);
     ck_assert_float_eq(y[2], 0.0f);
@@ -310,7 +310,7 @@ START_TEST(contrast_norm_hand_values)
 
     ck_assert_ok(nnp_net_create(1, 1, 2, &net));
     ck_assert_ok(nnp_net_add_contrast_norm(net, 0.5f, 0.0f, NULL));
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
     ck_assert_float_eq(y[0], 3.0f);
     ck_assert_float_eq(y[1], 4.0f);
     nnp_net_free(net);
@@ -327,7 +327,7 @@ START_TEST(contrast_norm_forward_matches_reference)
     const size_t d = 45, n = 2;
     float x[90], y[90];
     tu_fill_uniform(x, n * d, -1.0f, 1.0f, 20 + (uint64_t)_i);
-    ck_assert_ok(nnp_forward(net, NULL, x, n, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, n, y));
     for (size_t i = 0; i < n; i++) {
         double xd[45], yd[45];
         for (size_t j = 0; j < d; j++) xd[j] = x[i * d + j];
@@ -356,7 +356,7 @@ START_TEST(batchnorm_hand_values)
     ck_assert_ok(nnp_net_set_params(net, layer, w, b));
     const float x[8] = {1, 3, 0.5f, 2.5f, /* second example: */ 0, 1, 0, 0};
     float y[8];
-    ck_assert_ok(nnp_forward(net, NULL, x, 2, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 2, y));
     const float want[8] = {0.5f, 2.5f, 1, -1, -0.5f, 0.5f, 1.5f, 1.5f};
     for (int j = 0; j < 8; j++) ck_assert_float_eq_tol(y[j], want[j], 1e-6f);
     nnp_net_free(net);
@@ -385,7 +385,7 @@ START_TEST(init_params_leaves_batchnorm_alone)
     }
     const float x[4] = {0.1f, 0.9f, 0.4f, 0.6f};
     float y[2];
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
     ck_assert(isfinite(y[0]) && isfinite(y[1]) && (y[0] != 0.0f || y[1] != 0.0f));
     nnp_net_free(net);
 }
@@ -408,7 +408,7 @@ START_TEST(batchnorm_starts_as_identity)
     }
     float x[12], y[12];
     tu_fill_uniform(x, 12, -3.0f, 3.0f, 5);
-    ck_assert_ok(nnp_forward(net, NULL, x, 2, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 2, y));
     ck_assert_mem_eq(x, y, sizeof x);
     nnp_net_free(net);
 }
@@ -426,7 +426,7 @@ START_TEST(batchnorm_negative_variance_gives_nan)
     ck_assert_ok(nnp_net_set_params(net, layer, w, b));
     const float x[4] = {1, 2, 3, 4}, v[4] = {1, 1, 1, 1};
     float y[4], dx[4];
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
     ck_assert(isfinite(y[0]) && isfinite(y[1]));
     ck_assert(isnan(y[2]) && isnan(y[3]));
     ck_assert_ok(nnp_grad_vjp(net, NULL, x, 1, layer, v, dx));
@@ -454,7 +454,7 @@ START_TEST(forward_matches_reference_batchnorm)
     const size_t d = 36, n = 2;
     float x[72], y[72];
     tu_fill_uniform(x, n * d, -2.0f, 2.0f, 30);
-    ck_assert_ok(nnp_forward(net, NULL, x, n, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, n, y));
     for (size_t i = 0; i < n; i++) {
         double xd[36], yd[36];
         for (size_t j = 0; j < d; j++) xd[j] = x[i * d + j];
@@ -791,7 +791,7 @@ START_TEST(passes_do_not_allocate)
     nnpi_fail_alloc_after(1);
     nnp_status s1 = nnp_grad_loss(net, ws, x, labels, 3, dx, NULL, NULL);
     nnp_status s2 = nnp_grad_vjp(net, ws, x, 3, 1, v, dx);
-    nnp_status s3 = nnp_forward(net, ws, x, 3, logits);
+    nnp_status s3 = nnp_net_forward(net, ws, x, 3, logits);
     nnpi_fail_alloc_after(0);
     ck_assert_ok(s1);
     ck_assert_ok(s2);

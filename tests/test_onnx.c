@@ -57,10 +57,10 @@ static nnp_net *dense_net(void)
 static nnp_net *conv_net(void)
 {
     nnp_net *net;
-    nnp_conv2d_opts c;
-    nnp_pool2d_opts p;
+    nnp_net_conv2d_opts c;
+    nnp_net_pool2d_opts p;
     ck_assert_ok(nnp_net_create(2, 11, 10, &net));
-    ck_assert_ok(nnp_conv2d_opts_init(&c));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&c));
     c.out_channels = 4;
     c.kernel_h = 3;
     c.kernel_w = 2;
@@ -75,18 +75,18 @@ static nnp_net *conv_net(void)
     ck_assert_ok(nnp_net_add_batchnorm(net, 1e-5f, NULL));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_RELU, NULL));
     ck_assert_ok(nnp_net_add_lrn(net, 3, 2e-4f, 0.7f, 1.5f, NULL));
-    ck_assert_ok(nnp_pool2d_opts_init(&p));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&p));
     p.kernel_h = 3;
     p.stride_w = 1;
     p.pad_top = 1;
     p.pad_right = 1;
     ck_assert_ok(nnp_net_add_maxpool2d(net, &p, NULL));
-    ck_assert_ok(nnp_conv2d_opts_init(&c));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&c));
     c.out_channels = 3;
     c.kernel_h = c.kernel_w = 1;
     c.bias = 0;
     ck_assert_ok(nnp_net_add_conv2d(net, &c, NULL));
-    ck_assert_ok(nnp_pool2d_opts_init(&p));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&p));
     p.pad_left = 1;
     p.count_include_pad = 1;
     ck_assert_ok(nnp_net_add_avgpool2d(net, &p, NULL));
@@ -101,10 +101,10 @@ static nnp_net *conv_net(void)
 static nnp_net *residual_net(void)
 {
     nnp_net *net;
-    nnp_conv2d_opts c;
+    nnp_net_conv2d_opts c;
     size_t stem, a, b;
     ck_assert_ok(nnp_net_create(3, 6, 6, &net));
-    ck_assert_ok(nnp_conv2d_opts_init(&c));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&c));
     c.out_channels = 4;
     c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
     ck_assert_ok(nnp_net_add_conv2d(net, &c, &stem));
@@ -129,9 +129,9 @@ static nnp_net *residual_net(void)
 static nnp_net *flat_input_net(void)
 {
     nnp_net *net;
-    nnp_conv2d_opts c;
+    nnp_net_conv2d_opts c;
     ck_assert_ok(nnp_net_create(6, 1, 1, &net));
-    ck_assert_ok(nnp_conv2d_opts_init(&c));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&c));
     c.out_channels = 3;
     c.kernel_h = c.kernel_w = 1;
     ck_assert_ok(nnp_net_add_conv2d(net, &c, NULL));
@@ -198,8 +198,8 @@ static void assert_same_net(const nnp_net *a, const nnp_net *b)
     float *x = malloc(n * in * sizeof *x), *ya = malloc(n * out * sizeof *ya),
           *yb = malloc(n * out * sizeof *yb);
     tu_fill_uniform(x, n * in, 0, 1, 5);
-    ck_assert_ok(nnp_forward(a, NULL, x, n, ya));
-    ck_assert_ok(nnp_forward(b, NULL, x, n, yb));
+    ck_assert_ok(nnp_net_forward(a, NULL, x, n, ya));
+    ck_assert_ok(nnp_net_forward(b, NULL, x, n, yb));
     ck_assert_mem_eq(ya, yb, n * out * sizeof *ya);
     free(x);
     free(ya);
@@ -510,7 +510,7 @@ START_TEST(exporter_patterns)
     assert_kinds(net, kinds, 4);
     float x[12], y[6];
     tu_fill_uniform(x, 12, 0, 1, 5);
-    ck_assert_ok(nnp_forward(net, NULL, x, 2, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 2, y));
     for (size_t n = 0; n < 2; n++) {
         double h[4];
         for (size_t j = 0; j < 4; j++) {
@@ -623,10 +623,10 @@ START_TEST(one_dimensional_model)
 
     /* L = 8, pads 1 and 0, kernel 3, stride 2: (8 + 1 − 3)/2 + 1 = 4; pool 2, stride 2: 2;
      * flattened 3·2 = 6 values for the Gemm */
-    nnp_conv2d_opts co;
-    nnp_pool2d_opts po;
+    nnp_net_conv2d_opts co;
+    nnp_net_pool2d_opts po;
     ck_assert_ok(nnp_net_create(2, 1, 8, &want));
-    ck_assert_ok(nnp_conv2d_opts_init(&co));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&co));
     co.out_channels = 3;
     co.kernel_h = 1;
     co.kernel_w = 3;
@@ -634,7 +634,7 @@ START_TEST(one_dimensional_model)
     co.pad_left = 1;
     ck_assert_ok(nnp_net_add_conv2d(want, &co, NULL));
     ck_assert_ok(nnp_net_add_activation(want, NNP_LAYER_RELU, NULL));
-    ck_assert_ok(nnp_pool2d_opts_init(&po));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&po));
     po.kernel_h = 1;
     po.stride_h = 1;
     ck_assert_ok(nnp_net_add_maxpool2d(want, &po, NULL));

@@ -26,7 +26,7 @@
 
 typedef enum op_kind { OP_MAX, OP_AVG, OP_GAP, OP_DENSE } op_kind;
 
-/* One layer of a sequential test net. Pool fields as nnp_pool2d_opts; C, H, W is the layer's
+/* One layer of a sequential test net. Pool fields as nnp_net_pool2d_opts; C, H, W is the layer's
  * input shape, filled while building. */
 typedef struct op_spec {
     op_kind op;
@@ -161,10 +161,10 @@ static double ref_objective(void *ctx, const double *x)
 
 /* ---- building ---- */
 
-static nnp_pool2d_opts pool_opts(const op_spec *p)
+static nnp_net_pool2d_opts pool_opts(const op_spec *p)
 {
-    nnp_pool2d_opts o;
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    nnp_net_pool2d_opts o;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.kernel_h = p->kh, o.kernel_w = p->kw, o.stride_h = p->sh, o.stride_w = p->sw;
     o.pad_top = p->pt, o.pad_left = p->pl, o.pad_bottom = p->pb, o.pad_right = p->pr;
     o.count_include_pad = p->cip;
@@ -180,7 +180,7 @@ static nnp_net *build(size_t C, size_t H, size_t W, op_spec *ops, size_t n_ops, 
     for (size_t l = 0; l < n_ops; l++) {
         op_spec *p = &ops[l];
         p->C = C, p->H = H, p->W = W;
-        nnp_pool2d_opts o = pool_opts(p);
+        nnp_net_pool2d_opts o = pool_opts(p);
         size_t index = 0;
         switch (p->op) {
         case OP_MAX: ck_assert_ok(nnp_net_add_maxpool2d(net, &o, &index)); break;
@@ -271,7 +271,7 @@ START_TEST(forward_matches_reference)
     const size_t n = 3, d = nnp_net_input_size(net), m = nnp_net_output_size(net);
     float *x = malloc(n * d * sizeof *x), *y = malloc(n * m * sizeof *y);
     tu_fill_uniform(x, n * d, -1.0f, 0.25f, 100 + (uint64_t)_i);
-    ck_assert_ok(nnp_forward(net, NULL, x, n, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, n, y));
     ref_net r = {.net = net, .ops = ops, .n_ops = 1, .upto = 1};
     for (size_t e = 0; e < n; e++) {
         double xd[512], want[4096];
@@ -304,14 +304,14 @@ START_TEST(avg_count_include_pad_by_hand)
     for (int cip = 0; cip <= 1; cip++) {
         nnp_net *net = NULL;
         ck_assert_ok(nnp_net_create(1, 2, 2, &net));
-        nnp_pool2d_opts o;
-        ck_assert_ok(nnp_pool2d_opts_init(&o));
+        nnp_net_pool2d_opts o;
+        ck_assert_ok(nnp_net_pool2d_opts_init(&o));
         o.stride_h = o.stride_w = 1;
         o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = 1;
         o.count_include_pad = cip;
         ck_assert_ok(nnp_net_add_avgpool2d(net, &o, NULL));
         float y[9], dx[4];
-        ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
         for (int i = 0; i < 9; i++) ck_assert_float_eq_tol(y[i], cip ? incl[i] : excl[i], 1e-7f);
         /* all-ones cotangent: cell (0,0) is in windows (0,0),(0,1),(1,0),(1,1) whose real
          * cell counts are 1,2,2,4 → 1 + 1/2 + 1/2 + 1/4; with padding counted, 4 × 1/4 */
@@ -328,15 +328,15 @@ START_TEST(max_padding_never_wins)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, 2, 3, &net));
-    nnp_pool2d_opts o;
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    nnp_net_pool2d_opts o;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.kernel_h = o.kernel_w = 3;
     o.stride_h = o.stride_w = 1;
     o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = 2;
     ck_assert_ok(nnp_net_add_maxpool2d(net, &o, NULL));
     const float x[6] = {-6, -5, -4, -3, -2, -1};
     float y[4 * 5];
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
     for (int i = 0; i < 20; i++) ck_assert_float_lt(y[i], 0.0f);
     ck_assert_float_eq(y[0], -6.0f); /* top-left window holds cell (0,0) only */
     ck_assert_float_eq(y[19], -1.0f); /* bottom-right holds (1,2) only */
@@ -350,8 +350,8 @@ static nnp_net *one_pool(size_t H, size_t W, size_t k, size_t s, size_t pad)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, H, W, &net));
-    nnp_pool2d_opts o;
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    nnp_net_pool2d_opts o;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.kernel_h = o.kernel_w = k;
     o.stride_h = o.stride_w = s;
     o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = pad;
@@ -385,7 +385,7 @@ START_TEST(max_ties_go_to_first_cell)
     ck_assert_ok(nnp_grad_vjp(net, NULL, x5, 1, 1, v9, dx5));
     ck_assert_mem_eq(dx5, want5, sizeof want5);
     float y9[9];
-    ck_assert_ok(nnp_forward(net, NULL, x5, 1, y9));
+    ck_assert_ok(nnp_net_forward(net, NULL, x5, 1, y9));
     for (int i = 0; i < 9; i++) ck_assert_float_eq(y9[i], -2.0f);
     nnp_net_free(net);
 
@@ -395,7 +395,7 @@ START_TEST(max_ties_go_to_first_cell)
     const float xt[8] = {0, 5, 3, 1, 5, 1, 7, 7};
     float dxt[8], yt[2];
     const float vt[2] = {1, 1};
-    ck_assert_ok(nnp_forward(net, NULL, xt, 1, yt));
+    ck_assert_ok(nnp_net_forward(net, NULL, xt, 1, yt));
     ck_assert_float_eq(yt[0], 5.0f);
     ck_assert_float_eq(yt[1], 7.0f);
     ck_assert_ok(nnp_grad_vjp(net, NULL, xt, 1, 1, vt, dxt));
@@ -415,7 +415,7 @@ START_TEST(max_overlap_sums_gradients)
     const float v[4] = {1, 2, 3, 4};
     float dx[9], y[4];
     for (int i = 0; i < 9; i++) dx[i] = 1000.0f;
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
     for (int i = 0; i < 4; i++) ck_assert_float_eq(y[i], 9.0f);
     ck_assert_ok(nnp_grad_vjp(net, NULL, x, 1, 1, v, dx));
     const float want[9] = {0, 0, 0, 0, 10, 0, 0, 0, 0};
@@ -438,7 +438,7 @@ START_TEST(max_nan_propagates)
     nnp_net *net = one_pool(2, 6, 2, 2, 0);
     const float x[12] = {1, NAN, NAN, 5, 4, 6, /* row 1 */ 3, 2, NAN, 0, 7, 6};
     float y[3], dx[12];
-    ck_assert_ok(nnp_forward(net, NULL, x, 1, y));
+    ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
     ck_assert(isnan(y[0]));
     ck_assert(isnan(y[1]));
     ck_assert_float_eq(y[2], 7.0f);
@@ -450,13 +450,13 @@ START_TEST(max_nan_propagates)
 
     /* averages: a NaN reaches every window that holds it, and no other */
     ck_assert_ok(nnp_net_create(1, 2, 6, &net));
-    nnp_pool2d_opts o;
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    nnp_net_pool2d_opts o;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.kernel_w = 3, o.stride_w = 2; /* windows cover columns 0-2 and 2-4 */
     ck_assert_ok(nnp_net_add_avgpool2d(net, &o, NULL));
     const float xa[12] = {1, 2, 3, 4, 5, 6, /* row 1 */ 1, 1, 1, 1, NAN, 1};
     float ya[2];
-    ck_assert_ok(nnp_forward(net, NULL, xa, 1, ya));
+    ck_assert_ok(nnp_net_forward(net, NULL, xa, 1, ya));
     ck_assert_float_eq_tol(ya[0], 1.5f, 1e-6f);
     ck_assert(isnan(ya[1]));
     nnp_net_free(net);
@@ -527,7 +527,7 @@ START_TEST(fd_global_avgpool)
     float x[2 * 60], dx[2 * 60], y[2 * 3], v[2 * 3];
     fill_distinct(x, n * d, 3);
     /* forward: the per-channel mean */
-    ck_assert_ok(nnp_forward_layer(net, NULL, x, n, 1, y));
+    ck_assert_ok(nnp_net_forward_layer(net, NULL, x, n, 1, y));
     for (size_t e = 0; e < n; e++)
         for (size_t c = 0; c < 3; c++) {
             double s = 0;
@@ -638,7 +638,7 @@ START_TEST(accumulate_through_branches)
         size_t t, p1, p2, sum;
         ck_assert_ok(nnp_net_create(2, 4, 5, &net));
         ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_TANH, &t));
-        nnp_pool2d_opts om = pool_opts(&branch_max), oa = pool_opts(&branch_avg);
+        nnp_net_pool2d_opts om = pool_opts(&branch_max), oa = pool_opts(&branch_avg);
         if (max_first) {
             ck_assert_ok(nnp_net_add_maxpool2d(net, &om, &p1));
             ck_assert_ok(nnp_net_branch_from(net, t));
@@ -681,7 +681,7 @@ START_TEST(accumulate_into_input)
     nnp_net *net = NULL;
     size_t p1, p2, sum;
     ck_assert_ok(nnp_net_create(2, 4, 5, &net));
-    nnp_pool2d_opts om = pool_opts(&branch_max), oa = pool_opts(&branch_avg);
+    nnp_net_pool2d_opts om = pool_opts(&branch_max), oa = pool_opts(&branch_avg);
     ck_assert_ok(nnp_net_add_maxpool2d(net, &om, &p1));
     ck_assert_ok(nnp_net_branch_from(net, 0));
     ck_assert_ok(nnp_net_add_avgpool2d(net, &oa, &p2));
@@ -707,11 +707,11 @@ START_TEST(options_are_validated)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(2, 5, 7, &net));
-    nnp_pool2d_opts o;
+    nnp_net_pool2d_opts o;
     size_t layer = 99;
 
     /* defaults: 2×2 stride 2, no padding; NULL opts means the same */
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     ck_assert_uint_eq(o.size, sizeof o);
     ck_assert_uint_eq(o.kernel_h, 2);
     ck_assert_uint_eq(o.kernel_w, 2);
@@ -738,20 +738,20 @@ START_TEST(options_are_validated)
         size_t value;
         const char *name;
     } bad[] = {
-        {offsetof(nnp_pool2d_opts, kernel_h), 0, "kernel_h"},
-        {offsetof(nnp_pool2d_opts, kernel_w), 0, "kernel_w"},
-        {offsetof(nnp_pool2d_opts, stride_h), 0, "stride_h"},
-        {offsetof(nnp_pool2d_opts, stride_w), 0, "stride_w"},
-        {offsetof(nnp_pool2d_opts, pad_top), 2, "pad_top"},
-        {offsetof(nnp_pool2d_opts, pad_left), 2, "pad_left"},
-        {offsetof(nnp_pool2d_opts, pad_bottom), 5, "pad_bottom"},
-        {offsetof(nnp_pool2d_opts, pad_right), 2, "pad_right"},
-        {offsetof(nnp_pool2d_opts, kernel_h), 6, "kernel_h = 6"}, /* > height 5 */
-        {offsetof(nnp_pool2d_opts, kernel_w), 8, "kernel_w = 8"}, /* > width 7 */
+        {offsetof(nnp_net_pool2d_opts, kernel_h), 0, "kernel_h"},
+        {offsetof(nnp_net_pool2d_opts, kernel_w), 0, "kernel_w"},
+        {offsetof(nnp_net_pool2d_opts, stride_h), 0, "stride_h"},
+        {offsetof(nnp_net_pool2d_opts, stride_w), 0, "stride_w"},
+        {offsetof(nnp_net_pool2d_opts, pad_top), 2, "pad_top"},
+        {offsetof(nnp_net_pool2d_opts, pad_left), 2, "pad_left"},
+        {offsetof(nnp_net_pool2d_opts, pad_bottom), 5, "pad_bottom"},
+        {offsetof(nnp_net_pool2d_opts, pad_right), 2, "pad_right"},
+        {offsetof(nnp_net_pool2d_opts, kernel_h), 6, "kernel_h = 6"}, /* > height 5 */
+        {offsetof(nnp_net_pool2d_opts, kernel_w), 8, "kernel_w = 8"}, /* > width 7 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         for (int kind = 0; kind < 2; kind++) {
-            ck_assert_ok(nnp_pool2d_opts_init(&o));
+            ck_assert_ok(nnp_net_pool2d_opts_init(&o));
             memcpy((char *)&o + bad[i].off, &bad[i].value, sizeof(size_t));
             nnp_status s = kind ? nnp_net_add_avgpool2d(net, &o, NULL)
                                 : nnp_net_add_maxpool2d(net, &o, NULL);
@@ -761,7 +761,7 @@ START_TEST(options_are_validated)
             ck_assert_uint_eq(nnp_net_layer_count(net), count);
         }
     /* the window-too-large message gives the numbers of the output size formula */
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.kernel_h = 8, o.pad_top = 1, o.pad_bottom = 1;
     ck_assert_status(nnp_net_add_maxpool2d(net, &o, NULL), NNP_EINVAL);
     ck_assert_error_has("floor((5 + 1 + 1 - 8) / 2) + 1");
@@ -773,16 +773,16 @@ START_TEST(options_are_validated)
     ck_assert_ok(nnp_net_branch_from(net, 0));
 
     /* size rules */
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.size = 0;
     ck_assert_status(nnp_net_add_maxpool2d(net, &o, NULL), NNP_EINVAL);
     ck_assert_error_has("size is 0");
     struct {
-        nnp_pool2d_opts o;
+        nnp_net_pool2d_opts o;
         char tail[16];
     } newer;
     memset(&newer, 0, sizeof newer);
-    ck_assert_ok(nnp_pool2d_opts_init_sized(&newer.o, sizeof newer));
+    ck_assert_ok(nnp_net_pool2d_opts_init_sized(&newer.o, sizeof newer));
     ck_assert_uint_eq(newer.o.size, sizeof newer);
     ck_assert_uint_eq(newer.o.kernel_h, 2);
     ck_assert_ok(nnp_net_add_avgpool2d(net, &newer.o, NULL)); /* zero tail: accepted */
@@ -794,8 +794,8 @@ START_TEST(options_are_validated)
     ck_assert_uint_eq(nnp_net_layer_count(net), count2);
     /* an older caller's struct ending before count_include_pad: the rest keeps defaults
      * (count_include_pad = 0, visible in the corner average) */
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
-    o.size = offsetof(nnp_pool2d_opts, count_include_pad);
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
+    o.size = offsetof(nnp_net_pool2d_opts, count_include_pad);
     o.stride_h = o.stride_w = 1, o.pad_top = o.pad_left = 1;
     o.count_include_pad = 1; /* beyond the caller's size: must be ignored */
     nnp_net *small = NULL;
@@ -803,19 +803,19 @@ START_TEST(options_are_validated)
     ck_assert_ok(nnp_net_add_avgpool2d(small, &o, NULL));
     const float x4[4] = {4, 8, 12, 16};
     float y4[4];
-    ck_assert_ok(nnp_forward(small, NULL, x4, 1, y4));
+    ck_assert_ok(nnp_net_forward(small, NULL, x4, 1, y4));
     ck_assert_float_eq(y4[0], 4.0f); /* one real cell; counting padding would give 1 */
     nnp_net_free(small);
 
     /* opts_init itself */
-    ck_assert_status(nnp_pool2d_opts_init_sized(NULL, sizeof o), NNP_EINVAL);
-    ck_assert_status(nnp_pool2d_opts_init_sized(&o, 4), NNP_EINVAL);
+    ck_assert_status(nnp_net_pool2d_opts_init_sized(NULL, sizeof o), NNP_EINVAL);
+    ck_assert_status(nnp_net_pool2d_opts_init_sized(&o, 4), NNP_EINVAL);
     struct {
-        nnp_pool2d_opts o;
+        nnp_net_pool2d_opts o;
         char tail[8];
     } big;
     memset(&big, 0x5a, sizeof big);
-    ck_assert_ok(nnp_pool2d_opts_init_sized(&big.o, sizeof big));
+    ck_assert_ok(nnp_net_pool2d_opts_init_sized(&big.o, sizeof big));
     for (size_t i = 0; i < sizeof big.tail; i++) ck_assert_int_eq(big.tail[i], 0);
 
     /* NULL net */
@@ -835,8 +835,8 @@ START_TEST(huge_sizes_are_refused)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, 1, 1, &net));
-    nnp_pool2d_opts o;
-    ck_assert_ok(nnp_pool2d_opts_init(&o));
+    nnp_net_pool2d_opts o;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
     o.kernel_h = o.kernel_w = (size_t)1 << 15;
     o.stride_h = o.stride_w = 1;
     o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = ((size_t)1 << 15) - 1;
@@ -850,7 +850,7 @@ START_TEST(huge_sizes_are_refused)
     /* global average pool of a 1×1 map is the identity */
     float x = 3.5f, y = 0, dx = 0, v = 2;
     ck_assert_ok(nnp_net_add_global_avgpool(net, NULL));
-    ck_assert_ok(nnp_forward(net, NULL, &x, 1, &y));
+    ck_assert_ok(nnp_net_forward(net, NULL, &x, 1, &y));
     ck_assert_float_eq(y, 3.5f);
     ck_assert_ok(nnp_grad_vjp(net, NULL, &x, 1, 1, &v, &dx));
     ck_assert_float_eq(dx, 2.0f);
@@ -876,8 +876,8 @@ START_TEST(allocation_failures_are_clean)
     int failures = 0, successes = 0;
     for (long k = 1; k < 60; k++) {
         nnp_net *net = NULL, *copy = NULL;
-        nnp_pool2d_opts o;
-        ck_assert_ok(nnp_pool2d_opts_init(&o));
+        nnp_net_pool2d_opts o;
+        ck_assert_ok(nnp_net_pool2d_opts_init(&o));
         o.kernel_h = o.kernel_w = 3;
         o.stride_h = o.stride_w = 1;
         o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = 1;

@@ -92,14 +92,14 @@ START_TEST(learns_separable_data)
     nnp_dataset *train = blobs(400, 1), *test = blobs(200, 2);
     nnp_net *net = small_net(16, 4, 5);
     double before, after, test_err, loss;
-    ck_assert_ok(nnp_evaluate(net, train, &before, NULL));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(train), nnp_dataset_labels(train), nnp_dataset_count(train), &before, NULL));
     nnp_train_opts o;
     ck_assert_ok(nnp_train_opts_init(&o));
     o.epochs = 30;
     o.batch_size = 20;
     ck_assert_ok(nnp_train(net, train, &o, &loss));
-    ck_assert_ok(nnp_evaluate(net, train, &after, NULL));
-    ck_assert_ok(nnp_evaluate(net, test, &test_err, NULL));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(train), nnp_dataset_labels(train), nnp_dataset_count(train), &after, NULL));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
     ck_assert_double_gt(before, 0.3);
     ck_assert_double_le(after, 0.01);
     ck_assert_double_le(test_err, 0.02);
@@ -110,13 +110,13 @@ START_TEST(learns_separable_data)
 }
 END_TEST
 
-/* nnp_evaluate's error rate equals the arg-max count made here from nnp_forward. */
+/* nnp_eval_error_rate's error rate equals the arg-max count made here from nnp_net_forward. */
 START_TEST(evaluate_counts_argmax)
 {
     nnp_dataset *ds = blobs(37, 3);
     nnp_net *net = small_net(6, 4, 8);
     float z[37 * 4];
-    ck_assert_ok(nnp_forward(net, NULL, nnp_dataset_images(ds), 37, z));
+    ck_assert_ok(nnp_net_forward(net, NULL, nnp_dataset_images(ds), 37, z));
     int wrong = 0;
     double loss = 0;
     for (int i = 0; i < 37; i++) {
@@ -131,7 +131,7 @@ START_TEST(evaluate_counts_argmax)
         wrong += best != nnp_dataset_labels(ds)[i];
     }
     double err, mean_loss;
-    ck_assert_ok(nnp_evaluate(net, ds, &err, &mean_loss));
+    ck_assert_ok(nnp_eval_error_rate(net, nnp_dataset_images(ds), nnp_dataset_labels(ds), nnp_dataset_count(ds), &err, &mean_loss));
     ck_assert_double_eq(err, wrong / 37.0);
     ck_assert_double_eq_tol(mean_loss, loss / 37, 1e-6);
     nnp_net_free(net);
@@ -369,7 +369,7 @@ START_TEST(options_are_validated)
     nnp_net *two_class = small_net(3, 2, 1);
     ck_assert_status(nnp_train(two_class, ds, NULL, NULL), NNP_EINVAL);
     ck_assert_error_has("label");
-    ck_assert_status(nnp_evaluate(two_class, ds, NULL, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_eval_error_rate(two_class, nnp_dataset_images(ds), nnp_dataset_labels(ds), nnp_dataset_count(ds), NULL, NULL), NNP_EINVAL);
     float x[8] = {0};
     nnp_dataset *unlabelled = NULL;
     ck_assert_ok(nnp_dataset_create(1, 1, 1, 8, x, NULL, &unlabelled));

@@ -60,7 +60,7 @@ typedef struct nnp_attack_result {
 } nnp_attack_result;
 
 /**
- * @brief Options of nnp_attack_lbfgs(). Initialise with nnp_lbfgs_attack_opts_init().
+ * @brief Options of nnp_attack_lbfgs(). Initialise with nnp_attack_lbfgs_opts_init().
  *
  * The penalty problem solved for each example x, its goal and a loss weight c > 0 is
  *
@@ -81,8 +81,8 @@ typedef struct nnp_attack_result {
  * c_bisect_steps times. Every solve starts from x. The result is the successful solution of
  * smallest L2 distortion among all values tried.
  */
-typedef struct nnp_lbfgs_attack_opts {
-    size_t size;               /**< sizeof(nnp_lbfgs_attack_opts), set by the init function */
+typedef struct nnp_attack_lbfgs_opts {
+    size_t size;               /**< sizeof(nnp_attack_lbfgs_opts), set by the init function */
     double c_init;             /**< first loss weight, > 0 (default 1) */
     double c_factor;           /**< bracketing factor, > 1 (default 10) */
     size_t c_bracket_steps;    /**< most bracketing steps in either direction (default 10) */
@@ -93,29 +93,29 @@ typedef struct nnp_lbfgs_attack_opts {
                                     is ≤ pgtol, ≥ 0 (default 1e-5) */
     double ftol;               /**< ... or when f decreases by ≤ ftol·max(|f|, 1) in a step,
                                     ≥ 0 (default 2.2e-9, SciPy's default factr·eps) */
-    size_t batch;              /**< examples optimised together, ≥ 1 (default 128); each has its
+    size_t batch_size;         /**< examples optimised together, ≥ 1 (default 128); each has its
                                     own history, line search and c schedule, and one round of
                                     all their evaluations is one batched forward/backward pass */
     nnp_progress_fn progress;  /**< called with (solves done, most solves possible), or NULL;
                                     non-zero cancels */
     void *progress_user;       /**< passed to `progress` */
-} nnp_lbfgs_attack_opts;
+} nnp_attack_lbfgs_opts;
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of
- * ::nnp_lbfgs_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * ::nnp_attack_lbfgs_opts and sets `opts->size = size` (see "Conventions" in nnprobe.h).
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_lbfgs_attack_opts_init_sized(nnp_lbfgs_attack_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_attack_lbfgs_opts_init_sized(nnp_attack_lbfgs_opts *opts,
                                                                   size_t size);
-/** @brief nnp_lbfgs_attack_opts_init_sized() with the size of the caller's struct. */
-#define nnp_lbfgs_attack_opts_init(opts) nnp_lbfgs_attack_opts_init_sized((opts), sizeof *(opts))
+/** @brief nnp_attack_lbfgs_opts_init_sized() with the size of the caller's struct. */
+#define nnp_attack_lbfgs_opts_init(opts) nnp_attack_lbfgs_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief The paper's attack (§4.1): for each example the closest point in [0,1]^m that the net
  * classifies as the target, by box-constrained L-BFGS on the penalty problem and a search over
- * the loss weight c (see ::nnp_lbfgs_attack_opts).
+ * the loss weight c (see ::nnp_attack_lbfgs_opts).
  *
  * The optimiser is the library's own batched projected L-BFGS: bounds hold exactly at every
  * trial point (projection and an active set, not clipping afterwards); the objective and all
@@ -137,96 +137,17 @@ NNP_API NNP_NODISCARD nnp_status nnp_lbfgs_attack_opts_init_sized(nnp_lbfgs_atta
  *         examples are complete; the others hold partial results as described there
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_attack_lbfgs(const nnp_net *net, const float *x,
                                                   const int32_t *labels, const int32_t *targets,
-                                                  size_t n, const nnp_lbfgs_attack_opts *opts,
+                                                  size_t n, const nnp_attack_lbfgs_opts *opts,
                                                   float *x_adv, nnp_attack_result *results);
-
-/**
- * @brief Error rate of a classifier on n examples: the fraction whose arg-max logit is not the
- * label. Works on any set: clean, adversarial, noisy.
- * @param[in]  net     classifier
- * @param[in]  x       n × nnp_net_input_size() floats
- * @param[in]  labels  n labels, each < nnp_net_output_size()
- * @param[in]  n       examples, ≥ 1
- * @param[out] error_rate  in [0,1]
- * @retval NNP_EINVAL NULL pointer, n = 0, label out of range
- * @retval NNP_ENOMEM out of memory
- * @par Thread safety Read-only on `net`.
- * @since 0.1.0
- */
-NNP_API NNP_NODISCARD nnp_status nnp_error_rate(const nnp_net *net, const float *x,
-                                                const int32_t *labels, size_t n,
-                                                double *error_rate);
-
-/**
- * @brief The paper's Tables 2 and 4 in one call: the error rate of each of n_nets nets on each
- * of n_sets sets of n examples (adversarial sets made for each net, noisy sets, …).
- * @param[in]  nets    n_nets classifiers with the same input size and class count
- * @param[in]  n_nets  ≥ 1
- * @param[in]  sets    n_sets pointers, each to n × input-size floats
- * @param[in]  n_sets  ≥ 1
- * @param[in]  labels  n true labels, shared by all sets
- * @param[in]  n       examples per set, ≥ 1
- * @param[out] errors  n_sets × n_nets error rates, row-major: errors[s·n_nets + k] is net k's
- *                     error on set s
- * @retval NNP_EINVAL NULL pointer, zero count, nets of different input or output sizes, label
- *         out of range
- * @retval NNP_ENOMEM out of memory
- * @par Thread safety Read-only on the nets.
- * @since 0.1.0
- */
-NNP_API NNP_NODISCARD nnp_status nnp_transfer_matrix(const nnp_net *const *nets, size_t n_nets,
-                                                     const float *const *sets, size_t n_sets,
-                                                     const int32_t *labels, size_t n,
-                                                     double *errors);
-
-/**
- * @brief The Gaussian-noise baseline of Tables 2 and 4: out = clip(x + N(0, stddev²), 0, 1)
- * with independent noise per value from `seed`.
- *
- * The paper does not say whether its noisy images were clipped (research/paper.md §4); the
- * library clips so that every set lives in the same box as the adversarial ones. The RMS
- * distortion of the clipped set is therefore somewhat below stddev near 0 and 1.
- * @param[in]  x       count floats in [0,1]
- * @param[in]  count   number of values (examples × input size), ≥ 1
- * @param[in]  stddev  ≥ 0
- * @param[in]  seed    any value; the same seed gives the same noise
- * @param[out] out     count floats; may equal x (in place)
- * @retval NNP_EINVAL NULL pointer, count = 0, stddev negative or not finite
- * @par Thread safety Reentrant.
- * @since 0.1.0
- */
-NNP_API NNP_NODISCARD nnp_status nnp_noise_gaussian(const float *x, size_t count, double stddev,
-                                                    uint64_t seed, float *out);
-
-/**
- * @brief The "amplified" sets of Table 4: each example's perturbation r = x_adv − x rescaled to
- * a per-value RMS of `rms`, out = clip(x + rms · r / RMS(r), 0, 1).
- *
- * The paper's "amplified to stddev 0.1" cannot mean an L2 norm of 0.1 (that would shrink the
- * perturbation, research/paper.md §5); the library reads it as RMS, as the notes and
- * reproductions do. Examples with r = 0 are copied unchanged. Clipping makes the final RMS
- * at most `rms`.
- * @param[in]  x       n × d clean examples in [0,1]
- * @param[in]  x_adv   n × d adversarial examples
- * @param[in]  n, d    examples and values per example, ≥ 1 each
- * @param[in]  rms     target RMS per value, ≥ 0
- * @param[out] out     n × d floats; may equal x_adv
- * @retval NNP_EINVAL NULL pointer, zero size, rms negative or not finite
- * @par Thread safety Reentrant.
- * @since 0.1.0
- */
-NNP_API NNP_NODISCARD nnp_status nnp_perturbation_rescale(const float *x, const float *x_adv,
-                                                          size_t n, size_t d, double rms,
-                                                          float *out);
 
 /* ===================== The attacks that followed the paper ===================== */
 
 /**
- * @brief Options of nnp_attack_fgsm(). Initialise with nnp_fgsm_attack_opts_init().
+ * @brief Options of nnp_attack_fgsm(). Initialise with nnp_attack_fgsm_opts_init().
  *
  * The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015), an L∞ attack of one
  * gradient step: with g the input gradient of the softmax cross-entropy at x,
@@ -244,37 +165,37 @@ NNP_API NNP_NODISCARD nnp_status nnp_perturbation_rescale(const float *x, const 
  * bisection, within epsilon / 2^search_steps, not necessarily the global minimum.
  * The result's `c` is the ε of the returned x_adv.
  */
-typedef struct nnp_fgsm_attack_opts {
-    size_t size;               /**< sizeof(nnp_fgsm_attack_opts), set by the init function */
+typedef struct nnp_attack_fgsm_opts {
+    size_t size;               /**< sizeof(nnp_attack_fgsm_opts), set by the init function */
     double epsilon;            /**< L∞ step, with `minimal` the largest ε tried; in (0, 1]
                                     (default 0.1) */
     int minimal;               /**< 0 (default): one step of size epsilon; 1: the minimal-ε
                                     search described above */
     size_t search_steps;       /**< bisection steps of the minimal-ε search, 1 … 64
                                     (default 16) */
-    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    size_t batch_size;         /**< examples per batched pass, ≥ 1 (default 128) */
     nnp_progress_fn progress;  /**< called after each batched pass with (passes done × examples,
                                     total), or NULL; non-zero cancels */
     void *progress_user;       /**< passed to `progress` */
-} nnp_fgsm_attack_opts;
+} nnp_attack_fgsm_opts;
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of
- * ::nnp_fgsm_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * ::nnp_attack_fgsm_opts and sets `opts->size = size` (see "Conventions" in nnprobe.h).
  * @param[out] opts  the caller's struct
  * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @par Thread safety Reentrant.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_fgsm_attack_opts_init_sized(nnp_fgsm_attack_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_attack_fgsm_opts_init_sized(nnp_attack_fgsm_opts *opts,
                                                                  size_t size);
-/** @brief nnp_fgsm_attack_opts_init_sized() with the size of the caller's struct. */
-#define nnp_fgsm_attack_opts_init(opts) nnp_fgsm_attack_opts_init_sized((opts), sizeof *(opts))
+/** @brief nnp_attack_fgsm_opts_init_sized() with the size of the caller's struct. */
+#define nnp_attack_fgsm_opts_init(opts) nnp_attack_fgsm_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief FGSM (Goodfellow et al. 2015), L∞, optionally with the minimal-ε search; see
- * ::nnp_fgsm_attack_opts.
+ * ::nnp_attack_fgsm_opts.
  *
  * One batched forward/backward pass per group of opts.batch examples (`evaluations` = 1),
  * plus with `minimal` 1 + search_steps batched forward passes (`iterations` counts the ε
@@ -296,11 +217,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_fgsm_attack_opts_init_sized(nnp_fgsm_attack
  *         of ε = epsilon), with `c` that ε
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_attack_fgsm(const nnp_net *net, const float *x,
                                                  const int32_t *labels, const int32_t *targets,
-                                                 size_t n, const nnp_fgsm_attack_opts *opts,
+                                                 size_t n, const nnp_attack_fgsm_opts *opts,
                                                  float *x_adv, nnp_attack_result *results);
 
 /** @brief The norm of a perturbation ball (nnp_attack_pgd()). */
@@ -310,7 +231,7 @@ typedef enum nnp_attack_norm {
 } nnp_attack_norm;
 
 /**
- * @brief Options of nnp_attack_pgd(). Initialise with nnp_pgd_attack_opts_init().
+ * @brief Options of nnp_attack_pgd(). Initialise with nnp_attack_pgd_opts_init().
  *
  * Projected gradient descent (Madry et al. 2018) on the softmax cross-entropy (ascending the
  * true label's loss, or descending the target's), inside B = {x' : ‖x' − x‖ ≤ ε} ∩ [0,1]^m:
@@ -332,8 +253,8 @@ typedef enum nnp_attack_norm {
  * last iterate x_steps. With steps = 0 nothing runs and x_adv = x; with ε = 0 every iterate is
  * x. All steps run for every example (no early stop). The result's `c` is ε.
  */
-typedef struct nnp_pgd_attack_opts {
-    size_t size;               /**< sizeof(nnp_pgd_attack_opts), set by the init function */
+typedef struct nnp_attack_pgd_opts {
+    size_t size;               /**< sizeof(nnp_attack_pgd_opts), set by the init function */
     nnp_attack_norm norm;      /**< ::NNP_ATTACK_NORM_LINF (default) or ::NNP_ATTACK_NORM_L2 */
     double epsilon;            /**< radius of the ball, finite and ≥ 0 (default 0.1; the scale
                                     differs between norms: an L2 ball of radius ε·sqrt(m)
@@ -345,28 +266,28 @@ typedef struct nnp_pgd_attack_opts {
                                     and back) */
     int random_start;          /**< 1 (default): start from a random point of the ball; 0: from x */
     uint64_t seed;             /**< seed of the random start (default 1) */
-    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    size_t batch_size;         /**< examples per batched pass, ≥ 1 (default 128) */
     nnp_progress_fn progress;  /**< called after each step with (steps done summed over examples,
                                     n·steps), or NULL; non-zero cancels */
     void *progress_user;       /**< passed to `progress` */
-} nnp_pgd_attack_opts;
+} nnp_attack_pgd_opts;
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of
- * ::nnp_pgd_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * ::nnp_attack_pgd_opts and sets `opts->size = size` (see "Conventions" in nnprobe.h).
  * @param[out] opts  the caller's struct
  * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @par Thread safety Reentrant.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_pgd_attack_opts_init_sized(nnp_pgd_attack_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd_opts_init_sized(nnp_attack_pgd_opts *opts,
                                                                 size_t size);
-/** @brief nnp_pgd_attack_opts_init_sized() with the size of the caller's struct. */
-#define nnp_pgd_attack_opts_init(opts) nnp_pgd_attack_opts_init_sized((opts), sizeof *(opts))
+/** @brief nnp_attack_pgd_opts_init_sized() with the size of the caller's struct. */
+#define nnp_attack_pgd_opts_init(opts) nnp_attack_pgd_opts_init_sized((opts), sizeof *(opts))
 
 /**
- * @brief PGD (Madry et al. 2018), L∞ or L2, with random start; see ::nnp_pgd_attack_opts.
+ * @brief PGD (Madry et al. 2018), L∞ or L2, with random start; see ::nnp_attack_pgd_opts.
  *
  * Each step is one batched forward/backward pass of a group of opts.batch examples
  * (`iterations` = `evaluations` = steps, plus one forward pass at the end).
@@ -387,15 +308,15 @@ NNP_API NNP_NODISCARD nnp_status nnp_pgd_attack_opts_init_sized(nnp_pgd_attack_o
  *         latest complete iterate, else x
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd(const nnp_net *net, const float *x,
                                                 const int32_t *labels, const int32_t *targets,
-                                                size_t n, const nnp_pgd_attack_opts *opts,
+                                                size_t n, const nnp_attack_pgd_opts *opts,
                                                 float *x_adv, nnp_attack_result *results);
 
 /**
- * @brief Options of nnp_attack_deepfool(). Initialise with nnp_deepfool_attack_opts_init().
+ * @brief Options of nnp_attack_deepfool(). Initialise with nnp_attack_deepfool_opts_init().
  *
  * DeepFool (Moosavi-Dezfooli, Fawzi & Frossard 2016, Algorithm 2), L2. At the current point x_i
  * with logits z and true label y, for each candidate class k ≠ y: f_k = z_k − z_y and
@@ -416,38 +337,38 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd(const nnp_net *net, const float 
  * Returned: the first iterate that reaches the goal, else the last iterate. The result's `c`
  * is 0; `evaluations` counts backward passes of the example.
  */
-typedef struct nnp_deepfool_attack_opts {
-    size_t size;               /**< sizeof(nnp_deepfool_attack_opts), set by the init function */
+typedef struct nnp_attack_deepfool_opts {
+    size_t size;               /**< sizeof(nnp_attack_deepfool_opts), set by the init function */
     size_t max_iterations;     /**< steps per example, 1 … 10^6 (default 50) */
     double overshoot;          /**< η, finite and in [0, 1] (default 0.02, the paper's and
                                     Foolbox's) */
     size_t candidates;         /**< classes considered including the true label, ≥ 2, or 0 for
                                     all; more than the net has means all (default 10) */
-    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    size_t batch_size;         /**< examples per batched pass, ≥ 1 (default 128) */
     nnp_progress_fn progress;  /**< called after each step with (steps done summed over examples,
                                     n·max_iterations; a finished example counts all its steps),
                                     or NULL; non-zero cancels */
     void *progress_user;       /**< passed to `progress` */
-} nnp_deepfool_attack_opts;
+} nnp_attack_deepfool_opts;
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of
- * ::nnp_deepfool_attack_opts and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * ::nnp_attack_deepfool_opts and sets `opts->size = size` (see "Conventions" in nnprobe.h).
  * @param[out] opts  the caller's struct
  * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @par Thread safety Reentrant.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_deepfool_attack_opts_init_sized(
-    nnp_deepfool_attack_opts *opts, size_t size);
-/** @brief nnp_deepfool_attack_opts_init_sized() with the size of the caller's struct. */
-#define nnp_deepfool_attack_opts_init(opts) \
-    nnp_deepfool_attack_opts_init_sized((opts), sizeof *(opts))
+NNP_API NNP_NODISCARD nnp_status nnp_attack_deepfool_opts_init_sized(
+    nnp_attack_deepfool_opts *opts, size_t size);
+/** @brief nnp_attack_deepfool_opts_init_sized() with the size of the caller's struct. */
+#define nnp_attack_deepfool_opts_init(opts) \
+    nnp_attack_deepfool_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief DeepFool (Moosavi-Dezfooli et al. 2016), L2, untargeted as in the paper or targeted;
- * see ::nnp_deepfool_attack_opts.
+ * see ::nnp_attack_deepfool_opts.
  *
  * Batched: each step is one forward pass and (candidates − 1) backward passes (targeted: one)
  * of the examples of a group still running; examples leave the group once they succeed.
@@ -466,16 +387,16 @@ NNP_API NNP_NODISCARD nnp_status nnp_deepfool_attack_opts_init_sized(
  *         examples are complete; the others hold their latest iterate (or x)
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_attack_deepfool(const nnp_net *net, const float *x,
                                                      const int32_t *labels,
                                                      const int32_t *targets, size_t n,
-                                                     const nnp_deepfool_attack_opts *opts,
+                                                     const nnp_attack_deepfool_opts *opts,
                                                      float *x_adv, nnp_attack_result *results);
 
 /**
- * @brief Options of nnp_attack_cw(). Initialise with nnp_cw_attack_opts_init().
+ * @brief Options of nnp_attack_cw(). Initialise with nnp_attack_cw_opts_init().
  *
  * Carlini & Wagner's L2 attack (2017). With the change of variables x' = (tanh(w) + 1)/2,
  * which keeps x' inside [0,1] without constraints, each example minimises over w
@@ -498,8 +419,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_deepfool(const nnp_net *net, const f
  * Returned: the successful iterate of least L2 distortion over all values of c, and its c;
  * an example with no success gets the last iterate of the last c.
  */
-typedef struct nnp_cw_attack_opts {
-    size_t size;               /**< sizeof(nnp_cw_attack_opts), set by the init function */
+typedef struct nnp_attack_cw_opts {
+    size_t size;               /**< sizeof(nnp_attack_cw_opts), set by the init function */
     double c_init;             /**< first c, finite and > 0 (default 10⁻³, the paper's) */
     size_t binary_search_steps;/**< values of c per example, 1 … 1000 (default 9, the paper's) */
     size_t steps;              /**< Adam steps per value of c, 1 … 10^7 (default 1000; the
@@ -507,30 +428,30 @@ typedef struct nnp_cw_attack_opts {
     double learning_rate;      /**< Adam's step size on w, finite and > 0 (default 0.01) */
     double confidence;         /**< κ, finite and ≥ 0 (default 0) */
     int abort_early;           /**< 1 (default) or 0: see above */
-    size_t batch;              /**< examples per batched pass, ≥ 1 (default 128) */
+    size_t batch_size;         /**< examples per batched pass, ≥ 1 (default 128) */
     nnp_progress_fn progress;  /**< called after each Adam step with (steps done summed over
                                     examples, n·binary_search_steps·steps; an aborted value of
                                     c counts all its steps), or NULL; non-zero cancels */
     void *progress_user;       /**< passed to `progress` */
-} nnp_cw_attack_opts;
+} nnp_attack_cw_opts;
 
 /**
- * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_cw_attack_opts
- * and sets `opts->size = size` (see nnp_train_opts_init_sized()).
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_attack_cw_opts
+ * and sets `opts->size = size` (see "Conventions" in nnprobe.h).
  * @param[out] opts  the caller's struct
  * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @par Thread safety Reentrant.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_cw_attack_opts_init_sized(nnp_cw_attack_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_attack_cw_opts_init_sized(nnp_attack_cw_opts *opts,
                                                                size_t size);
-/** @brief nnp_cw_attack_opts_init_sized() with the size of the caller's struct. */
-#define nnp_cw_attack_opts_init(opts) nnp_cw_attack_opts_init_sized((opts), sizeof *(opts))
+/** @brief nnp_attack_cw_opts_init_sized() with the size of the caller's struct. */
+#define nnp_attack_cw_opts_init(opts) nnp_attack_cw_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief Carlini–Wagner L2 (2017), targeted or untargeted, with its search over c; see
- * ::nnp_cw_attack_opts.
+ * ::nnp_attack_cw_opts.
  *
  * Batched: each Adam step is one forward and one backward pass of the examples of a group
  * still running at the current c; `iterations` counts the example's Adam steps and
@@ -552,11 +473,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_cw_attack_opts_init_sized(nnp_cw_attack_opt
  *         iterate of the last completed value of c, else x
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_attack_cw(const nnp_net *net, const float *x,
                                                const int32_t *labels, const int32_t *targets,
-                                               size_t n, const nnp_cw_attack_opts *opts,
+                                               size_t n, const nnp_attack_cw_opts *opts,
                                                float *x_adv, nnp_attack_result *results);
 
 #ifdef __cplusplus

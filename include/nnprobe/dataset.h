@@ -45,7 +45,7 @@ typedef struct nnp_dataset nnp_dataset;
  * @retval NNP_EFORMAT malformed file (message names the file and the problem), or the two
  *         files hold different counts
  * @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_load_idx(const char *images_path,
                                                       const char *labels_path,
@@ -61,22 +61,22 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_load_idx(const char *images_path,
  * @retval NNP_EINVAL NULL images/out, zero or too large dimension, value outside [0,1] or
  *         non-finite, negative label (the message names the parameter or the index)
  * @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_create(size_t n, size_t channels, size_t height,
                                                     size_t width, const float *images,
                                                     const int32_t *labels, nnp_dataset **out);
 
 /** @brief Frees a data set; NULL is a no-op.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API void nnp_dataset_free(nnp_dataset *ds);
 
 /** @brief Number of examples (0 for NULL).
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API size_t nnp_dataset_count(const nnp_dataset *ds);
 
 /** @brief Floats per example, C·H·W (0 for NULL).
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API size_t nnp_dataset_example_size(const nnp_dataset *ds);
 
 /**
@@ -84,7 +84,7 @@ NNP_API size_t nnp_dataset_example_size(const nnp_dataset *ds);
  * @param[in]  ds  data set
  * @param[out] channels, height, width  each may be NULL
  * @retval NNP_EINVAL `ds` is NULL
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_shape(const nnp_dataset *ds, size_t *channels,
                                                    size_t *height, size_t *width);
@@ -92,19 +92,19 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_shape(const nnp_dataset *ds, size_t
 /**
  * @brief The images: count × example_size floats in [0,1].
  * @par Ownership Owned by the data set; valid until it is freed or modified. NULL for NULL.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API const float *nnp_dataset_images(const nnp_dataset *ds);
 
 /**
  * @brief The labels: count int32 values, or NULL if the set is unlabelled (or `ds` is NULL).
  * @par Ownership Owned by the data set; valid until it is freed or modified.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API const int32_t *nnp_dataset_labels(const nnp_dataset *ds);
 
 /** @brief One more than the largest label (0 if unlabelled or NULL).
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API size_t nnp_dataset_class_count(const nnp_dataset *ds);
 
 /**
@@ -118,7 +118,7 @@ NNP_API size_t nnp_dataset_class_count(const nnp_dataset *ds);
  * @param[out] out  receives the new data set; NULL on failure
  * @retval NNP_EINVAL NULL argument, count 0, or the range exceeds the set
  * @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_subset(const nnp_dataset *ds, size_t start,
                                                     size_t count, nnp_dataset **out);
@@ -132,7 +132,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_subset(const nnp_dataset *ds, size_
  * @param[out] out  receives the new data set; NULL on failure
  * @retval NNP_EINVAL NULL argument, count 0 or above 2^31−1, or an index ≥ nnp_dataset_count()
  * @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_select(const nnp_dataset *ds, const size_t *index,
                                                     size_t count, nnp_dataset **out);
@@ -142,7 +142,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_dataset_select(const nnp_dataset *ds, const
  * experiment): the label histogram is kept, the pairing with images is destroyed.
  * Deterministic for a given seed (Fisher–Yates with the library's own generator).
  * @retval NNP_EINVAL `ds` is NULL or unlabelled
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_permute_labels(nnp_dataset *ds, uint64_t seed);
 
@@ -169,7 +169,7 @@ typedef enum nnp_idx_type {
  *         labels_path equal to images_path, a label above 255 (does not fit type 0x08)
  * @retval NNP_EIO    a file cannot be written
  * @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_save_idx(const nnp_dataset *ds,
                                                       const char *images_path,

@@ -34,7 +34,7 @@ extern "C" {
  * @param[out] logits  n × nnp_net_output_size() floats, or NULL
  * @retval NNP_EINVAL NULL required pointer, n = 0, a label out of range, `ws` for another net
  * @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace *ws,
                                                const float *x, const int32_t *labels, size_t n,
@@ -53,7 +53,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace
  * @param[out] dx     n × nnp_net_input_size() floats
  * @param[out] value  n floats: φ_l(x_i)[unit], or NULL
  * @retval NNP_EINVAL as nnp_grad_loss(), or layer/unit out of range
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws,
                                                const float *x, size_t n, size_t layer,
@@ -70,7 +70,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace
  * @param[in]  v      n × output_size(layer) floats: the cotangent per example
  * @param[out] dx     n × nnp_net_input_size() floats
  * @retval NNP_EINVAL as nnp_grad_loss(), or layer out of range
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_grad_vjp(const nnp_net *net, nnp_workspace *ws,
                                               const float *x, size_t n, size_t layer,

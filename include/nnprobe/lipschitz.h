@@ -118,7 +118,7 @@ typedef struct nnp_lipschitz_opts {
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_lipschitz_opts
- * (see nnp_train_opts_init_sized() for why the size is passed).
+ * (see "Conventions" in nnprobe.h for why the size is passed).
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.2.0
  */
@@ -241,7 +241,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_lower(const nnp_net *net, const f
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x,
-                                                      int32_t label, size_t target, double radius,
+                                                      int32_t label, int32_t target, double radius,
                                                       const nnp_lipschitz_opts *opts,
                                                       double *estimate, double *max_sampled,
                                                       double *score);

@@ -10,7 +10,7 @@
  * input itself, within the box [0,1], with L2 and total-variation penalties.
  *
  * Directions are rows of a matrix: `n_dir` rows of nnp_layer_info::output_size floats each
- * (the layer's C×H×W output, flattened). nnp_direction_unit() and nnp_directions_random()
+ * (the layer's C×H×W output, flattened). nnp_maxact_directions_unit() and nnp_maxact_directions_random()
  * fill such rows; any other finite vector works too (it is not normalised).
  *
  * @par Thread safety
@@ -34,9 +34,9 @@ extern "C" {
  * @param[out] v     dim floats
  * @retval NNP_EINVAL NULL `v`, dim 0, or unit ≥ dim
  * @par Thread safety Safe from any thread.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_direction_unit(size_t dim, size_t unit, float *v);
+NNP_API NNP_NODISCARD nnp_status nnp_maxact_directions_unit(size_t dim, size_t unit, float *v);
 
 /**
  * @brief Writes `count` random unit vectors of dimension `dim` (uniform on the sphere: a
@@ -52,9 +52,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_direction_unit(size_t dim, size_t unit, flo
  * @param[out] v      count × dim floats
  * @retval NNP_EINVAL NULL `v`, dim or count 0, or count × dim overflows
  * @par Thread safety Safe from any thread.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_directions_random(size_t dim, size_t count, uint64_t seed,
+NNP_API NNP_NODISCARD nnp_status nnp_maxact_directions_random(size_t dim, size_t count, uint64_t seed,
                                                        float *v);
 
 /**
@@ -70,10 +70,10 @@ typedef struct nnp_maxact_search_opts {
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of
- * ::nnp_maxact_search_opts and sets `opts->size = size` (the rules of
- * nnp_train_opts_init_sized()).
+ * ::nnp_maxact_search_opts and sets `opts->size = size` (the rules are in
+ * nnprobe.h, "Conventions").
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_search_opts *opts,
                                                                    size_t size);
@@ -107,12 +107,12 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * @param[in]  directions   n_dir × output_size(layer) floats, each finite
  * @param[in]  n_dir        number of directions, ≥ 1
  * @param[in]  k            entries per list, ≥ 1
+ * @param[in]  opts         options, or NULL for the defaults
  * @param[out] top_index    n_dir × k example indices (row d: direction d), or NULL
  * @param[out] top_score    n_dir × k scores matching top_index, or NULL
  * @param[out] bottom_index n_dir × k example indices, or NULL
  * @param[out] bottom_score n_dir × k scores matching bottom_index, or NULL
  * @param[out] found        min(k, N), or NULL
- * @param[in]  opts         options, or NULL for the defaults
  * @retval NNP_EINVAL NULL net/data/directions, `ws` made for another net, all four outputs NULL, layer out of range,
  *         n_dir or k 0, data examples of another size than the net's input, a non-finite
  *         direction value (the message names the row and column), an option out of range
@@ -123,14 +123,15 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller owns every buffer; nothing is kept after the call.
  * @par Thread safety Read-only on `net` and `data`; `ws` is written.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws,
-                                                   const nnp_dataset *data, size_t layer, const float *directions,
-                                                   size_t n_dir, size_t k, size_t *top_index,
-                                                   float *top_score, size_t *bottom_index,
-                                                   float *bottom_score, size_t *found,
-                                                   const nnp_maxact_search_opts *opts);
+                                                   const nnp_dataset *data, size_t layer,
+                                                   const float *directions, size_t n_dir, size_t k,
+                                                   const nnp_maxact_search_opts *opts,
+                                                   size_t *top_index, float *top_score,
+                                                   size_t *bottom_index, float *bottom_score,
+                                                   size_t *found);
 
 /**
  * @brief Options of nnp_maxact_optimise(). Initialise with nnp_maxact_optimise_opts_init().
@@ -163,10 +164,10 @@ typedef struct nnp_maxact_optimise_opts {
 
 /**
  * @brief Fills the caller's `size` bytes of `opts` with the defaults of
- * ::nnp_maxact_optimise_opts and sets `opts->size = size` (the rules of
- * nnp_train_opts_init_sized()).
+ * ::nnp_maxact_optimise_opts and sets `opts->size = size` (the rules are in
+ * nnprobe.h, "Conventions").
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status
 nnp_maxact_optimise_opts_init_sized(nnp_maxact_optimise_opts *opts, size_t size);
@@ -211,7 +212,7 @@ nnp_maxact_optimise_opts_init_sized(nnp_maxact_optimise_opts *opts, size_t size)
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller owns every buffer; nothing is kept after the call.
  * @par Thread safety Read-only on `net`; `ws` is written.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_maxact_optimise(const nnp_net *net, nnp_workspace *ws,
                                                      size_t layer,

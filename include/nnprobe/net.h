@@ -93,7 +93,7 @@ typedef struct nnp_layer_info {
 } nnp_layer_info;
 
 /** @brief Number of ::nnp_layer_kind values (one past the largest), for FFI callers.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API int nnp_layer_kind_count(void);
 
 /**
@@ -103,7 +103,7 @@ NNP_API int nnp_layer_kind_count(void);
  * Static storage; never free it.
  * @par Thread safety
  * Safe from any thread.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API const char *nnp_layer_kind_name(nnp_layer_kind kind);
 
@@ -115,7 +115,7 @@ NNP_API const char *nnp_layer_kind_name(nnp_layer_kind kind);
  * @retval NNP_EINVAL `out` is NULL or a dimension is 0 or too large
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller frees the handle with nnp_net_free().
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_create(size_t channels, size_t height, size_t width,
                                                 nnp_net **out);
@@ -123,7 +123,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_create(size_t channels, size_t height, 
 /**
  * @brief Frees a network. NULL is a no-op.
  * @par Thread safety No other call may use the net at the same time.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API void nnp_net_free(nnp_net *net);
 
@@ -133,7 +133,7 @@ NNP_API void nnp_net_free(nnp_net *net);
  * @param[out] out  receives the copy (NULL on failure); free with nnp_net_free().
  * @retval NNP_EINVAL NULL argument @retval NNP_ENOMEM out of memory
  * @par Thread safety Reads `net` only.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out);
 
@@ -146,7 +146,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out
  * @param[in]  units  number of outputs, 1 … 2^24
  * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net or units out of range @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_dense(nnp_net *net, size_t units, size_t *layer);
 
@@ -159,7 +159,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_dense(nnp_net *net, size_t units, s
  *                    nnp_net_add_leaky_relu() takes any α)
  * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net or `kind` not an activation @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind,
                                                         size_t *layer);
@@ -173,7 +173,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_
  * @param[in]  alpha  slope for negative inputs, finite (any sign; 0 gives a ReLU)
  * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net, α not finite @retval NNP_ENOMEM out of memory
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_leaky_relu(nnp_net *net, double alpha,
                                                         size_t *layer);
@@ -188,15 +188,15 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_leaky_relu(nnp_net *net, double alp
 NNP_API NNP_NODISCARD nnp_status nnp_net_branch_from(nnp_net *net, size_t layer);
 
 /**
- * @brief Options of a 2-D convolution layer. Fill with nnp_conv2d_opts_init(&o), then set
+ * @brief Options of a 2-D convolution layer. Fill with nnp_net_conv2d_opts_init(&o), then set
  * at least `out_channels` and the kernel size.
  *
  * Output size per spatial axis: floor((in + pad_before + pad_after − dilation·(k−1) − 1) /
  * stride) + 1, which must be ≥ 1. Weights are out_channels × (in_channels/groups) × kernel_h ×
  * kernel_w (PyTorch's and ONNX's layout); biases one per output channel.
  */
-typedef struct nnp_conv2d_opts {
-    size_t size;            /**< sizeof(nnp_conv2d_opts), set by nnp_conv2d_opts_init() */
+typedef struct nnp_net_conv2d_opts {
+    size_t size;            /**< sizeof(nnp_net_conv2d_opts), set by nnp_net_conv2d_opts_init() */
     size_t out_channels;    /**< output channels, ≥ 1, a multiple of groups (default 0: must be set) */
     size_t kernel_h;        /**< kernel height ≥ 1 (default 3) */
     size_t kernel_w;        /**< kernel width ≥ 1 (default 3) */
@@ -211,17 +211,17 @@ typedef struct nnp_conv2d_opts {
     size_t groups;          /**< groups ≥ 1 dividing in and out channels; = in channels for
                                  depthwise (default 1) */
     int bias;               /**< non-zero: one bias per output channel (default 1) */
-} nnp_conv2d_opts;
+} nnp_net_conv2d_opts;
 
 /**
- * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_conv2d_opts
- * (see nnp_train_opts_init_sized() for why the size is passed).
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_net_conv2d_opts
+ * (see "Conventions" in nnprobe.h for why the size is passed).
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_conv2d_opts_init_sized(nnp_conv2d_opts *opts, size_t size);
-/** @brief nnp_conv2d_opts_init_sized() with the size of the caller's struct. */
-#define nnp_conv2d_opts_init(opts) nnp_conv2d_opts_init_sized((opts), sizeof *(opts))
+NNP_API NNP_NODISCARD nnp_status nnp_net_conv2d_opts_init_sized(nnp_net_conv2d_opts *opts, size_t size);
+/** @brief nnp_net_conv2d_opts_init_sized() with the size of the caller's struct. */
+#define nnp_net_conv2d_opts_init(opts) nnp_net_conv2d_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief Appends a 2-D convolution (NCHW, zero padding) on the last layer (or the one named
@@ -235,11 +235,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_conv2d_opts_init_sized(nnp_conv2d_opts *opt
  * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_conv2d_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_net_conv2d_opts *opts,
                                                     size_t *layer);
 
 /**
- * @brief Options of 2-D max and average pooling. Fill with nnp_pool2d_opts_init(&o).
+ * @brief Options of 2-D max and average pooling. Fill with nnp_net_pool2d_opts_init(&o).
  *
  * Semantics are ONNX's MaxPool and AveragePool with ceil_mode 0. Output size per spatial
  * axis: floor((in + pad_before + pad_after − kernel) / stride) + 1, which must be ≥ 1; the
@@ -248,8 +248,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_conv
  * one real (non-padding) cell. Padding cells never win a max; for averages they count (as
  * zeros) only if `count_include_pad`.
  */
-typedef struct nnp_pool2d_opts {
-    size_t size;            /**< sizeof(nnp_pool2d_opts), set by nnp_pool2d_opts_init() */
+typedef struct nnp_net_pool2d_opts {
+    size_t size;            /**< sizeof(nnp_net_pool2d_opts), set by nnp_net_pool2d_opts_init() */
     size_t kernel_h;        /**< window height ≥ 1 (default 2) */
     size_t kernel_w;        /**< window width ≥ 1 (default 2) */
     size_t stride_h;        /**< vertical stride ≥ 1 (default 2) */
@@ -261,17 +261,17 @@ typedef struct nnp_pool2d_opts {
     int count_include_pad;  /**< non-zero: average pooling divides every window's sum by
                                  kernel_h·kernel_w; 0: by its number of real cells (default 0).
                                  Ignored by max pooling. */
-} nnp_pool2d_opts;
+} nnp_net_pool2d_opts;
 
 /**
- * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_pool2d_opts
- * (see nnp_train_opts_init_sized() for why the size is passed).
+ * @brief Fills the caller's `size` bytes of `opts` with the defaults of ::nnp_net_pool2d_opts
+ * (see "Conventions" in nnprobe.h for why the size is passed).
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_pool2d_opts_init_sized(nnp_pool2d_opts *opts, size_t size);
-/** @brief nnp_pool2d_opts_init_sized() with the size of the caller's struct. */
-#define nnp_pool2d_opts_init(opts) nnp_pool2d_opts_init_sized((opts), sizeof *(opts))
+NNP_API NNP_NODISCARD nnp_status nnp_net_pool2d_opts_init_sized(nnp_net_pool2d_opts *opts, size_t size);
+/** @brief nnp_net_pool2d_opts_init_sized() with the size of the caller's struct. */
+#define nnp_net_pool2d_opts_init(opts) nnp_net_pool2d_opts_init_sized((opts), sizeof *(opts))
 
 /**
  * @brief Appends 2-D max pooling (NCHW) on the last layer (or the one named by
@@ -290,7 +290,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_pool2d_opts_init_sized(nnp_pool2d_opts *opt
  * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_pool2d_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_net_pool2d_opts *opts,
                                                        size_t *layer);
 
 /**
@@ -299,7 +299,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_p
  * kernel_h·kernel_w with `count_include_pad`. NaNs propagate to every window holding them.
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_pool2d_opts *opts,
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_net_pool2d_opts *opts,
                                                        size_t *layer);
 
 /**
@@ -403,22 +403,22 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_add(nnp_net *net, size_t a, size_t 
 
 /**
  * @brief Number of layers, the input layer included (so ≥ 1). 0 if `net` is NULL.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API size_t nnp_net_layer_count(const nnp_net *net);
 
 /** @brief Floats per input example (C·H·W). 0 if `net` is NULL.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API size_t nnp_net_input_size(const nnp_net *net);
 
 /** @brief Floats per output example: the last layer's size (the number of classes for a
  *  classifier). 0 if `net` is NULL.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API size_t nnp_net_output_size(const nnp_net *net);
 
 /** @brief Total number of trainable parameters (weights and biases of all layers).
  *  0 if `net` is NULL.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API size_t nnp_net_param_count(const nnp_net *net);
 
 /**
@@ -427,7 +427,7 @@ NNP_API size_t nnp_net_param_count(const nnp_net *net);
  * @param[in]  layer  0 … nnp_net_layer_count()−1
  * @param[out] info   caller's struct with `info->size` set to sizeof(nnp_layer_info)
  * @retval NNP_EINVAL NULL argument, layer out of range, or info->size is 0
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_layer_info(const nnp_net *net, size_t layer,
                                                     nnp_layer_info *info);
@@ -439,7 +439,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_layer_info(const nnp_net *net, size_t l
  * Bengio, 2010, eq. 16; for a convolution fan_in = (C_in/groups)·kh·kw, fan_out = C_out·kh·kw);
  * their biases are set to zero. Batch normalisation keeps its parameters. The same seed gives the same parameters on every machine.
  * @retval NNP_EINVAL `net` is NULL
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed);
 
@@ -451,7 +451,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_init_params(nnp_net *net, uint64_t seed
  *                      inputs, row-major, as PyTorch's Linear.weight)
  * @param[out] bias     nnp_layer_info::bias_count floats, or NULL to skip
  * @retval NNP_EINVAL NULL net or layer out of range
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_get_params(const nnp_net *net, size_t layer,
                                                     float *weights, float *bias);
@@ -463,7 +463,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_get_params(const nnp_net *net, size_t l
  * @param[in] weights  weight_count floats, or NULL to leave the weights unchanged
  * @param[in] bias     bias_count floats, or NULL to leave the biases unchanged
  * @retval NNP_EINVAL NULL net, layer out of range, or a non-finite value (nothing is changed)
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_set_params(nnp_net *net, size_t layer,
                                                     const float *weights, const float *bias);
@@ -477,13 +477,13 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_set_params(nnp_net *net, size_t layer,
  * @param[out] out        receives the workspace; NULL on failure
  * @retval NNP_EINVAL NULL argument or max_batch 0 @retval NNP_ENOMEM out of memory
  * @par Thread safety One workspace must not be used by two threads at once.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_workspace_create(const nnp_net *net, size_t max_batch,
                                                       nnp_workspace **out);
 
 /** @brief Frees a workspace. NULL is a no-op.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API void nnp_workspace_free(nnp_workspace *ws);
 
 /**
@@ -496,9 +496,9 @@ NNP_API void nnp_workspace_free(nnp_workspace *ws);
  * @retval NNP_EINVAL NULL pointer, n = 0, or `ws` made for another net
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety See the file comment: concurrent calls need distinct workspaces.
- * @since 0.1.0
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_forward(const nnp_net *net, nnp_workspace *ws,
+NNP_API NNP_NODISCARD nnp_status nnp_net_forward(const nnp_net *net, nnp_workspace *ws,
                                              const float *x, size_t n, float *logits);
 
 /**
@@ -511,10 +511,10 @@ NNP_API NNP_NODISCARD nnp_status nnp_forward(const nnp_net *net, nnp_workspace *
  * @param[in]  n      batch size ≥ 1
  * @param[in]  layer  0 … nnp_net_layer_count()−1 (0 returns the input itself)
  * @param[out] out    n × nnp_layer_info::output_size floats
- * @retval NNP_EINVAL as nnp_forward(), or layer out of range
- * @since 0.1.0
+ * @retval NNP_EINVAL as nnp_net_forward(), or layer out of range
+ * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_forward_layer(const nnp_net *net, nnp_workspace *ws,
+NNP_API NNP_NODISCARD nnp_status nnp_net_forward_layer(const nnp_net *net, nnp_workspace *ws,
                                                    const float *x, size_t n, size_t layer,
                                                    float *out);
 

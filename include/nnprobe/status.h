@@ -34,7 +34,7 @@ typedef enum nnp_status {
 } nnp_status;
 
 /** @brief Number of status codes (one past the largest value), for FFI callers.
- *  @since 0.1.0 */
+ *  @since 0.2.0 */
 NNP_API int nnp_status_count(void);
 
 /**
@@ -42,7 +42,7 @@ NNP_API int nnp_status_count(void);
  * @param[in] status any value; unknown values give "unknown status".
  * @par Ownership Static storage; never free it.
  * @par Thread safety Safe from any thread.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API const char *nnp_status_str(nnp_status status);
 
@@ -51,7 +51,7 @@ NNP_API const char *nnp_status_str(nnp_status status);
  * @param[in] status any value; unknown values give "NNP_UNKNOWN".
  * @par Ownership Static storage; never free it.
  * @par Thread safety Safe from any thread.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API const char *nnp_status_name(nnp_status status);
 
@@ -63,7 +63,7 @@ NNP_API const char *nnp_status_name(nnp_status status);
  * @par Ownership Owned by the library, valid until the next nnp_ call on the same thread;
  * never free it.
  * @par Thread safety Each thread has its own message.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API const char *nnp_last_error(void);
 
@@ -76,14 +76,6 @@ NNP_API const char *nnp_last_error(void);
  *         returns ::NNP_ECANCELLED, leaving its outputs in the consistent state it documents.
  */
 typedef int (*nnp_progress_fn)(uint64_t done, uint64_t total, void *user);
-
-/**
- * @brief Releases memory the library allocated for the caller (where a function says so).
- * @param[in] p pointer from such a function, or NULL (no-op).
- * @par Thread safety Safe from any thread.
- * @since 0.1.0
- */
-NNP_API void nnp_free(void *p);
 
 #ifdef __cplusplus
 }

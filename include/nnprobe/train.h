@@ -70,15 +70,11 @@ typedef struct nnp_train_opts {
  * @brief Fills the caller's `size` bytes of `opts` with the defaults listed in
  * ::nnp_train_opts and sets `opts->size = size`.
  *
- * C and C++ callers use the macro nnp_train_opts_init(&opts), which passes the size of the
- * struct their header declares; FFI callers pass it themselves (ctypes.sizeof). Writing only
- * the caller's size keeps a program built against an older header safe with a newer library:
- * fields it does not know about are not written, and nnp_train() gives them their defaults.
- * Bytes beyond the library's own struct (a newer header) are zeroed.
+ * The rule every options struct follows is in nnprobe.h, "Conventions".
  * @param[out] opts  the caller's struct
  * @param[in]  size  sizeof the caller's struct, ≥ sizeof(size_t)
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init_sized(nnp_train_opts *opts, size_t size);
 
@@ -104,24 +100,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init_sized(nnp_train_opts *opts,
  *         (learning rate too large?); the net holds the parameters from before that step
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Modifies `net`: nothing else may use it meanwhile.
- * @since 0.1.0
+ * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_train(nnp_net *net, const nnp_dataset *data,
                                            const nnp_train_opts *opts, double *final_loss);
 
-/**
- * @brief Classification error rate and mean cross-entropy of `net` on a labelled data set.
- * @param[in]  net         classifier (its output size is the number of classes)
- * @param[in]  data        labelled data set with examples of the net's input size
- * @param[out] error_rate  fraction of examples whose arg-max logit is not the label, or NULL
- * @param[out] mean_loss   mean softmax cross-entropy, or NULL
- * @retval NNP_EINVAL NULL net/data, shape mismatch, unlabelled data, label ≥ classes
- * @retval NNP_ENOMEM out of memory
- * @par Thread safety Read-only on `net` and `data`.
- * @since 0.1.0
- */
-NNP_API NNP_NODISCARD nnp_status nnp_evaluate(const nnp_net *net, const nnp_dataset *data,
-                                              double *error_rate, double *mean_loss);
 
 #ifdef __cplusplus
 }

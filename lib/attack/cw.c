@@ -1,9 +1,9 @@
 /* Carlini & Wagner's L2 attack (Carlini & Wagner 2017, "Towards evaluating the robustness of
  * neural networks", §V: x' = ½(tanh w + 1), minimise ‖x' − x‖² + c·f(x') with
- * f = max(max_{i≠t} Z_i − Z_t, −κ), Adam, and a binary search over c). See nnp_cw_attack_opts
+ * f = max(max_{i≠t} Z_i − Z_t, −κ), Adam, and a binary search over c). See nnp_attack_cw_opts
  * in attack.h for the exact schedule.
  *
- * Per group of opts.batch examples: every value of c is one round; in a round each Adam step
+ * Per group of opts.batch_size examples: every value of c is one round; in a round each Adam step
  * is one batched forward and one batched backward pass over the examples of the group that are
  * still optimising (examples that abort early leave the round). Every example does the same
  * number of rounds, so rounds stay in step across the group. */
@@ -48,7 +48,7 @@ NNPI_SIMD_CLONES static void cw_adam(size_t d, const float *restrict xp, const f
 #define CW_ADAM_EPS 1e-8
 #define CW_BOX_SHRINK 0.999999 /* atanh(±1) is infinite: start from slightly inside */
 
-static void default_opts(nnp_cw_attack_opts *o)
+static void default_opts(nnp_attack_cw_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -58,17 +58,17 @@ static void default_opts(nnp_cw_attack_opts *o)
     o->learning_rate = 0.01;
     o->confidence = 0.0;
     o->abort_early = 1;
-    o->batch = 128;
+    o->batch_size = 128;
 }
 
-NNP_API nnp_status nnp_cw_attack_opts_init_sized(nnp_cw_attack_opts *opts, size_t size)
+NNP_API nnp_status nnp_attack_cw_opts_init_sized(nnp_attack_cw_opts *opts, size_t size)
 {
-    nnp_cw_attack_opts d;
+    nnp_attack_cw_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_cw_attack_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_cw_opts_init");
 }
 
-static nnp_status check_opts(const nnp_cw_attack_opts *o)
+static nnp_status check_opts(const nnp_attack_cw_opts *o)
 {
     const char *f = "nnp_attack_cw: opts";
     if (!(o->c_init > 0.0) || !isfinite(o->c_init))
@@ -86,7 +86,7 @@ static nnp_status check_opts(const nnp_cw_attack_opts *o)
                           o->confidence);
     if (o->abort_early != 0 && o->abort_early != 1)
         return nnpi_error(NNP_EINVAL, "%s.abort_early = %d must be 0 or 1", f, o->abort_early);
-    if (o->batch < 1) return nnpi_error(NNP_EINVAL, "%s.batch is 0", f);
+    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
     return NNP_OK;
 }
 
@@ -125,7 +125,7 @@ static double margin(const float *z, size_t k, int32_t label, int32_t target, in
 
 static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
                                const int32_t *labels, const int32_t *targets, size_t g,
-                               const nnp_cw_attack_opts *o, nnpi_progress *prog, cw_work *w,
+                               const nnp_attack_cw_opts *o, nnpi_progress *prog, cw_work *w,
                                float *x_adv, nnp_attack_result *res)
 {
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
@@ -248,16 +248,16 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
 }
 
 NNP_API nnp_status nnp_attack_cw(const nnp_net *net, const float *x, const int32_t *labels,
-                                 const int32_t *targets, size_t n, const nnp_cw_attack_opts *opts,
+                                 const int32_t *targets, size_t n, const nnp_attack_cw_opts *opts,
                                  float *x_adv, nnp_attack_result *results)
 {
-    nnp_cw_attack_opts o;
+    nnp_attack_cw_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_cw: opts"));
     NNPI_TRY(check_opts(&o));
     NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t batch = nnpi_attack_batch(o.batch, n);
+    const size_t batch = nnpi_attack_batch(o.batch_size, n);
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, batch, &ws));
     const size_t bd = nnpi_mul(batch, d);

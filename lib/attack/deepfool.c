@@ -2,9 +2,9 @@
  * fool deep neural networks", Algorithm 2, multi-class, p = 2): step to the nearest boundary of
  * the classifier linearised at the current point, r = |f_l| / ‖w_l‖² · w_l, accumulate, and
  * overshoot by (1 + η). Targeted variant: the same step towards the boundary between the target
- * and the current arg-max. See nnp_deepfool_attack_opts in attack.h.
+ * and the current arg-max. See nnp_attack_deepfool_opts in attack.h.
  *
- * Per group of opts.batch examples; each step is one batched forward pass of the examples still
+ * Per group of opts.batch_size examples; each step is one batched forward pass of the examples still
  * running and one batched backward pass per candidate class (the vector–Jacobian product with
  * e_k − e_y gives ∇(z_k − z_y) directly). Examples leave once they reach the goal. */
 #include <math.h>
@@ -16,25 +16,25 @@
  * an iterate from stalling exactly on a boundary (ties, overshoot 0). */
 #define DEEPFOOL_STEP_PAD 1e-4
 
-static void default_opts(nnp_deepfool_attack_opts *o)
+static void default_opts(nnp_attack_deepfool_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
     o->max_iterations = 50;
     o->overshoot = 0.02;
     o->candidates = 10;
-    o->batch = 128;
+    o->batch_size = 128;
 }
 
-NNP_API nnp_status nnp_deepfool_attack_opts_init_sized(nnp_deepfool_attack_opts *opts,
+NNP_API nnp_status nnp_attack_deepfool_opts_init_sized(nnp_attack_deepfool_opts *opts,
                                                        size_t size)
 {
-    nnp_deepfool_attack_opts d;
+    nnp_attack_deepfool_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_deepfool_attack_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_deepfool_opts_init");
 }
 
-static nnp_status check_opts(const nnp_deepfool_attack_opts *o)
+static nnp_status check_opts(const nnp_attack_deepfool_opts *o)
 {
     const char *f = "nnp_attack_deepfool: opts";
     if (o->max_iterations < 1 || o->max_iterations > 1000000)
@@ -45,7 +45,7 @@ static nnp_status check_opts(const nnp_deepfool_attack_opts *o)
     if (o->candidates == 1)
         return nnpi_error(NNP_EINVAL, "%s.candidates = 1 must be >= 2 (the true label and at "
                           "least one other class) or 0 (all)", f);
-    if (o->batch < 1) return nnpi_error(NNP_EINVAL, "%s.batch is 0", f);
+    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
     return NNP_OK;
 }
 
@@ -100,7 +100,7 @@ static void consider(df_work *w, size_t p, size_t d, double f)
 
 static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
                                const int32_t *labels, const int32_t *targets, size_t g,
-                               const nnp_deepfool_attack_opts *o, nnpi_progress *prog,
+                               const nnp_attack_deepfool_opts *o, nnpi_progress *prog,
                                df_work *w, float *x_adv, nnp_attack_result *res)
 {
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net), m = w->C - 1;
@@ -212,16 +212,16 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
 
 NNP_API nnp_status nnp_attack_deepfool(const nnp_net *net, const float *x, const int32_t *labels,
                                        const int32_t *targets, size_t n,
-                                       const nnp_deepfool_attack_opts *opts, float *x_adv,
+                                       const nnp_attack_deepfool_opts *opts, float *x_adv,
                                        nnp_attack_result *results)
 {
-    nnp_deepfool_attack_opts o;
+    nnp_attack_deepfool_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_deepfool: opts"));
     NNPI_TRY(check_opts(&o));
     NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t batch = nnpi_attack_batch(o.batch, n);
+    const size_t batch = nnpi_attack_batch(o.batch_size, n);
     df_work w = {0};
     w.C = o.candidates == 0 || o.candidates > k ? k : o.candidates;
     nnp_workspace *ws = NULL;

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "attack/common.h"
+#include "net/loss.h"
 
 /* Batch of the classification passes: large enough for GEMM speed, small enough for cache. */
 enum { EVAL_BATCH = 256 };
@@ -26,23 +27,42 @@ static nnp_status check_labels(const int32_t *labels, size_t n, size_t k, const 
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_error_rate(const nnp_net *net, const float *x, const int32_t *labels,
-                                  size_t n, double *rate)
+NNP_API nnp_status nnp_eval_error_rate(const nnp_net *net, const float *x, const int32_t *labels,
+                                       size_t n, double *error_rate, double *mean_loss)
 {
-    NNPI_CHECK_NULL(labels);
-    NNPI_CHECK_NULL(rate);
-    const nnp_net *nets[1] = {net};
-    const float *sets[1] = {x};
+    const char *f = "nnp_eval_error_rate";
     NNPI_CHECK_NULL(net);
     NNPI_CHECK_NULL(x);
-    return nnp_transfer_matrix(nets, 1, sets, 1, labels, n, rate);
+    NNPI_CHECK_NULL(labels);
+    if (error_rate == NULL && mean_loss == NULL)
+        return nnpi_error(NNP_EINVAL, "%s: error_rate and mean_loss are both NULL", f);
+    if (n == 0) return nnpi_error(NNP_EINVAL, "%s: n is 0", f);
+    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net), last = net->n_nodes - 1;
+    NNPI_TRY(check_labels(labels, n, k, f));
+    const size_t batch = n < EVAL_BATCH ? n : EVAL_BATCH;
+    nnp_workspace *ws = NULL;
+    NNPI_TRY(nnp_workspace_create(net, batch, &ws));
+    size_t wrong = 0;
+    double loss = 0.0;
+    for (size_t s = 0; s < n; s += batch) {
+        const size_t g = n - s < batch ? n - s : batch;
+        const float *xs = x + s * d;
+        nnpi_forward(net, ws, xs, g, last);
+        const float *z = nnpi_node_output(ws, xs, last);
+        if (mean_loss) loss += nnpi_softmax_xent(z, labels + s, g, k, 0.0f, NULL, NULL);
+        for (size_t i = 0; i < g; i++) wrong += nnpi_argmax(z + i * k, k) != labels[s + i];
+    }
+    nnp_workspace_free(ws);
+    if (error_rate) *error_rate = (double)wrong / (double)n;
+    if (mean_loss) *mean_loss = loss / (double)n;
+    return NNP_OK;
 }
 
-NNP_API nnp_status nnp_transfer_matrix(const nnp_net *const *nets, size_t n_nets,
+NNP_API nnp_status nnp_eval_transfer_matrix(const nnp_net *const *nets, size_t n_nets,
                                        const float *const *sets, size_t n_sets,
                                        const int32_t *labels, size_t n, double *errors)
 {
-    const char *f = "nnp_transfer_matrix";
+    const char *f = "nnp_eval_transfer_matrix";
     NNPI_CHECK_NULL(nets);
     NNPI_CHECK_NULL(sets);
     NNPI_CHECK_NULL(labels);
@@ -81,14 +101,14 @@ static float clip01(double v)
     return (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
 }
 
-NNP_API nnp_status nnp_noise_gaussian(const float *x, size_t count, double stddev, uint64_t seed,
+NNP_API nnp_status nnp_eval_noise_gaussian(const float *x, size_t count, double stddev, uint64_t seed,
                                       float *out)
 {
     NNPI_CHECK_NULL(x);
     NNPI_CHECK_NULL(out);
-    if (count == 0) return nnpi_error(NNP_EINVAL, "nnp_noise_gaussian: count is 0");
+    if (count == 0) return nnpi_error(NNP_EINVAL, "nnp_eval_noise_gaussian: count is 0");
     if (!(stddev >= 0.0) || !isfinite(stddev))
-        return nnpi_error(NNP_EINVAL, "nnp_noise_gaussian: stddev = %g must be finite and >= 0",
+        return nnpi_error(NNP_EINVAL, "nnp_eval_noise_gaussian: stddev = %g must be finite and >= 0",
                           stddev);
     nnpi_rng rng;
     nnpi_rng_seed(&rng, seed);
@@ -96,20 +116,20 @@ NNP_API nnp_status nnp_noise_gaussian(const float *x, size_t count, double stdde
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_perturbation_rescale(const float *x, const float *x_adv, size_t n,
+NNP_API nnp_status nnp_eval_perturbation_rescale(const float *x, const float *x_adv, size_t n,
                                             size_t d, double rms, float *out)
 {
     NNPI_CHECK_NULL(x);
     NNPI_CHECK_NULL(x_adv);
     NNPI_CHECK_NULL(out);
     if (n == 0 || d == 0)
-        return nnpi_error(NNP_EINVAL, "nnp_perturbation_rescale: n = %zu, d = %zu: each must be "
+        return nnpi_error(NNP_EINVAL, "nnp_eval_perturbation_rescale: n = %zu, d = %zu: each must be "
                           ">= 1", n, d);
     if (!(rms >= 0.0) || !isfinite(rms))
-        return nnpi_error(NNP_EINVAL, "nnp_perturbation_rescale: rms = %g must be finite and >= 0",
+        return nnpi_error(NNP_EINVAL, "nnp_eval_perturbation_rescale: rms = %g must be finite and >= 0",
                           rms);
     if (nnpi_mul(n, d) == SIZE_MAX)
-        return nnpi_error(NNP_EINVAL, "nnp_perturbation_rescale: n·d overflows");
+        return nnpi_error(NNP_EINVAL, "nnp_eval_perturbation_rescale: n·d overflows");
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * d, *ai = x_adv + i * d;
         float *oi = out + i * d;

@@ -1,8 +1,8 @@
 /* The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015, "Explaining and harnessing
  * adversarial examples", eq. for η = ε·sign(∇ₓJ)), L∞, with an optional per-example bisection
- * for the smallest ε along the one sign direction. See nnp_fgsm_attack_opts in attack.h.
+ * for the smallest ε along the one sign direction. See nnp_attack_fgsm_opts in attack.h.
  *
- * Per group of opts.batch examples: one batched forward/backward pass for the sign of the
+ * Per group of opts.batch_size examples: one batched forward/backward pass for the sign of the
  * gradient, then (minimal search) batched forward passes over the trial points, all examples
  * of the group together. */
 #include <math.h>
@@ -10,24 +10,24 @@
 
 #include "attack/common.h"
 
-static void default_opts(nnp_fgsm_attack_opts *o)
+static void default_opts(nnp_attack_fgsm_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
     o->epsilon = 0.1;
     o->minimal = 0;
     o->search_steps = 16;
-    o->batch = 128;
+    o->batch_size = 128;
 }
 
-NNP_API nnp_status nnp_fgsm_attack_opts_init_sized(nnp_fgsm_attack_opts *opts, size_t size)
+NNP_API nnp_status nnp_attack_fgsm_opts_init_sized(nnp_attack_fgsm_opts *opts, size_t size)
 {
-    nnp_fgsm_attack_opts d;
+    nnp_attack_fgsm_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_fgsm_attack_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_fgsm_opts_init");
 }
 
-static nnp_status check_opts(const nnp_fgsm_attack_opts *o)
+static nnp_status check_opts(const nnp_attack_fgsm_opts *o)
 {
     const char *f = "nnp_attack_fgsm: opts";
     if (!(o->epsilon > 0.0 && o->epsilon <= 1.0))
@@ -37,7 +37,7 @@ static nnp_status check_opts(const nnp_fgsm_attack_opts *o)
     if (o->search_steps < 1 || o->search_steps > 64)
         return nnpi_error(NNP_EINVAL, "%s.search_steps = %zu must be in 1..64", f,
                           o->search_steps);
-    if (o->batch < 1) return nnpi_error(NNP_EINVAL, "%s.batch is 0", f);
+    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
     return NNP_OK;
 }
 
@@ -64,7 +64,7 @@ typedef struct fgsm_work {
 
 static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
                                const int32_t *labels, const int32_t *targets, size_t g,
-                               const nnp_fgsm_attack_opts *o, nnpi_progress *prog,
+                               const nnp_attack_fgsm_opts *o, nnpi_progress *prog,
                                fgsm_work *w, float *x_adv, nnp_attack_result *res)
 {
     const size_t d = nnp_net_input_size(net);
@@ -146,15 +146,15 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
 
 NNP_API nnp_status nnp_attack_fgsm(const nnp_net *net, const float *x, const int32_t *labels,
                                    const int32_t *targets, size_t n,
-                                   const nnp_fgsm_attack_opts *opts, float *x_adv,
+                                   const nnp_attack_fgsm_opts *opts, float *x_adv,
                                    nnp_attack_result *results)
 {
-    nnp_fgsm_attack_opts o;
+    nnp_attack_fgsm_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_fgsm: opts"));
     NNPI_TRY(check_opts(&o));
     NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
-    const size_t d = nnp_net_input_size(net), batch = nnpi_attack_batch(o.batch, n);
+    const size_t d = nnp_net_input_size(net), batch = nnpi_attack_batch(o.batch_size, n);
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, batch, &ws));
     fgsm_work w = {0};

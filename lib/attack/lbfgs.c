@@ -1,9 +1,9 @@
 /* The paper's attack (Szegedy et al. 2013, §4.1): per example, box-constrained L-BFGS on
  * ‖r‖² + c·loss(x + r) and a search over c (bracket geometrically, then bisect in log space),
- * keeping the successful solution of least distortion. See nnp_lbfgs_attack_opts in attack.h
+ * keeping the successful solution of least distortion. See nnp_attack_lbfgs_opts in attack.h
  * for the form of the penalty and why.
  *
- * Examples are processed in groups of opts.batch. Within a group, every "solve" is one call of
+ * Examples are processed in groups of opts.batch_size. Within a group, every "solve" is one call of
  * the batched L-BFGS core over the examples still searching, each with its own c; a round of
  * the core is one batched forward/backward pass. Examples leave the group's next solve once
  * their search is over. */
@@ -13,7 +13,7 @@
 #include "attack/common.h"
 #include "optim/lbfgs.h"
 
-static void default_opts(nnp_lbfgs_attack_opts *o)
+static void default_opts(nnp_attack_lbfgs_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -25,17 +25,17 @@ static void default_opts(nnp_lbfgs_attack_opts *o)
     o->max_iterations = 1000;
     o->pgtol = 1e-5;
     o->ftol = 2.2e-9;
-    o->batch = 128;
+    o->batch_size = 128;
 }
 
-NNP_API nnp_status nnp_lbfgs_attack_opts_init_sized(nnp_lbfgs_attack_opts *opts, size_t size)
+NNP_API nnp_status nnp_attack_lbfgs_opts_init_sized(nnp_attack_lbfgs_opts *opts, size_t size)
 {
-    nnp_lbfgs_attack_opts d;
+    nnp_attack_lbfgs_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_lbfgs_attack_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_lbfgs_opts_init");
 }
 
-static nnp_status check_opts(const nnp_lbfgs_attack_opts *o)
+static nnp_status check_opts(const nnp_attack_lbfgs_opts *o)
 {
     const char *f = "nnp_attack_lbfgs: opts";
     if (!(o->c_init > 0.0) || !isfinite(o->c_init))
@@ -49,7 +49,7 @@ static nnp_status check_opts(const nnp_lbfgs_attack_opts *o)
         return nnpi_error(NNP_EINVAL, "%s.pgtol = %g must be finite and >= 0", f, o->pgtol);
     if (!(o->ftol >= 0.0) || !isfinite(o->ftol))
         return nnpi_error(NNP_EINVAL, "%s.ftol = %g must be finite and >= 0", f, o->ftol);
-    if (o->batch < 1) return nnpi_error(NNP_EINVAL, "%s.batch is 0", f);
+    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
     if (o->c_bracket_steps > 1000 || o->c_bisect_steps > 1000)
         return nnpi_error(NNP_EINVAL, "%s.c_bracket_steps = %zu and c_bisect_steps = %zu must "
                           "be <= 1000", f, o->c_bracket_steps, o->c_bisect_steps);
@@ -115,7 +115,7 @@ static nnp_status eval_fg(void *ctx, size_t n_active, const size_t *ids, const f
 
 /* Next c after a solve that did (ok) or did not reach the goal; clears `searching` when the
  * schedule is spent. */
-static void next_c(c_search *s, int ok, const nnp_lbfgs_attack_opts *o)
+static void next_c(c_search *s, int ok, const nnp_attack_lbfgs_opts *o)
 {
     if (ok) s->hi = s->c;
     else s->lo = s->c;
@@ -142,7 +142,7 @@ static void next_c(c_search *s, int ok, const nnp_lbfgs_attack_opts *o)
 /* Attacks g examples (one group); x_adv and res are the group's rows. */
 static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
                                const int32_t *labels, const int32_t *targets, size_t g,
-                               const nnp_lbfgs_attack_opts *o, nnpi_progress *prog,
+                               const nnp_attack_lbfgs_opts *o, nnpi_progress *prog,
                                uint64_t solves_each, float *x_adv, nnp_attack_result *res)
 {
     const size_t d = nnp_net_input_size(net);
@@ -240,15 +240,15 @@ out:
 
 NNP_API nnp_status nnp_attack_lbfgs(const nnp_net *net, const float *x, const int32_t *labels,
                                     const int32_t *targets, size_t n,
-                                    const nnp_lbfgs_attack_opts *opts, float *x_adv,
+                                    const nnp_attack_lbfgs_opts *opts, float *x_adv,
                                     nnp_attack_result *results)
 {
-    nnp_lbfgs_attack_opts o;
+    nnp_attack_lbfgs_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_lbfgs: opts"));
     NNPI_TRY(check_opts(&o));
     NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
-    const size_t d = nnp_net_input_size(net), batch = o.batch < n ? o.batch : n;
+    const size_t d = nnp_net_input_size(net), batch = o.batch_size < n ? o.batch_size : n;
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, batch, &ws));
     nnp_status st = nnpi_attack_results_init(net, ws, x, targets, n, results);

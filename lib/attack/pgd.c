@@ -1,8 +1,8 @@
 /* Projected gradient descent (Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards deep
  * learning models resistant to adversarial attacks", §2: x_{t+1} = Π_{x+S}(x_t + α sgn(∇ₓL))),
- * in L∞ and L2, with a random start. See nnp_pgd_attack_opts in attack.h.
+ * in L∞ and L2, with a random start. See nnp_attack_pgd_opts in attack.h.
  *
- * Per group of opts.batch examples: every step is one batched forward/backward pass of all
+ * Per group of opts.batch_size examples: every step is one batched forward/backward pass of all
  * examples of the group (no early stop, so the group stays together). The logits of each pass
  * tell whether the point it was computed at (x_t) reaches the goal; a final forward pass checks
  * the last iterate. */
@@ -11,7 +11,7 @@
 
 #include "attack/common.h"
 
-static void default_opts(nnp_pgd_attack_opts *o)
+static void default_opts(nnp_attack_pgd_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -21,17 +21,17 @@ static void default_opts(nnp_pgd_attack_opts *o)
     o->step_size = 0.0;
     o->random_start = 1;
     o->seed = 1;
-    o->batch = 128;
+    o->batch_size = 128;
 }
 
-NNP_API nnp_status nnp_pgd_attack_opts_init_sized(nnp_pgd_attack_opts *opts, size_t size)
+NNP_API nnp_status nnp_attack_pgd_opts_init_sized(nnp_attack_pgd_opts *opts, size_t size)
 {
-    nnp_pgd_attack_opts d;
+    nnp_attack_pgd_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_pgd_attack_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_pgd_opts_init");
 }
 
-static nnp_status check_opts(const nnp_pgd_attack_opts *o)
+static nnp_status check_opts(const nnp_attack_pgd_opts *o)
 {
     const char *f = "nnp_attack_pgd: opts";
     if (o->norm != NNP_ATTACK_NORM_LINF && o->norm != NNP_ATTACK_NORM_L2)
@@ -46,7 +46,7 @@ static nnp_status check_opts(const nnp_pgd_attack_opts *o)
                           o->step_size);
     if (o->random_start != 0 && o->random_start != 1)
         return nnpi_error(NNP_EINVAL, "%s.random_start = %d must be 0 or 1", f, o->random_start);
-    if (o->batch < 1) return nnpi_error(NNP_EINVAL, "%s.batch is 0", f);
+    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
     return NNP_OK;
 }
 
@@ -96,7 +96,7 @@ static void project(const float *x, float *xt, size_t d, nnp_attack_norm norm, d
 
 /* Random start of example `index` of the call: a uniform point of the ε-ball around x, then
  * clipped into the box. The generator depends on (seed, index) only. */
-static void random_start(const float *x, float *xt, size_t d, const nnp_pgd_attack_opts *o,
+static void random_start(const float *x, float *xt, size_t d, const nnp_attack_pgd_opts *o,
                          size_t index)
 {
     nnpi_rng rng;
@@ -139,7 +139,7 @@ static void keep_latest(const pgd_work *w, size_t g, size_t d, float *x_adv)
 
 static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
                                const int32_t *labels, const int32_t *targets, size_t g,
-                               size_t first_index, const nnp_pgd_attack_opts *o,
+                               size_t first_index, const nnp_attack_pgd_opts *o,
                                nnpi_progress *prog, pgd_work *w, float *x_adv,
                                nnp_attack_result *res)
 {
@@ -213,16 +213,16 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
 
 NNP_API nnp_status nnp_attack_pgd(const nnp_net *net, const float *x, const int32_t *labels,
                                   const int32_t *targets, size_t n,
-                                  const nnp_pgd_attack_opts *opts, float *x_adv,
+                                  const nnp_attack_pgd_opts *opts, float *x_adv,
                                   nnp_attack_result *results)
 {
-    nnp_pgd_attack_opts o;
+    nnp_attack_pgd_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_pgd: opts"));
     NNPI_TRY(check_opts(&o));
     NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t batch = nnpi_attack_batch(o.batch, n);
+    const size_t batch = nnpi_attack_batch(o.batch_size, n);
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, batch, &ws));
     pgd_work w = {0};

@@ -37,8 +37,6 @@ void *nnpi_realloc(void *p, size_t size)
 
 void nnpi_free(void *p) { free(p); }
 
-NNP_API void nnp_free(void *p) { free(p); }
-
 size_t nnpi_mul(size_t a, size_t b)
 {
     if (a != 0 && b > (SIZE_MAX - 1) / a) return SIZE_MAX;

@@ -707,8 +707,8 @@ static nnp_status op_conv(ld *L)
     sp.k[1] = W->dims[x->rank - 1];
     NNPI_TRY(read_spatial(L, x, &xi, 1, &sp));
 
-    nnp_conv2d_opts o;
-    NNPI_TRY(nnp_conv2d_opts_init(&o));
+    nnp_net_conv2d_opts o;
+    NNPI_TRY(nnp_net_conv2d_opts_init(&o));
     o.out_channels = (size_t)W->dims[0];
     o.kernel_h = (size_t)sp.k[0];
     o.kernel_w = (size_t)sp.k[1];
@@ -773,9 +773,9 @@ static nnp_status op_pool(ld *L, int max)
     }
     if (!max) NNPI_TRY(attr_int(L, "count_include_pad", 0, &cip));
 
-    nnp_pool2d_opts o;
+    nnp_net_pool2d_opts o;
     size_t layer;
-    NNPI_TRY(nnp_pool2d_opts_init(&o));
+    NNPI_TRY(nnp_net_pool2d_opts_init(&o));
     o.kernel_h = (size_t)sp.k[0];
     o.kernel_w = (size_t)sp.k[1];
     o.stride_h = (size_t)sp.s[0];

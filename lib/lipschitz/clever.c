@@ -109,7 +109,7 @@ void nnpi_reverse_weibull_fit(const double *y, size_t n, double *mu, double *k, 
 }
 
 NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int32_t label,
-                                        size_t target, double radius,
+                                        int32_t target, double radius,
                                         const nnp_lipschitz_opts *opts, double *estimate,
                                         double *max_sampled, double *score)
 {
@@ -124,9 +124,9 @@ NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int3
     if (last == 0) return nnpi_error(NNP_EINVAL, "%s: the net has no layers", f);
     if (label < 0 || (size_t)label >= classes)
         return nnpi_error(NNP_EINVAL, "%s: label %d is not a class 0..%zu", f, (int)label, classes - 1);
-    if (target >= classes || target == (size_t)label)
-        return nnpi_error(NNP_EINVAL, "%s: target %zu must be a class 0..%zu other than the label",
-                          f, target, classes - 1);
+    if (target < 0 || (size_t)target >= classes || target == label)
+        return nnpi_error(NNP_EINVAL, "%s: target %d must be a class 0..%zu other than the label",
+                          f, (int)target, classes - 1);
     if (!(radius > 0.0) || !isfinite(radius))
         return nnpi_error(NNP_EINVAL, "%s: radius = %g, must be > 0 and finite", f, radius);
     if (o.clever_batches < 2)
@@ -188,7 +188,7 @@ NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int3
     }
     double mu;
     nnpi_reverse_weibull_fit(maxima, o.clever_batches, &mu, NULL, NULL);
-    st = nnp_forward(net, ws, x, 1, z);
+    st = nnp_net_forward(net, ws, x, 1, z);
     if (st != NNP_OK) goto done;
     *estimate = mu;
     if (max_sampled) *max_sampled = best;

@@ -16,24 +16,24 @@
 
 /* ---- directions ---- */
 
-NNP_API nnp_status nnp_direction_unit(size_t dim, size_t unit, float *v)
+NNP_API nnp_status nnp_maxact_directions_unit(size_t dim, size_t unit, float *v)
 {
     NNPI_CHECK_NULL(v);
-    if (dim == 0) return nnpi_error(NNP_EINVAL, "nnp_direction_unit: dim is 0");
+    if (dim == 0) return nnpi_error(NNP_EINVAL, "nnp_maxact_directions_unit: dim is 0");
     if (unit >= dim)
-        return nnpi_error(NNP_EINVAL, "nnp_direction_unit: unit %zu out of range (dim %zu)", unit, dim);
+        return nnpi_error(NNP_EINVAL, "nnp_maxact_directions_unit: unit %zu out of range (dim %zu)", unit, dim);
     memset(v, 0, dim * sizeof *v);
     v[unit] = 1.0f;
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_directions_random(size_t dim, size_t count, uint64_t seed, float *v)
+NNP_API nnp_status nnp_maxact_directions_random(size_t dim, size_t count, uint64_t seed, float *v)
 {
     NNPI_CHECK_NULL(v);
-    if (dim == 0) return nnpi_error(NNP_EINVAL, "nnp_directions_random: dim is 0");
-    if (count == 0) return nnpi_error(NNP_EINVAL, "nnp_directions_random: count is 0");
+    if (dim == 0) return nnpi_error(NNP_EINVAL, "nnp_maxact_directions_random: dim is 0");
+    if (count == 0) return nnpi_error(NNP_EINVAL, "nnp_maxact_directions_random: count is 0");
     if (nnpi_mul(nnpi_mul(dim, count), sizeof(float)) == SIZE_MAX)
-        return nnpi_error(NNP_EINVAL, "nnp_directions_random: count × dim = %zu × %zu overflows",
+        return nnpi_error(NNP_EINVAL, "nnp_maxact_directions_random: count × dim = %zu × %zu overflows",
                           count, dim);
     nnpi_rng rng;
     nnpi_rng_seed(&rng, seed);
@@ -191,11 +191,10 @@ static void free_search(search_buffers *b)
 }
 
 NNP_API nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws, const nnp_dataset *data,
-                                     size_t layer,
-                                     const float *directions, size_t n_dir, size_t k,
-                                     size_t *top_index, float *top_score, size_t *bottom_index,
-                                     float *bottom_score, size_t *found,
-                                     const nnp_maxact_search_opts *opts)
+                                     size_t layer, const float *directions, size_t n_dir, size_t k,
+                                     const nnp_maxact_search_opts *opts, size_t *top_index,
+                                     float *top_score, size_t *bottom_index, float *bottom_score,
+                                     size_t *found)
 {
     static const char *const F = "nnp_maxact_search";
     NNPI_CHECK_NULL(net);

@@ -382,7 +382,7 @@ const nnpi_layer_ops nnpi_conv2d_ops = {NNP_LAYER_CONV2D,     "conv2d",
 
 /* ---- public builder ---------------------------------------------------------------------- */
 
-static void default_opts(nnp_conv2d_opts *o)
+static void default_opts(nnp_net_conv2d_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -393,11 +393,11 @@ static void default_opts(nnp_conv2d_opts *o)
     o->bias = 1;
 }
 
-NNP_API nnp_status nnp_conv2d_opts_init_sized(nnp_conv2d_opts *opts, size_t size)
+NNP_API nnp_status nnp_net_conv2d_opts_init_sized(nnp_net_conv2d_opts *opts, size_t size)
 {
-    nnp_conv2d_opts d;
+    nnp_net_conv2d_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_conv2d_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_net_conv2d_opts_init");
 }
 
 #define FN "nnp_net_add_conv2d"
@@ -428,7 +428,7 @@ static nnp_status out_extent(const char *axis, const char *const names[4], size_
     return NNP_OK;
 }
 
-static nnp_status check_opts(const nnp_conv2d_opts *o, size_t in_c)
+static nnp_status check_opts(const nnp_net_conv2d_opts *o, size_t in_c)
 {
     if (o->out_channels == 0 || o->out_channels > MAX_OUT_CHANNELS)
         return nnpi_error(NNP_EINVAL, FN ": opts.out_channels = %zu, must be 1..2^24",
@@ -455,12 +455,12 @@ static nnp_status check_opts(const nnp_conv2d_opts *o, size_t in_c)
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_conv2d_opts *opts, size_t *layer)
+NNP_API nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_net_conv2d_opts *opts, size_t *layer)
 {
     NNPI_CHECK_NULL(net);
     if (opts == NULL)
         return nnpi_error(NNP_EINVAL, FN ": opts is NULL (out_channels has no default)");
-    nnp_conv2d_opts o;
+    nnp_net_conv2d_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, FN ": opts"));
     nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_conv2d_ops);

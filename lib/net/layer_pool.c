@@ -275,7 +275,7 @@ const nnpi_layer_ops nnpi_global_avgpool_ops = {.kind = NNP_LAYER_GLOBAL_AVGPOOL
 
 /* ---- builders ---- */
 
-static void default_opts(nnp_pool2d_opts *o)
+static void default_opts(nnp_net_pool2d_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->size = sizeof *o;
@@ -283,11 +283,11 @@ static void default_opts(nnp_pool2d_opts *o)
     o->stride_h = o->stride_w = 2;
 }
 
-NNP_API nnp_status nnp_pool2d_opts_init_sized(nnp_pool2d_opts *opts, size_t size)
+NNP_API nnp_status nnp_net_pool2d_opts_init_sized(nnp_net_pool2d_opts *opts, size_t size)
 {
-    nnp_pool2d_opts d;
+    nnp_net_pool2d_opts d;
     default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_pool2d_opts_init");
+    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_net_pool2d_opts_init");
 }
 
 /* Output length of one axis, or EINVAL naming the fields when the window does not fit.
@@ -312,11 +312,11 @@ static nnp_status out_len(const char *func, const char *axis, size_t in, size_t 
 }
 
 /* Copies and checks the options, then appends a pooling node with `ops` on the attach node. */
-static nnp_status add_pool(nnp_net *net, const nnp_pool2d_opts *opts, const nnpi_layer_ops *ops,
+static nnp_status add_pool(nnp_net *net, const nnp_net_pool2d_opts *opts, const nnpi_layer_ops *ops,
                            const char *func, const char *what, size_t *layer)
 {
     if (net == NULL) return nnpi_error(NNP_EINVAL, "%s: net is NULL", func);
-    nnp_pool2d_opts o;
+    nnp_net_pool2d_opts o;
     default_opts(&o);
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, what));
     if (o.kernel_h == 0)
@@ -364,12 +364,12 @@ static nnp_status add_pool(nnp_net *net, const nnp_pool2d_opts *opts, const nnpi
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_pool2d_opts *opts, size_t *layer)
+NNP_API nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_net_pool2d_opts *opts, size_t *layer)
 {
     return add_pool(net, opts, &nnpi_maxpool_ops, __func__, "nnp_net_add_maxpool2d: opts", layer);
 }
 
-NNP_API nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_pool2d_opts *opts, size_t *layer)
+NNP_API nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_net_pool2d_opts *opts, size_t *layer)
 {
     return add_pool(net, opts, &nnpi_avgpool_ops, __func__, "nnp_net_add_avgpool2d: opts", layer);
 }

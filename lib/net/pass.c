@@ -168,14 +168,14 @@ static nnp_status forward_checked(const nnp_net *net, nnp_workspace *ws, const f
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+NNP_API nnp_status nnp_net_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
                                float *logits)
 {
     NNPI_CHECK_NULL(net);
     return forward_checked(net, ws, x, n, net->n_nodes - 1, logits, __func__);
 }
 
-NNP_API nnp_status nnp_forward_layer(const nnp_net *net, nnp_workspace *ws, const float *x,
+NNP_API nnp_status nnp_net_forward_layer(const nnp_net *net, nnp_workspace *ws, const float *x,
                                      size_t n, size_t layer, float *out)
 {
     return forward_checked(net, ws, x, n, layer, out, __func__);

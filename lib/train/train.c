@@ -5,7 +5,6 @@
 #include "net/loss.h"
 #include "train/objective.h"
 
-#define EVAL_BATCH 256
 
 static void default_opts(nnp_train_opts *o)
 {
@@ -217,37 +216,4 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
     }
     free_buffers(&b);
     return s;
-}
-
-NNP_API nnp_status nnp_evaluate(const nnp_net *net, const nnp_dataset *data, double *error_rate,
-                                double *mean_loss)
-{
-    NNPI_CHECK_NULL(net);
-    NNPI_CHECK_NULL(data);
-    NNPI_TRY(check_data(net, data, 1, "nnp_evaluate"));
-    const size_t N = nnp_dataset_count(data), D = nnp_net_input_size(net);
-    const size_t C = nnp_net_output_size(net), B = N < EVAL_BATCH ? N : EVAL_BATCH;
-    nnp_workspace *ws = NULL;
-    NNPI_TRY(nnp_workspace_create(net, B, &ws));
-    const float *images = nnp_dataset_images(data);
-    const int32_t *labels = nnp_dataset_labels(data);
-    size_t wrong = 0;
-    double loss = 0.0;
-    for (size_t k = 0; k < N; k += B) {
-        size_t n = N - k < B ? N - k : B;
-        const float *x = images + k * D;
-        nnpi_forward(net, ws, x, n, net->n_nodes - 1);
-        const float *z = nnpi_node_output(ws, x, net->n_nodes - 1);
-        loss += nnpi_softmax_xent(z, labels + k, n, C, 0.0f, NULL, NULL);
-        for (size_t i = 0; i < n; i++) {
-            size_t best = 0;
-            for (size_t c = 1; c < C; c++)
-                if (z[i * C + c] > z[i * C + best]) best = c;
-            wrong += best != (size_t)labels[k + i];
-        }
-    }
-    nnp_workspace_free(ws);
-    if (error_rate) *error_rate = (double)wrong / (double)N;
-    if (mean_loss) *mean_loss = loss / (double)N;
-    return NNP_OK;
 }

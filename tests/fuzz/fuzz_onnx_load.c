@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         float *x = calloc(in, sizeof *x), *y = calloc(out, sizeof *y);
         if (x && y) {
             for (size_t i = 0; i < in; i++) x[i] = (float)(i % 7) / 7.0f;
-            nnp_status fs = nnp_forward(net, NULL, x, 1, y);
+            nnp_status fs = nnp_net_forward(net, NULL, x, 1, y);
             if (fs != NNP_OK && fs != NNP_ENOMEM) {
                 fprintf(stderr, "forward of a loaded net failed: %s\n", nnp_last_error());
                 abort();

@@ -50,7 +50,7 @@ int main(void)
     CHECK(nnp_net_input_size(net) == 4);
     CHECK(nnp_net_output_size(net) == 2);
     CHECK_OK(nnp_net_init_params(net, 42));
-    CHECK_OK(nnp_forward(net, NULL, x, 1, logits));
+    CHECK_OK(nnp_net_forward(net, NULL, x, 1, logits));
 
     printf("nnprobe %s (%u)\n", nnp_version_string(), nnp_version_number());
     /* %a: exact, so the binaries' outputs can be compared byte for byte */
