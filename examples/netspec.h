@@ -53,7 +53,7 @@ size_t netspec_weight_layers(const netspec *sp);
 nnp_status netspec_build(const netspec *sp, size_t c, size_t h, size_t w, uint64_t seed,
                          nnp_net **out);
 
-/* The paper's Table 1 models (research/paper.md §3) and a small convnet. Training
+/* The paper's Table 1 models (docs/paper.md §3) and a small convnet. Training
  * hyperparameters are not published there; the programs use their own defaults. */
 typedef struct netspec_preset {
     const char *name;

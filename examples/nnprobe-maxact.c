@@ -1,4 +1,4 @@
-/* nnprobe-maxact: what does a unit mean? (Szegedy et al. 2013, §3; research/paper.md §1.)
+/* nnprobe-maxact: what does a unit mean? (Szegedy et al. 2013, §3; docs/paper.md §1.)
  * For a layer of a classifier and several directions v (natural basis vectors e_i, or random
  * unit directions), find the held-out images x with the largest ⟨φ(x), v⟩ in one pass over the
  * test set (nnp_maxact_search), optimise an input in [0,1] for each direction

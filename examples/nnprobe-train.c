@@ -1,6 +1,6 @@
 /* nnprobe-train: train a feed-forward classifier given as a compact spec (e.g. 784-100s-100s-10)
  * or as one of the paper's Table 1 presets, on IDX data (Fashion-MNIST by default), and print
- * its training and test error. A thin program over the public API (DESIGN.md "examples/").
+ * its training and test error. A thin program over the public API.
  *
  * Exit status: 0 success, 1 library failure, 2 bad command line, 130 interrupted (SIGINT; the
  * partly trained net is still evaluated). */
@@ -193,7 +193,7 @@ static void print_help(const nnp_train_opts *d)
     for (size_t i = 0; i < netspec_preset_count; i++)
         printf("  %-14s  %s\n", netspec_presets[i].name, netspec_presets[i].help);
     printf("The paper does not publish its training hyperparameters (optimiser, learning rate,\n"
-           "epochs, batch size, initialisation, autoencoder sparsity; see research/paper.md §3),\n"
+           "epochs, batch size, initialisation, autoencoder sparsity; see docs/paper.md §3),\n"
            "so the presets use this program's defaults below: they are our choices, not the\n"
            "paper's. The λ values are the paper's; whether its penalty is λΣw² or λΣw²/units is\n"
            "not stated (see --decay-mode). A preset's λ can be overridden with --lambda.\n"

@@ -4,7 +4,7 @@
  *    each operator, the matrix built column by column from this file's own naive convolution
  *    and pooling loops (never from the library's passes);
  *  - the paper's circular Fourier value against plain power iteration on a circular strided
- *    convolution written here (research/paper.md Appendix A's operator);
+ *    convolution written here (docs/paper.md Appendix A's operator);
  *  - pooling, batch-norm, activation constants from their definitions;
  *  - tangents (Jv) against the library's VJP by the adjoint identity ⟨u, Jt⟩ = ⟨Jᵀu, t⟩, and
  *    against central differences;

@@ -5,7 +5,7 @@
  * the paper's Tables 2 and 4.
  *
  * Every attack works on a batch of n examples of the net's input size, all in the box [0,1]
- * (research/paper.md §2), and keeps its adversarial examples inside that box. An attack is
+ * (docs/paper.md §2), and keeps its adversarial examples inside that box. An attack is
  * **targeted** when the caller passes `targets` (reach label targets[i]) and **untargeted**
  * when `targets` is NULL (reach any label other than labels[i]). Each attack writes one
  * ::nnp_attack_result per example and the adversarial examples themselves.
@@ -35,7 +35,7 @@ extern "C" {
  * @brief Outcome of an attack on one example.
  *
  * Distortions are measured on r = x_adv − x over the m = input size values of the example:
- * rms = sqrt(Σ r² / m) (the paper's "distortion", research/paper.md §2), l2 = sqrt(Σ r²),
+ * rms = sqrt(Σ r² / m) (the paper's "distortion", docs/paper.md §2), l2 = sqrt(Σ r²),
  * linf = max |r|; all accumulated in double.
  */
 typedef struct nnp_attack_result {
@@ -71,7 +71,7 @@ typedef struct nnp_attack_result {
  * The paper writes c·|r| + loss (§4.1). The library puts the constant on the loss instead,
  * which is the paper's problem divided by c (so c_paper = 1/c): then the paper's "minimum c
  * for which the minimiser reaches the target" is literally the smallest distortion, whereas
- * with c on ‖r‖ it would be the largest c (research/paper.md §2, §8.1). The norm is squared
+ * with c on ‖r‖ it would be the largest c (docs/paper.md §2, §8.1). The norm is squared
  * (as Carlini & Wagner restate the attack) because ‖r‖₂ is not differentiable at r = 0, where
  * every solve starts.
  *

@@ -67,7 +67,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_transfer_matrix(const nnp_net *const *
  * @brief The Gaussian-noise baseline of Tables 2 and 4: out = clip(x + N(0, stddev²), 0, 1)
  * with independent noise per value from `seed`.
  *
- * The paper does not say whether its noisy images were clipped (research/paper.md §4); the
+ * The paper does not say whether its noisy images were clipped (docs/paper.md §4); the
  * library clips so that every set lives in the same box as the adversarial ones. The RMS
  * distortion of the clipped set is therefore somewhat below stddev near 0 and 1.
  * @param[in]  x       count floats in [0,1]
@@ -87,7 +87,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_noise_gaussian(const float *x, size_t 
  * a per-value RMS of `rms`, out = clip(x + rms · r / RMS(r), 0, 1).
  *
  * The paper's "amplified to stddev 0.1" cannot mean an L2 norm of 0.1 (that would shrink the
- * perturbation, research/paper.md §5); the library reads it as RMS, as the notes and
+ * perturbation, docs/paper.md §5); the library reads it as RMS, as the notes and
  * reproductions do. Examples with r = 0 are copied unchanged. Clipping makes the final RMS
  * at most `rms`.
  * @param[in]  x       n × d clean examples in [0,1]

@@ -8,7 +8,7 @@
  * example.
  *
  * **Per layer** (nnp_lipschitz_bounds()), two numbers side by side:
- * - `bound`, the paper's upper bound (Szegedy et al. 2013, §4.3; research/paper.md §6):
+ * - `bound`, the paper's upper bound (Szegedy et al. 2013, §4.3; docs/paper.md §6):
  *   dense: ‖W‖₂; convolution: the paper's Fourier formula sup_η ‖B(η)‖ / √(sh·sw) evaluated on
  *   an Nh×Nw grid (the stride scale is 1/Δ, not the paper's printed Δ⁻²; paper.md Appendix A).
  *   With the default grid (the smallest multiple of the stride ≥ the padded input, and ≥ the

@@ -5,7 +5,7 @@
  *
  * The paper inspects the inputs x′ = argmax_{x ∈ I} ⟨φ(x), v⟩ of a held-out set I, for v
  * the natural basis vector e_i of a unit and for random directions v, and finds both equally
- * "semantically meaningful" (research/paper.md §1). nnp_maxact_search() ranks a data set by
+ * "semantically meaningful" (docs/paper.md §1). nnp_maxact_search() ranks a data set by
  * ⟨φ_l(x), v⟩ for many directions in one pass; nnp_maxact_optimise() instead climbs the
  * input itself, within the box [0,1], with L2 and total-variation penalties.
  *

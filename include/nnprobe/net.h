@@ -336,7 +336,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_lrn(nnp_net *net, size_t size, floa
 
 /**
  * @brief Appends the paper's contrast normalisation φ(x) = x / (ε + ‖x‖²)^γ, with ‖x‖ taken
- * over all C·H·W values of each example (research/paper.md §6). Output shape = input shape;
+ * over all C·H·W values of each example (docs/paper.md §6). Output shape = input shape;
  * no parameters. For 0 ≤ γ ≤ 1 its Lipschitz constant is at most ε^−γ.
  * @param[in]  net    network
  * @param[in]  eps    ε > 0, finite

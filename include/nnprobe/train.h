@@ -2,7 +2,7 @@
  * @file train.h
  * @brief Training: minibatch SGD with momentum, per-layer L2 weight decay, evaluation.
  *
- * Enough to train the paper's models (research/paper.md §3): FC10(λ), FC100-100-10,
+ * Enough to train the paper's models (docs/paper.md §3): FC10(λ), FC100-100-10,
  * FC200-200-10 and AE400-10 (an autoencoder trained with ::NNP_LOSS_MSE, whose encoder then
  * carries a softmax layer trained with the encoder frozen, see nnp_train_opts::first_trainable_layer).
  *
@@ -32,7 +32,7 @@ typedef enum nnp_loss {
  * @brief How the weight-decay term of a dense or convolution layer is scaled. Values pinned.
  *
  * The paper ("weight decay of λ", §2) does not say which; two independent reproductions use
- * the per-unit form, so both are offered (research/paper.md §3).
+ * the per-unit form, so both are offered (docs/paper.md §3).
  */
 typedef enum nnp_decay_mode {
     NNP_DECAY_SUM = 0,      /**< penalty λ Σ w² over the layer's weights */

@@ -1,5 +1,5 @@
 /* Evaluation helpers of the paper's Tables 2 and 4: error rates, the transfer matrix, the
- * Gaussian-noise baseline and the "amplified" perturbations (research/paper.md §4, §5). */
+ * Gaussian-noise baseline and the "amplified" perturbations (docs/paper.md §4, §5). */
 #include <math.h>
 
 #include "attack/common.h"

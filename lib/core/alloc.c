@@ -1,4 +1,4 @@
-/* The one allocation wrapper (style.md §17): every library allocation passes here, so a
+/* The one allocation wrapper: every library allocation passes here, so a
  * test can make the n-th one fail and check that each failure path is clean. */
 #include <stdint.h>
 #include <stdlib.h>

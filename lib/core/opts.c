@@ -1,4 +1,4 @@
-/* Size-prefixed options structs (DESIGN.md "API conventions"; style.md §13). */
+/* Size-prefixed options structs: the rules are in include/nnprobe/nnprobe.h "Conventions" and docs/abi.md. */
 #include <string.h>
 
 #include "core.h"

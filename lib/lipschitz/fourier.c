@@ -1,5 +1,5 @@
 /* The paper's Fourier bound of a convolution (Szegedy et al. 2013, §4.3, eq. "convbound"), with
- * the stride scale corrected to 1/Δ as research/paper.md §6 and Appendix A found; formula and
+ * the stride scale corrected to 1/Δ as docs/paper.md §6 and Appendix A found; formula and
  * conventions in spectral.h. Per output frequency η the D×(C·sh·sw) complex matrix B(η) of
  * aliased kernel DFTs is built directly from the kernel (kh·kw terms per entry, no FFT: the
  * kernel is small and the grid is the layer's input size), and σ_max(B(η)) is found by the

@@ -2,7 +2,7 @@
  * include/nnprobe/lipschitz.h), and for convolutions the start vector their Fourier analysis
  * gives the exact norm's Lanczos.
  *
- * LRN bound (our derivation; research/paper.md §6 notes the paper gives none). Per example and
+ * LRN bound (our derivation; docs/paper.md §6 notes the paper gives none). Per example and
  * spatial position the layer maps the C channels by y_c = x_c d_c^−β, d_c = k + a S_c,
  * a = α/size, S_c = Σ_{j∈W(c)} x_j². Its Jacobian (layer_norm.c) is J = D − 2aβ E with
  * D = diag(d_c^−β), E_cj = x_c x_j d_c^(−β−1) [j ∈ W(c)]. Since d_c ≥ k, ‖D‖ ≤ k^−β. For E:

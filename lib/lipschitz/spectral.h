@@ -79,12 +79,12 @@ size_t nnpi_lanczos_work_doubles(size_t dim, size_t max_basis);
 nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
                             const nnpi_lanczos_opts *opts, double *work, nnpi_lanczos_result *res);
 
-/* Paper bound of a 2-D convolution (research/paper.md §6): the operator norm of the same
+/* Paper bound of a 2-D convolution (docs/paper.md §6): the operator norm of the same
  * convolution applied circularly on an Nh × Nw grid with stride (sh, sw),
  *     ‖W‖ = (sh·sw)^−½ · max_η σ_max(B(η)),
  *     B(η) = [ K̂(η + (lh·Nh/sh, lw·Nw/sw)) ]_{lh < sh, lw < sw} ∈ C^{D × C·sh·sw},
  * η over the (Nh/sh) × (Nw/sw) output frequencies, K̂ the Nh×Nw-point DFT of the (dilated)
- * kernel. The paper prints the scale as Δ^−2; research/paper.md Appendix A checked that
+ * kernel. The paper prints the scale as Δ^−2; docs/paper.md Appendix A checked that
  * (sh·sw)^−½ = 1/Δ is the correct one for the standard DFT. Weights are D × (C/groups) × kh × kw
  * (the library's layout); the matrix is block diagonal over groups, so the max is taken group
  * by group. Requires sh | Nh and sw | Nw. Each σ_max is computed by nnpi_lanczos_top on the

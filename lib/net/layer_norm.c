@@ -144,7 +144,7 @@ const nnpi_layer_ops nnpi_lrn_ops = {NNP_LAYER_LRN, "lrn", lrn_forward, lrn_back
                                      NULL, lrn_scratch_floats};
 
 /* ---------------------------------------------------------------------------------------- */
-/* Contrast normalisation of Szegedy et al. (2013), §4.3 (research/paper.md §6), over all
+/* Contrast normalisation of Szegedy et al. (2013), §4.3 (docs/paper.md §6), over all
  * C·H·W values of one example:
  *
  *   y = s·x,  s = (ε + ‖x‖²)^−γ.
