@@ -58,10 +58,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_error_rate(const nnp_net *net, const f
  * @par Thread safety Read-only on the nets.
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_eval_transfer_matrix(const nnp_net *const *nets, size_t n_nets,
-                                                     const float *const *sets, size_t n_sets,
-                                                     const int32_t *labels, size_t n,
-                                                     double *errors);
+NNP_API NNP_NODISCARD nnp_status nnp_eval_transfer_matrix(const nnp_net *const *nets,
+                                                          size_t n_nets,
+                                                          const float *const *sets, size_t n_sets,
+                                                          const int32_t *labels, size_t n,
+                                                          double *errors);
 
 /**
  * @brief The Gaussian-noise baseline of Tables 2 and 4: out = clip(x + N(0, stddev²), 0, 1)
@@ -79,8 +80,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_transfer_matrix(const nnp_net *const *
  * @par Thread safety Reentrant.
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_eval_noise_gaussian(const float *x, size_t count, double stddev,
-                                                    uint64_t seed, float *out);
+NNP_API NNP_NODISCARD nnp_status nnp_eval_noise_gaussian(const float *x, size_t count,
+                                                         double stddev, uint64_t seed,
+                                                         float *out);
 
 /**
  * @brief The "amplified" sets of Table 4: each example's perturbation r = x_adv − x rescaled to
@@ -99,9 +101,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_noise_gaussian(const float *x, size_t 
  * @par Thread safety Reentrant.
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_eval_perturbation_rescale(const float *x, const float *x_adv,
-                                                          size_t n, size_t d, double rms,
-                                                          float *out);
+NNP_API NNP_NODISCARD nnp_status nnp_eval_perturbation_rescale(const float *x,
+                                                               const float *x_adv, size_t n,
+                                                               size_t d, double rms, float *out);
 
 #ifdef __cplusplus
 }

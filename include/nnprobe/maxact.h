@@ -10,8 +10,9 @@
  * input itself, within the box [0,1], with L2 and total-variation penalties.
  *
  * Directions are rows of a matrix: `n_dir` rows of nnp_layer_info::output_size floats each
- * (the layer's C×H×W output, flattened). nnp_maxact_directions_unit() and nnp_maxact_directions_random()
- * fill such rows; any other finite vector works too (it is not normalised).
+ * (the layer's C×H×W output, flattened). nnp_maxact_directions_unit() and
+ * nnp_maxact_directions_random() fill such rows; any other finite vector works too (it is not
+ * normalised).
  *
  * @par Thread safety
  * Read-only on the net and the data set: concurrent calls on one `const nnp_net *` and one
@@ -54,8 +55,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_directions_unit(size_t dim, size_t u
  * @par Thread safety Safe from any thread.
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_maxact_directions_random(size_t dim, size_t count, uint64_t seed,
-                                                       float *v);
+NNP_API NNP_NODISCARD nnp_status nnp_maxact_directions_random(size_t dim, size_t count,
+                                                              uint64_t seed, float *v);
 
 /**
  * @brief Options of nnp_maxact_search(). Initialise with nnp_maxact_search_opts_init().

@@ -219,7 +219,8 @@ typedef struct nnp_net_conv2d_opts {
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_conv2d_opts_init_sized(nnp_net_conv2d_opts *opts, size_t size);
+NNP_API NNP_NODISCARD nnp_status nnp_net_conv2d_opts_init_sized(nnp_net_conv2d_opts *opts,
+                                                          size_t size);
 /** @brief nnp_net_conv2d_opts_init_sized() with the size of the caller's struct. */
 #define nnp_net_conv2d_opts_init(opts) nnp_net_conv2d_opts_init_sized((opts), sizeof *(opts))
 
@@ -269,7 +270,8 @@ typedef struct nnp_net_pool2d_opts {
  * @retval NNP_EINVAL `opts` is NULL or size < sizeof(size_t)
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_pool2d_opts_init_sized(nnp_net_pool2d_opts *opts, size_t size);
+NNP_API NNP_NODISCARD nnp_status nnp_net_pool2d_opts_init_sized(nnp_net_pool2d_opts *opts,
+                                                          size_t size);
 /** @brief nnp_net_pool2d_opts_init_sized() with the size of the caller's struct. */
 #define nnp_net_pool2d_opts_init(opts) nnp_net_pool2d_opts_init_sized((opts), sizeof *(opts))
 
@@ -290,8 +292,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_pool2d_opts_init_sized(nnp_net_pool2d_o
  * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_net_pool2d_opts *opts,
-                                                       size_t *layer);
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net,
+                                                    const nnp_net_pool2d_opts *opts,
+                                                    size_t *layer);
 
 /**
  * @brief Appends 2-D average pooling (arguments and errors as nnp_net_add_maxpool2d()): each
@@ -299,8 +302,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_maxpool2d(nnp_net *net, const nnp_n
  * kernel_h·kernel_w with `count_include_pad`. NaNs propagate to every window holding them.
  * @since 0.2.0
  */
-NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net, const nnp_net_pool2d_opts *opts,
-                                                       size_t *layer);
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_avgpool2d(nnp_net *net,
+                                                    const nnp_net_pool2d_opts *opts,
+                                                    size_t *layer);
 
 /**
  * @brief Appends global average pooling: C×H×W to C×1×1, the mean of each channel (ONNX
@@ -499,7 +503,7 @@ NNP_API void nnp_workspace_free(nnp_workspace *ws);
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_forward(const nnp_net *net, nnp_workspace *ws,
-                                             const float *x, size_t n, float *logits);
+                                                 const float *x, size_t n, float *logits);
 
 /**
  * @brief Batched forward pass to the activations φ_l(x) of layer `layer`.
@@ -515,8 +519,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_forward(const nnp_net *net, nnp_workspa
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_forward_layer(const nnp_net *net, nnp_workspace *ws,
-                                                   const float *x, size_t n, size_t layer,
-                                                   float *out);
+                                                       const float *x, size_t n, size_t layer,
+                                                       float *out);
 
 #ifdef __cplusplus
 }
