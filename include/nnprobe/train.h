@@ -1,6 +1,7 @@
 /**
  * @file train.h
- * @brief Training: minibatch SGD with momentum, per-layer L2 weight decay, evaluation.
+ * @brief Training: minibatch SGD with momentum, per-layer L2 weight decay (error rates and
+ * mean loss: nnp_eval_error_rate() in eval.h).
  *
  * Enough to train the paper's models (docs/paper.md §3): FC10(λ), FC100-100-10,
  * FC200-200-10 and AE400-10 (an autoencoder trained with ::NNP_LOSS_MSE, whose encoder then
