@@ -369,7 +369,19 @@ START_TEST(options_are_validated)
     nnp_net *two_class = small_net(3, 2, 1);
     ck_assert_status(nnp_train(two_class, ds, NULL, NULL), NNP_EINVAL);
     ck_assert_error_has("label");
-    ck_assert_status(nnp_eval_error_rate(two_class, nnp_dataset_images(ds), nnp_dataset_labels(ds), nnp_dataset_count(ds), NULL, NULL), NNP_EINVAL);
+    /* nnp_eval_error_rate: labels out of the net's class range, both outputs NULL, NULL labels */
+    const float *xs = nnp_dataset_images(ds);
+    const int32_t *ys = nnp_dataset_labels(ds);
+    const size_t ns = nnp_dataset_count(ds);
+    double err = 0.0, loss = 0.0;
+    ck_assert_status(nnp_eval_error_rate(two_class, xs, ys, ns, &err, &loss), NNP_EINVAL);
+    ck_assert_error_has("labels[");
+    ck_assert_status(nnp_eval_error_rate(net, xs, ys, ns, NULL, NULL), NNP_EINVAL);
+    ck_assert_error_has("both NULL");
+    ck_assert_status(nnp_eval_error_rate(net, xs, NULL, ns, &err, NULL), NNP_EINVAL);
+    ck_assert_error_has("labels");
+    ck_assert_status(nnp_eval_error_rate(net, xs, ys, 0, &err, NULL), NNP_EINVAL);
+    ck_assert_error_has("n is 0");
     float x[8] = {0};
     nnp_dataset *unlabelled = NULL;
     ck_assert_ok(nnp_dataset_create(1, 1, 1, 8, x, NULL, &unlabelled));
