@@ -91,28 +91,21 @@ typedef struct cw_work {
     float *vz;         /* batch × k: cotangents of the logits */
 } cw_work;
 
-/* Lays the buffers out in `block` (NULL: only measures); returns the bytes. */
-static size_t cw_layout(cw_work *w, const nnpi_attack_dims *dm, void *block)
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void cw_layout(void *work, const void *opts, const nnpi_attack_dims *dm, nnpi_carve *c)
 {
-    nnpi_carve c = {block, 0};
-    const size_t bd = nnpi_mul(dm->batch, dm->d);
-    w->st = nnpi_carve_take(&c, dm->batch, sizeof *w->st);
-    w->act = nnpi_carve_take(&c, dm->batch, sizeof *w->act);
-    w->w = nnpi_carve_take(&c, bd, sizeof *w->w);
-    w->m = nnpi_carve_take(&c, bd, sizeof *w->m);
-    w->v = nnpi_carve_take(&c, bd, sizeof *w->v);
-    w->w0 = nnpi_carve_take(&c, bd, sizeof *w->w0);
-    w->xb = nnpi_carve_take(&c, bd, sizeof *w->xb);
-    w->gb = nnpi_carve_take(&c, bd, sizeof *w->gb);
-    w->vz = nnpi_carve_take(&c, nnpi_mul(dm->batch, dm->k), sizeof *w->vz);
-    return c.used;
-}
-
-static size_t cw_work_bytes(const void *opts, const nnpi_attack_dims *dims)
-{
+    cw_work *w = work;
     (void)opts;
-    cw_work w;
-    return cw_layout(&w, dims, NULL);
+    const size_t bd = nnpi_mul(dm->batch, dm->d);
+    NNPI_CARVE(c, w, st, dm->batch);
+    NNPI_CARVE(c, w, act, dm->batch);
+    NNPI_CARVE(c, w, w, bd);
+    NNPI_CARVE(c, w, m, bd);
+    NNPI_CARVE(c, w, v, bd);
+    NNPI_CARVE(c, w, w0, bd);
+    NNPI_CARVE(c, w, xb, bd);
+    NNPI_CARVE(c, w, gb, bd);
+    NNPI_CARVE(c, w, vz, nnpi_mul(dm->batch, dm->k));
 }
 
 /* Margin m of one example (see attack.h) and the logit index it compares with. */
@@ -248,54 +241,42 @@ static nnp_status cw_group(const nnpi_attack_group *gr)
 {
     const nnp_attack_cw_opts *o = gr->opts;
     const size_t d = gr->dims.d, g = gr->g;
-    cw_work w;
-    cw_layout(&w, &gr->dims, gr->work);
-    cw_start(gr, &w);
+    cw_work *w = gr->work;
+    cw_start(gr, w);
     for (size_t round = 0; round < o->binary_search_steps; round++) {
         for (size_t e = 0; e < g; e++) {
-            cw_state *s = &w.st[e];
+            cw_state *s = &w->st[e];
             if (s->skip) continue;
             s->running = 1;
             s->success_c = 0;
             s->t = 0;
             s->prev = INFINITY;
-            memcpy(w.w + e * d, w.w0 + e * d, d * sizeof(float));
-            memset(w.m + e * d, 0, d * sizeof(float));
-            memset(w.v + e * d, 0, d * sizeof(float));
+            memcpy(w->w + e * d, w->w0 + e * d, d * sizeof(float));
+            memset(w->m + e * d, 0, d * sizeof(float));
+            memset(w->v + e * d, 0, d * sizeof(float));
         }
         for (size_t step = 0; step < o->steps; step++) {
             size_t na = 0;
             for (size_t e = 0; e < g; e++) {
-                if (!w.st[e].running) continue;
-                cw_point(w.w + e * d, d, w.xb + na * d);
-                w.act[na++] = e;
+                if (!w->st[e].running) continue;
+                cw_point(w->w + e * d, d, w->xb + na * d);
+                w->act[na++] = e;
             }
             if (na == 0) break;
             const float *z;
-            NNPI_TRY(nnpi_attack_forward(gr->net, gr->ws, w.xb, na, &z));
-            cw_objective(gr, &w, z, na, step);
-            nnpi_attack_backward(gr->net, gr->ws, w.xb, na, w.vz, w.gb);
-            cw_update(gr, &w, na);
+            NNPI_TRY(nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z));
+            cw_objective(gr, w, z, na, step);
+            nnpi_attack_backward(gr->net, gr->ws, w->xb, na, w->vz, w->gb);
+            cw_update(gr, w, na);
             NNPI_TRY(nnpi_progress_report(gr->progress));
         }
-        cw_next_c(gr, &w, round + 1 == o->binary_search_steps);
+        cw_next_c(gr, w, round + 1 == o->binary_search_steps);
     }
     return NNP_OK;
 }
 
 static const nnpi_attack_method cw_method = {
     "nnp_attack_cw", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_cw_opts), &cw_defaults, cw_check,
-    cw_progress_each, cw_work_bytes, cw_group, 0};
+    cw_progress_each, sizeof(cw_work), cw_layout, cw_group, 0};
 
-NNP_API nnp_status nnp_attack_cw_opts_init_sized(nnp_attack_cw_opts *opts, size_t size)
-{
-    return nnpi_attack_opts_init(&cw_method, opts, size);
-}
-
-NNP_API nnp_status nnp_attack_cw(const nnp_net *net, const float *x, const int32_t *labels,
-                                 const int32_t *targets, size_t n, const nnp_attack_cw_opts *opts,
-                                 float *x_adv, nnp_attack_result *results)
-{
-    nnp_attack_cw_opts o; /* the driver's copy of *opts */
-    return nnpi_attack_run(&cw_method, &o, opts, net, x, labels, targets, n, x_adv, results);
-}
+NNPI_ATTACK_ENTRY_POINTS(cw, &cw_method)

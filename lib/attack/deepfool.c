@@ -4,9 +4,9 @@
  * overshoot by (1 + η). Targeted variant: the same step towards the boundary between the target
  * and the current arg-max. See nnp_attack_deepfool_opts in attack.h.
  *
- * Per group of opts.batch_size examples; each step is one batched forward pass of the examples still
- * running and one batched backward pass per candidate class (the vector–Jacobian product with
- * e_k − e_y gives ∇(z_k − z_y) directly). Examples leave once they reach the goal. */
+ * Per group of opts.batch_size examples; each step is one batched forward pass of the examples
+ * still running and one batched backward pass per candidate class (the vector–Jacobian product
+ * with e_k − e_y gives ∇(z_k − z_y) directly). Examples leave once they reach the goal. */
 #include <math.h>
 #include <string.h>
 
@@ -59,32 +59,27 @@ typedef struct df_work {
     unsigned char *moving; /* batch: still running after this pass's check */
 } df_work;
 
-/* Lays the buffers out in `block` (NULL: only measures); returns the bytes. */
-static size_t deepfool_layout(df_work *w, const nnp_attack_deepfool_opts *o,
-                              const nnpi_attack_dims *m, void *block)
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void deepfool_layout(void *work, const void *opts, const nnpi_attack_dims *dm,
+                            nnpi_carve *c)
 {
-    nnpi_carve c = {block, 0};
-    const size_t bd = nnpi_mul(m->batch, m->d), bk = nnpi_mul(m->batch, m->k);
-    w->C = deepfool_classes(o, m->k);
-    w->cand = nnpi_carve_take(&c, nnpi_mul(m->batch, w->C), sizeof *w->cand);
-    w->xt = nnpi_carve_take(&c, bd, sizeof *w->xt);
-    w->rtot = nnpi_carve_take(&c, bd, sizeof *w->rtot);
-    w->act = nnpi_carve_take(&c, m->batch, sizeof *w->act);
-    w->xb = nnpi_carve_take(&c, bd, sizeof *w->xb);
-    w->zb = nnpi_carve_take(&c, bk, sizeof *w->zb);
-    w->v = nnpi_carve_take(&c, bk, sizeof *w->v);
-    w->gw = nnpi_carve_take(&c, bd, sizeof *w->gw);
-    w->wbest = nnpi_carve_take(&c, bd, sizeof *w->wbest);
-    w->best = nnpi_carve_take(&c, m->batch, sizeof *w->best);
-    w->bestn = nnpi_carve_take(&c, m->batch, sizeof *w->bestn);
-    w->moving = nnpi_carve_take(&c, m->batch, sizeof *w->moving);
-    return c.used;
-}
-
-static size_t deepfool_work_bytes(const void *opts, const nnpi_attack_dims *dims)
-{
-    df_work w;
-    return deepfool_layout(&w, opts, dims, NULL);
+    df_work *w = work;
+    const nnp_attack_deepfool_opts *o = opts;
+    const size_t bd = nnpi_mul(dm->batch, dm->d), bk = nnpi_mul(dm->batch, dm->k);
+    const size_t C = deepfool_classes(o, dm->k);
+    if (w != NULL) w->C = C;
+    NNPI_CARVE(c, w, cand, nnpi_mul(dm->batch, C));
+    NNPI_CARVE(c, w, xt, bd);
+    NNPI_CARVE(c, w, rtot, bd);
+    NNPI_CARVE(c, w, act, dm->batch);
+    NNPI_CARVE(c, w, xb, bd);
+    NNPI_CARVE(c, w, zb, bk);
+    NNPI_CARVE(c, w, v, bk);
+    NNPI_CARVE(c, w, gw, bd);
+    NNPI_CARVE(c, w, wbest, bd);
+    NNPI_CARVE(c, w, best, dm->batch);
+    NNPI_CARVE(c, w, bestn, dm->batch);
+    NNPI_CARVE(c, w, moving, dm->batch);
 }
 
 /* The C − 1 classes other than y with the largest logits z (ties: lower index first). */
@@ -195,11 +190,10 @@ static nnp_status deepfool_group(const nnpi_attack_group *gr)
     const nnp_attack_deepfool_opts *o = gr->opts;
     const size_t d = gr->dims.d, k = gr->dims.k, g = gr->g;
     nnp_attack_result *res = gr->res;
-    df_work w;
-    deepfool_layout(&w, o, &gr->dims, gr->work);
-    const size_t m = w.C - 1;
-    memcpy(w.xt, gr->x, g * d * sizeof(float));
-    memset(w.rtot, 0, g * d * sizeof(double));
+    df_work *w = gr->work;
+    const size_t m = w->C - 1;
+    memcpy(w->xt, gr->x, g * d * sizeof(float));
+    memset(w->rtot, 0, g * d * sizeof(double));
     for (size_t e = 0; e < g; e++) {
         if (nnpi_group_goal(gr, e, res[e].clean_label)) {
             res[e].finished = 1; /* x_adv = x */
@@ -210,28 +204,28 @@ static nnp_status deepfool_group(const nnpi_attack_group *gr)
         const float *z;
         NNPI_TRY(nnpi_attack_forward(gr->net, gr->ws, gr->x, g, &z));
         for (size_t e = 0; e < g; e++)
-            pick_candidates(z + e * k, k, gr->labels[e], m, w.cand + e * m);
+            pick_candidates(z + e * k, k, gr->labels[e], m, w->cand + e * m);
     }
     nnp_status st = NNP_OK;
     for (size_t it = 0; it < o->max_iterations; it++) {
         size_t na = 0;
         for (size_t e = 0; e < g; e++)
             if (!res[e].finished) {
-                w.act[na] = e;
-                memcpy(w.xb + na * d, w.xt + e * d, d * sizeof(float));
+                w->act[na] = e;
+                memcpy(w->xb + na * d, w->xt + e * d, d * sizeof(float));
                 na++;
             }
         if (na == 0) break;
         const float *z;
-        if ((st = nnpi_attack_forward(gr->net, gr->ws, w.xb, na, &z)) != NNP_OK) break;
-        memcpy(w.zb, z, na * k * sizeof(float));
+        if ((st = nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z)) != NNP_OK) break;
+        memcpy(w->zb, z, na * k * sizeof(float));
         size_t moving = 0;
         for (size_t p = 0; p < na; p++) {
-            size_t e = w.act[p];
-            w.best[p] = INFINITY;
-            w.moving[p] = !nnpi_group_goal(gr, e, nnpi_argmax(w.zb + p * k, k));
-            if (!w.moving[p]) { /* this iterate reaches the goal */
-                memcpy(gr->x_adv + e * d, w.xt + e * d, d * sizeof(float));
+            size_t e = w->act[p];
+            w->best[p] = INFINITY;
+            w->moving[p] = !nnpi_group_goal(gr, e, nnpi_argmax(w->zb + p * k, k));
+            if (!w->moving[p]) { /* this iterate reaches the goal */
+                memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
                 res[e].finished = 1;
                 gr->progress->done += o->max_iterations - res[e].iterations;
             } else {
@@ -239,14 +233,14 @@ static nnp_status deepfool_group(const nnpi_attack_group *gr)
             }
         }
         if (moving == 0) continue;
-        boundary_passes(gr, &w, na);
-        step_all(gr, &w, na);
+        boundary_passes(gr, w, na);
+        step_all(gr, w, na);
         if ((st = nnpi_progress_report(gr->progress)) != NNP_OK) break;
     }
     /* Out of steps (or cancelled): the examples still running keep their last iterate. */
     for (size_t e = 0; e < g; e++)
         if (!res[e].finished) {
-            memcpy(gr->x_adv + e * d, w.xt + e * d, d * sizeof(float));
+            memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
             if (st == NNP_OK) res[e].finished = 1;
         }
     return st;
@@ -254,20 +248,6 @@ static nnp_status deepfool_group(const nnpi_attack_group *gr)
 
 static const nnpi_attack_method deepfool_method = {
     "nnp_attack_deepfool", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_deepfool_opts), &deepfool_defaults,
-    deepfool_check, deepfool_progress_each, deepfool_work_bytes, deepfool_group, 0};
+    deepfool_check, deepfool_progress_each, sizeof(df_work), deepfool_layout, deepfool_group, 0};
 
-NNP_API nnp_status nnp_attack_deepfool_opts_init_sized(nnp_attack_deepfool_opts *opts,
-                                                       size_t size)
-{
-    return nnpi_attack_opts_init(&deepfool_method, opts, size);
-}
-
-NNP_API nnp_status nnp_attack_deepfool(const nnp_net *net, const float *x, const int32_t *labels,
-                                       const int32_t *targets, size_t n,
-                                       const nnp_attack_deepfool_opts *opts, float *x_adv,
-                                       nnp_attack_result *results)
-{
-    nnp_attack_deepfool_opts o; /* the driver's copy of *opts */
-    return nnpi_attack_run(&deepfool_method, &o, opts, net, x, labels, targets, n, x_adv,
-                           results);
-}
+NNPI_ATTACK_ENTRY_POINTS(deepfool, &deepfool_method)

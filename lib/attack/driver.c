@@ -198,26 +198,30 @@ nnp_status nnpi_attack_run(const nnpi_attack_method *m, void *o, const void *opt
                                    nnp_net_output_size(net)};
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, dims.batch, &ws));
-    /* One block: the driver's labels, then the method's buffers. */
+    /* One block: the driver's labels, then the method's work struct and its buffers. */
     nnpi_carve c = {NULL, 0};
     nnpi_carve_take(&c, dims.batch, sizeof(int32_t));
-    const size_t driver_bytes = c.used;
-    nnpi_carve_take(&c, m->work_bytes(o, &dims), 1);
+    nnpi_carve_take(&c, 1, m->work_size);
+    m->layout(NULL, o, &dims, &c);
     unsigned char *block = nnpi_malloc(c.used);
     if (block == NULL) {
         nnp_workspace_free(ws);
         return nnpi_error(NNP_ENOMEM, "%s: out of memory for a batch of %zu", m->name,
                           dims.batch);
     }
+    c = (nnpi_carve){block, 0};
+    int32_t *pred = nnpi_carve_take(&c, dims.batch, sizeof(int32_t));
+    void *work = nnpi_carve_take(&c, 1, m->work_size);
+    m->layout(work, o, &dims, &c);
 
     nnpi_progress prog = {NULL, NULL, 0, 0, m->name};
     memcpy(&prog.fn, (const unsigned char *)o + m->opts.progress_at, sizeof prog.fn);
     memcpy(&prog.user, (const unsigned char *)o + m->opts.progress_user_at, sizeof prog.user);
     prog.total = (uint64_t)n * m->progress_each(o);
-    run r = {.gr = {net, ws, o, dims, block + driver_bytes, 0, 0, NULL, NULL, NULL, NULL, NULL,
-                    &prog},
+    run r = {.gr = {.net = net, .ws = ws, .opts = o, .dims = dims, .work = work,
+                    .progress = &prog},
              .x = x, .labels = labels, .targets = targets, .n = n, .x_adv = x_adv,
-             .results = results, .pred = (int32_t *)(void *)block};
+             .results = results, .pred = pred};
     /* every result "not finished, no success", the clean labels come group by group */
     memset(results, 0, n * sizeof *results);
     for (size_t i = 0; i < n; i++) results[i].target = targets ? targets[i] : -1;

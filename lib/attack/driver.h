@@ -29,15 +29,22 @@ typedef struct nnpi_attack_dims {
     size_t d, k;  /* input values and classes per example */
 } nnpi_attack_dims;
 
-/* Cuts one block into pieces, each aligned for any type. A method writes its layout once as a
- * run of take() calls: with base NULL it measures (pieces are NULL, `used` grows), with the
- * block it carves, so the size asked for and the pieces used cannot drift apart. A size that
- * overflows saturates `used` at SIZE_MAX, which no allocation grants. */
+/* Cuts one block into pieces, each aligned for any type. The driver runs a method's layout()
+ * twice: first measuring (base NULL, work NULL: pieces are NULL, `used` grows), then carving
+ * the block it allocated, so the size asked for and the pieces used cannot drift apart. A size
+ * that overflows saturates `used` at SIZE_MAX, which no allocation grants. */
 typedef struct nnpi_carve {
     unsigned char *base;
     size_t used;
 } nnpi_carve;
 void *nnpi_carve_take(nnpi_carve *c, size_t count, size_t size);
+
+/* In a layout(): w->field gets `count` elements of its type (w NULL: measures only). */
+#define NNPI_CARVE(c, w, field, count)                                                       \
+    do {                                                                                     \
+        void *nnpi_piece_ = nnpi_carve_take((c), (count), sizeof *(w)->field);               \
+        if ((w) != NULL) (w)->field = nnpi_piece_;                                           \
+    } while (0)
 
 /* One group of examples, as a method's run_group() sees it. Rows are the group's own: x[0] is
  * example `first` of the call. On entry x_adv holds x, every result is zero but for target and
@@ -47,7 +54,7 @@ typedef struct nnpi_attack_group {
     nnp_workspace *ws;         /* capacity dims.batch */
     const void *opts;          /* the method's options struct, copied and checked */
     nnpi_attack_dims dims;
-    void *work;                /* the method's block of work_bytes(opts, dims) bytes */
+    void *work;                /* the method's work struct, its buffers laid out by layout() */
     size_t first, g;           /* index of the first example in the call; examples, ≤ batch */
     const float *x;            /* g × d */
     const int32_t *labels;     /* g, or NULL (targeted only) */
@@ -84,8 +91,10 @@ typedef struct nnpi_attack_method {
     nnp_status (*check)(const void *opts, const char *what);
     /* progress units of one example (the total is n times this) */
     uint64_t (*progress_each)(const void *opts);
-    /* bytes of the method's buffers for a group of dims.batch examples (see nnpi_carve) */
-    size_t (*work_bytes)(const void *opts, const nnpi_attack_dims *dims);
+    /* the method's work struct (sizeof) and its buffers for a group of dims->batch examples:
+     * one NNPI_CARVE per buffer; with w NULL it only measures */
+    size_t work_size;
+    void (*layout)(void *w, const void *opts, const nnpi_attack_dims *dims, nnpi_carve *c);
     /* Attacks one group: writes x_adv and the results' c, iterations, evaluations, finished
      * (and success where it decides it early; the driver's finish sets label, success and the
      * distortions of every example afterwards). On NNP_ECANCELLED its rows must already be
@@ -106,11 +115,31 @@ nnp_status nnpi_attack_run(const nnpi_attack_method *m, void *o, const void *opt
                            const int32_t *targets, size_t n, float *x_adv,
                            nnp_attack_result *results);
 
-/* Range checks for the methods' check(), each NNP_EINVAL with "<what>.<field> = value must …"
- * or NNP_OK. */
-nnp_status nnpi_opt_above(double v, double lo, const char *what, const char *field);    /* > lo, finite */
-nnp_status nnpi_opt_at_least(double v, double lo, const char *what, const char *field); /* ≥ lo, finite */
+/* Defines the two public functions of attack m (nnp_attack_<m>_opts_init_sized() and
+ * nnp_attack_<m>(), declared in attack.h) over the method table `method`: every attack's are
+ * the same two calls, so they are written once, here. */
+#define NNPI_ATTACK_ENTRY_POINTS(m, method)                                                  \
+    NNP_API nnp_status nnp_attack_##m##_opts_init_sized(nnp_attack_##m##_opts *opts,         \
+                                                        size_t size)                         \
+    {                                                                                        \
+        return nnpi_attack_opts_init((method), opts, size);                                  \
+    }                                                                                        \
+    NNP_API nnp_status nnp_attack_##m(const nnp_net *net, const float *x,                    \
+                                      const int32_t *labels, const int32_t *targets,         \
+                                      size_t n, const nnp_attack_##m##_opts *opts,           \
+                                      float *x_adv, nnp_attack_result *results)              \
+    {                                                                                        \
+        nnp_attack_##m##_opts o; /* the driver's copy of *opts */                            \
+        return nnpi_attack_run((method), &o, opts, net, x, labels, targets, n, x_adv,        \
+                               results);                                                     \
+    }
+
+/* Range checks for the methods' check(): NNP_OK, or NNP_EINVAL with the message
+ * "<what>.<field> = <v> must be …" saying which of: finite and > lo (above), finite and ≥ lo
+ * (at_least), in lo..hi (count), 0 or 1 (flag). */
+nnp_status nnpi_opt_above(double v, double lo, const char *what, const char *field);
+nnp_status nnpi_opt_at_least(double v, double lo, const char *what, const char *field);
 nnp_status nnpi_opt_count(size_t v, size_t lo, size_t hi, const char *what, const char *field);
-nnp_status nnpi_opt_flag(int v, const char *what, const char *field);                  /* 0 or 1 */
+nnp_status nnpi_opt_flag(int v, const char *what, const char *field);
 
 #endif

@@ -51,28 +51,21 @@ typedef struct fgsm_work {
     unsigned char *search; /* batch: still in the minimal search */
 } fgsm_work;
 
-/* Lays the buffers out in `block` (NULL: only measures); returns the bytes. */
-static size_t fgsm_layout(fgsm_work *w, const nnpi_attack_dims *m, void *block)
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void fgsm_layout(void *work, const void *opts, const nnpi_attack_dims *dm, nnpi_carve *c)
 {
-    nnpi_carve c = {block, 0};
-    const size_t bd = nnpi_mul(m->batch, m->d);
-    w->sgn = nnpi_carve_take(&c, bd, sizeof *w->sgn);
-    w->trial = nnpi_carve_take(&c, bd, sizeof *w->trial);
-    w->logits = nnpi_carve_take(&c, nnpi_mul(m->batch, m->k), sizeof *w->logits);
-    w->loss = nnpi_carve_take(&c, m->batch, sizeof *w->loss);
-    w->lo = nnpi_carve_take(&c, m->batch, sizeof *w->lo);
-    w->hi = nnpi_carve_take(&c, m->batch, sizeof *w->hi);
-    w->cls = nnpi_carve_take(&c, m->batch, sizeof *w->cls);
-    w->pred = nnpi_carve_take(&c, m->batch, sizeof *w->pred);
-    w->search = nnpi_carve_take(&c, m->batch, sizeof *w->search);
-    return c.used;
-}
-
-static size_t fgsm_work_bytes(const void *opts, const nnpi_attack_dims *dims)
-{
+    fgsm_work *w = work;
     (void)opts;
-    fgsm_work w;
-    return fgsm_layout(&w, dims, NULL);
+    const size_t bd = nnpi_mul(dm->batch, dm->d);
+    NNPI_CARVE(c, w, sgn, bd);
+    NNPI_CARVE(c, w, trial, bd);
+    NNPI_CARVE(c, w, logits, nnpi_mul(dm->batch, dm->k));
+    NNPI_CARVE(c, w, loss, dm->batch);
+    NNPI_CARVE(c, w, lo, dm->batch);
+    NNPI_CARVE(c, w, hi, dm->batch);
+    NNPI_CARVE(c, w, cls, dm->batch);
+    NNPI_CARVE(c, w, pred, dm->batch);
+    NNPI_CARVE(c, w, search, dm->batch);
 }
 
 /* The minimal-ε search of a group whose x_adv holds the points at ε = epsilon: does that ε
@@ -128,52 +121,39 @@ static nnp_status fgsm_group(const nnpi_attack_group *gr)
 {
     const nnp_attack_fgsm_opts *o = gr->opts;
     const size_t d = gr->dims.d, k = gr->dims.k, g = gr->g;
-    fgsm_work w;
-    fgsm_layout(&w, &gr->dims, gr->work);
+    fgsm_work *w = gr->work;
     /* The cross-entropy whose gradient gives the direction: the true label's (ascend) or the
      * target's (descend). */
-    for (size_t e = 0; e < g; e++) w.cls[e] = gr->targets ? gr->targets[e] : gr->labels[e];
-    NNPI_TRY(nnpi_goal_grad(gr->net, gr->ws, gr->x, g, NULL, w.cls, NULL, w.loss, w.sgn,
-                            w.logits));
+    for (size_t e = 0; e < g; e++) w->cls[e] = gr->targets ? gr->targets[e] : gr->labels[e];
+    NNPI_TRY(nnpi_goal_grad(gr->net, gr->ws, gr->x, g, NULL, w->cls, NULL, w->loss, w->sgn,
+                            w->logits));
     /* the clean labels come from this pass (own_clean_labels: no separate classification) */
     for (size_t e = 0; e < g; e++)
-        gr->res[e].clean_label = gr->res[e].label = nnpi_argmax(w.logits + e * k, k);
+        gr->res[e].clean_label = gr->res[e].label = nnpi_argmax(w->logits + e * k, k);
     const float dir = gr->targets ? -1.0f : 1.0f;
     for (size_t i = 0; i < g * d; i++)
-        w.sgn[i] = w.sgn[i] > 0.0f ? dir : w.sgn[i] < 0.0f ? -dir : 0.0f;
+        w->sgn[i] = w->sgn[i] > 0.0f ? dir : w->sgn[i] < 0.0f ? -dir : 0.0f;
     for (size_t e = 0; e < g; e++) {
         nnp_attack_result *r = &gr->res[e];
         r->evaluations = 1;
-        w.search[e] = 0;
+        w->search[e] = 0;
         if (nnpi_group_goal(gr, e, r->clean_label)) {
             r->finished = 1; /* x_adv = x, c = 0 */
             continue;
         }
-        fgsm_point(gr->x + e * d, w.sgn + e * d, (float)o->epsilon, d, gr->x_adv + e * d);
+        fgsm_point(gr->x + e * d, w->sgn + e * d, (float)o->epsilon, d, gr->x_adv + e * d);
         r->c = o->epsilon;
         r->iterations = 1;
-        if (o->minimal) w.search[e] = 1;
+        if (o->minimal) w->search[e] = 1;
         else r->finished = 1;
     }
     gr->progress->done += g;
     NNPI_TRY(nnpi_progress_report(gr->progress));
-    return o->minimal ? minimal_search(gr, &w) : NNP_OK;
+    return o->minimal ? minimal_search(gr, w) : NNP_OK;
 }
 
 static const nnpi_attack_method fgsm_method = {
     "nnp_attack_fgsm", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_fgsm_opts), &fgsm_defaults, fgsm_check,
-    fgsm_progress_each, fgsm_work_bytes, fgsm_group, 1};
+    fgsm_progress_each, sizeof(fgsm_work), fgsm_layout, fgsm_group, 1};
 
-NNP_API nnp_status nnp_attack_fgsm_opts_init_sized(nnp_attack_fgsm_opts *opts, size_t size)
-{
-    return nnpi_attack_opts_init(&fgsm_method, opts, size);
-}
-
-NNP_API nnp_status nnp_attack_fgsm(const nnp_net *net, const float *x, const int32_t *labels,
-                                   const int32_t *targets, size_t n,
-                                   const nnp_attack_fgsm_opts *opts, float *x_adv,
-                                   nnp_attack_result *results)
-{
-    nnp_attack_fgsm_opts o; /* the driver's copy of *opts */
-    return nnpi_attack_run(&fgsm_method, &o, opts, net, x, labels, targets, n, x_adv, results);
-}
+NNPI_ATTACK_ENTRY_POINTS(fgsm, &fgsm_method)

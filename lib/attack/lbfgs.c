@@ -3,8 +3,8 @@
  * keeping the successful solution of least distortion. See nnp_attack_lbfgs_opts in attack.h
  * for the form of the penalty and why.
  *
- * Examples are processed in groups of opts.batch_size. Within a group, every "solve" is one call of
- * the batched L-BFGS core over the examples still searching, each with its own c; a round of
+ * Examples are processed in groups of opts.batch_size. Within a group, every "solve" is one call
+ * of the batched L-BFGS core over the examples still searching, each with its own c; a round of
  * the core is one batched forward/backward pass. Examples leave the group's next solve once
  * their search is over. */
 #include <math.h>
@@ -54,7 +54,7 @@ typedef struct c_search {
 
 /* Buffers of one group (capacity `batch` examples) and what the evaluations of a solve read.
  * The current solve's problem p is example member[p]. */
-typedef struct group {
+typedef struct lbfgs_work {
     const nnpi_attack_group *gr;
     c_search *cs;            /* batch */
     size_t *member;          /* batch */
@@ -65,38 +65,31 @@ typedef struct group {
     float *xs;               /* batch × d: the solutions of a solve */
     float *lo, *hi;          /* d: the box */
     nnpi_lbfgs_result *lr;   /* batch */
-} group;
+} lbfgs_work;
 
-/* Lays the buffers out in `block` (NULL: only measures); returns the bytes. */
-static size_t lbfgs_layout(group *w, const nnpi_attack_dims *dm, void *block)
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void lbfgs_layout(void *work, const void *opts, const nnpi_attack_dims *dm, nnpi_carve *c)
 {
-    nnpi_carve c = {block, 0};
-    w->cs = nnpi_carve_take(&c, dm->batch, sizeof *w->cs);
-    w->member = nnpi_carve_take(&c, dm->batch, sizeof *w->member);
-    w->lab = nnpi_carve_take(&c, dm->batch, sizeof *w->lab);
-    w->tgt = nnpi_carve_take(&c, dm->batch, sizeof *w->tgt);
-    w->pred = nnpi_carve_take(&c, dm->batch, sizeof *w->pred);
-    w->scale = nnpi_carve_take(&c, dm->batch, sizeof *w->scale);
-    w->loss = nnpi_carve_take(&c, dm->batch, sizeof *w->loss);
-    w->xs = nnpi_carve_take(&c, nnpi_mul(dm->batch, dm->d), sizeof *w->xs);
-    w->lo = nnpi_carve_take(&c, dm->d, sizeof *w->lo);
-    w->hi = nnpi_carve_take(&c, dm->d, sizeof *w->hi);
-    w->lr = nnpi_carve_take(&c, dm->batch, sizeof *w->lr);
-    return c.used;
-}
-
-static size_t lbfgs_work_bytes(const void *opts, const nnpi_attack_dims *dims)
-{
+    lbfgs_work *w = work;
     (void)opts;
-    group w;
-    return lbfgs_layout(&w, dims, NULL);
+    NNPI_CARVE(c, w, cs, dm->batch);
+    NNPI_CARVE(c, w, member, dm->batch);
+    NNPI_CARVE(c, w, lab, dm->batch);
+    NNPI_CARVE(c, w, tgt, dm->batch);
+    NNPI_CARVE(c, w, pred, dm->batch);
+    NNPI_CARVE(c, w, scale, dm->batch);
+    NNPI_CARVE(c, w, loss, dm->batch);
+    NNPI_CARVE(c, w, xs, nnpi_mul(dm->batch, dm->d));
+    NNPI_CARVE(c, w, lo, dm->d);
+    NNPI_CARVE(c, w, hi, dm->d);
+    NNPI_CARVE(c, w, lr, dm->batch);
 }
 
 /* f(r) = ‖r‖² + c·loss(x + r) and its gradient for the problems `ids` of the current solve. */
 static nnp_status eval_fg(void *ctx, size_t n_active, const size_t *ids, const float *xr,
                           double *f, float *g)
 {
-    group *w = ctx;
+    lbfgs_work *w = ctx;
     const nnpi_attack_group *gr = w->gr;
     const size_t d = gr->dims.d;
     NNPI_TRY(nnpi_progress_report(gr->progress));
@@ -150,7 +143,7 @@ static void next_c(c_search *s, int ok, const nnp_attack_lbfgs_opts *o)
 
 /* After a solve of np problems: success per problem, the least-distortion success (else, while
  * there is none, the latest solution) into x_adv with its c, and the next c. */
-static nnp_status after_solve(group *w, size_t np)
+static nnp_status after_solve(lbfgs_work *w, size_t np)
 {
     const nnpi_attack_group *gr = w->gr;
     const nnp_attack_lbfgs_opts *o = gr->opts;
@@ -187,18 +180,18 @@ static nnp_status lbfgs_group(const nnpi_attack_group *gr)
 {
     const nnp_attack_lbfgs_opts *o = gr->opts;
     const size_t d = gr->dims.d, g = gr->g;
-    group w = {.gr = gr};
-    lbfgs_layout(&w, &gr->dims, gr->work);
-    memset(w.cs, 0, g * sizeof *w.cs);
+    lbfgs_work *w = gr->work;
+    w->gr = gr;
+    memset(w->cs, 0, g * sizeof *w->cs);
     for (size_t j = 0; j < d; j++) {
-        w.lo[j] = 0.0f;
-        w.hi[j] = 1.0f;
+        w->lo[j] = 0.0f;
+        w->hi[j] = 1.0f;
     }
     for (size_t e = 0; e < g; e++) {
-        w.cs[e].c = o->c_init;
-        w.cs[e].hi = INFINITY;
+        w->cs[e].c = o->c_init;
+        w->cs[e].hi = INFINITY;
         int reached = nnpi_group_goal(gr, e, gr->res[e].clean_label);
-        w.cs[e].searching = !reached;
+        w->cs[e].searching = !reached;
         if (reached) {
             gr->res[e].success = gr->res[e].finished = 1;
             gr->progress->done += lbfgs_progress_each(o);
@@ -214,18 +207,19 @@ static nnp_status lbfgs_group(const nnpi_attack_group *gr)
     for (;;) {
         size_t np = 0;
         for (size_t e = 0; e < g; e++)
-            if (w.cs[e].searching) w.member[np++] = e;
+            if (w->cs[e].searching) w->member[np++] = e;
         if (np == 0) break;
         for (size_t p = 0; p < np; p++)
-            memcpy(w.xs + p * d, gr->x + w.member[p] * d, d * sizeof *w.xs);
-        nnp_status st = nnpi_lbfgsb_minimize(np, d, w.xs, w.lo, w.hi, eval_fg, &w, &lo_opts, w.lr);
+            memcpy(w->xs + p * d, gr->x + w->member[p] * d, d * sizeof *w->xs);
+        nnp_status st =
+            nnpi_lbfgsb_minimize(np, d, w->xs, w->lo, w->hi, eval_fg, w, &lo_opts, w->lr);
         for (size_t p = 0; p < np; p++) {
-            nnp_attack_result *r = &gr->res[w.member[p]];
-            r->iterations += w.lr[p].iterations;
-            r->evaluations += w.lr[p].evaluations;
+            nnp_attack_result *r = &gr->res[w->member[p]];
+            r->iterations += w->lr[p].iterations;
+            r->evaluations += w->lr[p].evaluations;
         }
         if (st != NNP_OK) return st; /* cancelled or failed mid-solve: x_adv keeps the best */
-        NNPI_TRY(after_solve(&w, np));
+        NNPI_TRY(after_solve(w, np));
         NNPI_TRY(nnpi_progress_report(gr->progress));
     }
     return NNP_OK;
@@ -233,18 +227,6 @@ static nnp_status lbfgs_group(const nnpi_attack_group *gr)
 
 static const nnpi_attack_method lbfgs_method = {
     "nnp_attack_lbfgs", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_lbfgs_opts), &lbfgs_defaults,
-    lbfgs_check, lbfgs_progress_each, lbfgs_work_bytes, lbfgs_group, 0};
+    lbfgs_check, lbfgs_progress_each, sizeof(lbfgs_work), lbfgs_layout, lbfgs_group, 0};
 
-NNP_API nnp_status nnp_attack_lbfgs_opts_init_sized(nnp_attack_lbfgs_opts *opts, size_t size)
-{
-    return nnpi_attack_opts_init(&lbfgs_method, opts, size);
-}
-
-NNP_API nnp_status nnp_attack_lbfgs(const nnp_net *net, const float *x, const int32_t *labels,
-                                    const int32_t *targets, size_t n,
-                                    const nnp_attack_lbfgs_opts *opts, float *x_adv,
-                                    nnp_attack_result *results)
-{
-    nnp_attack_lbfgs_opts o; /* the driver's copy of *opts */
-    return nnpi_attack_run(&lbfgs_method, &o, opts, net, x, labels, targets, n, x_adv, results);
-}
+NNPI_ATTACK_ENTRY_POINTS(lbfgs, &lbfgs_method)

@@ -114,26 +114,19 @@ typedef struct pgd_work {
                           * goal (x_adv = x, kept) */
 } pgd_work;
 
-/* Lays the buffers out in `block` (NULL: only measures); returns the bytes. */
-static size_t pgd_layout(pgd_work *w, const nnpi_attack_dims *m, void *block)
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void pgd_layout(void *work, const void *opts, const nnpi_attack_dims *dm, nnpi_carve *c)
 {
-    nnpi_carve c = {block, 0};
-    const size_t bd = nnpi_mul(m->batch, m->d);
-    w->xt = nnpi_carve_take(&c, bd, sizeof *w->xt);
-    w->grad = nnpi_carve_take(&c, bd, sizeof *w->grad);
-    w->logits = nnpi_carve_take(&c, nnpi_mul(m->batch, m->k), sizeof *w->logits);
-    w->loss = nnpi_carve_take(&c, m->batch, sizeof *w->loss);
-    w->cls = nnpi_carve_take(&c, m->batch, sizeof *w->cls);
-    w->pred = nnpi_carve_take(&c, m->batch, sizeof *w->pred);
-    w->have = nnpi_carve_take(&c, m->batch, sizeof *w->have);
-    return c.used;
-}
-
-static size_t pgd_work_bytes(const void *opts, const nnpi_attack_dims *dims)
-{
+    pgd_work *w = work;
     (void)opts;
-    pgd_work w;
-    return pgd_layout(&w, dims, NULL);
+    const size_t bd = nnpi_mul(dm->batch, dm->d);
+    NNPI_CARVE(c, w, xt, bd);
+    NNPI_CARVE(c, w, grad, bd);
+    NNPI_CARVE(c, w, logits, nnpi_mul(dm->batch, dm->k));
+    NNPI_CARVE(c, w, loss, dm->batch);
+    NNPI_CARVE(c, w, cls, dm->batch);
+    NNPI_CARVE(c, w, pred, dm->batch);
+    NNPI_CARVE(c, w, have, dm->batch);
 }
 
 /* x_adv of the examples without a success ← their current iterate. */
@@ -166,56 +159,55 @@ static nnp_status pgd_group(const nnpi_attack_group *gr)
     const size_t d = gr->dims.d, k = gr->dims.k, g = gr->g;
     const float *x = gr->x;
     nnp_attack_result *res = gr->res;
-    pgd_work w;
-    pgd_layout(&w, &gr->dims, gr->work);
+    pgd_work *w = gr->work;
     const double alpha = o->step_size > 0.0 ? o->step_size
                                             : o->steps > 0 ? 2.5 * o->epsilon / (double)o->steps
                                                            : 0.0;
     const double dir = gr->targets ? -1.0 : 1.0;
     for (size_t e = 0; e < g; e++) {
-        w.cls[e] = gr->targets ? gr->targets[e] : gr->labels[e];
-        w.have[e] = 0;
+        w->cls[e] = gr->targets ? gr->targets[e] : gr->labels[e];
+        w->have[e] = 0;
         res[e].c = o->epsilon;
         if (nnpi_group_goal(gr, e, res[e].clean_label)) {
-            w.have[e] = 2; /* x_adv = x already; the group's passes still carry it along */
+            w->have[e] = 2; /* x_adv = x already; the group's passes still carry it along */
             res[e].c = 0.0;
         }
         if (o->random_start && o->steps > 0)
-            random_start(x + e * d, w.xt + e * d, d, o, gr->first + e);
+            random_start(x + e * d, w->xt + e * d, d, o, gr->first + e);
         else
-            memcpy(w.xt + e * d, x + e * d, d * sizeof(float));
+            memcpy(w->xt + e * d, x + e * d, d * sizeof(float));
     }
     for (size_t t = 0; t < o->steps; t++) {
-        NNPI_TRY(nnpi_goal_grad(gr->net, gr->ws, w.xt, g, NULL, w.cls, NULL, w.loss, w.grad,
-                                w.logits));
+        NNPI_TRY(nnpi_goal_grad(gr->net, gr->ws, w->xt, g, NULL, w->cls, NULL, w->loss, w->grad,
+                                w->logits));
         for (size_t e = 0; e < g; e++) {
-            float *xe = w.xt + e * d;
-            if (w.have[e] == 2) continue;
+            float *xe = w->xt + e * d;
+            if (w->have[e] == 2) continue;
             /* the point this pass was computed at: x_t */
-            if (nnpi_group_goal(gr, e, nnpi_argmax(w.logits + e * k, k))) {
+            if (nnpi_group_goal(gr, e, nnpi_argmax(w->logits + e * k, k))) {
                 memcpy(gr->x_adv + e * d, xe, d * sizeof(float));
-                w.have[e] = 1;
+                w->have[e] = 1;
             }
-            pgd_step(o, x + e * d, xe, w.grad + e * d, d, dir * alpha);
+            pgd_step(o, x + e * d, xe, w->grad + e * d, d, dir * alpha);
             res[e].iterations++;
             res[e].evaluations++;
         }
         gr->progress->done += g;
         nnp_status s = nnpi_progress_report(gr->progress);
         if (s != NNP_OK) {
-            keep_latest(&w, g, d, gr->x_adv);
+            keep_latest(w, g, d, gr->x_adv);
             return s;
         }
     }
     if (o->steps > 0) {
         /* the last iterate x_steps */
-        NNPI_TRY(nnpi_classify(gr->net, gr->ws, w.xt, g, w.pred));
+        NNPI_TRY(nnpi_classify(gr->net, gr->ws, w->xt, g, w->pred));
         for (size_t e = 0; e < g; e++)
-            if (w.have[e] != 2 && nnpi_group_goal(gr, e, w.pred[e])) {
-                memcpy(gr->x_adv + e * d, w.xt + e * d, d * sizeof(float));
-                w.have[e] = 1;
+            if (w->have[e] != 2 && nnpi_group_goal(gr, e, w->pred[e])) {
+                memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
+                w->have[e] = 1;
             }
-        keep_latest(&w, g, d, gr->x_adv);
+        keep_latest(w, g, d, gr->x_adv);
     }
     for (size_t e = 0; e < g; e++) res[e].finished = 1;
     return NNP_OK;
@@ -223,18 +215,6 @@ static nnp_status pgd_group(const nnpi_attack_group *gr)
 
 static const nnpi_attack_method pgd_method = {
     "nnp_attack_pgd", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_pgd_opts), &pgd_defaults, pgd_check,
-    pgd_progress_each, pgd_work_bytes, pgd_group, 0};
+    pgd_progress_each, sizeof(pgd_work), pgd_layout, pgd_group, 0};
 
-NNP_API nnp_status nnp_attack_pgd_opts_init_sized(nnp_attack_pgd_opts *opts, size_t size)
-{
-    return nnpi_attack_opts_init(&pgd_method, opts, size);
-}
-
-NNP_API nnp_status nnp_attack_pgd(const nnp_net *net, const float *x, const int32_t *labels,
-                                  const int32_t *targets, size_t n,
-                                  const nnp_attack_pgd_opts *opts, float *x_adv,
-                                  nnp_attack_result *results)
-{
-    nnp_attack_pgd_opts o; /* the driver's copy of *opts */
-    return nnpi_attack_run(&pgd_method, &o, opts, net, x, labels, targets, n, x_adv, results);
-}
+NNPI_ATTACK_ENTRY_POINTS(pgd, &pgd_method)
