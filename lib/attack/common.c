@@ -4,35 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-nnp_status nnpi_attack_check_args(const nnp_net *net, const float *x, const int32_t *labels,
-                                  const int32_t *targets, size_t n, const float *x_adv,
-                                  const nnp_attack_result *results, const char *func)
-{
-    if (net == NULL) return nnpi_error(NNP_EINVAL, "%s: net is NULL", func);
-    if (x == NULL) return nnpi_error(NNP_EINVAL, "%s: x is NULL", func);
-    if (x_adv == NULL) return nnpi_error(NNP_EINVAL, "%s: x_adv is NULL", func);
-    if (results == NULL) return nnpi_error(NNP_EINVAL, "%s: results is NULL", func);
-    if (n == 0) return nnpi_error(NNP_EINVAL, "%s: n is 0", func);
-    if (targets == NULL && labels == NULL)
-        return nnpi_error(NNP_EINVAL, "%s: labels is NULL (the untargeted attack needs the true "
-                          "labels)", func);
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    if (n > SIZE_MAX / d) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", func, n);
-    for (size_t i = 0; i < n * d; i++)
-        if (!(x[i] >= 0.0f && x[i] <= 1.0f))
-            return nnpi_error(NNP_EINVAL, "%s: x[%zu] = %g (example %zu) is outside the box "
-                              "[0,1]", func, i, (double)x[i], i / d);
-    for (size_t i = 0; i < n; i++) {
-        if (labels && (labels[i] < 0 || (size_t)labels[i] >= k))
-            return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, i,
-                              (int)labels[i], k - 1);
-        if (targets && (targets[i] < 0 || (size_t)targets[i] >= k))
-            return nnpi_error(NNP_EINVAL, "%s: targets[%zu] = %d is not a class 0..%zu", func,
-                              i, (int)targets[i], k - 1);
-    }
-    return NNP_OK;
-}
-
 int32_t nnpi_argmax(const float *z, size_t k)
 {
     size_t best = 0;
@@ -99,21 +70,6 @@ nnp_status nnpi_classify(const nnp_net *net, nnp_workspace *ws, const float *x, 
     return NNP_OK;
 }
 
-nnp_status nnpi_attack_results_init(const nnp_net *net, nnp_workspace *ws, const float *x,
-                                    const int32_t *targets, size_t n, nnp_attack_result *res)
-{
-    memset(res, 0, n * sizeof *res);
-    int32_t *pred = nnpi_malloc(n * sizeof *pred);
-    if (pred == NULL) return nnpi_error(NNP_ENOMEM, "attack: out of memory for %zu labels", n);
-    nnp_status s = nnpi_classify(net, ws, x, n, pred);
-    for (size_t i = 0; s == NNP_OK && i < n; i++) {
-        res[i].clean_label = res[i].label = pred[i];
-        res[i].target = targets ? targets[i] : -1;
-    }
-    nnpi_free(pred);
-    return s;
-}
-
 nnp_status nnpi_goal_grad(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
                           const int32_t *labels, const int32_t *targets, const double *scale,
                           double *loss, float *dx, float *logits)
@@ -132,13 +88,6 @@ nnp_status nnpi_goal_grad(const nnp_net *net, nnp_workspace *ws, const float *x,
     use->grad_set[last] = 1;
     nnpi_backward(net, use, x, n, last, dx, NULL, 0);
     nnp_workspace_free(owned);
-    return NNP_OK;
-}
-
-nnp_status nnpi_progress_report(const nnpi_progress *p)
-{
-    if (p->fn && p->fn(p->done, p->total, p->user) != 0)
-        return nnpi_error(NNP_ECANCELLED, "%s: cancelled by the progress callback", p->func);
     return NNP_OK;
 }
 
@@ -166,22 +115,4 @@ void nnpi_attack_backward(const nnp_net *net, nnp_workspace *ws, const float *x,
     nnpi_backward_begin(ws);
     ws->grad_set[last] = 1;
     nnpi_backward(net, ws, x, n, last, dx, NULL, 0);
-}
-
-nnp_status nnpi_attack_finish(const nnp_net *net, nnp_workspace *ws, const float *x,
-                              const float *x_adv, const int32_t *labels, size_t n,
-                              nnp_attack_result *res)
-{
-    const size_t d = nnp_net_input_size(net);
-    int32_t *pred = nnpi_malloc(n * sizeof *pred);
-    if (pred == NULL) return nnpi_error(NNP_ENOMEM, "attack: out of memory for %zu labels", n);
-    nnp_status s = nnpi_classify(net, ws, x_adv, n, pred);
-    for (size_t i = 0; s == NNP_OK && i < n; i++) {
-        nnp_attack_result *r = &res[i];
-        r->label = pred[i];
-        r->success = nnpi_goal_reached(pred[i], labels ? labels[i] : -1, r->target);
-        nnpi_attack_distortion(x + i * d, x_adv + i * d, d, r);
-    }
-    nnpi_free(pred);
-    return s;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "core/fastmath.h"
-#include "attack/common.h"
+#include "attack/driver.h"
 
 /* x' = ½(tanh w + 1) = 1/(1 + e^{−2w}) = σ(2w): computed as a sigmoid in float with a
  * branch-free exponential so the per-value loops vectorise (libm's tanh in double was a third
@@ -48,46 +48,26 @@ NNPI_SIMD_CLONES static void cw_adam(size_t d, const float *restrict xp, const f
 #define CW_ADAM_EPS 1e-8
 #define CW_BOX_SHRINK 0.999999 /* atanh(±1) is infinite: start from slightly inside */
 
-static void default_opts(nnp_attack_cw_opts *o)
+static const nnp_attack_cw_opts cw_defaults = {
+    .size = sizeof(nnp_attack_cw_opts), .c_init = 1e-3, .binary_search_steps = 9, .steps = 1000,
+    .learning_rate = 0.01, .confidence = 0.0, .abort_early = 1, .batch_size = 128};
+
+static nnp_status cw_check(const void *opts, const char *what)
 {
-    memset(o, 0, sizeof *o);
-    o->size = sizeof *o;
-    o->c_init = 1e-3;
-    o->binary_search_steps = 9;
-    o->steps = 1000;
-    o->learning_rate = 0.01;
-    o->confidence = 0.0;
-    o->abort_early = 1;
-    o->batch_size = 128;
+    const nnp_attack_cw_opts *o = opts;
+    NNPI_TRY(nnpi_opt_above(o->c_init, 0.0, what, "c_init"));
+    NNPI_TRY(nnpi_opt_count(o->binary_search_steps, 1, 1000, what, "binary_search_steps"));
+    NNPI_TRY(nnpi_opt_count(o->steps, 1, 10000000, what, "steps"));
+    NNPI_TRY(nnpi_opt_above(o->learning_rate, 0.0, what, "learning_rate"));
+    NNPI_TRY(nnpi_opt_at_least(o->confidence, 0.0, what, "confidence"));
+    return nnpi_opt_flag(o->abort_early, what, "abort_early");
 }
 
-NNP_API nnp_status nnp_attack_cw_opts_init_sized(nnp_attack_cw_opts *opts, size_t size)
+/* one unit per Adam step of every round; an aborted round counts its remaining steps */
+static uint64_t cw_progress_each(const void *opts)
 {
-    nnp_attack_cw_opts d;
-    default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_cw_opts_init");
-}
-
-static nnp_status check_opts(const nnp_attack_cw_opts *o)
-{
-    const char *f = "nnp_attack_cw: opts";
-    if (!(o->c_init > 0.0) || !isfinite(o->c_init))
-        return nnpi_error(NNP_EINVAL, "%s.c_init = %g must be finite and > 0", f, o->c_init);
-    if (o->binary_search_steps < 1 || o->binary_search_steps > 1000)
-        return nnpi_error(NNP_EINVAL, "%s.binary_search_steps = %zu must be in 1..1000", f,
-                          o->binary_search_steps);
-    if (o->steps < 1 || o->steps > 10000000)
-        return nnpi_error(NNP_EINVAL, "%s.steps = %zu must be in 1..10000000", f, o->steps);
-    if (!(o->learning_rate > 0.0) || !isfinite(o->learning_rate))
-        return nnpi_error(NNP_EINVAL, "%s.learning_rate = %g must be finite and > 0", f,
-                          o->learning_rate);
-    if (!(o->confidence >= 0.0) || !isfinite(o->confidence))
-        return nnpi_error(NNP_EINVAL, "%s.confidence = %g must be finite and >= 0", f,
-                          o->confidence);
-    if (o->abort_early != 0 && o->abort_early != 1)
-        return nnpi_error(NNP_EINVAL, "%s.abort_early = %d must be 0 or 1", f, o->abort_early);
-    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
-    return NNP_OK;
+    const nnp_attack_cw_opts *o = opts;
+    return (uint64_t)o->binary_search_steps * o->steps;
 }
 
 /* Per-example state of the search over c and of the current round. */
@@ -111,6 +91,23 @@ typedef struct cw_work {
     float *vz;         /* batch × k: cotangents of the logits */
 } cw_work;
 
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void cw_layout(void *work, const void *opts, const nnpi_attack_dims *dm, nnpi_carve *c)
+{
+    cw_work *w = work;
+    (void)opts;
+    const size_t bd = nnpi_mul(dm->batch, dm->d);
+    NNPI_CARVE(c, w, st, dm->batch);
+    NNPI_CARVE(c, w, act, dm->batch);
+    NNPI_CARVE(c, w, w, bd);
+    NNPI_CARVE(c, w, m, bd);
+    NNPI_CARVE(c, w, v, bd);
+    NNPI_CARVE(c, w, w0, bd);
+    NNPI_CARVE(c, w, xb, bd);
+    NNPI_CARVE(c, w, gb, bd);
+    NNPI_CARVE(c, w, vz, nnpi_mul(dm->batch, dm->k));
+}
+
 /* Margin m of one example (see attack.h) and the logit index it compares with. */
 static double margin(const float *z, size_t k, int32_t label, int32_t target, int32_t *other)
 {
@@ -123,28 +120,129 @@ static double margin(const float *z, size_t k, int32_t label, int32_t target, in
     return target >= 0 ? (double)z[o] - (double)z[ref] : (double)z[ref] - (double)z[o];
 }
 
-static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
-                               const int32_t *labels, const int32_t *targets, size_t g,
-                               const nnp_attack_cw_opts *o, nnpi_progress *prog, cw_work *w,
-                               float *x_adv, nnp_attack_result *res)
+/* Fresh state of the search over c of every example of the group, and the starting point w0. */
+static void cw_start(const nnpi_attack_group *gr, cw_work *w)
 {
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t check_every = (o->steps + 9) / 10;
-    const uint64_t per_round = o->steps;
-    for (size_t e = 0; e < g; e++) {
+    const nnp_attack_cw_opts *o = gr->opts;
+    const size_t d = gr->dims.d;
+    for (size_t e = 0; e < gr->g; e++) {
         cw_state *s = &w->st[e];
         memset(s, 0, sizeof *s);
         s->c = o->c_init;
         s->hi = INFINITY;
         s->best_l2sq = INFINITY;
-        s->skip = nnpi_goal_reached(res[e].clean_label, labels ? labels[e] : -1, res[e].target);
+        s->skip = nnpi_group_goal(gr, e, gr->res[e].clean_label);
         if (s->skip) {
-            res[e].finished = 1; /* x_adv = x, c = 0 */
-            prog->done += per_round * o->binary_search_steps;
+            gr->res[e].finished = 1; /* x_adv = x, c = 0 */
+            gr->progress->done += cw_progress_each(o);
         }
         for (size_t j = 0; j < d; j++)
-            w->w0[e * d + j] = (float)atanh((2.0 * (double)x[e * d + j] - 1.0) * CW_BOX_SHRINK);
+            w->w0[e * d + j] = (float)atanh((2.0 * (double)gr->x[e * d + j] - 1.0) * CW_BOX_SHRINK);
     }
+}
+
+/* The packed forward pass of one Adam step: per example the objective ‖x' − x‖² + c·max(m, −κ)
+ * (§V), a success check that keeps the least-distortion success in x_adv, the cotangent of
+ * the margin term in vz, and the abort-early test every tenth of the steps. */
+static void cw_objective(const nnpi_attack_group *gr, cw_work *w, const float *z, size_t na,
+                         size_t step)
+{
+    const nnp_attack_cw_opts *o = gr->opts;
+    const size_t d = gr->dims.d, k = gr->dims.k, check_every = (o->steps + 9) / 10;
+    memset(w->vz, 0, na * k * sizeof(float));
+    for (size_t p = 0; p < na; p++) {
+        size_t e = w->act[p];
+        cw_state *s = &w->st[e];
+        const float *zp = z + p * k, *xp = w->xb + p * d, *x0 = gr->x + e * d;
+        const int32_t y = gr->labels ? gr->labels[e] : -1, t = gr->targets ? gr->targets[e] : -1;
+        int32_t other;
+        double mg = margin(zp, k, y, t, &other);
+        double l2sq = 0.0;
+        for (size_t j = 0; j < d; j++) {
+            double r = (double)xp[j] - (double)x0[j];
+            l2sq += r * r;
+        }
+        double obj = l2sq + s->c * fmax(mg, -o->confidence);
+        int ok = nnpi_goal_reached(nnpi_argmax(zp, k), y, t) && mg <= -o->confidence;
+        if (ok) {
+            s->success_c = 1;
+            if (l2sq < s->best_l2sq) {
+                s->best_l2sq = l2sq;
+                memcpy(gr->x_adv + e * d, xp, d * sizeof(float));
+                gr->res[e].c = s->c;
+            }
+        }
+        /* d/dz of c·max(m, −κ): active only above the floor */
+        if (mg > -o->confidence && other >= 0) {
+            const int32_t ref = t >= 0 ? t : y;
+            const float cs = (float)s->c;
+            w->vz[p * k + (size_t)other] += t >= 0 ? cs : -cs;
+            w->vz[p * k + (size_t)ref] += t >= 0 ? -cs : cs;
+        }
+        if (o->abort_early && step % check_every == 0) {
+            if (obj > s->prev * 0.9999) s->running = 0; /* no progress: stop this c */
+            s->prev = obj;
+        }
+    }
+}
+
+/* The Adam updates of one step from the packed gradients gb (Kingma & Ba 2015, bias
+ * corrections folded into the step as in cw_adam()). */
+static void cw_update(const nnpi_attack_group *gr, cw_work *w, size_t na)
+{
+    const nnp_attack_cw_opts *o = gr->opts;
+    const size_t d = gr->dims.d;
+    const uint64_t per_round = o->steps;
+    for (size_t p = 0; p < na; p++) {
+        size_t e = w->act[p];
+        cw_state *s = &w->st[e];
+        gr->res[e].evaluations++;
+        if (!s->running) { /* aborted at this check: count the round's rest as done */
+            gr->progress->done += per_round - s->t;
+            continue;
+        }
+        s->t++;
+        gr->res[e].iterations++;
+        const double bc1 = 1.0 - pow(CW_BETA1, (double)s->t);
+        const double bc2 = 1.0 - pow(CW_BETA2, (double)s->t);
+        cw_adam(d, w->xb + p * d, gr->x + e * d, w->gb + p * d, w->w + e * d, w->m + e * d,
+                w->v + e * d, (float)CW_BETA1, (float)CW_BETA2,
+                (float)(o->learning_rate * sqrt(bc2) / bc1), (float)(CW_ADAM_EPS * sqrt(bc2)));
+        gr->progress->done++;
+        if (s->t == o->steps) s->running = 0;
+    }
+}
+
+/* Next c (Carlini & Wagner's schedule) after a round; examples without any success keep the
+ * last iterate of this round. */
+static void cw_next_c(const nnpi_attack_group *gr, cw_work *w, int last_round)
+{
+    const size_t d = gr->dims.d;
+    for (size_t e = 0; e < gr->g; e++) {
+        cw_state *s = &w->st[e];
+        if (s->skip) continue;
+        s->running = 0;
+        if (isinf(s->best_l2sq)) {
+            cw_point(w->w + e * d, d, gr->x_adv + e * d);
+            gr->res[e].c = s->c;
+        }
+        if (s->success_c) {
+            s->hi = fmin(s->hi, s->c);
+            s->c = 0.5 * (s->lo + s->hi);
+        } else {
+            s->lo = fmax(s->lo, s->c);
+            s->c = isinf(s->hi) ? s->c * 10.0 : 0.5 * (s->lo + s->hi);
+        }
+        if (last_round) gr->res[e].finished = 1;
+    }
+}
+
+static nnp_status cw_group(const nnpi_attack_group *gr)
+{
+    const nnp_attack_cw_opts *o = gr->opts;
+    const size_t d = gr->dims.d, g = gr->g;
+    cw_work *w = gr->work;
+    cw_start(gr, w);
     for (size_t round = 0; round < o->binary_search_steps; round++) {
         for (size_t e = 0; e < g; e++) {
             cw_state *s = &w->st[e];
@@ -166,140 +264,19 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
             }
             if (na == 0) break;
             const float *z;
-            NNPI_TRY(nnpi_attack_forward(net, ws, w->xb, na, &z));
-            memset(w->vz, 0, na * k * sizeof(float));
-            for (size_t p = 0; p < na; p++) {
-                size_t e = w->act[p];
-                cw_state *s = &w->st[e];
-                const float *zp = z + p * k, *xp = w->xb + p * d, *x0 = x + e * d;
-                const int32_t y = labels ? labels[e] : -1, t = targets ? targets[e] : -1;
-                int32_t other;
-                double mg = margin(zp, k, y, t, &other);
-                double l2sq = 0.0;
-                for (size_t j = 0; j < d; j++) {
-                    double r = (double)xp[j] - (double)x0[j];
-                    l2sq += r * r;
-                }
-                double obj = l2sq + s->c * fmax(mg, -o->confidence);
-                int ok = nnpi_goal_reached(nnpi_argmax(zp, k), y, t) && mg <= -o->confidence;
-                if (ok) {
-                    s->success_c = 1;
-                    if (l2sq < s->best_l2sq) {
-                        s->best_l2sq = l2sq;
-                        memcpy(x_adv + e * d, xp, d * sizeof(float));
-                        res[e].c = s->c;
-                    }
-                }
-                /* d/dz of c·max(m, −κ): active only above the floor */
-                if (mg > -o->confidence && other >= 0) {
-                    const int32_t ref = t >= 0 ? t : y;
-                    const float cs = (float)s->c;
-                    w->vz[p * k + (size_t)other] += t >= 0 ? cs : -cs;
-                    w->vz[p * k + (size_t)ref] += t >= 0 ? -cs : cs;
-                }
-                if (o->abort_early && step % check_every == 0) {
-                    if (obj > s->prev * 0.9999) s->running = 0; /* no progress: stop this c */
-                    s->prev = obj;
-                }
-            }
-            nnpi_attack_backward(net, ws, w->xb, na, w->vz, w->gb);
-            for (size_t p = 0; p < na; p++) {
-                size_t e = w->act[p];
-                cw_state *s = &w->st[e];
-                res[e].evaluations++;
-                if (!s->running) { /* aborted at this check: count the round's rest as done */
-                    prog->done += per_round - s->t;
-                    continue;
-                }
-                s->t++;
-                res[e].iterations++;
-                const double bc1 = 1.0 - pow(CW_BETA1, (double)s->t);
-                const double bc2 = 1.0 - pow(CW_BETA2, (double)s->t);
-                cw_adam(d, w->xb + p * d, x + e * d, w->gb + p * d, w->w + e * d, w->m + e * d,
-                        w->v + e * d, (float)CW_BETA1, (float)CW_BETA2,
-                        (float)(o->learning_rate * sqrt(bc2) / bc1),
-                        (float)(CW_ADAM_EPS * sqrt(bc2)));
-                prog->done++;
-                if (s->t == o->steps) s->running = 0;
-            }
-            NNPI_TRY(nnpi_progress_report(prog));
+            NNPI_TRY(nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z));
+            cw_objective(gr, w, z, na, step);
+            nnpi_attack_backward(gr->net, gr->ws, w->xb, na, w->vz, w->gb);
+            cw_update(gr, w, na);
+            NNPI_TRY(nnpi_progress_report(gr->progress));
         }
-        /* Next c (Carlini & Wagner's schedule); examples without any success keep the last
-         * iterate of this round. */
-        for (size_t e = 0; e < g; e++) {
-            cw_state *s = &w->st[e];
-            if (s->skip) continue;
-            s->running = 0;
-            if (isinf(s->best_l2sq)) {
-                cw_point(w->w + e * d, d, x_adv + e * d);
-                res[e].c = s->c;
-            }
-            if (s->success_c) {
-                s->hi = fmin(s->hi, s->c);
-                s->c = 0.5 * (s->lo + s->hi);
-            } else {
-                s->lo = fmax(s->lo, s->c);
-                s->c = isinf(s->hi) ? s->c * 10.0 : 0.5 * (s->lo + s->hi);
-            }
-            if (round + 1 == o->binary_search_steps) res[e].finished = 1;
-        }
+        cw_next_c(gr, w, round + 1 == o->binary_search_steps);
     }
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_attack_cw(const nnp_net *net, const float *x, const int32_t *labels,
-                                 const int32_t *targets, size_t n, const nnp_attack_cw_opts *opts,
-                                 float *x_adv, nnp_attack_result *results)
-{
-    nnp_attack_cw_opts o;
-    default_opts(&o);
-    NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_cw: opts"));
-    NNPI_TRY(check_opts(&o));
-    NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t batch = nnpi_attack_batch(o.batch_size, n);
-    nnp_workspace *ws = NULL;
-    NNPI_TRY(nnp_workspace_create(net, batch, &ws));
-    const size_t bd = nnpi_mul(batch, d);
-    cw_work w = {0};
-    w.st = nnpi_malloc(batch * sizeof *w.st);
-    w.w = nnpi_malloc(bd * sizeof(float));
-    w.m = nnpi_malloc(bd * sizeof(float));
-    w.v = nnpi_malloc(bd * sizeof(float));
-    w.w0 = nnpi_malloc(bd * sizeof(float));
-    w.act = nnpi_malloc(batch * sizeof *w.act);
-    w.xb = nnpi_malloc(bd * sizeof(float));
-    w.gb = nnpi_malloc(bd * sizeof(float));
-    w.vz = nnpi_malloc(nnpi_mul(batch, k) * sizeof(float));
-    nnp_status st;
-    if (!w.st || !w.w || !w.m || !w.v || !w.w0 || !w.act || !w.xb || !w.gb || !w.vz)
-        st = nnpi_error(NNP_ENOMEM, "nnp_attack_cw: out of memory for a batch of %zu", batch);
-    else
-        st = nnpi_attack_results_init(net, ws, x, targets, n, results);
-    if (st == NNP_OK) {
-        memcpy(x_adv, x, n * d * sizeof *x_adv);
-        nnpi_progress prog = {o.progress, o.progress_user, 0,
-                              (uint64_t)n * o.binary_search_steps * o.steps, __func__};
-        for (size_t s = 0; st == NNP_OK && s < n; s += batch) {
-            size_t g = n - s < batch ? n - s : batch;
-            st = attack_group(net, ws, x + s * d, labels ? labels + s : NULL,
-                              targets ? targets + s : NULL, g, &o, &prog, &w, x_adv + s * d,
-                              results + s);
-        }
-        if (st == NNP_OK || st == NNP_ECANCELLED) {
-            nnp_status fs = nnpi_attack_finish(net, ws, x, x_adv, labels, n, results);
-            if (st == NNP_OK) st = fs;
-        }
-    }
-    nnpi_free(w.st);
-    nnpi_free(w.w);
-    nnpi_free(w.m);
-    nnpi_free(w.v);
-    nnpi_free(w.w0);
-    nnpi_free(w.act);
-    nnpi_free(w.xb);
-    nnpi_free(w.gb);
-    nnpi_free(w.vz);
-    nnp_workspace_free(ws);
-    return st;
-}
+static const nnpi_attack_method cw_method = {
+    "nnp_attack_cw", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_cw_opts), &cw_defaults, cw_check,
+    cw_progress_each, sizeof(cw_work), cw_layout, cw_group, 0};
+
+NNPI_ATTACK_ENTRY_POINTS(cw, &cw_method)

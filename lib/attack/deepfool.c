@@ -4,49 +4,44 @@
  * overshoot by (1 + η). Targeted variant: the same step towards the boundary between the target
  * and the current arg-max. See nnp_attack_deepfool_opts in attack.h.
  *
- * Per group of opts.batch_size examples; each step is one batched forward pass of the examples still
- * running and one batched backward pass per candidate class (the vector–Jacobian product with
- * e_k − e_y gives ∇(z_k − z_y) directly). Examples leave once they reach the goal. */
+ * Per group of opts.batch_size examples; each step is one batched forward pass of the examples
+ * still running and one batched backward pass per candidate class (the vector–Jacobian product
+ * with e_k − e_y gives ∇(z_k − z_y) directly). Examples leave once they reach the goal. */
 #include <math.h>
 #include <string.h>
 
-#include "attack/common.h"
+#include "attack/driver.h"
 
 /* Added to each step's length, in L2 units, as in the authors' published implementation: keeps
  * an iterate from stalling exactly on a boundary (ties, overshoot 0). */
 #define DEEPFOOL_STEP_PAD 1e-4
 
-static void default_opts(nnp_attack_deepfool_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->size = sizeof *o;
-    o->max_iterations = 50;
-    o->overshoot = 0.02;
-    o->candidates = 10;
-    o->batch_size = 128;
-}
+static const nnp_attack_deepfool_opts deepfool_defaults = {
+    .size = sizeof(nnp_attack_deepfool_opts), .max_iterations = 50, .overshoot = 0.02,
+    .candidates = 10, .batch_size = 128};
 
-NNP_API nnp_status nnp_attack_deepfool_opts_init_sized(nnp_attack_deepfool_opts *opts,
-                                                       size_t size)
+static nnp_status deepfool_check(const void *opts, const char *what)
 {
-    nnp_attack_deepfool_opts d;
-    default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_deepfool_opts_init");
-}
-
-static nnp_status check_opts(const nnp_attack_deepfool_opts *o)
-{
-    const char *f = "nnp_attack_deepfool: opts";
-    if (o->max_iterations < 1 || o->max_iterations > 1000000)
-        return nnpi_error(NNP_EINVAL, "%s.max_iterations = %zu must be in 1..1000000", f,
-                          o->max_iterations);
+    const nnp_attack_deepfool_opts *o = opts;
+    NNPI_TRY(nnpi_opt_count(o->max_iterations, 1, 1000000, what, "max_iterations"));
     if (!(o->overshoot >= 0.0 && o->overshoot <= 1.0))
-        return nnpi_error(NNP_EINVAL, "%s.overshoot = %g must be in [0, 1]", f, o->overshoot);
+        return nnpi_error(NNP_EINVAL, "%s.overshoot = %g must be in [0, 1]", what, o->overshoot);
     if (o->candidates == 1)
         return nnpi_error(NNP_EINVAL, "%s.candidates = 1 must be >= 2 (the true label and at "
-                          "least one other class) or 0 (all)", f);
-    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
+                          "least one other class) or 0 (all)", what);
     return NNP_OK;
+}
+
+/* one unit per step; an example that finishes early counts the steps it did not need */
+static uint64_t deepfool_progress_each(const void *opts)
+{
+    return ((const nnp_attack_deepfool_opts *)opts)->max_iterations;
+}
+
+/* Classes considered, the true label included (untargeted). */
+static size_t deepfool_classes(const nnp_attack_deepfool_opts *o, size_t k)
+{
+    return o->candidates == 0 || o->candidates > k ? k : o->candidates;
 }
 
 typedef struct df_work {
@@ -63,6 +58,29 @@ typedef struct df_work {
     double *best, *bestn;/* batch: |f|/‖w‖ and ‖w‖ of the nearest boundary */
     unsigned char *moving; /* batch: still running after this pass's check */
 } df_work;
+
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void deepfool_layout(void *work, const void *opts, const nnpi_attack_dims *dm,
+                            nnpi_carve *c)
+{
+    df_work *w = work;
+    const nnp_attack_deepfool_opts *o = opts;
+    const size_t bd = nnpi_mul(dm->batch, dm->d), bk = nnpi_mul(dm->batch, dm->k);
+    const size_t C = deepfool_classes(o, dm->k);
+    if (w != NULL) w->C = C;
+    NNPI_CARVE(c, w, cand, nnpi_mul(dm->batch, C));
+    NNPI_CARVE(c, w, xt, bd);
+    NNPI_CARVE(c, w, rtot, bd);
+    NNPI_CARVE(c, w, act, dm->batch);
+    NNPI_CARVE(c, w, xb, bd);
+    NNPI_CARVE(c, w, zb, bk);
+    NNPI_CARVE(c, w, v, bk);
+    NNPI_CARVE(c, w, gw, bd);
+    NNPI_CARVE(c, w, wbest, bd);
+    NNPI_CARVE(c, w, best, dm->batch);
+    NNPI_CARVE(c, w, bestn, dm->batch);
+    NNPI_CARVE(c, w, moving, dm->batch);
+}
 
 /* The C − 1 classes other than y with the largest logits z (ties: lower index first). */
 static void pick_candidates(const float *z, size_t k, int32_t y, size_t m, int32_t *out)
@@ -98,26 +116,95 @@ static void consider(df_work *w, size_t p, size_t d, double f)
     }
 }
 
-static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
-                               const int32_t *labels, const int32_t *targets, size_t g,
-                               const nnp_attack_deepfool_opts *o, nnpi_progress *prog,
-                               df_work *w, float *x_adv, nnp_attack_result *res)
+/* The boundary gradients of the packed examples still moving: one backward pass per candidate
+ * (targeted: one), each kept by consider() if its boundary is the nearest so far. The packed
+ * batch still holds the examples that just finished; their rows are zero. */
+static void boundary_passes(const nnpi_attack_group *gr, df_work *w, size_t na)
 {
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net), m = w->C - 1;
-    const double scale = 1.0 + o->overshoot;
-    memcpy(w->xt, x, g * d * sizeof(float));
-    memset(w->rtot, 0, g * d * sizeof(double));
-    for (size_t e = 0; e < g; e++) {
-        if (nnpi_goal_reached(res[e].clean_label, labels ? labels[e] : -1, res[e].target)) {
-            res[e].finished = 1; /* x_adv = x */
-            prog->done += o->max_iterations;
+    const size_t d = gr->dims.d, k = gr->dims.k, m = w->C - 1;
+    const int32_t *labels = gr->labels, *targets = gr->targets;
+    const size_t passes = targets ? 1 : m;
+    for (size_t q = 0; q < passes; q++) {
+        memset(w->v, 0, na * k * sizeof(float));
+        for (size_t p = 0; p < na; p++) {
+            if (!w->moving[p]) continue;
+            size_t e = w->act[p];
+            int32_t a, b; /* boundary z_a − z_b */
+            if (targets) {
+                a = targets[e];
+                b = nnpi_argmax(w->zb + p * k, k);
+            } else {
+                a = w->cand[e * m + q];
+                b = labels[e];
+            }
+            w->v[p * k + (size_t)a] += 1.0f;
+            w->v[p * k + (size_t)b] -= 1.0f;
+        }
+        nnpi_attack_backward(gr->net, gr->ws, w->xb, na, w->v, w->gw);
+        for (size_t p = 0; p < na; p++) {
+            if (!w->moving[p]) continue;
+            size_t e = w->act[p];
+            const float *zp = w->zb + p * k;
+            double f = targets ? (double)zp[targets[e]] - (double)zp[nnpi_argmax(zp, k)]
+                               : (double)zp[w->cand[e * m + q]] - (double)zp[labels[e]];
+            consider(w, p, d, f);
+            gr->res[e].evaluations++;
         }
     }
-    if (!targets && m > 0) {
+}
+
+/* Algorithm 2's step of each packed example still moving: r = (|f_l|/‖w_l‖ + pad) · w_l/‖w_l‖
+ * accumulated, x + (1 + overshoot)·Σr clipped to the box. An example whose boundaries are all
+ * flat gives up with its current iterate. */
+static void step_all(const nnpi_attack_group *gr, df_work *w, size_t na)
+{
+    const nnp_attack_deepfool_opts *o = gr->opts;
+    const size_t d = gr->dims.d;
+    const double scale = 1.0 + o->overshoot;
+    for (size_t p = 0; p < na; p++) {
+        if (!w->moving[p]) continue;
+        size_t e = w->act[p];
+        nnp_attack_result *r = &gr->res[e];
+        r->iterations++;
+        gr->progress->done++;
+        if (isinf(w->best[p])) { /* every boundary is flat here: give up */
+            memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
+            r->finished = 1;
+            gr->progress->done += o->max_iterations - r->iterations;
+            continue;
+        }
+        const double len = (w->best[p] + DEEPFOOL_STEP_PAD) / w->bestn[p];
+        const float *wb = w->wbest + p * d, *x0 = gr->x + e * d;
+        double *rt = w->rtot + e * d;
+        float *xe = w->xt + e * d;
+        for (size_t j = 0; j < d; j++) {
+            rt[j] += len * (double)wb[j];
+            double v = (double)x0[j] + scale * rt[j];
+            xe[j] = (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
+        }
+    }
+}
+
+static nnp_status deepfool_group(const nnpi_attack_group *gr)
+{
+    const nnp_attack_deepfool_opts *o = gr->opts;
+    const size_t d = gr->dims.d, k = gr->dims.k, g = gr->g;
+    nnp_attack_result *res = gr->res;
+    df_work *w = gr->work;
+    const size_t m = w->C - 1;
+    memcpy(w->xt, gr->x, g * d * sizeof(float));
+    memset(w->rtot, 0, g * d * sizeof(double));
+    for (size_t e = 0; e < g; e++) {
+        if (nnpi_group_goal(gr, e, res[e].clean_label)) {
+            res[e].finished = 1; /* x_adv = x */
+            gr->progress->done += o->max_iterations;
+        }
+    }
+    if (!gr->targets && m > 0) {
         const float *z;
-        NNPI_TRY(nnpi_attack_forward(net, ws, x, g, &z));
+        NNPI_TRY(nnpi_attack_forward(gr->net, gr->ws, gr->x, g, &z));
         for (size_t e = 0; e < g; e++)
-            pick_candidates(z + e * k, k, labels[e], m, w->cand + e * m);
+            pick_candidates(z + e * k, k, gr->labels[e], m, w->cand + e * m);
     }
     nnp_status st = NNP_OK;
     for (size_t it = 0; it < o->max_iterations; it++) {
@@ -130,149 +217,37 @@ static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const floa
             }
         if (na == 0) break;
         const float *z;
-        if ((st = nnpi_attack_forward(net, ws, w->xb, na, &z)) != NNP_OK) break;
+        if ((st = nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z)) != NNP_OK) break;
         memcpy(w->zb, z, na * k * sizeof(float));
         size_t moving = 0;
         for (size_t p = 0; p < na; p++) {
             size_t e = w->act[p];
-            int32_t pred = nnpi_argmax(w->zb + p * k, k);
             w->best[p] = INFINITY;
-            w->moving[p] = !nnpi_goal_reached(pred, labels ? labels[e] : -1, res[e].target);
+            w->moving[p] = !nnpi_group_goal(gr, e, nnpi_argmax(w->zb + p * k, k));
             if (!w->moving[p]) { /* this iterate reaches the goal */
-                memcpy(x_adv + e * d, w->xt + e * d, d * sizeof(float));
+                memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
                 res[e].finished = 1;
-                prog->done += o->max_iterations - res[e].iterations;
+                gr->progress->done += o->max_iterations - res[e].iterations;
             } else {
                 moving++;
             }
         }
         if (moving == 0) continue;
-        /* Gradients of the boundaries: one backward pass per candidate (targeted: one). The
-         * packed batch still holds the examples that just finished; their rows are zero. */
-        const size_t passes = targets ? 1 : m;
-        for (size_t q = 0; q < passes; q++) {
-            memset(w->v, 0, na * k * sizeof(float));
-            for (size_t p = 0; p < na; p++) {
-                if (!w->moving[p]) continue;
-                size_t e = w->act[p];
-                int32_t a, b; /* boundary z_a − z_b */
-                if (targets) {
-                    a = targets[e];
-                    b = nnpi_argmax(w->zb + p * k, k);
-                } else {
-                    a = w->cand[e * m + q];
-                    b = labels[e];
-                }
-                w->v[p * k + (size_t)a] += 1.0f;
-                w->v[p * k + (size_t)b] -= 1.0f;
-            }
-            nnpi_attack_backward(net, ws, w->xb, na, w->v, w->gw);
-            for (size_t p = 0; p < na; p++) {
-                if (!w->moving[p]) continue;
-                size_t e = w->act[p];
-                const float *zp = w->zb + p * k;
-                double f = targets ? (double)zp[targets[e]] - (double)zp[nnpi_argmax(zp, k)]
-                                   : (double)zp[w->cand[e * m + q]] - (double)zp[labels[e]];
-                consider(w, p, d, f);
-                res[e].evaluations++;
-            }
-        }
-        for (size_t p = 0; p < na; p++) {
-            if (!w->moving[p]) continue;
-            size_t e = w->act[p];
-            res[e].iterations++;
-            prog->done++;
-            if (isinf(w->best[p])) { /* every boundary is flat here: give up */
-                memcpy(x_adv + e * d, w->xt + e * d, d * sizeof(float));
-                res[e].finished = 1;
-                prog->done += o->max_iterations - res[e].iterations;
-                continue;
-            }
-            /* r = (|f_l|/‖w_l‖ + pad) · w_l/‖w_l‖ */
-            const double len = (w->best[p] + DEEPFOOL_STEP_PAD) / w->bestn[p];
-            const float *wb = w->wbest + p * d, *x0 = x + e * d;
-            double *rt = w->rtot + e * d;
-            float *xe = w->xt + e * d;
-            for (size_t j = 0; j < d; j++) {
-                rt[j] += len * (double)wb[j];
-                double v = (double)x0[j] + scale * rt[j];
-                xe[j] = (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
-            }
-        }
-        if ((st = nnpi_progress_report(prog)) != NNP_OK) break;
+        boundary_passes(gr, w, na);
+        step_all(gr, w, na);
+        if ((st = nnpi_progress_report(gr->progress)) != NNP_OK) break;
     }
     /* Out of steps (or cancelled): the examples still running keep their last iterate. */
     for (size_t e = 0; e < g; e++)
         if (!res[e].finished) {
-            memcpy(x_adv + e * d, w->xt + e * d, d * sizeof(float));
+            memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
             if (st == NNP_OK) res[e].finished = 1;
         }
     return st;
 }
 
-NNP_API nnp_status nnp_attack_deepfool(const nnp_net *net, const float *x, const int32_t *labels,
-                                       const int32_t *targets, size_t n,
-                                       const nnp_attack_deepfool_opts *opts, float *x_adv,
-                                       nnp_attack_result *results)
-{
-    nnp_attack_deepfool_opts o;
-    default_opts(&o);
-    NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_deepfool: opts"));
-    NNPI_TRY(check_opts(&o));
-    NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t batch = nnpi_attack_batch(o.batch_size, n);
-    df_work w = {0};
-    w.C = o.candidates == 0 || o.candidates > k ? k : o.candidates;
-    nnp_workspace *ws = NULL;
-    NNPI_TRY(nnp_workspace_create(net, batch, &ws));
-    const size_t bd = nnpi_mul(batch, d), bk = nnpi_mul(batch, k);
-    w.cand = nnpi_malloc(nnpi_mul(batch, w.C) * sizeof *w.cand);
-    w.xt = nnpi_malloc(bd * sizeof *w.xt);
-    w.rtot = nnpi_malloc(bd * sizeof *w.rtot);
-    w.act = nnpi_malloc(batch * sizeof *w.act);
-    w.xb = nnpi_malloc(bd * sizeof *w.xb);
-    w.zb = nnpi_malloc(bk * sizeof *w.zb);
-    w.v = nnpi_malloc(bk * sizeof *w.v);
-    w.gw = nnpi_malloc(bd * sizeof *w.gw);
-    w.wbest = nnpi_malloc(bd * sizeof *w.wbest);
-    w.best = nnpi_malloc(batch * sizeof *w.best);
-    w.bestn = nnpi_malloc(batch * sizeof *w.bestn);
-    w.moving = nnpi_malloc(batch);
-    nnp_status st;
-    if (!w.cand || !w.xt || !w.rtot || !w.act || !w.xb || !w.zb || !w.v || !w.gw || !w.wbest ||
-        !w.best || !w.bestn || !w.moving)
-        st = nnpi_error(NNP_ENOMEM, "nnp_attack_deepfool: out of memory for a batch of %zu",
-                        batch);
-    else
-        st = nnpi_attack_results_init(net, ws, x, targets, n, results);
-    if (st == NNP_OK) {
-        memcpy(x_adv, x, n * d * sizeof *x_adv);
-        nnpi_progress prog = {o.progress, o.progress_user, 0, (uint64_t)n * o.max_iterations,
-                              __func__};
-        for (size_t s = 0; st == NNP_OK && s < n; s += batch) {
-            size_t g = n - s < batch ? n - s : batch;
-            st = attack_group(net, ws, x + s * d, labels ? labels + s : NULL,
-                              targets ? targets + s : NULL, g, &o, &prog, &w, x_adv + s * d,
-                              results + s);
-        }
-        if (st == NNP_OK || st == NNP_ECANCELLED) {
-            nnp_status fs = nnpi_attack_finish(net, ws, x, x_adv, labels, n, results);
-            if (st == NNP_OK) st = fs;
-        }
-    }
-    nnpi_free(w.cand);
-    nnpi_free(w.xt);
-    nnpi_free(w.rtot);
-    nnpi_free(w.act);
-    nnpi_free(w.xb);
-    nnpi_free(w.zb);
-    nnpi_free(w.v);
-    nnpi_free(w.gw);
-    nnpi_free(w.wbest);
-    nnpi_free(w.best);
-    nnpi_free(w.bestn);
-    nnpi_free(w.moving);
-    nnp_workspace_free(ws);
-    return st;
-}
+static const nnpi_attack_method deepfool_method = {
+    "nnp_attack_deepfool", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_deepfool_opts), &deepfool_defaults,
+    deepfool_check, deepfool_progress_each, sizeof(df_work), deepfool_layout, deepfool_group, 0};
+
+NNPI_ATTACK_ENTRY_POINTS(deepfool, &deepfool_method)

@@ -9,45 +9,29 @@
 #include <math.h>
 #include <string.h>
 
-#include "attack/common.h"
+#include "attack/driver.h"
 
-static void default_opts(nnp_attack_pgd_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->size = sizeof *o;
-    o->norm = NNP_ATTACK_NORM_LINF;
-    o->epsilon = 0.1;
-    o->steps = 40;
-    o->step_size = 0.0;
-    o->random_start = 1;
-    o->seed = 1;
-    o->batch_size = 128;
-}
+static const nnp_attack_pgd_opts pgd_defaults = {
+    .size = sizeof(nnp_attack_pgd_opts), .norm = NNP_ATTACK_NORM_LINF, .epsilon = 0.1,
+    .steps = 40, .step_size = 0.0, .random_start = 1, .seed = 1, .batch_size = 128};
 
-NNP_API nnp_status nnp_attack_pgd_opts_init_sized(nnp_attack_pgd_opts *opts, size_t size)
+static nnp_status pgd_check(const void *opts, const char *what)
 {
-    nnp_attack_pgd_opts d;
-    default_opts(&d);
-    return nnpi_opts_init(opts, size, &d, sizeof d, "nnp_attack_pgd_opts_init");
-}
-
-static nnp_status check_opts(const nnp_attack_pgd_opts *o)
-{
-    const char *f = "nnp_attack_pgd: opts";
+    const nnp_attack_pgd_opts *o = opts;
     if (o->norm != NNP_ATTACK_NORM_LINF && o->norm != NNP_ATTACK_NORM_L2)
         return nnpi_error(NNP_EINVAL, "%s.norm = %d must be NNP_ATTACK_NORM_LINF (0) or "
-                          "NNP_ATTACK_NORM_L2 (2)", f, (int)o->norm);
-    if (!(o->epsilon >= 0.0) || !isfinite(o->epsilon))
-        return nnpi_error(NNP_EINVAL, "%s.epsilon = %g must be finite and >= 0", f, o->epsilon);
+                          "NNP_ATTACK_NORM_L2 (2)", what, (int)o->norm);
+    NNPI_TRY(nnpi_opt_at_least(o->epsilon, 0.0, what, "epsilon"));
     if (o->steps > 1000000)
-        return nnpi_error(NNP_EINVAL, "%s.steps = %zu must be <= 1000000", f, o->steps);
-    if (!(o->step_size >= 0.0) || !isfinite(o->step_size))
-        return nnpi_error(NNP_EINVAL, "%s.step_size = %g must be finite and >= 0", f,
-                          o->step_size);
-    if (o->random_start != 0 && o->random_start != 1)
-        return nnpi_error(NNP_EINVAL, "%s.random_start = %d must be 0 or 1", f, o->random_start);
-    if (o->batch_size < 1) return nnpi_error(NNP_EINVAL, "%s.batch_size is 0", f);
-    return NNP_OK;
+        return nnpi_error(NNP_EINVAL, "%s.steps = %zu must be <= 1000000", what, o->steps);
+    NNPI_TRY(nnpi_opt_at_least(o->step_size, 0.0, what, "step_size"));
+    return nnpi_opt_flag(o->random_start, what, "random_start");
+}
+
+/* one unit per step */
+static uint64_t pgd_progress_each(const void *opts)
+{
+    return ((const nnp_attack_pgd_opts *)opts)->steps;
 }
 
 /* One L∞ step and projection of one example: xt ← clip(xt + a·sign(g)) to
@@ -130,6 +114,21 @@ typedef struct pgd_work {
                           * goal (x_adv = x, kept) */
 } pgd_work;
 
+/* The buffers of one group (see nnpi_carve; w NULL: measures). */
+static void pgd_layout(void *work, const void *opts, const nnpi_attack_dims *dm, nnpi_carve *c)
+{
+    pgd_work *w = work;
+    (void)opts;
+    const size_t bd = nnpi_mul(dm->batch, dm->d);
+    NNPI_CARVE(c, w, xt, bd);
+    NNPI_CARVE(c, w, grad, bd);
+    NNPI_CARVE(c, w, logits, nnpi_mul(dm->batch, dm->k));
+    NNPI_CARVE(c, w, loss, dm->batch);
+    NNPI_CARVE(c, w, cls, dm->batch);
+    NNPI_CARVE(c, w, pred, dm->batch);
+    NNPI_CARVE(c, w, have, dm->batch);
+}
+
 /* x_adv of the examples without a success ← their current iterate. */
 static void keep_latest(const pgd_work *w, size_t g, size_t d, float *x_adv)
 {
@@ -137,128 +136,85 @@ static void keep_latest(const pgd_work *w, size_t g, size_t d, float *x_adv)
         if (!w->have[e]) memcpy(x_adv + e * d, w->xt + e * d, d * sizeof(float));
 }
 
-static nnp_status attack_group(const nnp_net *net, nnp_workspace *ws, const float *x,
-                               const int32_t *labels, const int32_t *targets, size_t g,
-                               size_t first_index, const nnp_attack_pgd_opts *o,
-                               nnpi_progress *prog, pgd_work *w, float *x_adv,
-                               nnp_attack_result *res)
+/* One step of example e from the gradient ge at its iterate xe (Madry et al. §2), projected. */
+static void pgd_step(const nnp_attack_pgd_opts *o, const float *x0, float *xe, const float *ge,
+                     size_t d, double step)
 {
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
+    if (o->norm == NNP_ATTACK_NORM_L2) {
+        double ss = 0.0;
+        for (size_t j = 0; j < d; j++) ss += (double)ge[j] * (double)ge[j];
+        if (ss > 0.0) {
+            double kk = step / sqrt(ss);
+            for (size_t j = 0; j < d; j++) xe[j] = (float)((double)xe[j] + kk * (double)ge[j]);
+        }
+        project(x0, xe, d, o->norm, o->epsilon);
+    } else {
+        linf_step(x0, xe, ge, d, (float)step, (float)o->epsilon);
+    }
+}
+
+static nnp_status pgd_group(const nnpi_attack_group *gr)
+{
+    const nnp_attack_pgd_opts *o = gr->opts;
+    const size_t d = gr->dims.d, k = gr->dims.k, g = gr->g;
+    const float *x = gr->x;
+    nnp_attack_result *res = gr->res;
+    pgd_work *w = gr->work;
     const double alpha = o->step_size > 0.0 ? o->step_size
                                             : o->steps > 0 ? 2.5 * o->epsilon / (double)o->steps
                                                            : 0.0;
-    const double dir = targets ? -1.0 : 1.0;
+    const double dir = gr->targets ? -1.0 : 1.0;
     for (size_t e = 0; e < g; e++) {
-        w->cls[e] = targets ? targets[e] : labels[e];
+        w->cls[e] = gr->targets ? gr->targets[e] : gr->labels[e];
         w->have[e] = 0;
         res[e].c = o->epsilon;
-        if (nnpi_goal_reached(res[e].clean_label, labels ? labels[e] : -1, res[e].target)) {
+        if (nnpi_group_goal(gr, e, res[e].clean_label)) {
             w->have[e] = 2; /* x_adv = x already; the group's passes still carry it along */
             res[e].c = 0.0;
         }
         if (o->random_start && o->steps > 0)
-            random_start(x + e * d, w->xt + e * d, d, o, first_index + e);
+            random_start(x + e * d, w->xt + e * d, d, o, gr->first + e);
         else
             memcpy(w->xt + e * d, x + e * d, d * sizeof(float));
     }
     for (size_t t = 0; t < o->steps; t++) {
-        NNPI_TRY(nnpi_goal_grad(net, ws, w->xt, g, NULL, w->cls, NULL, w->loss, w->grad,
+        NNPI_TRY(nnpi_goal_grad(gr->net, gr->ws, w->xt, g, NULL, w->cls, NULL, w->loss, w->grad,
                                 w->logits));
         for (size_t e = 0; e < g; e++) {
             float *xe = w->xt + e * d;
-            const float *ge = w->grad + e * d;
-            /* the point this pass was computed at: x_t */
-            int32_t p = nnpi_argmax(w->logits + e * k, k);
             if (w->have[e] == 2) continue;
-            if (nnpi_goal_reached(p, labels ? labels[e] : -1, res[e].target)) {
-                memcpy(x_adv + e * d, xe, d * sizeof(float));
+            /* the point this pass was computed at: x_t */
+            if (nnpi_group_goal(gr, e, nnpi_argmax(w->logits + e * k, k))) {
+                memcpy(gr->x_adv + e * d, xe, d * sizeof(float));
                 w->have[e] = 1;
             }
-            if (o->norm == NNP_ATTACK_NORM_L2) {
-                double ss = 0.0;
-                for (size_t j = 0; j < d; j++) ss += (double)ge[j] * (double)ge[j];
-                if (ss > 0.0) {
-                    double kk = dir * alpha / sqrt(ss);
-                    for (size_t j = 0; j < d; j++)
-                        xe[j] = (float)((double)xe[j] + kk * (double)ge[j]);
-                }
-                project(x + e * d, xe, d, o->norm, o->epsilon);
-            } else {
-                linf_step(x + e * d, xe, ge, d, (float)(dir * alpha), (float)o->epsilon);
-            }
+            pgd_step(o, x + e * d, xe, w->grad + e * d, d, dir * alpha);
             res[e].iterations++;
             res[e].evaluations++;
         }
-        prog->done += g;
-        nnp_status s = nnpi_progress_report(prog);
+        gr->progress->done += g;
+        nnp_status s = nnpi_progress_report(gr->progress);
         if (s != NNP_OK) {
-            keep_latest(w, g, d, x_adv);
+            keep_latest(w, g, d, gr->x_adv);
             return s;
         }
     }
     if (o->steps > 0) {
         /* the last iterate x_steps */
-        NNPI_TRY(nnpi_classify(net, ws, w->xt, g, w->pred));
+        NNPI_TRY(nnpi_classify(gr->net, gr->ws, w->xt, g, w->pred));
         for (size_t e = 0; e < g; e++)
-            if (w->have[e] != 2 &&
-                nnpi_goal_reached(w->pred[e], labels ? labels[e] : -1, res[e].target)) {
-                memcpy(x_adv + e * d, w->xt + e * d, d * sizeof(float));
+            if (w->have[e] != 2 && nnpi_group_goal(gr, e, w->pred[e])) {
+                memcpy(gr->x_adv + e * d, w->xt + e * d, d * sizeof(float));
                 w->have[e] = 1;
             }
-        keep_latest(w, g, d, x_adv);
+        keep_latest(w, g, d, gr->x_adv);
     }
     for (size_t e = 0; e < g; e++) res[e].finished = 1;
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_attack_pgd(const nnp_net *net, const float *x, const int32_t *labels,
-                                  const int32_t *targets, size_t n,
-                                  const nnp_attack_pgd_opts *opts, float *x_adv,
-                                  nnp_attack_result *results)
-{
-    nnp_attack_pgd_opts o;
-    default_opts(&o);
-    NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_attack_pgd: opts"));
-    NNPI_TRY(check_opts(&o));
-    NNPI_TRY(nnpi_attack_check_args(net, x, labels, targets, n, x_adv, results, __func__));
-    const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
-    const size_t batch = nnpi_attack_batch(o.batch_size, n);
-    nnp_workspace *ws = NULL;
-    NNPI_TRY(nnp_workspace_create(net, batch, &ws));
-    pgd_work w = {0};
-    w.xt = nnpi_malloc(nnpi_mul(batch, d) * sizeof(float));
-    w.grad = nnpi_malloc(nnpi_mul(batch, d) * sizeof(float));
-    w.logits = nnpi_malloc(nnpi_mul(batch, k) * sizeof(float));
-    w.loss = nnpi_malloc(batch * sizeof *w.loss);
-    w.cls = nnpi_malloc(batch * sizeof *w.cls);
-    w.pred = nnpi_malloc(batch * sizeof *w.pred);
-    w.have = nnpi_malloc(batch);
-    nnp_status st;
-    if (!w.xt || !w.grad || !w.logits || !w.loss || !w.cls || !w.pred || !w.have)
-        st = nnpi_error(NNP_ENOMEM, "nnp_attack_pgd: out of memory for a batch of %zu", batch);
-    else
-        st = nnpi_attack_results_init(net, ws, x, targets, n, results);
-    if (st == NNP_OK) {
-        memcpy(x_adv, x, n * d * sizeof *x_adv);
-        nnpi_progress prog = {o.progress, o.progress_user, 0, (uint64_t)n * o.steps, __func__};
-        for (size_t s = 0; st == NNP_OK && s < n; s += batch) {
-            size_t g = n - s < batch ? n - s : batch;
-            st = attack_group(net, ws, x + s * d, labels ? labels + s : NULL,
-                              targets ? targets + s : NULL, g, s, &o, &prog, &w, x_adv + s * d,
-                              results + s);
-        }
-        if (st == NNP_OK || st == NNP_ECANCELLED) {
-            nnp_status fs = nnpi_attack_finish(net, ws, x, x_adv, labels, n, results);
-            if (st == NNP_OK) st = fs;
-        }
-    }
-    nnpi_free(w.xt);
-    nnpi_free(w.grad);
-    nnpi_free(w.logits);
-    nnpi_free(w.loss);
-    nnpi_free(w.cls);
-    nnpi_free(w.pred);
-    nnpi_free(w.have);
-    nnp_workspace_free(ws);
-    return st;
-}
+static const nnpi_attack_method pgd_method = {
+    "nnp_attack_pgd", NNPI_ATTACK_OPTS_LAYOUT(nnp_attack_pgd_opts), &pgd_defaults, pgd_check,
+    pgd_progress_each, sizeof(pgd_work), pgd_layout, pgd_group, 0};
+
+NNPI_ATTACK_ENTRY_POINTS(pgd, &pgd_method)
