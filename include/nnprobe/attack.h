@@ -197,7 +197,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_fgsm_opts_init_sized(nnp_attack_fgsm
  * @brief FGSM (Goodfellow et al. 2015), L∞, optionally with the minimal-ε search; see
  * ::nnp_attack_fgsm_opts.
  *
- * One batched forward/backward pass per group of opts.batch examples (`evaluations` = 1),
+ * One batched forward/backward pass per group of opts.batch_size examples (`evaluations` = 1),
  * plus with `minimal` 1 + search_steps batched forward passes (`iterations` counts the ε
  * values tried). Examples whose goal already holds at x get x_adv = x and c = 0.
  * @param[in]  net      classifier (its last layer gives the logits)
@@ -289,7 +289,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd_opts_init_sized(nnp_attack_pgd_o
 /**
  * @brief PGD (Madry et al. 2018), L∞ or L2, with random start; see ::nnp_attack_pgd_opts.
  *
- * Each step is one batched forward/backward pass of a group of opts.batch examples
+ * Each step is one batched forward/backward pass of a group of opts.batch_size examples
  * (`iterations` = `evaluations` = steps, plus one forward pass at the end).
  * @param[in]  net      classifier (its last layer gives the logits)
  * @param[in]  x        n × nnp_net_input_size() floats, each in [0,1]
