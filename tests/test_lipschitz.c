@@ -1,5 +1,6 @@
-/* Lipschitz bounds (lib/lipschitz/: bounds.c, spectral.c, fourier.c, jvp.c) against
- * references written here, in double:
+/* Lipschitz bounds (lib/lipschitz/: bounds.c, jvp.c, lower.c; the per-kind rules and tangents
+ * in lib/net/layer_*.c, the Fourier bound in lib/net/conv_fourier.c, Lanczos in
+ * lib/core/spectral.c) against references written here, in double:
  *  - singular values from a cyclic Jacobi eigenvalue solver on AᵀA of the explicit matrix of
  *    each operator, the matrix built column by column from this file's own naive convolution
  *    and pooling loops (never from the library's passes);
@@ -18,7 +19,8 @@
 #include "net/net_internal.h"
 #include "lipschitz/clever.h"
 #include "lipschitz/jvp.h"
-#include "lipschitz/spectral.h"
+#include "core/spectral.h"
+#include "net/conv_fourier.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------------------------------- */
