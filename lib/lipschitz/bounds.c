@@ -197,8 +197,11 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
     for (size_t i = 1; i < L; i++) {
         const nnpi_node *node = &net->nodes[i];
         if (node->ops->lip_bound_units == NULL) continue;
-        const nnpi_lip_query q = {f, i, o.fourier_grid_h, o.fourier_grid_w, o.paper_bound, 0,
-                                  NULL};
+        const nnpi_lip_query q = {.func = f,
+                                  .index = i,
+                                  .grid_h = o.fourier_grid_h,
+                                  .grid_w = o.fourier_grid_w,
+                                  .paper_bound = o.paper_bound};
         uint64_t units;
         st = node->ops->lip_bound_units(node, &q, &units);
         if (st != NNP_OK) goto done;
@@ -214,9 +217,14 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         r.exact = NAN;
         const nnpi_progress_span pg = {o.progress, o.progress_user, done, total};
         /* a linear layer's bound may come with a start vector for its exact norm's Lanczos */
-        const nnpi_lip_query q = {f, i, o.fourier_grid_h, o.fourier_grid_w, o.paper_bound,
-                                  o.exact && has_exact_norm(node), &pg};
-        nnpi_lip_rule rule = {NAN, 1, 1, 0, 0, 0, 0, NULL};
+        const nnpi_lip_query q = {.func = f,
+                                  .index = i,
+                                  .grid_h = o.fourier_grid_h,
+                                  .grid_w = o.fourier_grid_w,
+                                  .paper_bound = o.paper_bound,
+                                  .want_start = o.exact && has_exact_norm(node),
+                                  .progress = &pg};
+        nnpi_lip_rule rule = {.bound = NAN, .stride_h = 1, .stride_w = 1}; /* the rest 0 */
         if (node->ops->lip_bound)
             st = node->ops->lip_bound(node, net->params + node->param_offset, &q, &rule);
         else if (!(flags & NNPI_LIP_BOUND_IS_NORM))
@@ -247,15 +255,15 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         nnpi_free(rule.start);
         if (flags & NNPI_LIP_BOUND_IS_NORM) {
             if (isnan(r.exact)) { /* opts.exact = 0: the bound still needs the norm */
-                nnp_lipschitz_opts q2 = o;
-                q2.progress = NULL;
+                nnp_lipschitz_opts quiet = o;
+                quiet.progress = NULL;
                 float *l2 = NULL;
                 if (lin == NULL) {
                     st = nnpi_linear_params(net, &l2);
                     if (st != NNP_OK) goto done;
                 }
                 nnp_lipschitz_info t = r;
-                st = exact_norm(node, lin ? lin : l2, i, &q2, NULL, 0, 0, &t);
+                st = exact_norm(node, lin ? lin : l2, i, &quiet, NULL, 0, 0, &t);
                 nnpi_free(l2);
                 if (st != NNP_OK) goto done;
                 r.bound = t.exact;
