@@ -1,5 +1,6 @@
-/* Lipschitz bounds (lib/lipschitz/: bounds.c, spectral.c, fourier.c, jvp.c) against
- * references written here, in double:
+/* Lipschitz bounds (lib/lipschitz/: bounds.c, jvp.c, lower.c; the per-kind rules and tangents
+ * in lib/net/layer_*.c, the Fourier bound in lib/net/conv_fourier.c, Lanczos in
+ * lib/core/spectral.c) against references written here, in double:
  *  - singular values from a cyclic Jacobi eigenvalue solver on AᵀA of the explicit matrix of
  *    each operator, the matrix built column by column from this file's own naive convolution
  *    and pooling loops (never from the library's passes);
@@ -18,7 +19,8 @@
 #include "net/net_internal.h"
 #include "lipschitz/clever.h"
 #include "lipschitz/jvp.h"
-#include "lipschitz/spectral.h"
+#include "core/spectral.h"
+#include "net/conv_fourier.h"
 #include "testutil.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -697,6 +699,42 @@ START_TEST(tangent_is_adjoint_of_vjp)
 }
 END_TEST
 
+/* Every layer kind of the enum has a Lipschitz rule and a tangent rule in its ops entry, and
+ * appears in every_kind_net (or, for the global average pool, which ends the spatial part,
+ * in a small net of its own): a kind appended to nnp_layer_kind fails here until its file
+ * gives both rules and it is added to the net above, whose adjoint and finite-difference
+ * checks then cover its tangent (docs/architecture.md, "Adding a layer kind"). */
+START_TEST(every_kind_has_its_rules)
+{
+    const int K = nnp_layer_kind_count();
+    const nnpi_layer_ops **seen = calloc((size_t)K, sizeof *seen);
+    nnp_net *nets[2] = {every_kind_net(1), NULL};
+    ck_assert_ok(nnp_net_create(2, 5, 5, &nets[1]));
+    ck_assert_ok(nnp_net_add_global_avgpool(nets[1], NULL));
+    ck_assert_ok(nnp_net_add_dense(nets[1], 3, NULL));
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < nets[k]->n_nodes; i++) {
+            const nnpi_layer_ops *ops = nets[k]->nodes[i].ops;
+            ck_assert_int_lt((int)ops->kind, K);
+            seen[ops->kind] = ops;
+        }
+    for (int k = 0; k < K; k++) {
+        const nnpi_layer_ops *ops = seen[k];
+        ck_assert_msg(ops != NULL, "kind %d (%s) is in no test net", k,
+                      nnp_layer_kind_name((nnp_layer_kind)k));
+        ck_assert_msg(ops->lip_bound != NULL || (ops->lip_flags & NNPI_LIP_BOUND_IS_NORM),
+                      "kind %s has no Lipschitz rule", ops->name);
+        if (k != NNP_LAYER_INPUT) /* the tangent pass starts at the input's output */
+            ck_assert_msg(ops->jvp != NULL, "kind %s has no tangent rule", ops->name);
+        if (ops->lip_flags & NNPI_LIP_LINEAR) /* Lanczos runs on its own passes */
+            ck_assert(ops->forward != NULL && ops->backward_input != NULL);
+    }
+    nnp_net_free(nets[0]);
+    nnp_net_free(nets[1]);
+    free(seen);
+}
+END_TEST
+
 START_TEST(lower_bound_below_product_and_residual_sum)
 {
     nnp_net *net = every_kind_net(11);
@@ -1247,6 +1285,7 @@ int main(void)
     TCase *net = tcase_create("net");
     tcase_set_timeout(net, 120);
     tcase_add_test(net, tangent_is_adjoint_of_vjp);
+    tcase_add_test(net, every_kind_has_its_rules);
     tcase_add_test(net, lower_bound_below_product_and_residual_sum);
     tcase_add_test(net, lower_bound_of_linear_net_is_its_norm);
     suite_add_tcase(s, net);

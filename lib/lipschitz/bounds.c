@@ -1,14 +1,15 @@
-/* nnp_lipschitz_bounds(): per layer the paper's bound (rules.c) beside the exact operator
- * norm of each linear layer (Lanczos on AᵀA, spectral.c, with A the layer's forward pass
- * without offsets and Aᵀ its backward-input pass), combined into whole-net bounds over the
- * DAG; and the options shared by the module (include/nnprobe/lipschitz.h states every rule).
- * The lower bound is in lower.c, the CLEVER-style estimate in clever.c.
+/* nnp_lipschitz_bounds(): per layer the paper's bound (Szegedy et al. 2013, §4.3) beside the
+ * exact operator norm of each linear layer (Lanczos on AᵀA, core/spectral.c, with A the
+ * layer's forward pass without offsets and Aᵀ its backward-input pass), combined into
+ * whole-net bounds over the DAG; and the options shared by the module
+ * (include/nnprobe/lipschitz.h states every rule). The lower bound is in lower.c, the
+ * CLEVER-style estimate in clever.c.
  *
- * Design choice: the per-kind bound is a switch (rules.c) rather than a new entry in
- * nnpi_layer_ops. The bounds need the layer's parameters and attributes in ways that differ
- * per kind (Fourier grid, window geometry), a switch keeps every formula and its derivation in
- * one place, and it leaves lib/net untouched while other modules add kinds; an unknown kind
- * is refused (NNP_EUNSUPPORTED) rather than guessed.
+ * Nothing here knows a layer kind: each kind's ops entry (lib/net, nnpi_layer_ops) gives its
+ * bound (lip_bound), what its exact norm is (lip_flags: linear, identity, bound = norm) and
+ * how the products combine at it (NNPI_LIP_SUM_INPUTS), so a new kind is taught once, in its
+ * own file. A kind without a rule is refused (NNP_EUNSUPPORTED) rather than guessed.
+ * docs/architecture.md ("Lipschitz bounds") says why the table and not a switch here.
  */
 #include <math.h>
 #include <string.h>
@@ -61,11 +62,9 @@ typedef struct layer_op {
     size_t din, dout;
 } layer_op;
 
-/* AAᵀ for a dense layer with fewer outputs than inputs: the same nonzero singular values on
- * the smaller side, so Lanczos works with shorter vectors and a smaller basis (784 → 200
- * doubles for the 784→200 layer of bench/bench_lipschitz.c; its Gram–Schmidt products then
- * stay under OpenBLAS's threading threshold). Only for dense layers, whose backward-input
- * pass reads neither `in` nor `out`. */
+/* AAᵀ for a layer with fewer outputs than inputs: the same nonzero singular values on the
+ * smaller side, so Lanczos works with shorter vectors and a smaller basis. Only for kinds
+ * whose backward-input pass reads neither `in` nor `out` (NNPI_LIP_GRAM_OUTPUT_SIDE: dense). */
 static nnp_status layer_gram_t(void *vctx, const double *u, double *out)
 {
     layer_op *c = vctx;
@@ -95,10 +94,9 @@ static nnp_status layer_gram(void *vctx, const double *v, double *out)
     return NNP_OK;
 }
 
-static int has_exact_norm(nnp_layer_kind k)
+static int has_exact_norm(const nnpi_node *node)
 {
-    return k == NNP_LAYER_DENSE || k == NNP_LAYER_CONV2D || k == NNP_LAYER_AVGPOOL ||
-           k == NNP_LAYER_GLOBAL_AVGPOOL || k == NNP_LAYER_BATCHNORM;
+    return (node->ops->lip_flags & NNPI_LIP_LINEAR) != 0;
 }
 
 static nnp_status exact_norm(const nnpi_node *node, const float *lin_params, size_t index,
@@ -112,7 +110,8 @@ static nnp_status exact_norm(const nnpi_node *node, const float *lin_params, siz
     c.fin = nnpi_malloc(nnpi_mul(c.din, sizeof(float)));
     c.fgrad = nnpi_malloc(nnpi_mul(c.din, sizeof(float)));
     /* AAᵀ (layer_gram_t) writes the forward result into fin: at least dout floats */
-    const int transposed = node->ops->kind == NNP_LAYER_DENSE && c.dout < c.din && start == NULL;
+    const int transposed =
+        (node->ops->lip_flags & NNPI_LIP_GRAM_OUTPUT_SIDE) && c.dout < c.din && start == NULL;
     c.fout = nnpi_malloc(nnpi_mul(c.dout, sizeof(float)));
     c.scratch = nnpi_malloc(nnpi_mul(scratch > 0 ? scratch : 1, sizeof(float)));
     nnp_status st = NNP_OK;
@@ -182,7 +181,7 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
             return nnpi_error(NNP_EINVAL, "%s: infos[%zu].size = %zu differs from infos[0].size = %zu",
                               f, i, element_size(infos, stride, i), stride);
     size_t n_exact = 0;
-    for (size_t i = 1; i < L && o.exact; i++) n_exact += has_exact_norm(net->nodes[i].ops->kind);
+    for (size_t i = 1; i < L && o.exact; i++) n_exact += (size_t)has_exact_norm(&net->nodes[i]);
     float *lin = NULL;
     if (n_exact) NNPI_TRY(nnpi_linear_params(net, &lin));
     double *up = nnpi_malloc(nnpi_mul(L, 2 * sizeof(double)));
@@ -192,64 +191,79 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
     }
     double *upx = up + L;
     nnp_status st = NNP_OK;
-    /* progress units: each conv's (group, frequency) pairs, then max_iter per exact norm */
+    /* progress units: each costly bound's (a conv's (group, frequency) pairs), then max_iter
+     * per exact norm */
     uint64_t done = 0, total = (uint64_t)n_exact * o.max_iter;
     for (size_t i = 1; i < L; i++) {
         const nnpi_node *node = &net->nodes[i];
-        if (node->ops->kind != NNP_LAYER_CONV2D || !o.paper_bound) continue;
-        size_t gh, gw;
-        st = nnpi_lip_conv_grid(node, &o, i, &gh, &gw);
+        if (node->ops->lip_bound_units == NULL) continue;
+        const nnpi_lip_query q = {.func = f,
+                                  .index = i,
+                                  .grid_h = o.fourier_grid_h,
+                                  .grid_w = o.fourier_grid_w,
+                                  .paper_bound = o.paper_bound};
+        uint64_t units;
+        st = node->ops->lip_bound_units(node, &q, &units);
         if (st != NNP_OK) goto done;
-        total += (uint64_t)node->attr.conv.groups * (gh / node->attr.conv.sh) *
-                 (gw / node->attr.conv.sw);
+        total += units;
     }
     for (size_t i = 0; i < L; i++) {
         const nnpi_node *node = &net->nodes[i];
+        const unsigned flags = node->ops->lip_flags;
         nnp_lipschitz_info r;
         memset(&r, 0, sizeof r);
         r.size = stride;
         r.kind = node->ops->kind;
         r.exact = NAN;
-        double *start = NULL; /* a conv's Fourier singular vector, to start its Lanczos */
-        const nnpi_progress pg = {o.progress, o.progress_user, done, total};
-        if (r.kind == NNP_LAYER_CONV2D && !o.paper_bound) {
-            /* exact norm only: no Fourier bound, a cheaper start vector */
-            r.bound = NAN;
-            r.stride_h = node->attr.conv.sh;
-            r.stride_w = node->attr.conv.sw;
-            if (o.exact) st = nnpi_lip_conv_start(net, i, &start);
-        } else {
-            st = nnpi_lip_layer_bound(net, i, &o, &r,
-                                      o.exact && r.kind == NNP_LAYER_CONV2D ? &start : NULL, &pg);
-        }
+        const nnpi_progress_span pg = {o.progress, o.progress_user, done, total};
+        /* a linear layer's bound may come with a start vector for its exact norm's Lanczos */
+        const nnpi_lip_query q = {.func = f,
+                                  .index = i,
+                                  .grid_h = o.fourier_grid_h,
+                                  .grid_w = o.fourier_grid_w,
+                                  .paper_bound = o.paper_bound,
+                                  .want_start = o.exact && has_exact_norm(node),
+                                  .progress = &pg};
+        nnpi_lip_rule rule = {.bound = NAN, .stride_h = 1, .stride_w = 1}; /* the rest 0 */
+        if (node->ops->lip_bound)
+            st = node->ops->lip_bound(node, net->params + node->param_offset, &q, &rule);
+        else if (!(flags & NNPI_LIP_BOUND_IS_NORM))
+            st = nnpi_error(NNP_EUNSUPPORTED, "%s: layer %zu (%s): no Lipschitz rule for this kind",
+                            f, i, node->ops->name);
         if (st != NNP_OK) {
-            nnpi_free(start);
+            nnpi_free(rule.start);
             goto done;
         }
-        if (r.kind == NNP_LAYER_CONV2D && o.paper_bound)
-            done += (uint64_t)node->attr.conv.groups * (r.grid_h / node->attr.conv.sh) *
-                    (r.grid_w / node->attr.conv.sw);
-        if (r.kind == NNP_LAYER_INPUT || r.kind == NNP_LAYER_FLATTEN || r.kind == NNP_LAYER_DROPOUT) {
-            r.exact = 1.0; /* identity */
+        done += rule.units;
+        r.bound = rule.bound;
+        r.stride_h = rule.stride_h;
+        r.stride_w = rule.stride_w;
+        r.grid_h = rule.grid_h;
+        r.grid_w = rule.grid_w;
+        r.overlap = rule.overlap;
+        if (flags & NNPI_LIP_IDENTITY) {
+            r.exact = 1.0;
             r.converged = 1;
-        } else if (o.exact && has_exact_norm(r.kind)) {
-            st = exact_norm(node, lin, i, &o, start, done, total, &r);
-            nnpi_free(start);
-            start = NULL;
-            if (st != NNP_OK) goto done;
+        } else if (o.exact && has_exact_norm(node)) {
+            st = exact_norm(node, lin, i, &o, rule.start, done, total, &r);
+            if (st != NNP_OK) {
+                nnpi_free(rule.start);
+                goto done;
+            }
             done += o.max_iter;
         }
-        if (r.kind == NNP_LAYER_DENSE) {
-            if (isnan(r.exact)) { /* opts.exact = 0: the bound still needs ‖W‖₂ */
-                nnp_lipschitz_opts q = o;
-                q.progress = NULL;
+        nnpi_free(rule.start);
+        if (flags & NNPI_LIP_BOUND_IS_NORM) {
+            if (isnan(r.exact)) { /* opts.exact = 0: the bound still needs the norm */
+                nnp_lipschitz_opts quiet = o;
+                quiet.progress = NULL;
                 float *l2 = NULL;
                 if (lin == NULL) {
                     st = nnpi_linear_params(net, &l2);
                     if (st != NNP_OK) goto done;
                 }
                 nnp_lipschitz_info t = r;
-                st = exact_norm(node, lin ? lin : l2, i, &q, NULL, 0, 0, &t);
+                st = exact_norm(node, lin ? lin : l2, i, &quiet, NULL, 0, 0, &t);
                 nnpi_free(l2);
                 if (st != NNP_OK) goto done;
                 r.bound = t.exact;
@@ -261,9 +275,13 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
         const double ex = isnan(r.exact) ? r.bound : r.exact;
         if (i == 0) {
             up[i] = upx[i] = 1.0;
-        } else if (r.kind == NNP_LAYER_ADD) {
-            up[i] = up[node->inputs[0]] + up[node->inputs[1]];
-            upx[i] = upx[node->inputs[0]] + upx[node->inputs[1]];
+        } else if (flags & NNPI_LIP_SUM_INPUTS) {
+            up[i] = up[node->inputs[0]];
+            upx[i] = upx[node->inputs[0]];
+            for (size_t k = 1; k < node->n_inputs; k++) {
+                up[i] += up[node->inputs[k]];
+                upx[i] += upx[node->inputs[k]];
+            }
         } else {
             up[i] = r.bound * up[node->inputs[0]];
             upx[i] = ex * upx[node->inputs[0]];

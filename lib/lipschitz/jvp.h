@@ -2,16 +2,11 @@
  * respect to the net's input (lib/lipschitz/jvp.c). Internal: the Lipschitz module's lower
  * bound uses it; no public header.
  *
- * Rules per layer kind, chosen so that the tangent map is exactly the transpose of the
- * library's backward pass (same tie rules), which power iteration on JᵀJ needs:
- *  - linear kinds (dense, conv, average pools, batch norm, flatten, dropout, add): the layer's
- *    own forward pass on the tangent with the affine offsets removed (nnpi_linear_params);
- *  - kinds with a symmetric Jacobian (element-wise activations; contrast normalisation, whose
- *    Jacobian s·I + 2s'·x xᵀ is symmetric): the layer's own backward-input pass on the tangent;
- *  - max pooling: the tangent at each window's argmax (first maximum in row-major order, first
- *    NaN wins: layer_pool.c's rule);
- *  - LRN: (J t)_c = t_c d_c^−β − (2αβ/size) x_c d_c^(−β−1) Σ_{j∈W(c)} x_j t_j (layer_norm.c's
- *    Jacobian, applied from the right). */
+ * Each layer kind gives its own tangent rule in its ops entry (nnpi_layer_ops.jvp, lib/net),
+ * chosen so that the tangent map is exactly the transpose of the library's backward pass (same
+ * tie rules), which power iteration on JᵀJ needs: linear kinds run their forward pass on the
+ * tangent with the offsets removed (zero_offset, nnpi_linear_params), kinds with a symmetric
+ * Jacobian their backward-input pass, the others (max pooling, LRN) a rule of their own. */
 #ifndef NNP_PROBE_LIP_JVP_H
 #define NNP_PROBE_LIP_JVP_H
 
@@ -21,8 +16,9 @@
  * that has none. */
 nnp_status nnpi_jvp_check(const nnp_net *net, size_t last);
 
-/* A copy of net->params (caller frees with nnpi_free) in which dense and convolution biases
- * and batch-norm means and biases are 0, so a linear layer's forward pass is its linear part. */
+/* A copy of net->params (caller frees with nnpi_free) with every node's zero_offset applied
+ * (dense and convolution biases, batch-norm means and biases are 0), so a linear layer's
+ * forward pass is its linear part. */
 nnp_status nnpi_linear_params(const nnp_net *net, float **out);
 
 /* After nnpi_forward(net, ws, x, n, last): propagates the tangent t (n × out_size(first)) of

@@ -58,15 +58,41 @@ ELEMENTWISE(softplus, softplusf(v), sigmoidf(v))
 ELEMENTWISE(leaky_relu, v > 0.0f ? v : node->attr.leaky_alpha * v,
             v > 0.0f ? 1.0f : node->attr.leaky_alpha)
 
-const nnpi_layer_ops nnpi_relu_ops = {NNP_LAYER_RELU, "relu", relu_forward, relu_backward, NULL, NULL};
-const nnpi_layer_ops nnpi_sigmoid_ops = {NNP_LAYER_SIGMOID, "sigmoid", sigmoid_forward,
-                                         sigmoid_backward, NULL, NULL};
-const nnpi_layer_ops nnpi_tanh_ops = {NNP_LAYER_TANH, "tanh", tanh_forward, tanh_backward, NULL, NULL};
-const nnpi_layer_ops nnpi_softplus_ops = {NNP_LAYER_SOFTPLUS, "softplus", softplus_forward,
-                                          softplus_backward, NULL, NULL};
+/* Lipschitz bounds (§4.3: an element-wise map is as Lipschitz as its largest |slope|): ReLU,
+ * tanh and softplus 1, sigmoid 1/4, leaky ReLU max(1, |α|). The Jacobian of an element-wise
+ * map is diagonal, hence symmetric, so every activation's tangent is its own backward pass. */
+static nnp_status sigmoid_lip_bound(const nnpi_node *node, const float *params,
+                                    const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)node, (void)params, (void)q;
+    r->bound = 0.25;
+    return NNP_OK;
+}
 
-const nnpi_layer_ops nnpi_leaky_relu_ops = {NNP_LAYER_LEAKY_RELU, "leaky_relu", leaky_relu_forward,
-                                            leaky_relu_backward, NULL, NULL};
+static nnp_status leaky_relu_lip_bound(const nnpi_node *node, const float *params,
+                                       const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    r->bound = fmax(1.0, fabs((double)node->attr.leaky_alpha)); /* slopes 1 and α */
+    return NNP_OK;
+}
+
+#define ACTIVATION_OPS(kind_, name_, lip_bound_)                                              \
+    {.kind = kind_,                                                                           \
+     .name = #name_,                                                                          \
+     .forward = name_##_forward,                                                              \
+     .backward_input = name_##_backward,                                                      \
+     .lip_bound = lip_bound_,                                                                 \
+     .jvp = nnpi_jvp_by_backward}
+
+const nnpi_layer_ops nnpi_relu_ops = ACTIVATION_OPS(NNP_LAYER_RELU, relu, nnpi_lip_bound_one);
+const nnpi_layer_ops nnpi_sigmoid_ops =
+    ACTIVATION_OPS(NNP_LAYER_SIGMOID, sigmoid, sigmoid_lip_bound);
+const nnpi_layer_ops nnpi_tanh_ops = ACTIVATION_OPS(NNP_LAYER_TANH, tanh, nnpi_lip_bound_one);
+const nnpi_layer_ops nnpi_softplus_ops =
+    ACTIVATION_OPS(NNP_LAYER_SOFTPLUS, softplus, nnpi_lip_bound_one);
+const nnpi_layer_ops nnpi_leaky_relu_ops =
+    ACTIVATION_OPS(NNP_LAYER_LEAKY_RELU, leaky_relu, leaky_relu_lip_bound);
 
 const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind)
 {

@@ -28,10 +28,13 @@
  *
  * Nothing here allocates or keeps state: all memory is the caller's scratch. */
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <cblas.h>
 
+#include "net/conv_fourier.h"
 #include "net/net_internal.h"
 
 #define MAX_FIELD ((size_t)1 << 28)       /* kernel, stride, padding, dilation */
@@ -376,9 +379,246 @@ static void conv_backward_params(const nnpi_node *node, const float *params,
     }
 }
 
-const nnpi_layer_ops nnpi_conv2d_ops = {NNP_LAYER_CONV2D,     "conv2d",
-                                        conv_forward,         conv_backward_input,
-                                        conv_backward_params, conv_scratch_floats};
+/* ---- Lipschitz rule (lib/lipschitz; Szegedy et al. 2013, §4.3; docs/paper.md §6) ----------
+ * The convolution is linear: its exact norm is Lanczos on its own passes (bounds.c), its
+ * tangent its own forward without biases. Its paper bound is a Fourier analysis
+ * (conv_fourier.c), whose peak also starts that Lanczos near the top singular vector. */
+
+#define TWO_PI 6.283185307179586476925286766559
+/* The refined start frequency's last step, in units of 2π/(H+1): 1/50 of the input box's mode
+ * spacing π/(H+1). Measured on the 64→64 3×3 conv on 32×32, seeds 1–8, Lanczos steps with
+ * opts.paper_bound = 0: 35 20 29 19 30 26 35 32 with 0.05, 33 17 24 19 28 18 35 32 with 0.01
+ * (the winner's last levels cost about 0.5 ms), 33 17 28 19 27 19 35 32 with 0.005: the step
+ * counts move by a few either way with the start, so no finer. */
+#define FINE 0.01
+
+/* The Fourier grid of the bound: the caller's (q->grid_*, opts.fourier_grid_* of the Lipschitz
+ * module), which must be a multiple of the stride, or by default the padded input. */
+static nnp_status conv_grid(const nnpi_node *node, const nnpi_lip_query *q, size_t *gh,
+                            size_t *gw)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    if (q->grid_h || q->grid_w) {
+        *gh = q->grid_h ? q->grid_h : node->in_h + a->pt + a->pb;
+        *gw = q->grid_w ? q->grid_w : node->in_w + a->pl + a->pr;
+        if (*gh % a->sh || *gw % a->sw)
+            return nnpi_error(NNP_EINVAL,
+                              "%s: opts.fourier_grid_%s = %zu is not a multiple of layer %zu's "
+                              "stride %zu",
+                              q->func, *gh % a->sh ? "h" : "w", *gh % a->sh ? *gh : *gw, q->index,
+                              *gh % a->sh ? a->sh : a->sw);
+        return NNP_OK;
+    }
+    /* the padded input, and at least the dilated kernel, rounded up to a stride multiple */
+    size_t h = node->in_h + a->pt + a->pb, w = node->in_w + a->pl + a->pr;
+    const size_t eh = a->dh * (a->kh - 1) + 1, ew = a->dw * (a->kw - 1) + 1;
+    if (h < eh) h = eh;
+    if (w < ew) w = ew;
+    *gh = (h + a->sh - 1) / a->sh * a->sh;
+    *gw = (w + a->sw - 1) / a->sw * a->sw;
+    return NNP_OK;
+}
+
+/* Start vector for a conv's Lanczos: the top right singular vector of the circular operator
+ * on the Fourier grid, read on the layer's real input cells. The circular correlation maps
+ * x(c, n) = e^{−2πi f·n/N} u_c to frequency f through B(f) = [K̂(f)] (K̂ with e^{−2πi f·a/N}),
+ * so the real input Re Σ_l u_{c,l} e^{−2πi (η + l·M)·n/N} holds the top singular vectors of
+ * B(η) and of B(−η) = conj B(η). With zero padding the layer is a restriction of that operator,
+ * so this vector is close to (not equal to) the layer's top singular vector, which saves
+ * Lanczos steps over a random start (measured: bench/run-lipschitz-bench).
+ *
+ * Two refinements (measured on the 64→64 3×3 conv on 32×32, seeds 1–3, Lanczos steps to
+ * 1e-6): the wave is multiplied by the envelope sin(π(i+½)/H)·sin(π(j+½)/W), the lowest mode
+ * of the box [−½, H−½] × [−½, W−½] of the real cells with zero boundary, which is what the
+ * restriction to the real cells does to a plane wave (41/43/42 → 36/35/37 steps; the box
+ * [−1, H] gave 1–2 steps more); and for stride 1 the frequency is moved off the grid to the
+ * local maximum of σ_max(B(ω)) (nnpi_conv_fourier_refine), an offset of (off_h, off_w)
+ * radians per cell from the grid point η (→ 35/18/23). */
+static void conv_start(const nnpi_node *node, size_t Nh, size_t Nw, const nnpi_fourier_peak *pk,
+                       double off_h, double off_w, double *x)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    const size_t C = node->in_c, H = node->in_h, W = node->in_w, Cg = C / a->groups;
+    const size_t P = Cg * a->sh * a->sw, Mh = Nh / a->sh, Mw = Nw / a->sw;
+    const double two_pi = 6.283185307179586476925286766559, pi = 0.5 * two_pi;
+    memset(x, 0, C * H * W * sizeof *x);
+    double *xg = x + pk->group * Cg * H * W;
+    for (size_t lh = 0; lh < a->sh; lh++)
+        for (size_t lw = 0; lw < a->sw; lw++) {
+            const size_t fh = pk->eh + lh * Mh, fw = pk->ew + lw * Mw;
+            for (size_t i = 0; i < H; i++) {
+                const double eh = sin(pi * ((double)i + 0.5) / (double)H);
+                for (size_t j = 0; j < W; j++) {
+                    /* phase at grid cell (i + pt, j + pl), the grid part reduced mod N; the
+                     * same for every channel */
+                    const double ang =
+                        two_pi * ((double)((fh * (i + a->pt)) % Nh) / (double)Nh +
+                                  (double)((fw * (j + a->pl)) % Nw) / (double)Nw) +
+                        off_h * (double)(i + a->pt) + off_w * (double)(j + a->pl);
+                    const double e = eh * sin(pi * ((double)j + 0.5) / (double)W);
+                    const double ec = e * cos(ang), es = e * sin(ang);
+                    /* envelope · Re((ur + i·ui)·e^{−i·ang}) per channel */
+                    for (size_t cl = 0; cl < Cg; cl++) {
+                        const size_t col = (cl * a->sh + lh) * a->sw + lw;
+                        xg[(cl * H + i) * W + j] += pk->vec[col] * ec + pk->vec[P + col] * es;
+                    }
+                }
+            }
+        }
+}
+
+/* The start vector from the grid peak `pk` of an Nh × Nw Fourier analysis (conv_fourier.c):
+ * for stride 1 the peak is first refined off the grid, from half a grid spacing down to a
+ * tenth of the box's mode spacing π/(H+1). pk->vec is overwritten. */
+static nnp_status make_start(const nnpi_node *node, const float *params, size_t Nh, size_t Nw,
+                             nnpi_fourier_peak *pk, double *x)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    double off_h = 0.0, off_w = 0.0;
+    if (a->sh == 1 && a->sw == 1) {
+        const double two_pi = 6.283185307179586476925286766559;
+        const double oh0 = two_pi * (double)pk->eh / (double)Nh,
+                     ow0 = two_pi * (double)pk->ew / (double)Nw;
+        double oh = oh0, ow = ow0, sigma;
+        const size_t n = Nh > Nw ? Nh : Nw, m = node->in_h > node->in_w ? node->in_h : node->in_w;
+        NNPI_TRY(nnpi_conv_fourier_refine(params, node->c, node->in_c, a->groups, a->kh, a->kw,
+                                          a->dh, a->dw, pk->group, 0.5 * two_pi / (double)n,
+                                          FINE * two_pi / (double)(m + 1), &oh, &ow, pk->vec,
+                                          &sigma));
+        off_h = oh - oh0;
+        off_w = ow - ow0;
+    }
+    conv_start(node, Nh, Nw, pk, off_h, off_w, x);
+    return NNP_OK;
+}
+
+/* Lanczos start vector without the paper bound (opts.paper_bound = 0): the peak of a coarse
+ * Fourier grid, refined. *start: newly allocated (nnpi_malloc), in_size doubles; NULL on
+ * failure. */
+static nnp_status conv_cheap_start(const nnpi_node *node, const float *params,
+                                   const nnpi_lip_query *q, double **start)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    const size_t index = q->index;
+    *start = NULL;
+    /* a coarse grid: 4 points per dilated kernel extent (at least 8), at most the default
+     * grid, rounded up to the stride */
+    nnpi_lip_query d = *q;
+    d.grid_h = d.grid_w = 0;
+    size_t gh, gw;
+    NNPI_TRY(conv_grid(node, &d, &gh, &gw));
+    const size_t eh = a->dh * (a->kh - 1) + 1, ew = a->dw * (a->kw - 1) + 1;
+    size_t ch = 4 * eh < 8 ? 8 : 4 * eh, cw = 4 * ew < 8 ? 8 : 4 * ew;
+    ch = (ch + a->sh - 1) / a->sh * a->sh;
+    cw = (cw + a->sw - 1) / a->sw * a->sw;
+    if (ch > gh) ch = gh;
+    if (cw > gw) cw = gw;
+    const size_t P = node->in_c / a->groups * a->sh * a->sw;
+    nnpi_fourier_peak peak = {0, 0, 0, nnpi_malloc(nnpi_mul(2 * P, sizeof(double)))};
+    double *x = nnpi_malloc(nnpi_mul(node->in_size, sizeof(double)));
+    nnp_status st = NNP_OK;
+    if (!peak.vec || !x) {
+        st = nnpi_error(NNP_ENOMEM, "%s: layer %zu: out of memory", q->func, index);
+        goto done;
+    }
+    if (a->sh == 1 && a->sw == 1) {
+        /* the better of the two highest grid peaks, each refined off the grid (each try costs
+         * about one Lanczos step of the 64→64 3×3 conv on 32×32; a third never won on the
+         * benchmark's seeds 1–8) */
+        const size_t m = node->in_h > node->in_w ? node->in_h : node->in_w;
+        double oh, ow;
+        st = nnpi_conv_fourier_start(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->dh,
+                                     a->dw, ch, cw, 2, 0.05 * TWO_PI / (double)(m + 1),
+                                     FINE * TWO_PI / (double)(m + 1),
+                                     &peak.group, &oh, &ow, peak.vec);
+        if (st == NNP_OK) conv_start(node, 1, 1, &peak, oh, ow, x); /* grid part 0 */
+    } else {
+        double coarse;
+        st = nnpi_conv_fourier_norm(params, node->c, node->in_c, a->groups, a->kh, a->kw, a->sh,
+                                    a->sw, a->dh, a->dw, ch, cw, &coarse, &peak, NULL);
+        if (st == NNP_OK) st = make_start(node, params, ch, cw, &peak, x);
+    }
+    if (st != NNP_OK) {
+        st = nnpi_error_prefix(st, "%s: layer %zu (conv2d) start vector", q->func, index);
+        goto done;
+    }
+    *start = x;
+    x = NULL;
+done:
+    nnpi_free(peak.vec);
+    nnpi_free(x);
+    return st;
+}
+
+/* Progress units of the paper bound: one per (group, output frequency) pair of the grid. */
+static uint64_t conv_fourier_units(const nnpi_node *node, size_t gh, size_t gw)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    return (uint64_t)a->groups * (gh / a->sh) * (gw / a->sw);
+}
+
+static nnp_status conv_lip_bound_units(const nnpi_node *node, const nnpi_lip_query *q,
+                                       uint64_t *units)
+{
+    *units = 0;
+    if (!q->paper_bound) return NNP_OK;
+    size_t gh, gw;
+    NNPI_TRY(conv_grid(node, q, &gh, &gw));
+    *units = conv_fourier_units(node, gh, gw);
+    return NNP_OK;
+}
+
+/* The paper's bound (§4.3, with the stride scale of docs/paper.md §6): the norm of the same
+ * convolution applied circularly on the Fourier grid, which contains the layer's zero-padded
+ * restriction. Its peak also gives the exact norm's Lanczos start vector (q->want_start).
+ * Without q->paper_bound only the strides and, if wanted, a cheaper start vector. */
+static nnp_status conv_lip_bound(const nnpi_node *node, const float *params,
+                                 const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    const nnpi_conv_attrs *a = &node->attr.conv;
+    const size_t index = q->index;
+    r->stride_h = a->sh;
+    r->stride_w = a->sw;
+    if (!q->paper_bound) return q->want_start ? conv_cheap_start(node, params, q, &r->start) : NNP_OK;
+    NNPI_TRY(conv_grid(node, q, &r->grid_h, &r->grid_w));
+    const size_t P = node->in_c / a->groups * a->sh * a->sw;
+    nnpi_fourier_peak peak = {0, 0, 0, NULL};
+    if (q->want_start) {
+        peak.vec = nnpi_malloc(nnpi_mul(2 * P, sizeof(double)));
+        r->start = nnpi_malloc(nnpi_mul(node->in_size, sizeof(double)));
+        if (!peak.vec || !r->start) {
+            nnpi_free(peak.vec);
+            nnpi_free(r->start);
+            r->start = NULL;
+            return nnpi_error(NNP_ENOMEM, "%s: layer %zu: out of memory", q->func, index);
+        }
+    }
+    nnp_status st = nnpi_conv_fourier_norm(params, node->c, node->in_c, a->groups, a->kh, a->kw,
+                                           a->sh, a->sw, a->dh, a->dw, r->grid_h, r->grid_w,
+                                           &r->bound, q->want_start ? &peak : NULL, q->progress);
+    if (st == NNP_OK && q->want_start)
+        st = make_start(node, params, r->grid_h, r->grid_w, &peak, r->start);
+    nnpi_free(peak.vec);
+    if (st != NNP_OK) {
+        nnpi_free(r->start);
+        r->start = NULL;
+        return nnpi_error_prefix(st, "%s: layer %zu (conv2d)", q->func, index);
+    }
+    r->units = conv_fourier_units(node, r->grid_h, r->grid_w);
+    return NNP_OK;
+}
+
+const nnpi_layer_ops nnpi_conv2d_ops = {.kind = NNP_LAYER_CONV2D,
+                                        .name = "conv2d",
+                                        .forward = conv_forward,
+                                        .backward_input = conv_backward_input,
+                                        .backward_params = conv_backward_params,
+                                        .scratch_floats = conv_scratch_floats,
+                                        .lip_flags = NNPI_LIP_LINEAR,
+                                        .lip_bound = conv_lip_bound,
+                                        .lip_bound_units = conv_lip_bound_units,
+                                        .zero_offset = nnpi_zero_bias,
+                                        .jvp = nnpi_jvp_by_forward};
 
 /* ---- public builder ---------------------------------------------------------------------- */
 

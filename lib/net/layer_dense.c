@@ -63,8 +63,26 @@ static void dense_backward_params(const nnpi_node *node, const float *params, co
         for (size_t o = 0; o < n_out; o++) db[o] += dout[i * n_out + o];
 }
 
-const nnpi_layer_ops nnpi_dense_ops = {NNP_LAYER_DENSE, "dense", dense_forward,
-                                       dense_backward_input, dense_backward_params, NULL};
+/* Lipschitz: the paper's bound of a dense layer is ‖W‖₂ (§4.3), the same quantity as its exact
+ * norm, so lib/lipschitz fills it from the Lanczos value (NNPI_LIP_BOUND_IS_NORM) and there is
+ * no lip_bound. The backward-input pass reads neither `in` nor `out`, so the norm may be
+ * computed on WWᵀ when the layer narrows (784 → 200 doubles for the 784→200 layer of
+ * bench/bench_lipschitz.c, whose Gram–Schmidt products then stay under OpenBLAS's threading
+ * threshold). */
+const nnpi_layer_ops nnpi_dense_ops = {
+    .kind = NNP_LAYER_DENSE,
+    .name = "dense",
+    .forward = dense_forward,
+    .backward_input = dense_backward_input,
+    .backward_params = dense_backward_params,
+    .lip_flags = NNPI_LIP_LINEAR | NNPI_LIP_BOUND_IS_NORM | NNPI_LIP_GRAM_OUTPUT_SIDE,
+    .zero_offset = nnpi_zero_bias,
+    .jvp = nnpi_jvp_by_forward};
 
-/* The input layer only names the shape; passes read the caller's x in place. */
-const nnpi_layer_ops nnpi_input_ops = {NNP_LAYER_INPUT, "input", NULL, NULL, NULL, NULL};
+/* The input layer only names the shape; passes read the caller's x in place. It is the
+ * identity for the Lipschitz module (the start of every product) and never gets a tangent of
+ * its own (the tangent pass starts at its output). */
+const nnpi_layer_ops nnpi_input_ops = {.kind = NNP_LAYER_INPUT,
+                                       .name = "input",
+                                       .lip_flags = NNPI_LIP_IDENTITY,
+                                       .lip_bound = nnpi_lip_bound_one};

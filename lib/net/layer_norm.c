@@ -140,8 +140,66 @@ static void lrn_backward_input(const nnpi_node *node, const float *params, const
     }
 }
 
-const nnpi_layer_ops nnpi_lrn_ops = {NNP_LAYER_LRN, "lrn", lrn_forward, lrn_backward_input,
-                                     NULL, lrn_scratch_floats};
+/* Lipschitz rule of LRN (our derivation: Szegedy et al. 2013 §4.3 gives none, docs/paper.md
+ * §6). Per example and spatial position the layer maps the C channels by y_c = x_c d_c^−β, d_c = k + a S_c,
+ * a = α/size, S_c = Σ_{j∈W(c)} x_j². Its Jacobian (lrn_backward_input) is J = D − 2aβ E with
+ * D = diag(d_c^−β), E_cj = x_c x_j d_c^(−β−1) [j ∈ W(c)]. Since d_c ≥ k, ‖D‖ ≤ k^−β. For E:
+ * |x_c|, |x_j| ≤ √S_c, and S_c d_c^(−β−1) = (d_c − k) d_c^(−β−1)/a ≤ k^−β g/a with
+ * g = β^β/(1+β)^(1+β) (the maximum of (d−k)d^(−β−1) over d ≥ k, at d = k(1+β)/β). Row c of |E|
+ * sums to ≤ |x_c| d_c^(−β−1) √m √S_c ≤ √m k^−β g/a (Cauchy–Schwarz over the ≤ m = min(size, C)
+ * channels of W(c)); column j to ≤ m k^−β g/a (j lies in ≤ m windows). Schur's test gives
+ * ‖E‖ ≤ m^¾ k^−β g/a, hence sup‖J‖ ≤ k^−β (1 + 2β m^¾ g), independent of α. For AlexNet's
+ * LRN (size 5, β = 0.75, k = 2) that is 1.50. LRN is smooth, so sup‖J‖ is its Lipschitz
+ * constant's bound. */
+static nnp_status lrn_lip_bound(const nnpi_node *node, const float *params,
+                                const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    const double k = node->attr.norm.k, beta = node->attr.norm.beta;
+    const double m = (double)(node->attr.norm.size < node->c ? node->attr.norm.size : node->c);
+    double b = pow(k, -beta);
+    if (beta > 0.0 && node->attr.norm.alpha > 0.0)
+        b *= 1.0 + 2.0 * beta * pow(m, 0.75) * pow(beta, beta) / pow(1.0 + beta, 1.0 + beta);
+    r->bound = b;
+    return NNP_OK;
+}
+
+/* Tangent: (J t)_c = t_c d_c^−β − (2αβ/size) x_c d_c^(−β−1) Σ_{j∈W(c)} x_j t_j, the Jacobian
+ * of the backward pass above applied from the right, in double. */
+static void lrn_jvp(const nnpi_node *node, const float *params, const float *lin_params,
+                    const float *const *in, const float *out, const float *const *tin,
+                    float *jt, size_t n, float *scratch)
+{
+    (void)params, (void)lin_params, (void)out, (void)scratch;
+    const float *x = in[0], *t = tin[0];
+    const size_t C = node->c, hw = node->h * node->w, m = node->out_size;
+    const double k = node->attr.norm.k, beta = node->attr.norm.beta;
+    const double a = (double)node->attr.norm.alpha / (double)node->attr.norm.size;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < C; c++) {
+            size_t first, last;
+            lrn_window(node, c, &first, &last);
+            for (size_t p = 0; p < hw; p++) {
+                double s = 0.0, u = 0.0;
+                for (size_t j = first; j <= last; j++) {
+                    const double xj = x[i * m + j * hw + p];
+                    s += xj * xj;
+                    u += xj * t[i * m + j * hw + p];
+                }
+                const double d = k + a * s, sd = pow(d, -beta);
+                const size_t e = i * m + c * hw + p;
+                jt[e] = (float)(t[e] * sd - 2.0 * a * beta * x[e] * sd / d * u);
+            }
+        }
+}
+
+const nnpi_layer_ops nnpi_lrn_ops = {.kind = NNP_LAYER_LRN,
+                                     .name = "lrn",
+                                     .forward = lrn_forward,
+                                     .backward_input = lrn_backward_input,
+                                     .scratch_floats = lrn_scratch_floats,
+                                     .lip_bound = lrn_lip_bound,
+                                     .jvp = lrn_jvp};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Contrast normalisation of Szegedy et al. (2013), §4.3 (docs/paper.md §6), over all
@@ -201,8 +259,24 @@ static void cnorm_backward_input(const nnpi_node *node, const float *params,
     }
 }
 
-const nnpi_layer_ops nnpi_contrast_norm_ops = {NNP_LAYER_CONTRAST_NORM, "contrast_norm",
-                                               cnorm_forward, cnorm_backward_input, NULL, NULL};
+/* Lipschitz rule (Szegedy et al. 2013, §4.3; docs/paper.md §6). J = s I + 2s'(t) x xᵀ, s = (ε+t)^−γ, t = ‖x‖², has eigenvalues s and
+ * s(1 − 2γ t/(ε+t)); |1 − 2γu| ≤ max(1, 2γ−1) for u ∈ [0, 1), s ≤ ε^−γ (paper.md §6).
+ * The Jacobian is symmetric, so the tangent is the backward pass (nnpi_jvp_by_backward). */
+static nnp_status cnorm_lip_bound(const nnpi_node *node, const float *params,
+                                  const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    const double eps = node->attr.norm.eps, gamma = node->attr.norm.gamma;
+    r->bound = pow(eps, -gamma) * fmax(1.0, 2.0 * gamma - 1.0);
+    return NNP_OK;
+}
+
+const nnpi_layer_ops nnpi_contrast_norm_ops = {.kind = NNP_LAYER_CONTRAST_NORM,
+                                               .name = "contrast_norm",
+                                               .forward = cnorm_forward,
+                                               .backward_input = cnorm_backward_input,
+                                               .lip_bound = cnorm_lip_bound,
+                                               .jvp = nnpi_jvp_by_backward};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Batch normalisation in inference form (Ioffe & Szegedy, 2015, Algorithm 2; ONNX
@@ -286,8 +360,44 @@ static void bn_backward_params(const nnpi_node *node, const float *params, const
     }
 }
 
-const nnpi_layer_ops nnpi_batchnorm_ops = {NNP_LAYER_BATCHNORM, "batchnorm", bn_forward,
-                                           bn_backward_input, bn_backward_params, NULL};
+/* Lipschitz rule: the layer scales channel c by scale_c/√(var_c + ε), so its norm is the
+ * largest |scale_c|/√(var_c + ε) (exact; the paper has no batch norm). A channel without a
+ * real inverse square root makes the bound undefined: refused as NNP_ENUMERIC. */
+static nnp_status bn_lip_bound(const nnpi_node *node, const float *params,
+                               const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    const size_t C = node->c;
+    double b = 0.0;
+    for (size_t c = 0; c < C; c++) {
+        const double v = (double)params[2 * C + c] + node->attr.norm.eps;
+        const double g = v > 0.0 ? fabs((double)params[c]) / sqrt(v) : NAN;
+        if (!(g <= b)) b = g; /* keeps a NaN */
+    }
+    if (isnan(b))
+        return nnpi_error(NNP_ENUMERIC,
+                          "%s: layer %zu (batchnorm) has a channel with var + eps <= 0", q->func,
+                          q->index);
+    r->bound = b;
+    return NNP_OK;
+}
+
+/* The linear part: the offset is bias − scale·mean/√(var + ε), removed by zeroing both the bias
+ * and the mean. */
+static void bn_zero_offset(const nnpi_node *node, float *params)
+{
+    memset(params + node->n_weights, 0, node->n_bias * sizeof(float));
+    memset(params + node->c, 0, node->c * sizeof(float)); /* mean */
+}
+
+const nnpi_layer_ops nnpi_batchnorm_ops = {.kind = NNP_LAYER_BATCHNORM,
+                                           .name = "batchnorm",
+                                           .forward = bn_forward,
+                                           .backward_input = bn_backward_input,
+                                           .backward_params = bn_backward_params,
+                                           .lip_flags = NNPI_LIP_LINEAR,
+                                           .lip_bound = bn_lip_bound,
+                                           .zero_offset = bn_zero_offset,
+                                           .jvp = nnpi_jvp_by_forward};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Builders. Each takes its input from net->attach (the last layer, or the one named by

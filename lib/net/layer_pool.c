@@ -258,20 +258,117 @@ static void global_avgpool_backward_input(const nnpi_node *node, const float *pa
     }
 }
 
-/* Designated initialisers: the table may gain entries (e.g. a Lipschitz bound) without
- * touching this file; unset ones are NULL. */
+/* ---- Lipschitz rules and tangents (lib/lipschitz; Szegedy et al. 2013, §4.3) ---- */
+
+/* For one axis of a pooling window grid: the largest number of windows holding one real cell
+ * (*max_count), and for average pooling the largest row sum (*max_row, one window's weight
+ * over the real cells) and column sum (*max_col, Σ over the windows holding a cell of
+ * 1/divisor) of the axis factor of its matrix (the 2-D matrix is the Kronecker product of the
+ * two axes' factors, so its row and column sums are products of theirs). */
+static void pool_axis(size_t in, size_t out, size_t k, size_t s, size_t pad, int include_pad,
+                      size_t *max_count, double *max_row, double *max_col)
+{
+    *max_count = 0;
+    *max_row = *max_col = 0.0;
+    for (size_t r = 0; r < in; r++) {
+        size_t count = 0;
+        double col = 0.0;
+        for (size_t o = 0; o < out; o++) {
+            const size_t lo = o * s, hi = o * s + k; /* padded coordinates */
+            if (r + pad < lo || r + pad >= hi) continue;
+            count++;
+            const size_t real_lo = lo > pad ? lo - pad : 0, real_hi = hi - pad < in ? hi - pad : in;
+            col += 1.0 / (double)(include_pad ? k : real_hi - real_lo);
+        }
+        if (count > *max_count) *max_count = count;
+        if (col > *max_col) *max_col = col;
+    }
+    for (size_t o = 0; o < out; o++) {
+        const size_t lo = o * s, hi = o * s + k;
+        const size_t real_lo = lo > pad ? lo - pad : 0, real_hi = hi - pad < in ? hi - pad : in;
+        const double row = include_pad ? (double)(real_hi - real_lo) / (double)k : 1.0;
+        if (row > *max_row) *max_row = row;
+    }
+}
+
+/* Max pooling: ‖maxpool(x) − maxpool(y)‖² ≤ Σ_windows max_cell |x − y|² ≤ (largest number of
+ * windows holding one cell)·‖x − y‖², so the bound is √overlap, the paper's rule (√overlap is
+ * exact for a single window per cell: 1 without overlap). Average pooling is linear: by
+ * Schur's test ‖A‖ ≤ √(max row sum · max column sum), each a product of the two axes'. */
+static nnp_status pool_lip_bound(const nnpi_node *node, const float *params,
+                                 const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    const nnpi_pool_attrs *a = &node->attr.pool;
+    r->stride_h = a->sh;
+    r->stride_w = a->sw;
+    size_t mh, mw;
+    double rh, rw, ch, cw;
+    const int inc = a->count_include_pad;
+    pool_axis(node->in_h, node->h, a->kh, a->sh, a->pt, inc, &mh, &rh, &ch);
+    pool_axis(node->in_w, node->w, a->kw, a->sw, a->pl, inc, &mw, &rw, &cw);
+    if (node->ops == &nnpi_maxpool_ops) {
+        r->overlap = mh * mw;
+        r->bound = sqrt((double)r->overlap);
+    } else {
+        r->bound = sqrt(rh * rw * ch * cw);
+    }
+    return NNP_OK;
+}
+
+/* The mean over H·W cells: a row of H·W entries 1/(H·W), norm 1/√(H·W) (exact). */
+static nnp_status global_avgpool_lip_bound(const nnpi_node *node, const float *params,
+                                           const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    r->bound = 1.0 / sqrt((double)(node->in_h * node->in_w));
+    return NNP_OK;
+}
+
+/* Max pooling's tangent: each output takes the tangent of its window's argmax, found by the
+ * passes' own window_at/window_argmax (padding cells never win, first maximum, first NaN), so
+ * the tangent map is exactly the transpose of maxpool_backward_input. */
+static void maxpool_jvp(const nnpi_node *node, const float *params, const float *lin_params,
+                        const float *const *in, const float *out, const float *const *tin,
+                        float *tout, size_t n, float *scratch)
+{
+    (void)params, (void)lin_params, (void)out, (void)scratch;
+    const nnpi_pool_attrs *a = &node->attr.pool;
+    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
+    for (size_t p = 0; p < n * node->c; p++) {
+        const float *x = in[0] + p * H * W, *t = tin[0] + p * H * W;
+        float *y = tout + p * OH * OW;
+        for (size_t oh = 0; oh < OH; oh++)
+            for (size_t ow = 0; ow < OW; ow++) {
+                const size_t k = window_argmax(x, W, window_at(a, H, W, oh, ow));
+                y[oh * OW + ow] = k != NO_CELL ? t[k] : 0.0f;
+            }
+    }
+}
+
+/* Designated initialisers: the table may gain entries without touching this file; unset
+ * ones are NULL. The average pools are linear (no offset): exact norm by Lanczos on their own
+ * passes, tangent by their own forward. */
 const nnpi_layer_ops nnpi_maxpool_ops = {.kind = NNP_LAYER_MAXPOOL,
                                          .name = "maxpool2d",
                                          .forward = maxpool_forward,
-                                         .backward_input = maxpool_backward_input};
+                                         .backward_input = maxpool_backward_input,
+                                         .lip_bound = pool_lip_bound,
+                                         .jvp = maxpool_jvp};
 const nnpi_layer_ops nnpi_avgpool_ops = {.kind = NNP_LAYER_AVGPOOL,
                                          .name = "avgpool2d",
                                          .forward = avgpool_forward,
-                                         .backward_input = avgpool_backward_input};
+                                         .backward_input = avgpool_backward_input,
+                                         .lip_flags = NNPI_LIP_LINEAR,
+                                         .lip_bound = pool_lip_bound,
+                                         .jvp = nnpi_jvp_by_forward};
 const nnpi_layer_ops nnpi_global_avgpool_ops = {.kind = NNP_LAYER_GLOBAL_AVGPOOL,
                                                 .name = "global_avgpool",
                                                 .forward = global_avgpool_forward,
-                                                .backward_input = global_avgpool_backward_input};
+                                                .backward_input = global_avgpool_backward_input,
+                                                .lip_flags = NNPI_LIP_LINEAR,
+                                                .lip_bound = global_avgpool_lip_bound,
+                                                .jvp = nnpi_jvp_by_forward};
 
 /* ---- builders ---- */
 

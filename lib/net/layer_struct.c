@@ -1,5 +1,6 @@
 /* Structural layers: flatten and dropout (both the identity on values) and the element-wise
  * sum of two layers (residual connections). */
+#include <math.h>
 #include <string.h>
 
 #include "net/net_internal.h"
@@ -43,11 +44,40 @@ static void add_backward(const nnpi_node *node, const float *params, const float
     copy_backward(node, params, in, out, dout, other, n, second, scratch);
 }
 
-const nnpi_layer_ops nnpi_flatten_ops = {NNP_LAYER_FLATTEN, "flatten", copy_forward,
-                                         copy_backward, NULL, NULL};
-const nnpi_layer_ops nnpi_dropout_ops = {NNP_LAYER_DROPOUT, "dropout", copy_forward,
-                                         copy_backward, NULL, NULL};
-const nnpi_layer_ops nnpi_add_ops = {NNP_LAYER_ADD, "add", add_forward, add_backward, NULL, NULL};
+/* The add's bound: ‖a + b‖ ≤ ‖a‖ + ‖b‖ ≤ √2·‖(a, b)‖ for two distinct inputs, and 2 for a + a
+ * (one input, doubled). Along the net its inputs' bounds are summed (NNPI_LIP_SUM_INPUTS),
+ * which is tighter than √2 times the larger when the branches differ. */
+static nnp_status add_lip_bound(const nnpi_node *node, const float *params,
+                                const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    r->bound = node->inputs[0] == node->inputs[1] ? 2.0 : sqrt(2.0);
+    return NNP_OK;
+}
+
+/* Flatten and dropout (inference) are the identity on values: bound and exact norm 1, and the
+ * tangent is copied by their own forward pass. */
+const nnpi_layer_ops nnpi_flatten_ops = {.kind = NNP_LAYER_FLATTEN,
+                                         .name = "flatten",
+                                         .forward = copy_forward,
+                                         .backward_input = copy_backward,
+                                         .lip_flags = NNPI_LIP_IDENTITY,
+                                         .lip_bound = nnpi_lip_bound_one,
+                                         .jvp = nnpi_jvp_by_forward};
+const nnpi_layer_ops nnpi_dropout_ops = {.kind = NNP_LAYER_DROPOUT,
+                                         .name = "dropout",
+                                         .forward = copy_forward,
+                                         .backward_input = copy_backward,
+                                         .lip_flags = NNPI_LIP_IDENTITY,
+                                         .lip_bound = nnpi_lip_bound_one,
+                                         .jvp = nnpi_jvp_by_forward};
+const nnpi_layer_ops nnpi_add_ops = {.kind = NNP_LAYER_ADD,
+                                     .name = "add",
+                                     .forward = add_forward,
+                                     .backward_input = add_backward,
+                                     .lip_flags = NNPI_LIP_SUM_INPUTS,
+                                     .lip_bound = add_lip_bound,
+                                     .jvp = nnpi_jvp_by_forward};
 
 NNP_API nnp_status nnp_net_add_flatten(nnp_net *net, size_t *layer)
 {

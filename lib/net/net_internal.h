@@ -5,16 +5,65 @@
 #define NNP_NET_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/core.h"
 #include "nnprobe/net.h"
 
 typedef struct nnpi_node nnpi_node;
 
+/* Forward declaration (core/spectral.h defines it): progress of a part of a computation. */
+typedef struct nnpi_progress_span nnpi_progress_span;
+
+/* What lib/lipschitz asks a kind's Lipschitz rule (ops.lip_bound, ops.lip_bound_units). */
+typedef struct nnpi_lip_query {
+    const char *func;         /* the public entry point, for messages */
+    size_t index;             /* the node's index, for messages */
+    size_t grid_h, grid_w;    /* nnp_lipschitz_opts.fourier_grid_*: 0 = the layer's default */
+    int paper_bound;          /* 0: the caller wants no costly bound (a conv then gives only
+                               * its strides and, if want_start, a cheaper start vector) */
+    int want_start;           /* the exact norm will be computed: give a Lanczos start vector
+                               * if the kind has a good one */
+    const nnpi_progress_span *progress; /* for a bound that reports progress, or NULL */
+} nnpi_lip_query;
+
+/* What a kind's Lipschitz rule gives (copied into nnp_lipschitz_info by lib/lipschitz; the
+ * caller sets bound = NaN, strides 1, the rest 0 before the call). */
+typedef struct nnpi_lip_rule {
+    double bound;             /* the paper's upper bound of the layer (§4.3); NaN: not computed */
+    size_t stride_h, stride_w, grid_h, grid_w, overlap; /* as in nnp_lipschitz_info */
+    uint64_t units;           /* progress units the bound used (ops.lip_bound_units) */
+    double *start;            /* nnpi_malloc'd Lanczos start vector of in_size doubles, or NULL */
+} nnpi_lip_rule;
+
+/* Properties of a kind for the Lipschitz module (ops.lip_flags). */
+enum {
+    /* linear up to an offset that zero_offset removes: the exact operator norm is computed by
+     * Lanczos on AᵀA with A = forward and Aᵀ = backward_input, matrix-free (bounds.c) */
+    NNPI_LIP_LINEAR = 1u << 0,
+    /* the identity on values (input, flatten, dropout at inference): exact norm 1 */
+    NNPI_LIP_IDENTITY = 1u << 1,
+    /* the paper's bound is the exact norm itself (dense: ‖W‖₂), so lib/lipschitz fills it from
+     * the Lanczos value, computed even when opts.exact = 0; lip_bound may then be NULL */
+    NNPI_LIP_BOUND_IS_NORM = 1u << 2,
+    /* backward_input reads neither `in` nor `out`, so Lanczos may run on AAᵀ, the shorter
+     * side, when out_size < in_size (only when no start vector is given) */
+    NNPI_LIP_GRAM_OUTPUT_SIDE = 1u << 3,
+    /* the output is the sum of the inputs: along the net, the bound of the map input → this
+     * node is the sum of its inputs' (triangle inequality), not a product */
+    NNPI_LIP_SUM_INPUTS = 1u << 4
+};
+
 /* What a layer kind does. A pass over a batch of n examples sees each input as an n×in_size
  * matrix and writes an n×out_size matrix. Backward functions receive the gradient of the
  * output (dout) and either overwrite (accumulate[k] = 0) or add to (accumulate[k] = 1) the
- * gradient of input k, so a node consumed by several others sums their contributions. */
+ * gradient of input k, so a node consumed by several others sums their contributions.
+ *
+ * Besides its passes, a kind carries what the probes need to know about it, so that adding a
+ * kind touches lib/net (and one ONNX table in lib/io) only: its Lipschitz rule (Szegedy et al.
+ * 2013, §4.3; docs/paper.md §6), read by lib/lipschitz/bounds.c, and its Jacobian–vector
+ * product, read by the empirical lower bound (lib/lipschitz/lower.c). A NULL entry means the
+ * kind has no such rule, and the probe refuses the net (NNP_EUNSUPPORTED) rather than guess. */
 typedef struct nnpi_layer_ops {
     nnp_layer_kind kind;
     const char *name;
@@ -29,10 +78,53 @@ typedef struct nnpi_layer_ops {
      * params as in forward (batch norm's scale gradient needs its mean and var) */
     void (*backward_params)(const nnpi_node *node, const float *params, const float *const *in,
                             const float *dout, float *dparams, size_t n, float *scratch);
-    /* floats of scratch memory any of the three needs for a batch of n (the workspace holds
-     * one scratch buffer shared by all nodes, since they run one after another); NULL = 0 */
+    /* floats of scratch memory any of the passes (jvp included) needs for a batch of n (the
+     * workspace holds one scratch buffer shared by all nodes, since they run one after
+     * another); NULL = 0 */
     size_t (*scratch_floats)(const nnpi_node *node, size_t n);
+
+    /* ---- Lipschitz rule ---- */
+    unsigned lip_flags;       /* NNPI_LIP_* */
+    /* The paper's upper bound of the layer's Lipschitz constant into r->bound (and the strides,
+     * Fourier grid, overlap it used); with q->want_start, optionally r->start. params as in
+     * forward (the real ones, offsets included). NULL: no rule, unless NNPI_LIP_BOUND_IS_NORM */
+    nnp_status (*lip_bound)(const nnpi_node *node, const float *params, const nnpi_lip_query *q,
+                            nnpi_lip_rule *r);
+    /* progress units lip_bound will report under q (its r->units); also checks q against the
+     * node (a conv's Fourier grid must be a multiple of its stride). NULL: 0 units */
+    nnp_status (*lip_bound_units)(const nnpi_node *node, const nnpi_lip_query *q,
+                                  uint64_t *units);
+    /* Zeroes, in a copy of the node's parameters, the affine offset (biases, batch norm's
+     * mean), so that forward computes the linear part: the exact norm and the JVP of linear
+     * kinds run forward on these. NULL: no offset. */
+    void (*zero_offset)(const nnpi_node *node, float *params);
+
+    /* ---- Jacobian–vector product (forward mode) ---- */
+    /* tout = J(in)·tin, J the Jacobian of the layer at the pass's inputs `in` (output `out`),
+     * tin the tangents of the inputs. params: the real parameters; lin_params: the same with
+     * zero_offset applied. Must be exactly the transpose of backward_input (same tie rules),
+     * which power iteration on JᵀJ needs (lower.c). NULL: no tangent rule. Shared rules:
+     * nnpi_jvp_by_forward (linear kinds), nnpi_jvp_by_backward (symmetric Jacobians). */
+    void (*jvp)(const nnpi_node *node, const float *params, const float *lin_params,
+                const float *const *in, const float *out, const float *const *tin, float *tout,
+                size_t n, float *scratch);
 } nnpi_layer_ops;
+
+/* Shared pieces of ops entries (ops_common.c). */
+/* jvp of a linear kind: its own forward pass with the offsets removed (lin_params). */
+void nnpi_jvp_by_forward(const nnpi_node *node, const float *params, const float *lin_params,
+                         const float *const *in, const float *out, const float *const *tin,
+                         float *tout, size_t n, float *scratch);
+/* jvp of a one-input kind whose Jacobian is symmetric (element-wise activations, contrast
+ * normalisation): J t = Jᵀ t, its own backward_input pass on the tangent. */
+void nnpi_jvp_by_backward(const nnpi_node *node, const float *params, const float *lin_params,
+                          const float *const *in, const float *out, const float *const *tin,
+                          float *tout, size_t n, float *scratch);
+/* lip_bound of 1-Lipschitz kinds (identity, ReLU, tanh, softplus: slopes in [0, 1]). */
+nnp_status nnpi_lip_bound_one(const nnpi_node *node, const float *params,
+                              const nnpi_lip_query *q, nnpi_lip_rule *r);
+/* zero_offset of kinds laid out as weights then n_bias biases (dense, conv). */
+void nnpi_zero_bias(const nnpi_node *node, float *params);
 
 /* Attributes of the layer kinds that have them. */
 typedef struct nnpi_conv_attrs {

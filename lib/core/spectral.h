@@ -1,6 +1,8 @@
 /* Largest singular value of a linear operator given only as a product with AᵀA, by the Lanczos
- * method with full reorthogonalisation, in double (lib/lipschitz/spectral.c). Internal: the
- * Lipschitz module (bounds.c, fourier.c) wraps it; no public header.
+ * method with full reorthogonalisation, in double (lib/core/spectral.c). Internal, no public
+ * header. It lives in lib/core, below lib/net, because both the exact norms of
+ * lib/lipschitz (bounds.c) and the convolution layer's own Fourier bound (lib/net/conv_fourier.c,
+ * the conv kind's Lipschitz rule) run it: a generic numeric kernel that knows no layer.
  *
  * Method (Golub & Van Loan, "Matrix Computations", 4th ed., §10.1, Lanczos tridiagonalisation;
  * §10.3.1 for full reorthogonalisation): Lanczos on the symmetric positive semi-definite
@@ -34,8 +36,8 @@
  *
  * Memory: max_basis vectors of dim doubles. When the basis is full without convergence the
  * method restarts from the current Ritz vector (explicit restart). */
-#ifndef NNP_PROBE_SPECTRAL_H
-#define NNP_PROBE_SPECTRAL_H
+#ifndef NNP_CORE_SPECTRAL_H
+#define NNP_CORE_SPECTRAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -79,66 +81,14 @@ size_t nnpi_lanczos_work_doubles(size_t dim, size_t max_basis);
 nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
                             const nnpi_lanczos_opts *opts, double *work, nnpi_lanczos_result *res);
 
-/* Paper bound of a 2-D convolution (docs/paper.md §6): the operator norm of the same
- * convolution applied circularly on an Nh × Nw grid with stride (sh, sw),
- *     ‖W‖ = (sh·sw)^−½ · max_η σ_max(B(η)),
- *     B(η) = [ K̂(η + (lh·Nh/sh, lw·Nw/sw)) ]_{lh < sh, lw < sw} ∈ C^{D × C·sh·sw},
- * η over the (Nh/sh) × (Nw/sw) output frequencies, K̂ the Nh×Nw-point DFT of the (dilated)
- * kernel. The paper prints the scale as Δ^−2; docs/paper.md Appendix A checked that
- * (sh·sw)^−½ = 1/Δ is the correct one for the standard DFT. Weights are D × (C/groups) × kh × kw
- * (the library's layout); the matrix is block diagonal over groups, so the max is taken group
- * by group. Requires sh | Nh and sw | Nw. Each σ_max is computed by nnpi_lanczos_top on the
- * real form of B(η)ᴴB(η) to relative accuracy 1e-8 (fourier.c). If `peak` is not NULL
- * it receives where the max is attained and the singular vector there (used to start the
- * exact norm's Lanczos near the top singular vector, bounds.c). `pg` (or NULL): called
- * after each of the groups·(Nh/sh)·(Nw/sw) (group, frequency) pairs with base + pairs done;
- * non-zero cancels (NNP_ECANCELLED). */
 /* Progress reporting through a computation made of parts: units done before this part, and
- * the whole computation's total. fn NULL = none. */
-typedef struct nnpi_progress {
+ * the whole computation's total. fn NULL = none. (lib/attack has its own nnpi_progress; this
+ * one is named apart so that both can be seen from one file.) */
+typedef struct nnpi_progress_span nnpi_progress_span;
+struct nnpi_progress_span {
     nnp_progress_fn fn;
     void *user;
     uint64_t base, total;
-} nnpi_progress;
-
-typedef struct nnpi_fourier_peak {
-    size_t group, eh, ew;  /* where the max is attained: group and output frequency η */
-    /* caller's 2·(C/groups)·sh·sw doubles: the top right singular vector of B(η) in real form
-     * (real parts, then imaginary parts; column (c, lh, lw) at (c·sh + lh)·sw + lw) */
-    double *vec;
-} nnpi_fourier_peak;
-
-nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t groups, size_t kh,
-                                  size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
-                                  size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak,
-                                  const nnpi_progress *pg);
-
-/* Refines the peak of σ_max(B(ω)) of group `group` of a stride-1 convolution over continuous
- * frequencies ω = (*oh, *ow) (radians per input cell; B(ω) is the formula above with
- * ω = 2πf/N, so every grid point is one of them): compass search from the caller's point with
- * steps `step`, halved down to `min_step`, each σ_max by Lanczos warm-started from the last
- * singular vector, to 1% of step² relative (σ varies by about step² between the points
- * compared), within [1e-9, 1e-4]. In: *oh, *ow, and `vec` (2·C/groups doubles, real then
- * imaginary parts: a start vector, e.g. the grid peak's). Out: the best point found, its
- * singular vector in `vec` and σ_max in *sigma (≥ the start point's). A local search: it finds
- * the maximum of the start point's basin, which is all the exact norm's start vector needs. */
-nnp_status nnpi_conv_fourier_refine(const float *w, size_t D, size_t C, size_t groups, size_t kh,
-                                    size_t kw, size_t dh, size_t dw, size_t group, double step,
-                                    double min_step, double *oh, double *ow, double *vec,
-                                    double *sigma);
-
-/* A start point for the exact norm of a stride-1 convolution without the full paper bound:
- * σ_max(B(η)) on a coarse Nh × Nw grid of all groups (to 1e-6), the n_try (≥ 1) largest grid
- * points that are local maxima on the torus, each refined by nnpi_conv_fourier_refine (from
- * half a grid spacing down to min_step), and the best refined one, refined on down to
- * fine_step (if smaller), returned: its group,
- * frequency (*oh, *ow) and singular vector `vec` (2·C/groups doubles). Several basins are
- * tried because a coarse grid can rank a lower peak first (measured on the benchmark's 64→64
- * 3×3 kernel of seed 1: 8×8, 9×9 and 15×15 grids did, and the Lanczos from that peak took 94
- * steps instead of 35). */
-nnp_status nnpi_conv_fourier_start(const float *w, size_t D, size_t C, size_t groups, size_t kh,
-                                   size_t kw, size_t dh, size_t dw, size_t Nh, size_t Nw,
-                                   size_t n_try, double min_step, double fine_step, size_t *group,
-                                   double *oh, double *ow, double *vec);
+};
 
 #endif

@@ -1,6 +1,6 @@
 /* The paper's Fourier bound of a convolution (Szegedy et al. 2013, §4.3, eq. "convbound"), with
  * the stride scale corrected to 1/Δ as docs/paper.md §6 and Appendix A found; formula and
- * conventions in spectral.h. Per output frequency η the D×(C·sh·sw) complex matrix B(η) of
+ * conventions in conv_fourier.h. Per output frequency η the D×(C·sh·sw) complex matrix B(η) of
  * aliased kernel DFTs is built directly from the kernel (kh·kw terms per entry, no FFT: the
  * kernel is small and the grid is the layer's input size), and σ_max(B(η)) is found by the
  * Lanczos solver on the real 2P×2P form of BᴴB (P = C/groups·sh·sw), whose eigenvalues are
@@ -11,7 +11,7 @@
 
 #include <cblas.h>
 
-#include "lipschitz/spectral.h"
+#include "net/conv_fourier.h"
 
 typedef struct fourier_ctx {
     size_t rows, cols;       /* B is rows × cols complex */
@@ -56,7 +56,7 @@ static void twiddles(size_t N, size_t k, size_t dil, double *tw)
 nnp_status nnpi_conv_fourier_norm(const float *w, size_t D, size_t C, size_t groups, size_t kh,
                                   size_t kw, size_t sh, size_t sw, size_t dh, size_t dw,
                                   size_t Nh, size_t Nw, double *out, nnpi_fourier_peak *peak,
-                                  const nnpi_progress *pg)
+                                  const nnpi_progress_span *pg)
 {
     if (!w || !out || D == 0 || C == 0 || groups == 0 || kh == 0 || kw == 0 || sh == 0 || sw == 0 ||
         dh == 0 || dw == 0 || Nh == 0 || Nw == 0 || C % groups || D % groups)

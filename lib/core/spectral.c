@@ -11,7 +11,7 @@
 
 #include <cblas.h>
 
-#include "lipschitz/spectral.h"
+#include "core/spectral.h"
 
 /* Number of eigenvalues of the k×k symmetric tridiagonal (a, b) smaller than x (Sturm count
  * by the LDLᵀ recurrence q_i = a_i − x − b_{i−1}²/q_{i−1}, GVL §8.4.1); b2 holds the b_i². */
@@ -239,7 +239,7 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
     double *alpha = small, *beta = small + m, *y = small + 2 * m, *tri = small + 3 * m,
            *h = small + 7 * m, *om_old = small + 8 * m, *om_cur = small + 9 * m + 1,
            *om_new = small + 10 * m + 2;
-    /* small problems (the per-frequency ones of fourier.c) always reorthogonalise fully */
+    /* small problems (the per-frequency ones of lib/net/conv_fourier.c) always reorthogonalise fully */
     const int full = opts->full_reorth || dim <= FULL_REORTH_MAX_DIM;
     const double eps_n = DBL_EPSILON * sqrt((double)dim), sqrt_eps = sqrt(DBL_EPSILON);
     int force_next = 0;
