@@ -30,7 +30,7 @@ add_test(NAME exported_symbols
           $<TARGET_FILE:nnprobe> libnnprobe.so.${NNP_ABI}
           ${PROJECT_SOURCE_DIR}/include/nnprobe ${PROJECT_BINARY_DIR}/include/nnprobe)
 set_tests_properties(exported_symbols PROPERTIES
-  LABELS scripts
+  LABELS script
   ENVIRONMENT "NM=${NNP_NM_PROGRAM};OBJDUMP=${NNP_OBJDUMP_PROGRAM};NNP_SANITIZED=${NNP_SANITIZED}")
 
 # A sanitized library cannot be linked into an uninstrumented consumer, and the install path
@@ -44,7 +44,7 @@ add_test(NAME install_consumers
           ${PROJECT_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install-consumers
           ${CMAKE_INSTALL_LIBDIR} ${CMAKE_INSTALL_INCLUDEDIR} ${PROJECT_VERSION})
 set_tests_properties(install_consumers PROPERTIES
-  LABELS scripts
+  LABELS script
   TIMEOUT 600
   SKIP_RETURN_CODE 77
   ENVIRONMENT "CMAKE=${CMAKE_COMMAND};CC=${CMAKE_C_COMPILER};PKG_CONFIG=${PKG_CONFIG_EXECUTABLE};NNP_CONFIG=$<CONFIG>")

@@ -719,6 +719,21 @@ END_TEST
 
 /* Loop index: attack. Every allocation failure surfaces as NNP_ENOMEM, nothing leaked (ASan and
  * valgrind check that half); with enough allocations the attack runs. */
+typedef struct alloc_run {
+    int which;
+    fixture *f;
+    any_opts *o;
+    float *x_adv;
+    nnp_attack_result *r;
+} alloc_run;
+
+static nnp_status alloc_run_attack(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    return any_run(a->which, a->o, a->f->net, a->f->x, a->f->y, a->f->t, N, a->x_adv, a->r);
+}
+
 START_TEST(allocation_failures_are_clean)
 {
     const int which = _i;
@@ -729,20 +744,12 @@ START_TEST(allocation_failures_are_clean)
     any_batch(&o, 5);
     float x_adv[N * D];
     nnp_attack_result r[N];
-    int failures = 0;
-    nnp_status s = NNP_ENOMEM;
-    for (long k = 1; k < 200 && s != NNP_OK; k++) {
-        nnpi_fail_alloc_after(k);
-        s = any_run(which, &o, f.net, f.x, f.y, f.t, N, x_adv, r);
-        nnpi_fail_alloc_after(0);
-        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
-        if (s == NNP_ENOMEM) {
-            failures++;
-            ck_assert_error_has("out of memory");
-        }
-    }
-    ck_assert_int_eq(s, NNP_OK);
-    ck_assert_int_gt(failures, 3);
+    alloc_run a = {which, &f, &o, x_adv, r};
+    tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "attack", .max_k = 199, .until_ok = 1, .check_message = 1,
+        .run = alloc_run_attack, .user = &a});
+    ck_assert_int_eq(c.last, NNP_OK);
+    ck_assert_int_gt(c.failures, 3);
     free_fixture(&f);
 }
 END_TEST

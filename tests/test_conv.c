@@ -747,34 +747,48 @@ END_TEST
 
 /* ---- allocation failures ------------------------------------------------------------------ */
 
+typedef struct alloc_run {
+    float x[2 * 60], dx[2 * 60];
+    int32_t labels[2];
+    nnp_net *net;
+    nnp_workspace *ws;
+} alloc_run;
+
+static nnp_status alloc_run_build(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    a->net = NULL;
+    a->ws = NULL;
+    nnp_status s = nnp_net_create(2, 6, 5, &a->net);
+    if (s == NNP_OK) s = nnp_net_add_conv2d(a->net, &net_c1.o, NULL);
+    if (s == NNP_OK) s = nnp_net_add_activation(a->net, NNP_LAYER_RELU, NULL);
+    if (s == NNP_OK) s = nnp_net_add_conv2d(a->net, &net_c2.o, NULL);
+    if (s == NNP_OK) s = nnp_net_add_dense(a->net, NET_CLASSES, NULL);
+    if (s == NNP_OK) s = nnp_workspace_create(a->net, 1, &a->ws);
+    if (s == NNP_OK) /* grows ws */
+        s = nnp_grad_loss(a->net, a->ws, a->x, a->labels, 2, a->dx, NULL, NULL);
+    if (s == NNP_OK) s = nnp_grad_loss(a->net, NULL, a->x, a->labels, 2, a->dx, NULL, NULL);
+    return s;
+}
+
+static void alloc_free_build(void *user, long k, nnp_status s)
+{
+    (void)k;
+    (void)s;
+    alloc_run *a = user;
+    nnp_workspace_free(a->ws);
+    nnp_net_free(a->net);
+}
+
 START_TEST(allocation_failures_are_clean)
 {
-    int failures = 0;
-    float x[2 * 60], dx[2 * 60];
-    int32_t labels[2] = {0, 3};
-    tu_fill_uniform(x, 2 * 60, 0.0f, 1.0f, 70);
-    for (long k = 1; k < 60; k++) {
-        nnp_net *net = NULL;
-        nnp_workspace *ws = NULL;
-        nnpi_fail_alloc_after(k);
-        nnp_status s = nnp_net_create(2, 6, 5, &net);
-        if (s == NNP_OK) s = nnp_net_add_conv2d(net, &net_c1.o, NULL);
-        if (s == NNP_OK) s = nnp_net_add_activation(net, NNP_LAYER_RELU, NULL);
-        if (s == NNP_OK) s = nnp_net_add_conv2d(net, &net_c2.o, NULL);
-        if (s == NNP_OK) s = nnp_net_add_dense(net, NET_CLASSES, NULL);
-        if (s == NNP_OK) s = nnp_workspace_create(net, 1, &ws);
-        if (s == NNP_OK) s = nnp_grad_loss(net, ws, x, labels, 2, dx, NULL, NULL); /* grows ws */
-        if (s == NNP_OK) s = nnp_grad_loss(net, NULL, x, labels, 2, dx, NULL, NULL);
-        nnpi_fail_alloc_after(0);
-        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
-        if (s == NNP_ENOMEM) {
-            failures++;
-            ck_assert_error_has("out of memory");
-        }
-        nnp_workspace_free(ws);
-        nnp_net_free(net);
-    }
-    ck_assert_int_gt(failures, 10);
+    alloc_run a = {.labels = {0, 3}};
+    tu_fill_uniform(a.x, 2 * 60, 0.0f, 1.0f, 70);
+    tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "conv net build + gradients", .max_k = 59, .check_message = 1,
+        .run = alloc_run_build, .after = alloc_free_build, .user = &a});
+    ck_assert_int_gt(c.failures, 10);
 }
 END_TEST
 

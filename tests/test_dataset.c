@@ -1165,29 +1165,16 @@ END_TEST
 
 #define MAX_FAIL 400
 
-/* op(k) runs the operation under test with the k-th allocation failing. Every run must
+/* op(ctx, k) runs the operation under test with the k-th allocation failing. Every run must
  * succeed or report NNP_ENOMEM; runs must start failing at k = 1 and succeed eventually. */
-typedef nnp_status (*alloc_op)(void *ctx);
-
-static void run_alloc_failures(const char *what, alloc_op op, void *ctx, void (*after)(void *))
+static void run_alloc_failures(const char *what, tu_alloc_run_fn op, void *ctx,
+                               tu_alloc_after_fn after)
 {
-    int saw_enomem = 0;
-    for (long k = 1; k <= MAX_FAIL; k++) {
-        nnpi_fail_alloc_after(k);
-        nnp_status st = op(ctx);
-        nnpi_fail_alloc_after(0);
-        ck_assert_msg(st == NNP_OK || st == NNP_ENOMEM, "%s, allocation %ld fails: %s (%s)", what,
-                      k, nnp_status_name(st), nnp_last_error());
-        if (after) after(ctx);
-        if (st == NNP_OK) {
-            ck_assert_msg(saw_enomem, "%s: the first allocation failure went unnoticed", what);
-            return;
-        }
-        ck_assert_msg(strstr(nnp_last_error(), "out of memory") != NULL, "%s: message \"%s\"",
-                      what, nnp_last_error());
-        saw_enomem = 1;
-    }
-    ck_abort_msg("%s: still failing after %d allocations", what, MAX_FAIL);
+    tu_alloc_counts n = tu_alloc_failures(&(tu_alloc_loop){
+        .what = what, .max_k = MAX_FAIL, .until_ok = 1, .check_message = 1, .run = op,
+        .after = after, .user = ctx});
+    ck_assert_msg(n.last == NNP_OK, "%s: still failing after %d allocations", what, MAX_FAIL);
+    ck_assert_msg(n.failures > 0, "%s: the first allocation failure went unnoticed", what);
 }
 
 typedef struct load_ctx {
@@ -1198,8 +1185,9 @@ typedef struct load_ctx {
     int files; /* entries of `dir` before the operation */
 } load_ctx;
 
-static nnp_status op_load(void *p)
+static nnp_status op_load(void *p, long k)
 {
+    (void)k;
     load_ctx *c = p;
     c->out = sentinel();
     nnp_status st = nnp_dataset_load_idx(c->ip, c->lp, &c->out);
@@ -1207,8 +1195,9 @@ static nnp_status op_load(void *p)
     return st;
 }
 
-static nnp_status op_subset(void *p)
+static nnp_status op_subset(void *p, long k)
 {
+    (void)k;
     load_ctx *c = p;
     c->out = sentinel();
     nnp_status st = nnp_dataset_subset(c->src, 1, 3, &c->out);
@@ -1216,8 +1205,9 @@ static nnp_status op_subset(void *p)
     return st;
 }
 
-static nnp_status op_select(void *p)
+static nnp_status op_select(void *p, long k)
 {
+    (void)k;
     load_ctx *c = p;
     const size_t idx[3] = {4, 0, 4};
     c->out = sentinel();
@@ -1226,8 +1216,9 @@ static nnp_status op_select(void *p)
     return st;
 }
 
-static nnp_status op_create(void *p)
+static nnp_status op_create(void *p, long k)
 {
+    (void)k;
     load_ctx *c = p;
     c->out = sentinel();
     nnp_status st = nnp_dataset_create(
@@ -1237,8 +1228,9 @@ static nnp_status op_create(void *p)
     return st;
 }
 
-static nnp_status op_save(void *p)
+static nnp_status op_save(void *p, long k)
 {
+    (void)k;
     load_ctx *c = p;
     c->out = NULL;
     nnp_status st = nnp_dataset_save_idx(c->src, c->ip, c->lp, NNP_IDX_UBYTE);
@@ -1253,8 +1245,10 @@ static nnp_status op_save(void *p)
     return st;
 }
 
-static void free_out(void *p)
+static void free_out(void *p, long k, nnp_status s)
 {
+    (void)k;
+    (void)s;
     load_ctx *c = p;
     nnp_dataset_free(c->out);
     c->out = NULL;
@@ -1296,6 +1290,21 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+static nnp_status op_load_malformed(void *p, long k)
+{
+    (void)k;
+    load_ctx *c = p;
+    c->out = sentinel();
+    return nnp_dataset_load_idx(c->ip, NULL, &c->out);
+}
+
+static void check_malformed(void *p, long k, nnp_status st)
+{
+    load_ctx *c = p;
+    ck_assert_ptr_null(c->out);
+    ck_assert_msg(st != NNP_OK, "allocation %ld: a malformed file loaded", k);
+}
+
 /* Failures on a malformed file: either ENOMEM or the format error, nothing else. */
 START_TEST(test_alloc_failures_malformed)
 {
@@ -1305,15 +1314,10 @@ START_TEST(test_alloc_failures_malformed)
     img.len -= 5;
     bytes z = gzip_bytes(img.p, img.len);
     write_file(p, z.p, z.len);
-    for (long k = 1; k <= 20; k++) {
-        nnp_dataset *ds = sentinel();
-        nnpi_fail_alloc_after(k);
-        nnp_status st = nnp_dataset_load_idx(p, NULL, &ds);
-        nnpi_fail_alloc_after(0);
-        ck_assert_ptr_null(ds);
-        ck_assert_msg(st == NNP_ENOMEM || st == NNP_EFORMAT, "allocation %ld: %s", k,
-                      nnp_status_name(st));
-    }
+    load_ctx c = {.ip = p};
+    tu_alloc_failures(&(tu_alloc_loop){
+        .what = "load malformed", .max_k = 20, .also_allowed = NNP_EFORMAT,
+        .run = op_load_malformed, .after = check_malformed, .user = &c});
     ck_assert_status(nnp_dataset_load_idx(p, NULL, &(nnp_dataset *){NULL}), NNP_EFORMAT);
     ck_assert_error_has("truncated: header promises 64 data bytes, file has 59");
     b_free(&img);

@@ -1100,6 +1100,43 @@ START_TEST(misuse_is_refused)
 }
 END_TEST
 
+typedef struct alloc_run {
+    const nnp_net *net;
+    size_t L;
+    nnp_lipschitz_info *info;
+    const float *x;
+    nnp_lipschitz_opts o;
+} alloc_run;
+
+/* Combined status of several calls: any status other than NNP_OK and NNP_ENOMEM (so that the
+ * loop reports it), else NNP_ENOMEM if any call ran out of memory, else NNP_OK. */
+static nnp_status alloc_worst(nnp_status acc, nnp_status s)
+{
+    if (acc != NNP_OK && acc != NNP_ENOMEM) return acc;
+    if (s != NNP_OK && s != NNP_ENOMEM) return s;
+    return acc == NNP_ENOMEM ? acc : s;
+}
+
+/* Four calls, each with its own k-th allocation failing; the loop ends when all succeed. */
+static nnp_status alloc_run_all(void *user, long k)
+{
+    alloc_run *a = user;
+    for (size_t i = 0; i < a->L; i++) a->info[i].size = sizeof *a->info;
+    nnp_status s = nnp_lipschitz_bounds(a->net, &a->o, a->info, a->L);
+    nnp_lipschitz_opts xo = a->o;
+    xo.paper_bound = 0;
+    for (size_t i = 0; i < a->L; i++) a->info[i].size = sizeof *a->info;
+    nnpi_fail_alloc_after(k);
+    s = alloc_worst(s, nnp_lipschitz_bounds(a->net, &xo, a->info, a->L));
+    nnpi_fail_alloc_after(k);
+    double lower;
+    s = alloc_worst(s, nnp_lipschitz_lower(a->net, a->x, 2, a->L - 1, &a->o, NULL, &lower, NULL));
+    nnpi_fail_alloc_after(k);
+    double est;
+    s = alloc_worst(s, nnp_lipschitz_clever(a->net, a->x, 0, 1, 0.1, &a->o, &est, NULL, NULL));
+    return s;
+}
+
 START_TEST(allocation_failures_are_clean)
 {
     nnp_net *net = every_kind_net(2);
@@ -1107,37 +1144,16 @@ START_TEST(allocation_failures_are_clean)
     nnp_lipschitz_info *info = calloc(L, sizeof *info);
     float *x = malloc(2 * D * sizeof *x);
     tu_fill_uniform(x, 2 * D, 0.0f, 1.0f, 1);
-    nnp_lipschitz_opts o;
-    ck_assert_ok(nnp_lipschitz_opts_init(&o));
-    o.max_iter = 20;
-    o.power_iters = 3;
-    o.clever_batches = 3;
-    o.clever_samples = 2;
-    int saw_ok = 0;
-    for (long k = 1; k < 400 && !saw_ok; k++) {
-        for (size_t i = 0; i < L; i++) info[i].size = sizeof *info;
-        nnpi_fail_alloc_after(k);
-        nnp_status s1 = nnp_lipschitz_bounds(net, &o, info, L);
-        nnp_lipschitz_opts xo = o;
-        xo.paper_bound = 0;
-        for (size_t i = 0; i < L; i++) info[i].size = sizeof *info;
-        nnpi_fail_alloc_after(k);
-        nnp_status s4 = nnp_lipschitz_bounds(net, &xo, info, L);
-        nnpi_fail_alloc_after(0);
-        ck_assert(s4 == NNP_OK || s4 == NNP_ENOMEM);
-        nnpi_fail_alloc_after(k);
-        double lower;
-        nnp_status s2 = nnp_lipschitz_lower(net, x, 2, L - 1, &o, NULL, &lower, NULL);
-        nnpi_fail_alloc_after(k);
-        double est;
-        nnp_status s3 = nnp_lipschitz_clever(net, x, 0, 1, 0.1, &o, &est, NULL, NULL);
-        nnpi_fail_alloc_after(0);
-        ck_assert(s1 == NNP_OK || s1 == NNP_ENOMEM);
-        ck_assert(s2 == NNP_OK || s2 == NNP_ENOMEM);
-        ck_assert(s3 == NNP_OK || s3 == NNP_ENOMEM);
-        saw_ok = s1 == NNP_OK && s2 == NNP_OK && s3 == NNP_OK && s4 == NNP_OK;
-    }
-    ck_assert(saw_ok);
+    alloc_run a = {net, L, info, x, {0}};
+    ck_assert_ok(nnp_lipschitz_opts_init(&a.o));
+    a.o.max_iter = 20;
+    a.o.power_iters = 3;
+    a.o.clever_batches = 3;
+    a.o.clever_samples = 2;
+    tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "bounds (paper and exact-only), lower, clever", .max_k = 399, .until_ok = 1,
+        .run = alloc_run_all, .user = &a});
+    ck_assert(c.last == NNP_OK);
     free(x);
     free(info);
     nnp_net_free(net);

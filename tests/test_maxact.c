@@ -608,6 +608,34 @@ START_TEST(bad_input_is_refused)
 }
 END_TEST
 
+typedef struct alloc_run {
+    const nnp_net *net;
+    const nnp_dataset *ds;
+    const float *v;
+    float *x;
+    nnp_maxact_optimise_opts o;
+    size_t idx[6];
+    int search_ok, opt_ok; /* each has succeeded once */
+} alloc_run;
+
+/* Search, then optimise, each with its own n-th allocation failing; NNP_OK once both have
+ * succeeded (in this run or an earlier one), as long as both keep running. */
+static nnp_status alloc_run_both(void *user, long n)
+{
+    alloc_run *a = user;
+    nnp_status s = nnp_maxact_search(a->net, NULL, a->ds, 2, a->v, 2, 3, NULL, a->idx, NULL, NULL,
+                                     NULL, NULL);
+    nnpi_fail_alloc_after(0);
+    ck_assert(s == NNP_OK || s == NNP_ENOMEM);
+    a->search_ok |= s == NNP_OK;
+    nnpi_fail_alloc_after(n);
+    s = nnp_maxact_optimise(a->net, NULL, 2, a->v, 2, &a->o, a->x, NULL, NULL);
+    nnpi_fail_alloc_after(0);
+    ck_assert(s == NNP_OK || s == NNP_ENOMEM);
+    a->opt_ok |= s == NNP_OK;
+    return a->search_ok && a->opt_ok ? NNP_OK : NNP_ENOMEM;
+}
+
 /* Every allocation failure is reported as NNP_ENOMEM, without leaks (run under ASan/valgrind). */
 START_TEST(allocation_failures)
 {
@@ -615,25 +643,14 @@ START_TEST(allocation_failures)
     nnp_dataset *ds = random_data(20, 1, 3, 3, 122);
     float v[2 * 9], x[2 * 9];
     ck_assert_ok(nnp_maxact_directions_random(9, 2, 1, v));
-    size_t idx[6];
-    int search_ok = 0, opt_ok = 0;
-    nnp_maxact_optimise_opts o;
-    ck_assert_ok(nnp_maxact_optimise_opts_init(&o));
-    o.jitter = 1;
-    o.steps = 2;
-    for (long n = 1; n < 200 && !(search_ok && opt_ok); n++) {
-        nnpi_fail_alloc_after(n);
-        nnp_status s = nnp_maxact_search(net, NULL, ds, 2, v, 2, 3, NULL, idx, NULL, NULL, NULL, NULL);
-        nnpi_fail_alloc_after(0);
-        ck_assert(s == NNP_OK || s == NNP_ENOMEM);
-        search_ok |= s == NNP_OK;
-        nnpi_fail_alloc_after(n);
-        s = nnp_maxact_optimise(net, NULL, 2, v, 2, &o, x, NULL, NULL);
-        nnpi_fail_alloc_after(0);
-        ck_assert(s == NNP_OK || s == NNP_ENOMEM);
-        opt_ok |= s == NNP_OK;
-    }
-    ck_assert(search_ok && opt_ok);
+    alloc_run a = {net, ds, v, x, {0}, {0}, 0, 0};
+    ck_assert_ok(nnp_maxact_optimise_opts_init(&a.o));
+    a.o.jitter = 1;
+    a.o.steps = 2;
+    tu_alloc_failures(&(tu_alloc_loop){
+        .what = "search and optimise", .max_k = 199, .until_ok = 1, .run = alloc_run_both,
+        .user = &a});
+    ck_assert(a.search_ok && a.opt_ok);
     nnp_dataset_free(ds);
     nnp_net_free(net);
 }

@@ -283,31 +283,42 @@ END_TEST
 
 /* Every allocation failure surfaces as NNP_ENOMEM with nothing leaked (ASan/valgrind check
  * the "nothing leaked" half) and the handle out-parameter NULL. */
+typedef struct alloc_run {
+    nnp_net *net, *copy;
+} alloc_run;
+
+/* After a run: on NNP_ENOMEM the clone's out-parameter is NULL; both handles are freed. */
+static void alloc_check_free(void *user, long k, nnp_status s)
+{
+    (void)k;
+    alloc_run *a = user;
+    if (s == NNP_ENOMEM) ck_assert_ptr_null(a->copy);
+    nnp_net_free(a->copy);
+    nnp_net_free(a->net);
+}
+
+static nnp_status alloc_run_build(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    a->net = a->copy = NULL;
+    nnp_status s = nnp_net_create(1, 1, 4, &a->net);
+    if (s == NNP_OK) s = nnp_net_add_dense(a->net, 5, NULL);
+    if (s == NNP_OK) s = nnp_net_add_activation(a->net, NNP_LAYER_SIGMOID, NULL);
+    if (s == NNP_OK) s = nnp_net_add_dense(a->net, 2, NULL);
+    float x[4] = {0}, y[2];
+    if (s == NNP_OK) s = nnp_net_forward(a->net, NULL, x, 1, y);
+    if (s == NNP_OK) s = nnp_net_clone(a->net, &a->copy);
+    return s;
+}
+
 START_TEST(allocation_failures_are_clean)
 {
-    int failures = 0;
-    for (long k = 1; k < 40; k++) {
-        nnp_net *net = NULL;
-        nnpi_fail_alloc_after(k);
-        nnp_status s = nnp_net_create(1, 1, 4, &net);
-        if (s == NNP_OK) s = nnp_net_add_dense(net, 5, NULL);
-        if (s == NNP_OK) s = nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL);
-        if (s == NNP_OK) s = nnp_net_add_dense(net, 2, NULL);
-        float x[4] = {0}, y[2];
-        if (s == NNP_OK) s = nnp_net_forward(net, NULL, x, 1, y);
-        nnp_net *copy = NULL;
-        if (s == NNP_OK) s = nnp_net_clone(net, &copy);
-        nnpi_fail_alloc_after(0);
-        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
-        if (s == NNP_ENOMEM) {
-            failures++;
-            ck_assert_ptr_null(copy);
-            ck_assert_error_has("out of memory");
-        }
-        nnp_net_free(copy);
-        nnp_net_free(net);
-    }
-    ck_assert_int_gt(failures, 5);
+    alloc_run a = {NULL, NULL};
+    tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "build, forward, clone", .max_k = 39, .check_message = 1,
+        .run = alloc_run_build, .after = alloc_check_free, .user = &a});
+    ck_assert_int_gt(c.failures, 5);
 }
 END_TEST
 

@@ -801,35 +801,45 @@ START_TEST(passes_do_not_allocate)
 }
 END_TEST
 
+typedef struct alloc_run {
+    nnp_net *net, *copy;
+} alloc_run;
+
+/* After a run: on NNP_ENOMEM the clone's out-parameter is NULL; both handles are freed. */
+static void alloc_check_free(void *user, long k, nnp_status s)
+{
+    (void)k;
+    alloc_run *a = user;
+    if (s == NNP_ENOMEM) ck_assert_ptr_null(a->copy);
+    nnp_net_free(a->copy);
+    nnp_net_free(a->net);
+}
+
+static nnp_status alloc_run_build(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    a->net = a->copy = NULL;
+    nnp_status s = nnp_net_create(2, 2, 2, &a->net);
+    if (s == NNP_OK) s = nnp_net_add_lrn(a->net, 3, 1e-2f, 0.75f, 1.0f, NULL);
+    if (s == NNP_OK) s = nnp_net_add_contrast_norm(a->net, 1.0f, 0.5f, NULL);
+    if (s == NNP_OK) s = nnp_net_add_batchnorm(a->net, 1e-5f, NULL);
+    if (s == NNP_OK) s = nnp_net_add_dense(a->net, 2, NULL);
+    float x[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f}, dx[8];
+    int32_t label = 1;
+    if (s == NNP_OK) s = nnp_grad_loss(a->net, NULL, x, &label, 1, dx, NULL, NULL);
+    if (s == NNP_OK) s = nnp_net_clone(a->net, &a->copy);
+    return s;
+}
+
 START_TEST(allocation_failures_are_clean)
 {
-    int failures = 0, successes = 0;
-    for (long k = 1; k < 40; k++) {
-        nnp_net *net = NULL, *copy = NULL;
-        nnpi_fail_alloc_after(k);
-        nnp_status s = nnp_net_create(2, 2, 2, &net);
-        if (s == NNP_OK) s = nnp_net_add_lrn(net, 3, 1e-2f, 0.75f, 1.0f, NULL);
-        if (s == NNP_OK) s = nnp_net_add_contrast_norm(net, 1.0f, 0.5f, NULL);
-        if (s == NNP_OK) s = nnp_net_add_batchnorm(net, 1e-5f, NULL);
-        if (s == NNP_OK) s = nnp_net_add_dense(net, 2, NULL);
-        float x[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f}, dx[8];
-        int32_t label = 1;
-        if (s == NNP_OK) s = nnp_grad_loss(net, NULL, x, &label, 1, dx, NULL, NULL);
-        if (s == NNP_OK) s = nnp_net_clone(net, &copy);
-        nnpi_fail_alloc_after(0);
-        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
-        if (s == NNP_ENOMEM) {
-            failures++;
-            ck_assert_ptr_null(copy);
-            ck_assert_error_has("out of memory");
-        } else {
-            successes++;
-        }
-        nnp_net_free(copy);
-        nnp_net_free(net);
-    }
-    ck_assert_int_gt(failures, 8);
-    ck_assert_int_gt(successes, 0); /* the loop reached past the last allocation */
+    alloc_run a = {NULL, NULL};
+    tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "build, gradient, clone", .max_k = 39, .check_message = 1,
+        .run = alloc_run_build, .after = alloc_check_free, .user = &a});
+    ck_assert_int_gt(c.failures, 8);
+    ck_assert_int_gt(c.successes, 0); /* the loop reached past the last allocation */
 }
 END_TEST
 

@@ -1069,40 +1069,58 @@ START_TEST(malformed_and_unsupported)
 }
 END_TEST
 
+typedef struct alloc_run {
+    const nnp_net *net;
+    nnp_net *back;
+    const unsigned char *b;
+    size_t len;
+    const char *path;
+} alloc_run;
+
+static nnp_status alloc_run_load(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    return nnp_net_load_onnx_memory(a->b, a->len, &a->back);
+}
+
+/* A failed load leaves the handle NULL; a successful one gives back the saved net. */
+static void alloc_check_load(void *user, long k, nnp_status st)
+{
+    (void)k;
+    alloc_run *a = user;
+    if (st == NNP_OK) {
+        assert_same_net(a->net, a->back);
+        nnp_net_free(a->back);
+        a->back = NULL;
+    } else {
+        ck_assert_ptr_null(a->back);
+    }
+}
+
+static nnp_status alloc_run_save(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    return nnp_net_save_onnx(a->net, a->path);
+}
+
 /* Every allocation failure while loading and saving gives NNP_ENOMEM and leaks nothing. */
 START_TEST(allocation_failures)
 {
     char p[512];
     size_t len;
-    nnp_net *net = residual_net(), *back = NULL;
+    nnp_net *net = residual_net();
     save_path(p, sizeof p, "oom");
     ck_assert_ok(nnp_net_save_onnx(net, p));
     unsigned char *b = read_all(p, &len);
-    int loaded = 0, saved = 0;
-    for (long k = 1; k < 5000 && !(loaded && saved); k++) {
-        if (!loaded) {
-            nnpi_fail_alloc_after(k);
-            nnp_status st = nnp_net_load_onnx_memory(b, len, &back);
-            nnpi_fail_alloc_after(0);
-            if (st == NNP_OK) {
-                loaded = 1;
-                assert_same_net(net, back);
-                nnp_net_free(back);
-            } else {
-                ck_assert_msg(st == NNP_ENOMEM, "k=%ld: %s (%s)", k, nnp_status_name(st),
-                              nnp_last_error());
-                ck_assert_ptr_null(back);
-            }
-        }
-        if (!saved) {
-            nnpi_fail_alloc_after(k);
-            nnp_status st = nnp_net_save_onnx(net, p);
-            nnpi_fail_alloc_after(0);
-            if (st == NNP_OK) saved = 1;
-            else ck_assert_msg(st == NNP_ENOMEM, "save k=%ld: %s", k, nnp_status_name(st));
-        }
-    }
-    ck_assert(loaded && saved);
+    alloc_run a = {net, NULL, b, len, p};
+    tu_alloc_counts cl = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "load", .max_k = 4999, .until_ok = 1, .run = alloc_run_load,
+        .after = alloc_check_load, .user = &a});
+    tu_alloc_counts cs = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "save", .max_k = 4999, .until_ok = 1, .run = alloc_run_save, .user = &a});
+    ck_assert(cl.last == NNP_OK && cs.last == NNP_OK);
     remove(p);
     free(b);
     nnp_net_free(net);

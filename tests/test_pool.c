@@ -871,42 +871,53 @@ END_TEST
 
 /* ---- allocation failures ---- */
 
+typedef struct alloc_run {
+    nnp_net *net, *copy;
+    nnp_net_pool2d_opts o;
+} alloc_run;
+
+static nnp_status alloc_run_build(void *user, long k)
+{
+    (void)k;
+    alloc_run *a = user;
+    a->net = a->copy = NULL;
+    nnp_status s = nnp_net_create(2, 6, 6, &a->net);
+    /* nine layers: the node array grows past its first capacity (8) */
+    for (int i = 0; i < 7 && s == NNP_OK; i++)
+        s = i % 2 ? nnp_net_add_avgpool2d(a->net, &a->o, NULL)
+                  : nnp_net_add_maxpool2d(a->net, &a->o, NULL);
+    if (s == NNP_OK) s = nnp_net_add_global_avgpool(a->net, NULL);
+    if (s == NNP_OK) s = nnp_net_add_dense(a->net, 3, NULL);
+    float x[72], dx[72];
+    fill_distinct(x, 72, 1);
+    const int32_t labels[1] = {1};
+    if (s == NNP_OK) s = nnp_grad_loss(a->net, NULL, x, labels, 1, dx, NULL, NULL);
+    if (s == NNP_OK) s = nnp_net_clone(a->net, &a->copy);
+    return s;
+}
+
+/* After a run: on NNP_ENOMEM the clone's out-parameter is NULL; both handles are freed. */
+static void alloc_check_free(void *user, long k, nnp_status s)
+{
+    (void)k;
+    alloc_run *a = user;
+    if (s == NNP_ENOMEM) ck_assert_ptr_null(a->copy);
+    nnp_net_free(a->copy);
+    nnp_net_free(a->net);
+}
+
 START_TEST(allocation_failures_are_clean)
 {
-    int failures = 0, successes = 0;
-    for (long k = 1; k < 60; k++) {
-        nnp_net *net = NULL, *copy = NULL;
-        nnp_net_pool2d_opts o;
-        ck_assert_ok(nnp_net_pool2d_opts_init(&o));
-        o.kernel_h = o.kernel_w = 3;
-        o.stride_h = o.stride_w = 1;
-        o.pad_top = o.pad_left = o.pad_bottom = o.pad_right = 1;
-        nnpi_fail_alloc_after(k);
-        nnp_status s = nnp_net_create(2, 6, 6, &net);
-        /* nine layers: the node array grows past its first capacity (8) */
-        for (int i = 0; i < 7 && s == NNP_OK; i++)
-            s = i % 2 ? nnp_net_add_avgpool2d(net, &o, NULL) : nnp_net_add_maxpool2d(net, &o, NULL);
-        if (s == NNP_OK) s = nnp_net_add_global_avgpool(net, NULL);
-        if (s == NNP_OK) s = nnp_net_add_dense(net, 3, NULL);
-        float x[72], dx[72];
-        fill_distinct(x, 72, 1);
-        const int32_t labels[1] = {1};
-        if (s == NNP_OK) s = nnp_grad_loss(net, NULL, x, labels, 1, dx, NULL, NULL);
-        if (s == NNP_OK) s = nnp_net_clone(net, &copy);
-        nnpi_fail_alloc_after(0);
-        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM, "k=%ld: %s", k, nnp_status_name(s));
-        if (s == NNP_ENOMEM) {
-            failures++;
-            ck_assert_ptr_null(copy);
-            ck_assert_error_has("out of memory");
-        } else {
-            successes++;
-        }
-        nnp_net_free(copy);
-        nnp_net_free(net);
-    }
-    ck_assert_int_gt(failures, 5);
-    ck_assert_int_gt(successes, 0); /* the loop reached past the last allocation */
+    alloc_run a = {NULL, NULL, {0}};
+    ck_assert_ok(nnp_net_pool2d_opts_init(&a.o));
+    a.o.kernel_h = a.o.kernel_w = 3;
+    a.o.stride_h = a.o.stride_w = 1;
+    a.o.pad_top = a.o.pad_left = a.o.pad_bottom = a.o.pad_right = 1;
+    tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
+        .what = "build, gradient, clone", .max_k = 59, .check_message = 1,
+        .run = alloc_run_build, .after = alloc_check_free, .user = &a});
+    ck_assert_int_gt(c.failures, 5);
+    ck_assert_int_gt(c.successes, 0); /* the loop reached past the last allocation */
 }
 END_TEST
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/core.h"
+
 const char *tu_tmp_path(char *buf, size_t cap, const char *name)
 {
     const char *dir = getenv("NNP_TEST_TMPDIR");
@@ -29,4 +31,36 @@ int tu_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+tu_alloc_counts tu_alloc_failures(const tu_alloc_loop *loop)
+{
+    tu_alloc_counts c = {0, 0, 0, 0, NNP_OK};
+    const char *what = loop->what ? loop->what : "operation";
+    ck_assert_msg(loop->run != NULL && loop->max_k >= 1, "%s: tu_alloc_failures needs run and max_k",
+                  what);
+    for (long k = 1; k <= loop->max_k; k++) {
+        nnpi_fail_alloc_after(k);
+        nnp_status s = loop->run(loop->user, k);
+        nnpi_fail_alloc_after(0);
+        c.runs++;
+        c.last = s;
+        ck_assert_msg(s == NNP_OK || s == NNP_ENOMEM || (loop->also_allowed != NNP_OK &&
+                                                         s == loop->also_allowed),
+                      "%s, allocation %ld fails: %s (%s)", what, k, nnp_status_name(s),
+                      nnp_last_error());
+        if (s == NNP_ENOMEM) {
+            c.failures++;
+            if (loop->check_message)
+                ck_assert_msg(strstr(nnp_last_error(), "out of memory") != NULL,
+                              "%s, allocation %ld fails: message \"%s\" lacks \"out of memory\"",
+                              what, k, nnp_last_error());
+        } else if (s == NNP_OK) {
+            c.successes++;
+            if (c.first_ok == 0) c.first_ok = k;
+        }
+        if (loop->after) loop->after(loop->user, k, s);
+        if (s == NNP_OK && loop->until_ok) break;
+    }
+    return c;
 }

@@ -31,6 +31,41 @@ const char *tu_tmp_path(char *buf, size_t cap, const char *name);
 /* Fills `x` with uniform values in [lo, hi) from a small deterministic generator. */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 
+/* ---- The allocation-failure loop ------------------------------------------------------------
+ * For k = 1, 2, …, max_k: arms nnpi_fail_alloc_after(k) (the k-th allocation from then on
+ * fails), calls run(user, k), disarms, and asserts that the status is NNP_OK, NNP_ENOMEM or
+ * `also_allowed`; with check_message, an NNP_ENOMEM run must leave "out of memory" in
+ * nnp_last_error(). Then after(user, k, status), if given, checks the run's state (handles
+ * NULL, inputs untouched, …) and frees what it made, with nothing armed. With until_ok the loop
+ * stops after the first NNP_OK run. The counts let the caller assert how often each happened
+ * (e.g. that failures were injected at all, or that the operation finally succeeded). Leaks
+ * are found by ASan/valgrind running the suites (scripts/run-tests).
+ * A `run` that makes several calls and wants each to meet its own k-th failure re-arms with
+ * nnpi_fail_alloc_after(k) before each. */
+typedef nnp_status (*tu_alloc_run_fn)(void *user, long k);
+typedef void (*tu_alloc_after_fn)(void *user, long k, nnp_status s);
+
+typedef struct tu_alloc_loop {
+    const char *what;        /* names the operation in failure messages */
+    long max_k;              /* the largest k tried, ≥ 1 */
+    int until_ok;            /* stop after the first run that returns NNP_OK */
+    int check_message;       /* NNP_ENOMEM runs must say "out of memory" */
+    nnp_status also_allowed; /* a status accepted besides NNP_OK and NNP_ENOMEM; NNP_OK: none */
+    tu_alloc_run_fn run;     /* the operation under test, called with failure k armed */
+    tu_alloc_after_fn after; /* or NULL */
+    void *user;              /* passed to run and after */
+} tu_alloc_loop;
+
+typedef struct tu_alloc_counts {
+    long runs;          /* runs made */
+    long failures;      /* runs that returned NNP_ENOMEM */
+    long successes;     /* runs that returned NNP_OK */
+    long first_ok;      /* k of the first NNP_OK run, 0 if none */
+    nnp_status last;    /* status of the last run */
+} tu_alloc_counts;
+
+tu_alloc_counts tu_alloc_failures(const tu_alloc_loop *loop);
+
 /* Runs a suite; returns the process exit status (0 if every test passed). */
 int tu_run(Suite *s);
 
