@@ -985,6 +985,23 @@ static void pool_dilations(Onnx__ModelProto *m)
     n->attribute = list;
     n->n_attribute++;
 }
+/* An empty STRING attribute arrives with s.data NULL (found by the fuzzer: memcpy from NULL). */
+static void empty_auto_pad(Onnx__ModelProto *m)
+{
+    static Onnx__AttributeProto a, *list[8];
+    Onnx__NodeProto *n = find_node(m, "Conv");
+    for (size_t i = 0; i < n->n_attribute; i++) list[i] = n->attribute[i];
+    onnx__attribute_proto__init(&a);
+    a.name = "auto_pad";
+    a.has_type = 1;
+    a.type = 3; /* STRING */
+    a.has_s = 1;
+    a.s.len = 0;
+    a.s.data = NULL;
+    list[n->n_attribute] = &a;
+    n->attribute = list;
+    n->n_attribute++;
+}
 static void conv_3d(Onnx__ModelProto *m) { find_init(m, "p1.weight")->n_dims = 3; }
 static void conv_group_mismatch(Onnx__ModelProto *m)
 {
@@ -1051,6 +1068,7 @@ static const struct malformed {
      "node \"maxpool2d5\" (MaxPool): ceil_mode=1 not supported"},
     {"MaxPool dilations", conv_net, pool_dilations, NNP_EUNSUPPORTED,
      "node \"maxpool2d5\" (MaxPool): dilations=[2,2] not supported"},
+    {"Conv auto_pad empty", conv_net, empty_auto_pad, NNP_EFORMAT, "both pads and auto_pad= given"},
     {"Conv W rank vs input rank", conv_net, conv_3d, NNP_EFORMAT,
      "W has rank 3 for an input of rank 4"},
     {"Conv group vs channels", conv_net, conv_group_mismatch, NNP_EFORMAT, "group=3"},

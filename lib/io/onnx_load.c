@@ -221,7 +221,7 @@ static nnp_status attr_string(const ld *L, const char *name, const char *def, ch
         return node_error(L, NNP_EFORMAT, "attribute %s: expected a STRING", name);
     if (a->s.len >= cap || (a->s.len && memchr(a->s.data, 0, a->s.len)))
         return node_error(L, NNP_EUNSUPPORTED, "%s has an unknown value", name);
-    memcpy(buf, a->s.data, a->s.len);
+    if (a->s.len) memcpy(buf, a->s.data, a->s.len); /* an empty string may have data NULL */
     buf[a->s.len] = 0;
     return NNP_OK;
 }
