@@ -1,14 +1,18 @@
+/* The command-line module of the example programs (see cli.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
+#include <inttypes.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *prog_name = "nnprobe";
 
@@ -28,6 +32,13 @@ void lib_error(const char *what, nnp_status s)
 {
     fprintf(stderr, "%s: %s: %s: %s\n", prog_name, what, nnp_status_name(s), nnp_last_error());
 }
+
+int cli_status_rc(nnp_status s)
+{
+    return s == NNP_OK ? CLI_OK : s == NNP_ECANCELLED ? CLI_INTERRUPTED : CLI_FAILURE;
+}
+
+/* ---- option values ---- */
 
 int parse_size(const char *opt, const char *s, size_t min, size_t *out)
 {
@@ -80,11 +91,16 @@ int parse_double(const char *opt, const char *s, double *out)
     return 0;
 }
 
-double now_seconds(void)
+int parse_double_min(const char *opt, const char *s, double lo, double *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    double v;
+    if (parse_double(opt, s, &v)) return -1;
+    if (v < lo) {
+        usage_error("%s: '%s' is not a finite number >= %g", opt, s, lo);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n)
@@ -102,4 +118,180 @@ int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, si
         s += len;
         if (*s == '\0') return 0;
     }
+}
+
+int parse_choice(const char *opt, const char *s, const char *const *names, int n)
+{
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        if (strcasecmp(s, names[i]) == 0) return i;
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+                 names[i]);
+    }
+    usage_error("%s: '%s' is not %s", opt, s, list);
+    return -1;
+}
+
+void cli_table_long_opts(const cli_table_opt *t, size_t n, int base_val, struct option *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct option){t[i].name, t[i].kind == CLI_FLAG ? no_argument : required_argument,
+                                 NULL, base_val + (int)i};
+    out[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+int cli_table_set(const cli_table_opt *t, const char *arg, void *base)
+{
+    char opt[64];
+    snprintf(opt, sizeof opt, "--%s", t->name);
+    size_t z = 0;
+    double d = 0;
+    if (t->kind == CLI_SIZE && parse_size(opt, arg, t->min, &z)) return -1;
+    if (t->kind == CLI_DOUBLE && parse_double(opt, arg, &d)) return -1;
+    for (size_t f = 0; f < t->n_fields; f++) {
+        char *p = (char *)base + t->field[f];
+        switch (t->kind) { /* memcpy: the fields need not be aligned for these types' pointers */
+        case CLI_SIZE: memcpy(p, &z, sizeof z); break;
+        case CLI_DOUBLE: memcpy(p, &d, sizeof d); break;
+        case CLI_FLAG: {
+            int v = (int)t->min;
+            memcpy(p, &v, sizeof v);
+            break;
+        }
+        case CLI_STRING: memcpy(p, &arg, sizeof arg); break;
+        }
+    }
+    return 0;
+}
+
+/* ---- common options and data ---- */
+
+void cli_common_init(cli_common *c)
+{
+    memset(c, 0, sizeof *c);
+    c->data_dir = CLI_DEFAULT_DATA_DIR;
+    c->seed = 1;
+}
+
+int cli_common_option(cli_common *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case CLI_OPT_TRAIN_IMAGES: case CLI_OPT_TRAIN_LABELS: case CLI_OPT_TEST_IMAGES:
+    case CLI_OPT_TEST_LABELS:
+        c->file[opt - CLI_OPT_TRAIN_IMAGES] = arg;
+        return CLI_NEXT;
+    case CLI_OPT_DATA_DIR: c->data_dir = arg; return CLI_NEXT;
+    case CLI_OPT_SEED: return parse_u64("--seed", arg, &c->seed) ? CLI_USAGE : CLI_NEXT;
+    case CLI_OPT_QUIET: c->quiet = 1; return CLI_NEXT;
+    case 'V': printf("%s (libnnprobe) %s\n", prog_name, nnp_version_string()); return CLI_OK;
+    case '?': /* getopt_long has said what is wrong */
+        fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
+        return CLI_USAGE;
+    default: return CLI_NOT_MINE;
+    }
+}
+
+int cli_load_data(cli_common *c, nnp_dataset **train, nnp_dataset **test)
+{
+    static const char *const names[4] = {"train-images-idx3-ubyte.gz",
+                                         "train-labels-idx1-ubyte.gz",
+                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+    for (int i = 0; i < 4; i++) {
+        int n = c->file[i] ? snprintf(c->path[i], CLI_PATH_LEN, "%s", c->file[i])
+                           : snprintf(c->path[i], CLI_PATH_LEN, "%s/%s", c->data_dir, names[i]);
+        if (n < 0 || n >= CLI_PATH_LEN) {
+            usage_error("path of %s too long", c->file[i] ? c->file[i] : "the data directory");
+            return CLI_USAGE;
+        }
+    }
+    nnp_status s;
+    if (train && (s = nnp_dataset_load_idx(c->path[0], c->path[1], train)) != NNP_OK) {
+        lib_error("loading the training set", s);
+        return CLI_FAILURE;
+    }
+    if (test && (s = nnp_dataset_load_idx(c->path[2], c->path[3], test)) != NNP_OK) {
+        lib_error("loading the test set", s);
+        return CLI_FAILURE;
+    }
+    return CLI_OK;
+}
+
+int cli_save_idx(const char *what, const char *images, const char *labels, const float *x,
+                 const int32_t *y, size_t n, size_t c, size_t h, size_t w)
+{
+    nnp_dataset *ds = NULL;
+    nnp_status s = nnp_dataset_create(n, c, h, w, x, y, &ds);
+    if (s == NNP_OK) s = nnp_dataset_save_idx(ds, images, labels, NNP_IDX_FLOAT);
+    nnp_dataset_free(ds);
+    if (s != NNP_OK) lib_error(what, s);
+    return cli_status_rc(s);
+}
+
+/* ---- progress and Ctrl-C ---- */
+
+static volatile sig_atomic_t g_interrupted = 0;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
+void cli_catch_sigint(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills a program that does not stop */
+    if (sigaction(SIGINT, &sa, &old) == 0 && old.sa_handler == SIG_IGN)
+        sigaction(SIGINT, &old, NULL);
+}
+
+int cli_interrupted(void) { return g_interrupted != 0; }
+
+cli_progress *cli_progress_start(cli_progress *p, const char *phase, int quiet)
+{
+    *p = (cli_progress){.phase = phase, .quiet = quiet, .tty = isatty(STDERR_FILENO),
+                        .t0 = now_seconds()};
+    return p;
+}
+
+int cli_progress_cb(uint64_t done, uint64_t total, void *user)
+{
+    cli_progress *p = user;
+    if (g_interrupted) return 1;
+    if (p->quiet || total == 0) return 0;
+    double now = now_seconds();
+    int pct = (int)(100 * done / total);
+    if (!p->tty) { /* a log: one line at each quarter */
+        if (done == total || (total >= 4 && done % (total / 4) == 0))
+            fprintf(stderr, "%s: %3d%%  %.1f s\n", p->phase, pct, now - p->t0);
+        return 0;
+    }
+    if (done != total && now - p->last < 0.1) return 0;
+    fprintf(stderr, "\r%s: %3d%%  %.1f s ", p->phase, pct, now - p->t0);
+    if (p->epochs && total % p->epochs == 0) {
+        uint64_t per = total / p->epochs;
+        fprintf(stderr, " epoch %" PRIu64 "/%zu ", (done + per - 1) / per, p->epochs);
+    }
+    fflush(stderr);
+    p->last = now;
+    p->drawn = 1;
+    return 0;
+}
+
+double cli_progress_end(cli_progress *p)
+{
+    if (p->drawn) fputc('\n', stderr);
+    p->drawn = 0;
+    return now_seconds() - p->t0;
+}
+
+double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -248,7 +248,7 @@ int main(int argc, char **argv)
                pre ? " = " : "", pre ? pre->spec : "", topts.epochs, topts.epochs == 1 ? "" : "s",
                limit, seed);
         fflush(stdout);
-        if ((rc = model_train(model, sub ? sub : train, topts.epochs, seed, quiet, NULL, &net)) != 0)
+        if ((rc = model_train(model, sub ? sub : train, topts.epochs, seed, quiet, &net)) != 0)
             goto done_quiet;
     }
     rc = EXIT_FAILURE;
