@@ -103,6 +103,45 @@ int parse_double_min(const char *opt, const char *s, double lo, double *out)
     return 0;
 }
 
+int parse_double_in(const char *opt, const char *s, double lo, int lo_open, double hi,
+                    int hi_open, const char *range, double *out)
+{
+    double v;
+    if (parse_double(opt, s, &v)) return -1;
+    if ((lo_open ? !(v > lo) : !(v >= lo)) || (hi_open ? !(v < hi) : !(v <= hi))) {
+        usage_error("%s: must be %s, got %s", opt, range, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_double_list(const char *opt, const char *s, size_t max, double lo, double *out,
+                      size_t *n)
+{
+    char buf[64];
+    for (*n = 0;; s++) {
+        size_t len = strcspn(s, ",");
+        if (*n == max) {
+            usage_error("%s: more than %zu values", opt, max);
+            return -1;
+        }
+        if (len == 0 || len >= sizeof buf) {
+            usage_error("%s: not a comma-separated list of numbers", opt);
+            return -1;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (parse_double(opt, buf, &out[*n])) return -1;
+        if (out[(*n)++] < lo) {
+            usage_error("%s: each value must be >= %g, got %s", opt, lo, buf);
+            return -1;
+        }
+        s += len;
+        if (*s == '\0') return 0;
+    }
+}
+
 int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n)
 {
     char buf[32];

@@ -78,6 +78,17 @@ int parse_double(const char *opt, const char *s, double *out);
 /* Parses a finite number ≥ lo for option `opt`; on error prints a usage error, returns -1. */
 int parse_double_min(const char *opt, const char *s, double lo, double *out);
 
+/* Parses a number in the interval from lo to hi, each end open (excluded) or closed, for
+ * option `opt`; `range` names it in the message ("in (0, 1]"). Returns 0 or -1 after a usage
+ * error. */
+int parse_double_in(const char *opt, const char *s, double lo, int lo_open, double hi,
+                    int hi_open, const char *range, double *out);
+
+/* Parses up to `max` comma-separated numbers ≥ lo ("1e-4,0,1e-5") for option `opt` into out,
+ * their count into *n; on error prints a usage error, returns -1. */
+int parse_double_list(const char *opt, const char *s, size_t max, double lo, double *out,
+                      size_t *n);
+
 /* Parses up to `max` comma-separated indices ("3,0,7") for option `opt` into out, their count
  * into *n; on error prints a usage error, returns -1. */
 int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n);
