@@ -105,6 +105,17 @@ int report_results(const char *path, const nnp_attack_result *r, const int32_t *
     return 0;
 }
 
+int report_adversarial(const char *path, const float *xa, const int32_t *labels, size_t n,
+                       size_t c, size_t h, size_t w)
+{
+    char lpath[CLI_PATH_LEN];
+    if (snprintf(lpath, sizeof lpath, "%s.labels", path) >= (int)sizeof lpath) {
+        usage_error("--out: path too long");
+        return -1;
+    }
+    return cli_save_idx("writing the adversarial set", path, lpath, xa, labels, n, c, h, w) ? -1 : 0;
+}
+
 /* The paper's Figure 5 layout: original | (x' − x)·10 + ½ | adversarial, one row each. */
 int report_figure(const char *path, const float *x, const float *xa, size_t n, size_t h,
                         size_t w)

@@ -19,6 +19,11 @@ void report_summary(const nnp_attack_result *r, size_t n, double seconds, double
 int report_results(const char *path, const nnp_attack_result *r, const int32_t *labels,
                    size_t first, size_t n);
 
+/* The adversarial set as float32 IDX images (path) and labels (path + ".labels"). Returns 0,
+ * or -1 after a message. */
+int report_adversarial(const char *path, const float *xa, const int32_t *labels, size_t n,
+                       size_t c, size_t h, size_t w);
+
 /* The paper's Figure 5 layout: original | (x' − x)·10 + ½ | adversarial, one row each of n
  * h×w images. Returns 0, or -1 after a message. */
 int report_figure(const char *path, const float *x, const float *xa, size_t n, size_t h,

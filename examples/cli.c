@@ -231,6 +231,44 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     }
 }
 
+int cli_next_option(int argc, char **argv, const cli_options *o, cli_common *cm, void *base,
+                    int *exit_rc)
+{
+    enum { TABLE = 1000, MAX_OPTS = 96 };
+    static const struct option files[] = {CLI_LONG_FILES}, dir[] = {
+        {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR}}, common[] = {CLI_LONG_COMMON};
+    /* getopt_long wants one array; built on the first call (each program has one `o`) */
+    static struct option all[MAX_OPTS];
+    static const cli_options *built = NULL;
+    if (built != o) {
+        size_t n = 0, n_own = 0;
+        while (o->own && o->own[n_own].name) n_own++;
+        memcpy(all, common, sizeof common);
+        n += sizeof common / sizeof *common;
+        if (o->data >= CLI_DATA_FILES) memcpy(all + n, files, sizeof files), n += 4;
+        if (o->data == CLI_DATA_DIR) all[n++] = dir[0];
+        if (n + n_own + o->n_table >= MAX_OPTS) abort(); /* a programming error */
+        if (n_own) memcpy(all + n, o->own, n_own * sizeof *all);
+        cli_table_long_opts(o->table, o->n_table, TABLE, all + n + n_own);
+        built = o;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", all, NULL)) != -1) {
+        int r = cli_common_option(cm, c, optarg);
+        if (r >= 0) {
+            *exit_rc = r;
+            return -1;
+        }
+        if (r == CLI_NEXT) continue;
+        if (c < TABLE) return c;
+        if (cli_table_set(&o->table[c - TABLE], optarg, base)) {
+            *exit_rc = CLI_USAGE;
+            return -1;
+        }
+    }
+    return -1;
+}
+
 int cli_load_data(cli_common *c, nnp_dataset **train, nnp_dataset **test)
 {
     static const char *const names[4] = {"train-images-idx3-ubyte.gz",

@@ -163,6 +163,28 @@ void cli_common_init(cli_common *c);
 enum { CLI_NOT_MINE = -1, CLI_NEXT = -2 };
 int cli_common_option(cli_common *c, int opt, const char *arg);
 
+/* Which data options a program takes. */
+enum { CLI_DATA_NONE, CLI_DATA_FILES, CLI_DATA_DIR };
+
+/* A program's options besides the common ones: `table` rows are stored into the caller's
+ * struct by cli_next_option() itself; `own` (NULL-terminated, values from CLI_OPT_OWN on, or
+ * NULL) are handed back to the program. */
+typedef struct cli_options {
+    int data; /* CLI_DATA_NONE, CLI_DATA_FILES (the four files) or CLI_DATA_DIR (and --data-dir) */
+    const cli_table_opt *table;
+    size_t n_table;
+    const struct option *own;
+} cli_options;
+
+/* getopt_long() over the common options (--seed, --quiet, -V/--version, the data options
+ * that o->data asks for), o's table and o's own options. Handles the common ones (into *cm)
+ * and the table's (into *base) itself and returns the next of the program's own (or 'h'), or
+ * -1 at the end of the options (positional arguments start at optind) or when the program is
+ * to exit at once: then *exit_rc is the status (0 after --version, 2 after a bad option),
+ * otherwise it is left -1. Pass the same `o` on every call. */
+int cli_next_option(int argc, char **argv, const cli_options *o, cli_common *cm, void *base,
+                    int *exit_rc);
+
 /* ---- data ---- */
 
 /* Loads the training set into *train and/or the test set into *test (either may be NULL: not

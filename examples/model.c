@@ -101,6 +101,28 @@ int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint6
     return CLI_OK;
 }
 
+int model_get(const char *name, const nnp_dataset *train, const nnp_dataset *test,
+              size_t epochs, uint64_t seed, int quiet, nnp_net **out)
+{
+    int rc = model_is_onnx(name) ? model_load_onnx(name, out)
+                                 : model_train(name, train, epochs, seed, quiet, out);
+    if (rc == CLI_OK && nnp_net_input_size(*out) != nnp_dataset_example_size(test)) {
+        usage_error("model '%s' takes %zu inputs, the test images have %zu values", name,
+                    nnp_net_input_size(*out), nnp_dataset_example_size(test));
+        rc = CLI_USAGE;
+    }
+    if (rc == CLI_OK && nnp_net_output_size(*out) < nnp_dataset_class_count(test)) {
+        usage_error("model '%s' has %zu outputs, the test labels go up to %zu", name,
+                    nnp_net_output_size(*out), nnp_dataset_class_count(test) - 1);
+        rc = CLI_USAGE;
+    }
+    if (rc != CLI_OK) {
+        nnp_net_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int model_is_onnx(const char *name)
 {
     size_t n = strlen(name);
@@ -109,6 +131,7 @@ int model_is_onnx(const char *name)
 
 int model_load_onnx(const char *path, nnp_net **out)
 {
+    *out = NULL;
     nnp_status s = nnp_net_load_onnx(path, out);
     if (s != NNP_OK) {
         lib_error("loading the model", s);

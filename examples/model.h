@@ -23,6 +23,13 @@ int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint6
  * Returns 0, 1 or 2; *out is the net on success, else NULL. */
 int model_build(const char *name, uint64_t seed, nnp_net **out);
 
+/* The model a probing program works on: `name` loaded when an ONNX file, else trained as by
+ * model_train() (`train` is only read then), and checked against `test`: input size and
+ * enough outputs for its labels. Returns 0, 1, 2 or 130; *out is the net on success, else
+ * NULL. */
+int model_get(const char *name, const nnp_dataset *train, const nnp_dataset *test,
+              size_t epochs, uint64_t seed, int quiet, nnp_net **out);
+
 /* Whether `name` names an ONNX file (ends in ".onnx") rather than a preset or spec. */
 int model_is_onnx(const char *name);
 

@@ -78,7 +78,7 @@ static const cli_table_opt TABLE[] = {
 };
 #undef F
 enum { N_TABLE = sizeof TABLE / sizeof *TABLE, OPT_ATTACK = CLI_OPT_OWN, OPT_TARGET, OPT_NORM,
-       OPT_TRANSFER, OPT_NOISE, OPT_AMPLIFY, OPT_TABLE };
+       OPT_TRANSFER, OPT_NOISE, OPT_AMPLIFY };
 
 static void print_help(const job *d)
 {
@@ -163,27 +163,17 @@ static void print_help(const job *d)
 static int parse_args(int argc, char **argv, job *jb)
 {
     static const struct option own[] = {
-        CLI_LONG_DATA, CLI_LONG_COMMON,
         {"attack", required_argument, NULL, OPT_ATTACK},
         {"target", required_argument, NULL, OPT_TARGET},
         {"norm", required_argument, NULL, OPT_NORM},
         {"transfer", required_argument, NULL, OPT_TRANSFER},
         {"noise", required_argument, NULL, OPT_NOISE},
-        {"amplify", required_argument, NULL, OPT_AMPLIFY},
+        {"amplify", required_argument, NULL, OPT_AMPLIFY}, {NULL, 0, NULL, 0},
     };
-    enum { N_OWN = sizeof own / sizeof *own };
-    struct option opts[N_OWN + N_TABLE + 1];
-    memcpy(opts, own, sizeof own);
-    cli_table_long_opts(TABLE, N_TABLE, OPT_TABLE, opts + N_OWN);
+    static const cli_options opts = {CLI_DATA_DIR, TABLE, N_TABLE, own};
     static const char *const targets[] = {"none", "next", "random"}, *const norms[] = {"linf", "l2"};
-    int c, r;
-    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-        if ((r = cli_common_option(&jb->cm, c, optarg)) == CLI_NEXT) continue;
-        if (r != CLI_NOT_MINE) return r;
-        if (c >= OPT_TABLE) {
-            if (cli_table_set(&TABLE[c - OPT_TABLE], optarg, jb)) return CLI_USAGE;
-            continue;
-        }
+    int c, r, stop = -1;
+    while ((c = cli_next_option(argc, argv, &opts, &jb->cm, jb, &stop)) != -1) {
         switch (c) {
         case OPT_ATTACK:
             for (jb->attack = 4; jb->attack >= 0; jb->attack--)
@@ -214,9 +204,9 @@ static int parse_args(int argc, char **argv, job *jb)
             if (parse_double_min("--amplify", optarg, 0, &jb->amplify)) return CLI_USAGE;
             break;
         case 'h': print_help(jb); return CLI_OK;
-        default: return CLI_USAGE;
         }
     }
+    if (stop >= 0) return stop;
     if (optind < argc) jb->model = argv[optind++];
     if (optind < argc) {
         usage_error("unexpected argument '%s'", argv[optind]);
@@ -292,14 +282,7 @@ static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others
             rc = CLI_FAILURE;
     }
     if (jb->results && report_results(jb->results, res, y, jb->first, n) != 0) rc = CLI_FAILURE;
-    char lpath[CLI_PATH_LEN];
-    if (jb->out && snprintf(lpath, sizeof lpath, "%s.labels", jb->out) >= (int)sizeof lpath) {
-        usage_error("--out: path too long");
-        rc = CLI_FAILURE;
-    } else if (jb->out && cli_save_idx("writing the adversarial set", jb->out, lpath, xa, y, n, ch,
-                                       hh, ww) != CLI_OK) {
-        rc = CLI_FAILURE;
-    }
+    if (jb->out && report_adversarial(jb->out, xa, y, n, ch, hh, ww) != 0) rc = CLI_FAILURE;
     if (jb->png &&
         report_figure(jb->png, x, xa, n < jb->figure_count ? n : jb->figure_count, ch * hh, ww) != 0)
         rc = CLI_FAILURE;
@@ -310,25 +293,6 @@ done:
     free(xa);
     free(targets);
     free(res);
-    return rc;
-}
-
-/* Loads or trains `name` (seed `seed`) and checks it against the test set. */
-static int get_model(const job *jb, const char *name, const nnp_dataset *train,
-                     const nnp_dataset *test, uint64_t seed, nnp_net **net)
-{
-    int rc = model_is_onnx(name) ? model_load_onnx(name, net)
-                                 : model_train(name, train, jb->epochs, seed, jb->cm.quiet, net);
-    if (rc == CLI_OK && nnp_net_input_size(*net) != nnp_dataset_example_size(test)) {
-        usage_error("model '%s' takes %zu inputs, the test images have %zu values", name,
-                    nnp_net_input_size(*net), nnp_dataset_example_size(test));
-        rc = CLI_USAGE;
-    }
-    if (rc == CLI_OK && nnp_net_output_size(*net) < nnp_dataset_class_count(test)) {
-        usage_error("model '%s' has %zu outputs, the test labels go up to %zu", name,
-                    nnp_net_output_size(*net), nnp_dataset_class_count(test) - 1);
-        rc = CLI_USAGE;
-    }
     return rc;
 }
 
@@ -361,14 +325,15 @@ int main(int argc, char **argv)
         goto done;
     }
     double t0 = now_seconds(), err = NAN;
-    RUN(get_model(&jb, jb.model, train, test, jb.cm.seed, &net));
+    RUN(model_get(jb.model, train, test, jb.epochs, jb.cm.seed, jb.cm.quiet, &net));
     TRY("nnp_eval_error_rate",
         nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
                             nnp_dataset_count(test), &err, NULL));
     printf("model        %s, %s in %.1f s, test error %.2f%%\n", jb.model,
            onnx ? "loaded" : "trained", now_seconds() - t0, 100 * err);
     for (size_t t = 0; t < jb.n_transfer; t++) {
-        RUN(get_model(&jb, jb.transfer[t], train, test, jb.cm.seed + 1 + t, &others[t]));
+        RUN(model_get(jb.transfer[t], train, test, jb.epochs, jb.cm.seed + 1 + t, jb.cm.quiet,
+                      &others[t]));
         if (nnp_net_input_size(others[t]) != nnp_net_input_size(net) ||
             nnp_net_output_size(others[t]) != nnp_net_output_size(net))
             USAGE("--transfer %s: %zu inputs and %zu outputs, the attacked model has %zu and %zu",
