@@ -75,14 +75,14 @@ static void print_help(void)
 enum { OPT_EPOCHS = CLI_OPT_OWN, OPT_LIMIT, OPT_COUNT, OPT_PICK, OPT_LAYER, OPT_SAVE,
        OPT_SAVE_LABELS };
 
-static const struct option LONG_OPTS[] = {
-    CLI_LONG_DATA, CLI_LONG_COMMON,
+static const struct option OWN[] = {
     {"epochs", required_argument, NULL, OPT_EPOCHS}, {"limit", required_argument, NULL, OPT_LIMIT},
     {"count", required_argument, NULL, OPT_COUNT}, {"pick", required_argument, NULL, OPT_PICK},
     {"layer", required_argument, NULL, OPT_LAYER},
     {"save-gradients", required_argument, NULL, OPT_SAVE},
     {"save-labels", required_argument, NULL, OPT_SAVE_LABELS}, {NULL, 0, NULL, 0},
 };
+static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN};
 
 int main(int argc, char **argv)
 {
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     const char *save = NULL, *save_labels = NULL, *model;
     char label_buf[CLI_PATH_LEN];
     size_t limit = 10000, count = 8, n_pick = 0, layer = 0, epochs = 2;
-    int limit_set = 0, count_set = 0, c, r, rc = CLI_FAILURE;
+    int limit_set = 0, count_set = 0, c, stop = -1, rc = CLI_FAILURE;
     cli_common cm;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL, *sel = NULL;
     nnp_net *net = NULL;
@@ -103,9 +103,7 @@ int main(int argc, char **argv)
     double test_err;
     nnp_layer_info info = {.size = sizeof info};
     cli_common_init(&cm);
-    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
-        if ((r = cli_common_option(&cm, c, optarg)) == CLI_NEXT) continue;
-        if (r != CLI_NOT_MINE) return r;
+    while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, NULL, &stop)) != -1) {
         int bad = 0;
         switch (c) {
         case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &epochs); break;
@@ -116,10 +114,10 @@ int main(int argc, char **argv)
         case OPT_SAVE: save = optarg; break;
         case OPT_SAVE_LABELS: save_labels = optarg; break;
         case 'h': print_help(); return CLI_OK;
-        default: return CLI_USAGE;
         }
         if (bad) return CLI_USAGE;
     }
+    if (stop >= 0) return stop;
     if (optind == argc) USAGE("missing SPEC (a preset such as fc100-100-10, or e.g. 784-100s-10)");
     if (argc - optind > 1) USAGE("one SPEC expected, got also '%s'", argv[optind + 1]);
     if (n_pick && count_set && count != n_pick)

@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,19 +66,26 @@ static void print_help(void)
            CLI_HELP_PROGRESS CLI_HELP_EXIT);
 }
 
-enum { OPT_EPOCHS = CLI_OPT_OWN, OPT_LIMIT, OPT_POINTS, OPT_POWER, OPT_TOL, OPT_MAXIT, OPT_GRID,
-       OPT_UNTRAINED, OPT_CLEVER, OPT_FROM, OPT_EXACT_ONLY };
-
-static const struct option LONG_OPTS[] = {
-    CLI_LONG_DATA, CLI_LONG_COMMON,
-    {"epochs", required_argument, NULL, OPT_EPOCHS}, {"limit", required_argument, NULL, OPT_LIMIT},
-    {"points", required_argument, NULL, OPT_POINTS},
-    {"power-iters", required_argument, NULL, OPT_POWER}, {"tol", required_argument, NULL, OPT_TOL},
-    {"max-iter", required_argument, NULL, OPT_MAXIT}, {"grid", required_argument, NULL, OPT_GRID},
-    {"untrained", no_argument, NULL, OPT_UNTRAINED},
-    {"clever", required_argument, NULL, OPT_CLEVER}, {"from", required_argument, NULL, OPT_FROM},
-    {"exact-only", no_argument, NULL, OPT_EXACT_ONLY}, {NULL, 0, NULL, 0},
+/* The options stored by the table (cli_next_option). */
+typedef struct args {
+    size_t limit, epochs, points, power, max_iter, grid, from;
+    int untrained, exact_only;
+} args;
+#define F(field) offsetof(args, field)
+static const cli_table_opt TABLE[] = {
+    {"limit", CLI_SIZE, 0, 1, {F(limit)}},         {"epochs", CLI_SIZE, 1, 1, {F(epochs)}},
+    {"points", CLI_SIZE, 1, 1, {F(points)}},       {"power-iters", CLI_SIZE, 1, 1, {F(power)}},
+    {"max-iter", CLI_SIZE, 1, 1, {F(max_iter)}},   {"grid", CLI_SIZE, 1, 1, {F(grid)}},
+    {"from", CLI_SIZE, 0, 1, {F(from)}},           {"untrained", CLI_FLAG, 1, 1, {F(untrained)}},
+    {"exact-only", CLI_FLAG, 1, 1, {F(exact_only)}},
 };
+#undef F
+enum { OPT_TOL = CLI_OPT_OWN, OPT_CLEVER };
+static const struct option OWN[] = {
+    {"tol", required_argument, NULL, OPT_TOL}, {"clever", required_argument, NULL, OPT_CLEVER},
+    {NULL, 0, NULL, 0},
+};
+static const cli_options OPTIONS = {CLI_DATA_DIR, TABLE, sizeof TABLE / sizeof *TABLE, OWN};
 
 static void shape_text(const nnp_layer_info *li, char *buf, size_t len)
 {
@@ -89,10 +97,10 @@ int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
     const char *model;
-    size_t limit = 10000, epochs = 1, points = 100, power = 100, max_iter = 1000, grid = 0;
-    size_t L, n_pts = 0, argmax = 0, from = 0;
+    args a = {.limit = 10000, .epochs = 1, .points = 100, .power = 100, .max_iter = 1000};
+    size_t L, n_pts = 0, argmax = 0;
     double tol = 1e-6, lower = 0.0, test_err = NAN, clever = 0.0;
-    int untrained = 0, c, cr, rc = CLI_FAILURE;
+    int c, stop = -1, rc = CLI_FAILURE;
     cli_common cm;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
     nnp_net *net = NULL;
@@ -104,19 +112,9 @@ int main(int argc, char **argv)
     nnp_layer_info in0 = {.size = sizeof in0};
     cli_common_init(&cm);
     TRY("nnp_lipschitz_opts_init", nnp_lipschitz_opts_init(&lopts));
-    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
-        if ((cr = cli_common_option(&cm, c, optarg)) == CLI_NEXT) continue;
-        if (cr != CLI_NOT_MINE) return cr;
+    while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, &a, &stop)) != -1) {
         int bad = 0;
         switch (c) {
-        case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &epochs); break;
-        case OPT_LIMIT: bad = parse_size("--limit", optarg, 0, &limit); break;
-        case OPT_POINTS: bad = parse_size("--points", optarg, 1, &points); break;
-        case OPT_POWER: bad = parse_size("--power-iters", optarg, 1, &power); break;
-        case OPT_MAXIT: bad = parse_size("--max-iter", optarg, 1, &max_iter); break;
-        case OPT_GRID: bad = parse_size("--grid", optarg, 1, &grid); break;
-        case OPT_FROM: bad = parse_size("--from", optarg, 0, &from); break;
-        case OPT_EXACT_ONLY: lopts.paper_bound = 0; break;
         case OPT_TOL:
             if ((bad = parse_double("--tol", optarg, &tol)) == 0 && !(tol > 0.0 && tol <= 0.1)) {
                 usage_error("--tol: expected a number in (0, 0.1], got '%s'", optarg);
@@ -129,29 +127,29 @@ int main(int argc, char **argv)
                 bad = 1;
             }
             break;
-        case OPT_UNTRAINED: untrained = 1; break;
         case 'h': print_help(); return CLI_OK;
-        default: return CLI_USAGE;
         }
         if (bad) return CLI_USAGE;
     }
+    if (stop >= 0) return stop;
+    if (a.exact_only) lopts.paper_bound = 0;
     if (optind == argc) USAGE("missing MODEL (a preset such as cnn-small, or e.g. 784-100s-10)");
     if (argc - optind > 1) USAGE("one MODEL expected, got also '%s'", argv[optind + 1]);
     model = argv[optind];
     const int onnx = model_is_onnx(model);
-    if (onnx && untrained) USAGE("--untrained applies to presets and specs, not to '%s'", model);
+    if (onnx && a.untrained) USAGE("--untrained applies to presets and specs, not to '%s'", model);
     cli_catch_sigint();
 
     /* The model: an ONNX file, untrained from the seed, or trained briefly on the data
      * (model.c). */
-    if (untrained) {
+    if (a.untrained) {
         RUN(model_build(model, cm.seed, &net));
     } else {
         RUN(cli_load_data(&cm, onnx ? NULL : &train, &test));
-        if (!onnx && limit > 0 && limit < nnp_dataset_count(train))
-            TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
+        if (!onnx && a.limit > 0 && a.limit < nnp_dataset_count(train))
+            TRY("--limit", nnp_dataset_subset(train, 0, a.limit, &sub));
         RUN(onnx ? model_load_onnx(model, &net)
-                 : model_train(model, sub ? sub : train, epochs, cm.seed, cm.quiet, &net));
+                 : model_train(model, sub ? sub : train, a.epochs, cm.seed, cm.quiet, &net));
         if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
             USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
                   nnp_net_input_size(net), nnp_dataset_example_size(test));
@@ -167,20 +165,20 @@ int main(int argc, char **argv)
         printf("model        %s%s%s (%zu parameters, input %zux%zux%zu), ", model,
                pre ? " = " : "", pre ? pre->spec : "", nnp_net_param_count(net), in0.channels,
                in0.height, in0.width);
-    if (untrained) printf("untrained, seed %" PRIu64 "\n", cm.seed);
+    if (a.untrained) printf("untrained, seed %" PRIu64 "\n", cm.seed);
     else if (!onnx)
-        printf("trained %zu epoch%s on %zu examples, seed %" PRIu64 "\n", epochs,
-               epochs == 1 ? "" : "s", nnp_dataset_count(sub ? sub : train), cm.seed);
-    if (!untrained) printf("test error   %.2f%%\n", 100.0 * test_err);
+        printf("trained %zu epoch%s on %zu examples, seed %" PRIu64 "\n", a.epochs,
+               a.epochs == 1 ? "" : "s", nnp_dataset_count(sub ? sub : train), cm.seed);
+    if (!a.untrained) printf("test error   %.2f%%\n", 100.0 * test_err);
 
     /* Per-layer bounds and exact norms. */
     L = nnp_net_layer_count(net);
     if (!(info = calloc(L, sizeof *info))) TRY("allocating", NNP_ENOMEM);
     for (size_t i = 0; i < L; i++) info[i].size = sizeof *info;
     lopts.tol = tol;
-    lopts.max_iter = max_iter;
-    lopts.fourier_grid_h = lopts.fourier_grid_w = grid;
-    lopts.power_iters = power;
+    lopts.max_iter = a.max_iter;
+    lopts.fourier_grid_h = lopts.fourier_grid_w = a.grid;
+    lopts.power_iters = a.power;
     lopts.seed = cm.seed;
     lopts.progress = cli_progress_cb;
     lopts.progress_user = cli_progress_start(&prog, "bounds", cm.quiet);
@@ -212,11 +210,11 @@ int main(int argc, char **argv)
     for (size_t i = 1; i < L; i++)
         if (!info[i].converged && !isnan(info[i].exact))
             printf("note         layer %zu did not reach --tol %g in %zu steps ('!')\n", i, tol,
-                   max_iter);
+                   a.max_iter);
 
     /* Empirical lower bound at test points (or random points when untrained). */
-    if (untrained) {
-        n_pts = points;
+    if (a.untrained) {
+        n_pts = a.points;
         const size_t in = nnp_net_input_size(net);
         if (!(pts = malloc(n_pts * in * sizeof *pts))) TRY("allocating", NNP_ENOMEM);
         uint64_t st = cm.seed * 2654435761u + 1;
@@ -227,36 +225,36 @@ int main(int argc, char **argv)
             pts[i] = (float)((z ^ (z >> 31)) >> 40) / 16777216.0f;
         }
     } else {
-        n_pts = points < nnp_dataset_count(test) ? points : nnp_dataset_count(test);
+        n_pts = a.points < nnp_dataset_count(test) ? a.points : nnp_dataset_count(test);
     }
-    if (from >= L - 1) USAGE("--from: %zu, but the last layer is %zu", from, L - 1);
-    lopts.lower_from = from;
+    if (a.from >= L - 1) USAGE("--from: %zu, but the last layer is %zu", a.from, L - 1);
+    lopts.lower_from = a.from;
     cli_progress_start(&prog, "lower bound", cm.quiet);
-    s = nnp_lipschitz_lower(net, untrained ? pts : nnp_dataset_images(test), n_pts, L - 1, &lopts,
+    s = nnp_lipschitz_lower(net, a.untrained ? pts : nnp_dataset_images(test), n_pts, L - 1, &lopts,
                             NULL, &lower, &argmax);
     cli_progress_end(&prog);
     TRY("nnp_lipschitz_lower", s);
     printf("\nwhole net    upper bound (product of the paper's bounds)  %.6g\n", info[L - 1].upper_to);
     printf("             upper bound (exact norms of linear layers)   %.6g\n",
            info[L - 1].upper_to_exact);
-    if (from == 0) {
+    if (a.from == 0) {
         printf("             lower bound max ‖J(x)‖₂ over %zu %s points %.6g (point %zu)\n", n_pts,
-               untrained ? "random" : "test", lower, argmax);
+               a.untrained ? "random" : "test", lower, argmax);
         printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
                info[L - 1].upper_to / lower, info[L - 1].upper_to_exact / lower);
     } else { /* a chain (what specs build): the block's product is a ratio of upto values */
-        const double up = info[L - 1].upper_to / info[from].upper_to;
-        const double upx = info[L - 1].upper_to_exact / info[from].upper_to_exact;
+        const double up = info[L - 1].upper_to / info[a.from].upper_to;
+        const double upx = info[L - 1].upper_to_exact / info[a.from].upper_to_exact;
         printf("block        layers %zu..%zu: product of bounds %.6g, of exact norms %.6g\n",
-               from + 1, L - 1, up, upx);
+               a.from + 1, L - 1, up, upx);
         printf("             lower bound max ‖J‖₂ (logits w.r.t. layer %zu) over %zu %s points "
-               "%.6g (point %zu)\n", from, n_pts, untrained ? "random" : "test", lower, argmax);
+               "%.6g (point %zu)\n", a.from, n_pts, a.untrained ? "random" : "test", lower, argmax);
         printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
                up / lower, upx / lower);
     }
     if (clever > 0.0) { /* the margin of the lower bound's point: predicted vs runner-up */
         const size_t in = nnp_net_input_size(net), classes = nnp_net_output_size(net);
-        const float *xp = (untrained ? pts : nnp_dataset_images(test)) + argmax * in;
+        const float *xp = (a.untrained ? pts : nnp_dataset_images(test)) + argmax * in;
         double est = 0.0, mx = 0.0, score = 0.0;
         float z[4096];
         if (classes < 2 || classes > 4096) {

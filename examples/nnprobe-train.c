@@ -87,8 +87,7 @@ static void print_help(const nnp_train_opts *d)
 enum { OPT_EPOCHS = CLI_OPT_OWN, OPT_BATCH, OPT_LR, OPT_MOMENTUM, OPT_LR_DECAY, OPT_LAMBDA,
        OPT_DECAY_MODE, OPT_LIMIT, OPT_HALF, OPT_RANDOM_LABELS, OPT_SAVE };
 
-static const struct option LONG_OPTS[] = {
-    CLI_LONG_DATA, CLI_LONG_COMMON,
+static const struct option OWN[] = {
     {"epochs", required_argument, NULL, OPT_EPOCHS}, {"batch", required_argument, NULL, OPT_BATCH},
     {"lr", required_argument, NULL, OPT_LR}, {"momentum", required_argument, NULL, OPT_MOMENTUM},
     {"lr-decay", required_argument, NULL, OPT_LR_DECAY},
@@ -98,6 +97,7 @@ static const struct option LONG_OPTS[] = {
     {"random-labels", no_argument, NULL, OPT_RANDOM_LABELS},
     {"save", required_argument, NULL, OPT_SAVE}, {NULL, 0, NULL, 0},
 };
+static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN};
 
 /* Trains `net` with `o` as `phase` with the progress display; a cancelled run (Ctrl-C) sets
  * *cancelled and leaves *loss NaN (nnp_train's loss is the mean over the last epoch, which a
@@ -124,7 +124,8 @@ int main(int argc, char **argv)
     cli_common cm;
     double lambda[MAX_LAMBDA], loss = NAN, ae_loss = NAN, seconds = 0, ae_seconds = 0;
     size_t n_lambda = 0, limit = 0, ch, hh, ww;
-    int have_lambda = 0, half = 0, random_labels = 0, cancelled = 0, c, r, rc = CLI_FAILURE;
+    int have_lambda = 0, half = 0, random_labels = 0, cancelled = 0, c, r, stop = -1;
+    int rc = CLI_FAILURE;
     const char *save_path = NULL;
     nnp_dataset *all = NULL, *sub = NULL, *test = NULL;
     nnp_net *ae = NULL, *net = NULL;
@@ -133,9 +134,7 @@ int main(int argc, char **argv)
     cli_common_init(&cm);
     TRY("nnp_train_opts_init", nnp_train_opts_init(&opts));
     cm.seed = opts.seed;
-    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
-        if ((r = cli_common_option(&cm, c, optarg)) == CLI_NEXT) continue;
-        if (r != CLI_NOT_MINE) return r;
+    while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, NULL, &stop)) != -1) {
         int bad = 0;
         switch (c) {
         case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &opts.epochs); break;
@@ -164,10 +163,10 @@ int main(int argc, char **argv)
         case OPT_RANDOM_LABELS: random_labels = 1; break;
         case OPT_SAVE: save_path = optarg; break;
         case 'h': print_help(&opts); return CLI_OK;
-        default: return CLI_USAGE;
         }
         if (bad) return CLI_USAGE;
     }
+    if (stop >= 0) return stop;
     opts.seed = cm.seed;
     if (optind == argc) USAGE("missing SPEC (a preset such as fc100-100-10, or e.g. 784-100s-100s-10)");
     if (argc - optind > 1) USAGE("one SPEC expected, got also '%s'", argv[optind + 1]);
