@@ -201,8 +201,8 @@ int cli_save_idx(const char *what, const char *images, const char *labels, const
 /* ---- progress and Ctrl-C ---- */
 
 /* Catches SIGINT: the first one only sets a flag the progress callback reads, so that the
- * library cancels the running call (NNP_ECANCELLED) and the program reports and writes what it
- * has; a second one kills. An ignored SIGINT (a background job) stays ignored. */
+ * library cancels the running call (NNP_ECANCELLED) and the program can report and write what
+ * it has (nnprobe-attack, nnprobe-train) or exit 130 cleanly; a second one kills. An ignored SIGINT (a background job) stays ignored. */
 void cli_catch_sigint(void);
 
 /* Whether SIGINT has arrived since cli_catch_sigint(). */
@@ -242,9 +242,7 @@ double cli_progress_end(cli_progress *p);
 #define CLI_HELP_PROGRESS                                                                    \
     "Progress goes to stderr (a redrawn line on a terminal, else a line per quarter), results\n" \
     "to stdout.\n"
-#define CLI_HELP_EXIT                                                                        \
-    "Exit status: 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C; what was done\n" \
-    "is still reported).\n"
+#define CLI_HELP_EXIT "Exit status: 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C).\n"
 
 /* ---- time ---- */
 
