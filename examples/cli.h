@@ -131,8 +131,8 @@ enum {
     CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_OWN = 256
 };
 
-/* The four data files; --data-dir; --seed; --quiet; help and version. A program lists those
- * it takes in its struct option array. */
+/* getopt_long entries of the four data files; --data-dir; --seed, --quiet, help and version
+ * (what cli_next_option() adds to a program's own options). */
 #define CLI_LONG_FILES                                                                       \
     {"train-images", required_argument, NULL, CLI_OPT_TRAIN_IMAGES},                         \
     {"train-labels", required_argument, NULL, CLI_OPT_TRAIN_LABELS},                         \

@@ -57,7 +57,7 @@ static void print_help(void)
            "\n"
            "MODEL  a preset (trained here briefly on the training files) or a spec such as\n"
            "       784-100s-100s-10 (see nnprobe-train --help); default " DEFAULT_MODEL ".\n"
-           "       Model files (ONNX) are not supported yet.\n"
+           "       An ONNX file (*.onnx) is loaded instead of trained.\n"
            "DATA   a directory with the four Fashion-MNIST-named IDX files (default\n"
            "       " CLI_DEFAULT_DATA_DIR "). With one argument: DATA if it is a directory,\n"
            "       else MODEL.\n"
