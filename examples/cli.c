@@ -1,14 +1,15 @@
+/* The command-line module of the example programs (see cli.h): messages and option parsing;
+ * cli-run.c holds data loading, progress, Ctrl-C and the clock. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
 static const char *prog_name = "nnprobe";
 
@@ -28,6 +29,13 @@ void lib_error(const char *what, nnp_status s)
 {
     fprintf(stderr, "%s: %s: %s: %s\n", prog_name, what, nnp_status_name(s), nnp_last_error());
 }
+
+int cli_status_rc(nnp_status s)
+{
+    return s == NNP_OK ? CLI_OK : s == NNP_ECANCELLED ? CLI_INTERRUPTED : CLI_FAILURE;
+}
+
+/* ---- option values ---- */
 
 int parse_size(const char *opt, const char *s, size_t min, size_t *out)
 {
@@ -80,11 +88,55 @@ int parse_double(const char *opt, const char *s, double *out)
     return 0;
 }
 
-double now_seconds(void)
+int parse_double_min(const char *opt, const char *s, double lo, double *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    double v;
+    if (parse_double(opt, s, &v)) return -1;
+    if (v < lo) {
+        usage_error("%s: '%s' is not a finite number >= %g", opt, s, lo);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_double_in(const char *opt, const char *s, double lo, int lo_open, double hi,
+                    int hi_open, const char *range, double *out)
+{
+    double v;
+    if (parse_double(opt, s, &v)) return -1;
+    if ((lo_open ? !(v > lo) : !(v >= lo)) || (hi_open ? !(v < hi) : !(v <= hi))) {
+        usage_error("%s: must be %s, got %s", opt, range, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_double_list(const char *opt, const char *s, size_t max, double lo, double *out,
+                      size_t *n)
+{
+    char buf[64];
+    for (*n = 0;; s++) {
+        size_t len = strcspn(s, ",");
+        if (*n == max) {
+            usage_error("%s: more than %zu values", opt, max);
+            return -1;
+        }
+        if (len == 0 || len >= sizeof buf) {
+            usage_error("%s: not a comma-separated list of numbers", opt);
+            return -1;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (parse_double(opt, buf, &out[*n])) return -1;
+        if (out[(*n)++] < lo) {
+            usage_error("%s: each value must be >= %g, got %s", opt, lo, buf);
+            return -1;
+        }
+        s += len;
+        if (*s == '\0') return 0;
+    }
 }
 
 int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n)
@@ -102,4 +154,114 @@ int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, si
         s += len;
         if (*s == '\0') return 0;
     }
+}
+
+int parse_choice(const char *opt, const char *s, const char *const *names, int n)
+{
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        if (strcasecmp(s, names[i]) == 0) return i;
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+                 names[i]);
+    }
+    usage_error("%s: '%s' is not %s", opt, s, list);
+    return -1;
+}
+
+void cli_table_long_opts(const cli_table_opt *t, size_t n, int base_val, struct option *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct option){t[i].name, t[i].kind == CLI_FLAG ? no_argument : required_argument,
+                                 NULL, base_val + (int)i};
+    out[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+int cli_table_set(const cli_table_opt *t, const char *arg, void *base)
+{
+    char opt[64];
+    snprintf(opt, sizeof opt, "--%s", t->name);
+    size_t z = 0;
+    double d = 0;
+    if (t->kind == CLI_SIZE && parse_size(opt, arg, t->min, &z)) return -1;
+    if (t->kind == CLI_DOUBLE && parse_double(opt, arg, &d)) return -1;
+    for (size_t f = 0; f < t->n_fields; f++) {
+        char *p = (char *)base + t->field[f];
+        switch (t->kind) { /* memcpy: the fields need not be aligned for these types' pointers */
+        case CLI_SIZE: memcpy(p, &z, sizeof z); break;
+        case CLI_DOUBLE: memcpy(p, &d, sizeof d); break;
+        case CLI_FLAG: {
+            int v = (int)t->min;
+            memcpy(p, &v, sizeof v);
+            break;
+        }
+        case CLI_STRING: memcpy(p, &arg, sizeof arg); break;
+        }
+    }
+    return 0;
+}
+
+/* ---- common options and data ---- */
+
+void cli_common_init(cli_common *c)
+{
+    memset(c, 0, sizeof *c);
+    c->data_dir = CLI_DEFAULT_DATA_DIR;
+    c->seed = 1;
+}
+
+int cli_common_option(cli_common *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case CLI_OPT_TRAIN_IMAGES: case CLI_OPT_TRAIN_LABELS: case CLI_OPT_TEST_IMAGES:
+    case CLI_OPT_TEST_LABELS:
+        c->file[opt - CLI_OPT_TRAIN_IMAGES] = arg;
+        return CLI_NEXT;
+    case CLI_OPT_DATA_DIR: c->data_dir = arg; return CLI_NEXT;
+    case CLI_OPT_SEED: return parse_u64("--seed", arg, &c->seed) ? CLI_USAGE : CLI_NEXT;
+    case CLI_OPT_QUIET: c->quiet = 1; return CLI_NEXT;
+    case 'V': printf("%s (libnnprobe) %s\n", prog_name, nnp_version_string()); return CLI_OK;
+    case '?': /* getopt_long has said what is wrong */
+        fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
+        return CLI_USAGE;
+    default: return CLI_NOT_MINE;
+    }
+}
+
+int cli_next_option(int argc, char **argv, const cli_options *o, cli_common *cm, void *base,
+                    int *exit_rc)
+{
+    enum { TABLE = 1000, MAX_OPTS = 96 };
+    static const struct option files[] = {CLI_LONG_FILES}, dir[] = {
+        {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR}}, common[] = {CLI_LONG_COMMON};
+    /* getopt_long wants one array; built on the first call (each program has one `o`) */
+    static struct option all[MAX_OPTS];
+    static const cli_options *built = NULL;
+    if (built != o) {
+        size_t n = 0, n_own = 0;
+        while (o->own && o->own[n_own].name) n_own++;
+        memcpy(all, common, sizeof common);
+        n += sizeof common / sizeof *common;
+        if (o->data >= CLI_DATA_FILES) memcpy(all + n, files, sizeof files), n += 4;
+        if (o->data == CLI_DATA_DIR) all[n++] = dir[0];
+        if (n + n_own + o->n_table >= MAX_OPTS) abort(); /* a programming error */
+        if (n_own) memcpy(all + n, o->own, n_own * sizeof *all);
+        cli_table_long_opts(o->table, o->n_table, TABLE, all + n + n_own);
+        built = o;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", all, NULL)) != -1) {
+        int r = cli_common_option(cm, c, optarg);
+        if (r >= 0) {
+            *exit_rc = r;
+            return -1;
+        }
+        if (r == CLI_NEXT) continue;
+        if (c < TABLE) return c;
+        if (cli_table_set(&o->table[c - TABLE], optarg, base)) {
+            *exit_rc = CLI_USAGE;
+            return -1;
+        }
+    }
+    return -1;
 }

@@ -2,80 +2,82 @@
 #define _POSIX_C_SOURCE 200809L
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "netspec.h"
 
-typedef struct bar {
-    int tty, quiet;
-    volatile const sig_atomic_t *cancel;
-    double t0, last;
-    int drawn;
-} bar;
-
-static int on_progress(uint64_t done, uint64_t total, void *user)
+/* Parses `name` into *sp, its preset (if any) into *pre; refuses autoencoder presets, which
+ * need nnprobe-train's two-phase training. Returns 0 or 2. */
+static int parse_model(const char *name, netspec *sp, const netspec_preset **pre)
 {
-    bar *b = user;
-    if (b->cancel && *b->cancel) return 1;
-    double now = now_seconds();
-    if (b->quiet || total == 0) return 0;
-    if (!b->tty) { /* a log: one line at each quarter */
-        if (done == total || (total >= 4 && done % (total / 4) == 0))
-            fprintf(stderr, "training: %3d%%  %.1f s\n", (int)(100 * done / total), now - b->t0);
-        return 0;
+    *pre = netspec_find_preset(name);
+    if (*pre && (*pre)->ae_spec) {
+        usage_error("model '%s' is an autoencoder preset; train it with nnprobe-train", name);
+        return CLI_USAGE;
     }
-    if (done != total && now - b->last < 0.1) return 0;
-    fprintf(stderr, "\rtraining: %3d%%  %.1f s ", (int)(100 * done / total), now - b->t0);
-    b->last = now;
-    b->drawn = 1;
-    return 0;
+    char err[512];
+    if (netspec_parse(*pre ? (*pre)->spec : name, 0, sp, err, sizeof err) != 0) {
+        usage_error("%s", err);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int model_build(const char *name, uint64_t seed, nnp_net **out)
+{
+    *out = NULL;
+    netspec sp;
+    const netspec_preset *pre;
+    int rc = parse_model(name, &sp, &pre);
+    if (rc != CLI_OK) return rc;
+    size_t s = (size_t)floor(sqrt((double)sp.input) + 0.5);
+    nnp_status st = s * s == sp.input ? netspec_build(&sp, 1, s, s, seed, out)
+                                      : netspec_build(&sp, 1, 1, sp.input, seed, out);
+    if (st != NNP_OK) {
+        lib_error("building the model", st);
+        return CLI_FAILURE;
+    }
+    return CLI_OK;
 }
 
 int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint64_t seed,
-                int quiet, volatile const sig_atomic_t *cancel, nnp_net **out)
+                int quiet, nnp_net **out)
 {
     *out = NULL;
-    const netspec_preset *pre = netspec_find_preset(name);
-    if (pre && pre->ae_spec) {
-        usage_error("model '%s' is an autoencoder preset; train it with nnprobe-train", name);
-        return 2;
-    }
     netspec sp;
-    char err[512];
-    if (netspec_parse(pre ? pre->spec : name, 0, &sp, err, sizeof err) != 0) {
-        usage_error("%s", err);
-        return 2;
-    }
+    const netspec_preset *pre;
+    int rc = parse_model(name, &sp, &pre);
+    if (rc != CLI_OK) return rc;
     size_t c, h, w;
     nnp_status s = nnp_dataset_shape(train, &c, &h, &w);
     if (s != NNP_OK) {
         lib_error("nnp_dataset_shape", s);
-        return 1;
+        return CLI_FAILURE;
     }
     if (sp.input != c * h * w) {
-        usage_error("model '%s' takes %zu inputs, the data have %zux%zux%zu", name, sp.input, c,
-                    h, w);
-        return 2;
+        usage_error("model '%s': input size %zu does not match the data's %zux%zux%zu", name,
+                    sp.input, c, h, w);
+        return CLI_USAGE;
     }
     if (netspec_classes(&sp) < nnp_dataset_class_count(train)) {
         usage_error("model '%s' has %zu classes, the labels go up to %zu", name,
                     netspec_classes(&sp), nnp_dataset_class_count(train) - 1);
-        return 2;
+        return CLI_USAGE;
     }
     nnp_net *net = NULL;
     if ((s = netspec_build(&sp, c, h, w, seed, &net)) != NNP_OK) {
         lib_error("building the model", s);
-        return 1;
+        return CLI_FAILURE;
     }
     nnp_train_opts o;
     if ((s = nnp_train_opts_init(&o)) != NNP_OK) {
         lib_error("nnp_train_opts_init", s);
         nnp_net_free(net);
-        return 1;
+        return CLI_FAILURE;
     }
     if (epochs) o.epochs = epochs;
     o.seed = seed;
@@ -83,19 +85,42 @@ int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint6
         o.weight_decay = pre->lambda;
         o.n_weight_decay = pre->n_lambda;
     }
-    bar b = {isatty(STDERR_FILENO), quiet, cancel, now_seconds(), 0, 0};
-    o.progress = on_progress;
-    o.progress_user = &b;
+    cli_progress p;
+    o.progress = cli_progress_cb;
+    o.progress_user = cli_progress_start(&p, "training", quiet);
+    p.epochs = o.epochs;
     s = nnp_train(net, train, &o, NULL);
-    if (b.drawn) fputc('\n', stderr);
+    cli_progress_end(&p);
     if (s != NNP_OK) {
         if (s == NNP_ECANCELLED) fprintf(stderr, "training interrupted\n");
         else lib_error("training the model", s);
         nnp_net_free(net);
-        return s == NNP_ECANCELLED ? 130 : 1;
+        return cli_status_rc(s);
     }
     *out = net;
-    return 0;
+    return CLI_OK;
+}
+
+int model_get(const char *name, const nnp_dataset *train, const nnp_dataset *test,
+              size_t epochs, uint64_t seed, int quiet, nnp_net **out)
+{
+    int rc = model_is_onnx(name) ? model_load_onnx(name, out)
+                                 : model_train(name, train, epochs, seed, quiet, out);
+    if (rc == CLI_OK && nnp_net_input_size(*out) != nnp_dataset_example_size(test)) {
+        usage_error("model '%s' takes %zu inputs, the test images have %zu values", name,
+                    nnp_net_input_size(*out), nnp_dataset_example_size(test));
+        rc = CLI_USAGE;
+    }
+    if (rc == CLI_OK && nnp_net_output_size(*out) < nnp_dataset_class_count(test)) {
+        usage_error("model '%s' has %zu outputs, the test labels go up to %zu", name,
+                    nnp_net_output_size(*out), nnp_dataset_class_count(test) - 1);
+        rc = CLI_USAGE;
+    }
+    if (rc != CLI_OK) {
+        nnp_net_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int model_is_onnx(const char *name)
@@ -106,10 +131,30 @@ int model_is_onnx(const char *name)
 
 int model_load_onnx(const char *path, nnp_net **out)
 {
+    *out = NULL;
     nnp_status s = nnp_net_load_onnx(path, out);
     if (s != NNP_OK) {
         lib_error("loading the model", s);
-        return 1;
+        return CLI_FAILURE;
     }
-    return 0;
+    return CLI_OK;
+}
+
+int model_copy_layer(const nnp_net *from, nnp_net *to, size_t layer)
+{
+    nnp_layer_info info = {.size = sizeof info};
+    nnp_status s = nnp_net_layer_info(from, layer, &info);
+    float *w = NULL;
+    if (s == NNP_OK) {
+        /* +1: a layer without parameters still gets a valid buffer */
+        w = malloc((info.weight_count + info.bias_count + 1) * sizeof *w);
+        s = w ? nnp_net_get_params(from, layer, w, w + info.weight_count) : NNP_ENOMEM;
+    }
+    if (s == NNP_OK) s = nnp_net_set_params(to, layer, w, w + info.weight_count);
+    free(w);
+    if (s != NNP_OK) {
+        lib_error("copying the encoder", s);
+        return CLI_FAILURE;
+    }
+    return CLI_OK;
 }

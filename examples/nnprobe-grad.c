@@ -4,50 +4,24 @@
  * product at a hidden layer (nnp_grad_vjp), and verify d loss/dx by a central finite
  * difference along its own direction. Optionally saves the gradients as an IDX image file.
  *
- * Exit status: 0 success, 1 library failure, 2 bad command line. */
+ * Exit status: 0 success, 1 library failure, 2 bad command line, 130 interrupted. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <nnprobe/nnprobe.h>
 
 #include "cli.h"
+#include "model.h"
 #include "netspec.h"
 
 #define PROG "nnprobe-grad"
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define MAX_PICK 4096
-#define PATH_LEN 4096
 #define FD_STEP 1e-3f
-
-enum { EXIT_USAGE = 2 };
-
-
-
-
-static int parse_spec(const char *text, netspec *sp)
-{
-    char err[512];
-    if (netspec_parse(text, 0, sp, err, sizeof err) == 0) return 0;
-    usage_error("%s", err);
-    return -1;
-}
-
-static int on_progress(uint64_t done, uint64_t total, void *user)
-{
-    size_t epochs = *(const size_t *)user;
-    if (total % epochs == 0 && done % (total / epochs) == 0)
-        fprintf(stderr, "train: epoch %" PRIu64 "/%zu\n", done / (total / epochs), epochs);
-    return 0;
-}
 
 /* Softmax cross-entropy of one example in double, accurate also when tiny:
  * (z_m − z_y) + log1p(Σ_{k≠m} exp(z_k − z_m)), m the arg-max. */
@@ -81,10 +55,7 @@ static void print_help(void)
            "within h). SPEC: a preset (fc10, fc100-100-10, fc200-200-10, with the paper's λ) or\n"
            "<input>-<hidden>...-<classes>, hidden tokens <units>[s|r|t|p], e.g. 784-100s-10.\n"
            "\n"
-           "      --data-dir DIR        the four Fashion-MNIST-named IDX files in DIR\n"
-           "                            (default " DEFAULT_DATA_DIR ")\n"
-           "      --train-images FILE, --train-labels FILE, --test-images FILE, --test-labels FILE\n"
-           "                            one file each (overrides --data-dir)\n"
+           CLI_HELP_DATA
            "      --limit N             train on the first N training examples (default 10000,\n"
            "                            or all if fewer; 0 = all)\n"
            "      --epochs N            training epochs (default 2)\n"
@@ -97,151 +68,107 @@ static void print_help(void)
            "                            0.5 + g/(2·max|g|) (0.5 = zero); gzipped if FILE ends in .gz\n"
            "      --save-labels FILE    their true labels (default: FILE with '-labels' before\n"
            "                            .idx/.gz, e.g. g.idx.gz -> g-labels.idx.gz)\n"
-           "      --quiet               no progress lines on stderr\n"
-           "  -h, --help, -V, --version\n"
-           "Exit status: 0 success, 1 library failure, 2 bad usage.\n",
+           CLI_HELP_QUIET CLI_HELP_HELP CLI_HELP_PROGRESS CLI_HELP_EXIT,
            (double)FD_STEP);
 }
 
-enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
-       OPT_EPOCHS, OPT_SEED, OPT_LIMIT, OPT_COUNT, OPT_PICK, OPT_LAYER, OPT_SAVE, OPT_SAVE_LABELS,
-       OPT_QUIET };
+enum { OPT_EPOCHS = CLI_OPT_OWN, OPT_LIMIT, OPT_COUNT, OPT_PICK, OPT_LAYER, OPT_SAVE,
+       OPT_SAVE_LABELS };
 
-static const struct option LONG_OPTS[] = {
-    {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
-    {"train-labels", required_argument, NULL, OPT_TRAIN_LABELS},
-    {"test-images", required_argument, NULL, OPT_TEST_IMAGES},
-    {"test-labels", required_argument, NULL, OPT_TEST_LABELS},
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR}, {"epochs", required_argument, NULL, OPT_EPOCHS},
-    {"seed", required_argument, NULL, OPT_SEED}, {"limit", required_argument, NULL, OPT_LIMIT},
+static const struct option OWN[] = {
+    {"epochs", required_argument, NULL, OPT_EPOCHS}, {"limit", required_argument, NULL, OPT_LIMIT},
     {"count", required_argument, NULL, OPT_COUNT}, {"pick", required_argument, NULL, OPT_PICK},
-    {"layer", required_argument, NULL, OPT_LAYER}, {"quiet", no_argument, NULL, OPT_QUIET},
+    {"layer", required_argument, NULL, OPT_LAYER},
     {"save-gradients", required_argument, NULL, OPT_SAVE},
-    {"save-labels", required_argument, NULL, OPT_SAVE_LABELS},
-    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+    {"save-labels", required_argument, NULL, OPT_SAVE_LABELS}, {NULL, 0, NULL, 0},
 };
-
-/* In main(): a usage error (exit 2) or a failing library call (exit 1); both free everything. */
-#define USAGE(...) do { usage_error(__VA_ARGS__); rc = EXIT_USAGE; goto done; } while (0)
-#define TRY(what_, call) do { what = (what_); if ((s = (call)) != NNP_OK) goto done; } while (0)
+static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN};
 
 int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
-    static const char *const NAMES[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
     static size_t pick[MAX_PICK];
-    const char *data_dir = DEFAULT_DATA_DIR, *paths[4] = {NULL, NULL, NULL, NULL};
-    const char *save = NULL, *save_labels = NULL, *what = "nnp_train_opts_init";
-    char path_buf[5][PATH_LEN];
-    size_t limit = 10000, count = 8, n_pick = 0, layer = 0, seed = 1;
-    int limit_set = 0, count_set = 0, quiet = 0, c, rc = EXIT_FAILURE;
-    nnp_dataset *train = NULL, *sub = NULL, *test = NULL, *sel = NULL, *gds = NULL;
+    const char *save = NULL, *save_labels = NULL, *model;
+    char label_buf[CLI_PATH_LEN];
+    size_t limit = 10000, count = 8, n_pick = 0, layer = 0, epochs = 2;
+    int limit_set = 0, count_set = 0, c, stop = -1, rc = CLI_FAILURE;
+    cli_common cm;
+    nnp_dataset *train = NULL, *sub = NULL, *test = NULL, *sel = NULL;
     nnp_net *net = NULL;
     nnp_workspace *ws = NULL;
     float *buf = NULL, *g, *gu, *gv, *xs, *ds, *xpm, *phi, *logits, *zpm, *loss, *value, *vs;
     const float *x;
     const int32_t *y;
-    const char *spec_text = NULL;
     size_t n_train, n_test, ch, hh, ww, in, classes, K, L, last, S;
     double test_err;
-    netspec sp;
     nnp_layer_info info = {.size = sizeof info};
-    nnp_train_opts opts;
-    nnp_status s = NNP_OK;
-    TRY("nnp_train_opts_init", nnp_train_opts_init(&opts));
-    opts.epochs = 2;
-    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
+    cli_common_init(&cm);
+    while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, NULL, &stop)) != -1) {
         int bad = 0;
         switch (c) {
-        case OPT_TRAIN_IMAGES: case OPT_TRAIN_LABELS: case OPT_TEST_IMAGES: case OPT_TEST_LABELS:
-            paths[c - OPT_TRAIN_IMAGES] = optarg;
-            break;
-        case OPT_DATA_DIR: data_dir = optarg; break;
-        case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &opts.epochs); break;
-        case OPT_SEED: bad = parse_size("--seed", optarg, 0, &seed); break;
+        case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &epochs); break;
         case OPT_LIMIT: bad = parse_size("--limit", optarg, 0, &limit); limit_set = 1; break;
         case OPT_COUNT: bad = parse_size("--count", optarg, 1, &count); count_set = 1; break;
         case OPT_PICK: bad = parse_index_list("--pick", optarg, MAX_PICK, pick, &n_pick); break;
         case OPT_LAYER: bad = parse_size("--layer", optarg, 1, &layer); break;
         case OPT_SAVE: save = optarg; break;
         case OPT_SAVE_LABELS: save_labels = optarg; break;
-        case OPT_QUIET: quiet = 1; break;
-        case 'h': print_help(); return EXIT_SUCCESS;
-        case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return EXIT_SUCCESS;
-        default: fputs("Try '" PROG " --help' for more information.\n", stderr); return EXIT_USAGE;
+        case 'h': print_help(); return CLI_OK;
         }
-        if (bad) return EXIT_USAGE;
+        if (bad) return CLI_USAGE;
     }
+    if (stop >= 0) return stop;
     if (optind == argc) USAGE("missing SPEC (a preset such as fc100-100-10, or e.g. 784-100s-10)");
     if (argc - optind > 1) USAGE("one SPEC expected, got also '%s'", argv[optind + 1]);
     if (n_pick && count_set && count != n_pick)
         USAGE("--count %zu but --pick lists %zu indices", count, n_pick);
     if (count > MAX_PICK) USAGE("--count: at most %d", MAX_PICK);
     if (save_labels && !save) USAGE("--save-labels needs --save-gradients");
-    spec_text = argv[optind];
-    const netspec_preset *pre = netspec_find_preset(spec_text);
-    if (pre && pre->ae_spec)
-        USAGE("preset %s needs autoencoder pretraining: train it with nnprobe-train", pre->name);
-    if (pre) {
-        spec_text = pre->spec;
-        opts.weight_decay = pre->lambda;
-        opts.n_weight_decay = pre->n_lambda;
-    }
-    if (parse_spec(spec_text, &sp)) return EXIT_USAGE;
-    for (int i = 0; i < 4; i++) {
-        int n = snprintf(path_buf[i], PATH_LEN, "%s/%s", data_dir, NAMES[i]);
-        if (!paths[i] && (n < 0 || n >= PATH_LEN)) USAGE("--data-dir: path too long");
-        if (!paths[i]) paths[i] = path_buf[i];
-    }
+    model = argv[optind];
     if (save && !save_labels) { /* g.idx.gz -> g-labels.idx.gz, g.gz -> g-labels.gz */
         size_t len = strlen(save), base = len;
         if (len >= 7 && strcmp(save + len - 7, ".idx.gz") == 0) base = len - 7;
         else if (len >= 4 && strcmp(save + len - 4, ".idx") == 0) base = len - 4;
         else if (len >= 3 && strcmp(save + len - 3, ".gz") == 0) base = len - 3;
-        int n = snprintf(path_buf[4], PATH_LEN, "%.*s-labels%s", (int)base, save, save + base);
-        if (n < 0 || n >= PATH_LEN) USAGE("--save-gradients: path too long");
-        save_labels = path_buf[4];
+        int n = snprintf(label_buf, sizeof label_buf, "%.*s-labels%s", (int)base, save, save + base);
+        if (n < 0 || n >= (int)sizeof label_buf) USAGE("--save-gradients: path too long");
+        save_labels = label_buf;
     }
-    opts.seed = seed;
-    opts.progress = quiet ? NULL : on_progress;
-    opts.progress_user = &opts.epochs;
+    cli_catch_sigint();
 
-    /* The data: checked against the spec, --limit, --count and --pick. */
-    TRY("loading the training set", nnp_dataset_load_idx(paths[0], paths[1], &train));
-    TRY("loading the test set", nnp_dataset_load_idx(paths[2], paths[3], &test));
+    /* The data: checked against --limit, --count and --pick before the training. */
+    RUN(cli_load_data(&cm, &train, &test));
     n_train = nnp_dataset_count(train);
     n_test = nnp_dataset_count(test);
     in = nnp_dataset_example_size(train);
-    classes = netspec_classes(&sp);
     if (limit > n_train && limit_set)
-        USAGE("--limit: %zu exceeds the %zu training examples in %s", limit, n_train, paths[0]);
+        USAGE("--limit: %zu exceeds the %zu training examples in %s", limit, n_train, cm.path[0]);
     if (!n_pick && count > n_test)
-        USAGE("--count: %zu exceeds the %zu test examples in %s", count, n_test, paths[2]);
+        USAGE("--count: %zu exceeds the %zu test examples in %s", count, n_test, cm.path[2]);
     if (!n_pick)
         for (; n_pick < count; n_pick++) pick[n_pick] = n_pick;
     for (size_t i = 0; i < n_pick; i++)
         if (pick[i] >= n_test)
-            USAGE("--pick: index %zu, but %s has %zu test examples (0..%zu)", pick[i], paths[2],
+            USAGE("--pick: index %zu, but %s has %zu test examples (0..%zu)", pick[i], cm.path[2],
                   n_test, n_test - 1);
-    if (sp.input != in || nnp_dataset_example_size(test) != in)
-        USAGE("spec '%s': input size %zu does not match the data's %zu (training) and %zu (test) "
-              "values per example", spec_text, sp.input, in, nnp_dataset_example_size(test));
-    if (classes < nnp_dataset_class_count(train) || classes < nnp_dataset_class_count(test))
-        USAGE("spec '%s': %zu classes is fewer than the data's labels need", spec_text, classes);
+    if (nnp_dataset_example_size(test) != in)
+        USAGE("the test images have %zu values per example, the training images %zu; they do "
+              "not match", nnp_dataset_example_size(test), in);
 
-    /* Train on the first `limit` examples, then select the test images. */
+    /* Train (model.c) on the first `limit` examples, then select the test images. */
     if (limit == 0 || limit > n_train) limit = n_train;
     if (limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
+    RUN(model_train(model, sub ? sub : train, epochs, cm.seed, cm.quiet, &net));
+    classes = nnp_net_output_size(net);
+    if (classes < nnp_dataset_class_count(test))
+        USAGE("spec '%s': %zu classes is fewer than the data's labels need", model, classes);
+    const netspec_preset *pre = netspec_find_preset(model);
+    printf("model        %s%s%s (%zu parameters), trained %zu epoch%s on %zu examples, seed %"
+           PRIu64 "\n", model, pre ? " = " : "", pre ? pre->spec : "", nnp_net_param_count(net),
+           epochs, epochs == 1 ? "" : "s", limit, cm.seed);
+    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
+                                          n_test, &test_err, NULL));
     TRY("nnp_dataset_shape", nnp_dataset_shape(train, &ch, &hh, &ww));
-    TRY("building the net", netspec_build(&sp, ch, hh, ww, opts.seed, &net));
-    if (spec_text != argv[optind]) printf("model        %s = %s", argv[optind], spec_text);
-    else printf("model        %s", spec_text);
-    printf(" (%zu parameters), trained %zu epoch%s on %zu examples, seed %zu\n",
-           nnp_net_param_count(net), opts.epochs, opts.epochs == 1 ? "" : "s", limit, seed);
-    fflush(stdout);
-    TRY("training", nnp_train(net, sub ? sub : train, &opts, NULL));
-    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
     TRY("--pick", nnp_dataset_select(test, pick, n_pick, &sel));
     K = n_pick;
     L = nnp_net_layer_count(net);
@@ -258,9 +185,8 @@ int main(int argc, char **argv)
      * loss, value, vs (K each). */
     x = nnp_dataset_images(sel);
     y = nnp_dataset_labels(sel);
-    what = "allocating";
-    s = NNP_ENOMEM;
-    if (!(buf = malloc((7 * K * in + K * S + 3 * K * classes + 3 * K) * sizeof *buf))) goto done;
+    if (!(buf = malloc((7 * K * in + K * S + 3 * K * classes + 3 * K) * sizeof *buf)))
+        TRY("allocating", NNP_ENOMEM);
     g = buf, gu = g + K * in, gv = gu + K * in, xs = gv + K * in, ds = xs + K * in;
     xpm = ds + K * in, phi = xpm + 2 * K * in, logits = phi + K * S;
     zpm = logits + K * classes, loss = zpm + 2 * K * classes, value = loss + K, vs = value + K;
@@ -295,7 +221,7 @@ int main(int argc, char **argv)
     TRY("nnp_net_forward", nnp_net_forward(net, ws, xpm, 2 * K, zpm));
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
-           ch, hh, ww, paths[0]);
+           ch, hh, ww, cm.path[0]);
     printf("test error   %.2f%%\n", 100.0 * test_err);
     printf("vjp layer    %zu (%s, %zu units): J^T phi = gradient of ½‖phi‖²\n", layer,
            nnp_layer_kind_name(info.kind), S);
@@ -325,17 +251,14 @@ int main(int argc, char **argv)
                 xs[i * in + j] = m > 0 ? 0.5f + g[i * in + j] / (2 * m) : 0.5f;
         }
         TRY("--save-gradients", nnp_dataset_shape(sel, &ch, &hh, &ww));
-        TRY("--save-gradients", nnp_dataset_create(K, ch, hh, ww, xs, y, &gds));
-        TRY("--save-gradients", nnp_dataset_save_idx(gds, save, save_labels, NNP_IDX_FLOAT));
+        RUN(cli_save_idx("--save-gradients", save, save_labels, xs, y, K, ch, hh, ww));
         printf("\nsaved        %zu gradient images (float IDX, 0.5 + g/(2·max|g|)) to %s, "
                "labels to %s\n", K, save, save_labels);
     }
-    rc = EXIT_SUCCESS;
+    rc = CLI_OK;
 done:
-    if (rc == EXIT_FAILURE) lib_error(what, s);
     nnp_workspace_free(ws);
     nnp_net_free(net);
-    nnp_dataset_free(gds);
     nnp_dataset_free(sel);
     nnp_dataset_free(sub);
     nnp_dataset_free(test);

@@ -14,16 +14,6 @@
 
 #define PROG "nnprobe-layers"
 
-/* Stops main() with the library's message when a call fails. */
-#define TRY(what, call)                                  \
-    do {                                                 \
-        nnp_status s_ = (call);                          \
-        if (s_ != NNP_OK) {                              \
-            lib_error(what, s_);                         \
-            goto done;                                   \
-        }                                                \
-    } while (0)
-
 static void print_table(const nnp_net *net)
 {
     printf("%5s  %-15s %-9s %-14s %10s\n", "layer", "kind", "inputs", "output CxHxW", "params");

@@ -4,12 +4,12 @@
  * (nnp_lipschitz_bounds), and the whole-net bounds next to the empirical lower bound, the
  * largest Jacobian norm found at test points (nnp_lipschitz_lower).
  *
- * Exit status: 0 success, 1 library failure, 2 bad command line. */
+ * Exit status: 0 success, 1 library failure, 2 bad command line, 130 interrupted. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +21,6 @@
 #include "netspec.h"
 
 #define PROG "nnprobe-lipschitz"
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
-#define PATH_LEN 4096
-
-enum { EXIT_USAGE = 2 };
 
 static void print_help(void)
 {
@@ -40,9 +36,7 @@ static void print_help(void)
            "      --untrained           no data: weights from --seed; the lower bound uses uniform\n"
            "                            random points in [0,1] (input shape 1×s×s if the spec's\n"
            "                            input size is a square s², else 1×1×n)\n"
-           "      --data-dir DIR        the four Fashion-MNIST-named IDX files in DIR\n"
-           "                            (default " DEFAULT_DATA_DIR ")\n"
-           "      --train-images FILE, --train-labels FILE, --test-images FILE, --test-labels FILE\n"
+           CLI_HELP_DATA
            "      --limit N             train on the first N training examples (default 10000; 0 = all)\n"
            "      --epochs N            training epochs (default 1)\n"
            "      --seed N              seed of the weights, shuffling and start vectors (default 1)\n"
@@ -63,58 +57,35 @@ static void print_help(void)
            "                            the runner-up class in the L2 ball of radius R around the\n"
            "                            lower bound's point (50 batches of 128 sampled gradients,\n"
            "                            reverse Weibull fit), and its robustness score\n"
-           "      --quiet               no progress lines on stderr\n"
-           "  -h, --help, -V, --version\n"
+           CLI_HELP_QUIET CLI_HELP_HELP
            "Columns: bound = the paper's rule for the layer (conv: Fourier formula on the grid\n"
            "shown, stride scale 1/Δ); exact = operator norm of the linear layer as applied (zero\n"
            "padding, stride), with its Lanczos steps (each one A and one Aᵀ application) and the\n"
            "estimated relative accuracy; upto = bound of input → this layer (product of bounds,\n"
            "sums over residual branches), upto.ex = the same with exact norms.\n"
-           "Exit status: 0 success, 1 library failure, 2 bad usage.\n");
+           CLI_HELP_PROGRESS CLI_HELP_EXIT);
 }
 
-enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_DATA_DIR,
-       OPT_EPOCHS, OPT_SEED, OPT_LIMIT, OPT_POINTS, OPT_POWER, OPT_TOL, OPT_MAXIT, OPT_GRID,
-       OPT_UNTRAINED, OPT_QUIET, OPT_CLEVER, OPT_FROM, OPT_EXACT_ONLY };
-
-static const struct option LONG_OPTS[] = {
-    {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
-    {"train-labels", required_argument, NULL, OPT_TRAIN_LABELS},
-    {"test-images", required_argument, NULL, OPT_TEST_IMAGES},
-    {"test-labels", required_argument, NULL, OPT_TEST_LABELS},
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-    {"epochs", required_argument, NULL, OPT_EPOCHS}, {"seed", required_argument, NULL, OPT_SEED},
-    {"limit", required_argument, NULL, OPT_LIMIT}, {"points", required_argument, NULL, OPT_POINTS},
-    {"power-iters", required_argument, NULL, OPT_POWER}, {"tol", required_argument, NULL, OPT_TOL},
-    {"max-iter", required_argument, NULL, OPT_MAXIT}, {"grid", required_argument, NULL, OPT_GRID},
-    {"untrained", no_argument, NULL, OPT_UNTRAINED}, {"quiet", no_argument, NULL, OPT_QUIET},
-    {"clever", required_argument, NULL, OPT_CLEVER}, {"from", required_argument, NULL, OPT_FROM},
-    {"exact-only", no_argument, NULL, OPT_EXACT_ONLY},
-    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+/* The options stored by the table (cli_next_option). */
+typedef struct args {
+    size_t limit, epochs, points, power, max_iter, grid, from;
+    int untrained, exact_only;
+} args;
+#define F(field) offsetof(args, field)
+static const cli_table_opt TABLE[] = {
+    {"limit", CLI_SIZE, 0, 1, {F(limit)}},         {"epochs", CLI_SIZE, 1, 1, {F(epochs)}},
+    {"points", CLI_SIZE, 1, 1, {F(points)}},       {"power-iters", CLI_SIZE, 1, 1, {F(power)}},
+    {"max-iter", CLI_SIZE, 1, 1, {F(max_iter)}},   {"grid", CLI_SIZE, 1, 1, {F(grid)}},
+    {"from", CLI_SIZE, 0, 1, {F(from)}},           {"untrained", CLI_FLAG, 1, 1, {F(untrained)}},
+    {"exact-only", CLI_FLAG, 1, 1, {F(exact_only)}},
 };
-
-typedef struct progress_state {
-    const char *what;
-    uint64_t last;
-} progress_state;
-
-static int on_progress(uint64_t done, uint64_t total, void *user)
-{
-    progress_state *p = user;
-    if (done == total || done >= p->last + total / 10) {
-        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 "\n", p->what, done, total);
-        p->last = done;
-    }
-    return 0;
-}
-
-static void shape_of_size(size_t in, size_t *c, size_t *h, size_t *w)
-{
-    size_t s = (size_t)floor(sqrt((double)in) + 0.5);
-    *c = 1;
-    if (s * s == in) *h = *w = s;
-    else *h = 1, *w = in;
-}
+#undef F
+enum { OPT_TOL = CLI_OPT_OWN, OPT_CLEVER };
+static const struct option OWN[] = {
+    {"tol", required_argument, NULL, OPT_TOL}, {"clever", required_argument, NULL, OPT_CLEVER},
+    {NULL, 0, NULL, 0},
+};
+static const cli_options OPTIONS = {CLI_DATA_DIR, TABLE, sizeof TABLE / sizeof *TABLE, OWN};
 
 static void shape_text(const nnp_layer_info *li, char *buf, size_t len)
 {
@@ -122,159 +93,98 @@ static void shape_text(const nnp_layer_info *li, char *buf, size_t len)
     else snprintf(buf, len, "%zux%zux%zu", li->channels, li->height, li->width);
 }
 
-#define USAGE(...) do { usage_error(__VA_ARGS__); rc = EXIT_USAGE; goto done; } while (0)
-#define TRY(what_, call) do { what = (what_); if ((s = (call)) != NNP_OK) goto done; } while (0)
-
 int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
-    static const char *const NAMES[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
-    const char *data_dir = DEFAULT_DATA_DIR, *paths[4] = {NULL, NULL, NULL, NULL};
-    const char *what = "nnp_train_opts_init", *spec_text;
-    char path_buf[4][PATH_LEN];
-    size_t limit = 10000, seed = 1, points = 100, power = 100, max_iter = 1000, grid = 0;
-    size_t ch, hh, ww, L, n_pts = 0, argmax = 0, from = 0;
+    const char *model;
+    args a = {.limit = 10000, .epochs = 1, .points = 100, .power = 100, .max_iter = 1000};
+    size_t L, n_pts = 0, argmax = 0;
     double tol = 1e-6, lower = 0.0, test_err = NAN, clever = 0.0;
-    int untrained = 0, quiet = 0, c, rc = EXIT_FAILURE;
+    int c, stop = -1, rc = CLI_FAILURE;
+    cli_common cm;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
     nnp_net *net = NULL;
     nnp_lipschitz_info *info = NULL;
     float *pts = NULL;
-    netspec sp;
-    nnp_train_opts topts;
     nnp_lipschitz_opts lopts;
-    progress_state prog_b = {"bounds", 0}, prog_l = {"lower bound", 0};
-    nnp_status s = NNP_OK;
-    TRY("nnp_train_opts_init", nnp_train_opts_init(&topts));
+    cli_progress prog;
+    nnp_status s;
+    nnp_layer_info in0 = {.size = sizeof in0};
+    cli_common_init(&cm);
     TRY("nnp_lipschitz_opts_init", nnp_lipschitz_opts_init(&lopts));
-    topts.epochs = 1;
-    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
+    while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, &a, &stop)) != -1) {
         int bad = 0;
         switch (c) {
-        case OPT_TRAIN_IMAGES: case OPT_TRAIN_LABELS: case OPT_TEST_IMAGES: case OPT_TEST_LABELS:
-            paths[c - OPT_TRAIN_IMAGES] = optarg;
-            break;
-        case OPT_DATA_DIR: data_dir = optarg; break;
-        case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &topts.epochs); break;
-        case OPT_SEED: bad = parse_size("--seed", optarg, 0, &seed); break;
-        case OPT_LIMIT: bad = parse_size("--limit", optarg, 0, &limit); break;
-        case OPT_POINTS: bad = parse_size("--points", optarg, 1, &points); break;
-        case OPT_POWER: bad = parse_size("--power-iters", optarg, 1, &power); break;
-        case OPT_MAXIT: bad = parse_size("--max-iter", optarg, 1, &max_iter); break;
-        case OPT_GRID: bad = parse_size("--grid", optarg, 1, &grid); break;
-        case OPT_FROM: bad = parse_size("--from", optarg, 0, &from); break;
-        case OPT_EXACT_ONLY: lopts.paper_bound = 0; break;
-        case OPT_TOL: {
-            char *end;
-            tol = strtod(optarg, &end);
-            if (*optarg == '\0' || *end != '\0' || !(tol > 0.0 && tol <= 0.1)) {
+        case OPT_TOL:
+            if ((bad = parse_double("--tol", optarg, &tol)) == 0 && !(tol > 0.0 && tol <= 0.1)) {
                 usage_error("--tol: expected a number in (0, 0.1], got '%s'", optarg);
                 bad = 1;
             }
             break;
-        }
-        case OPT_CLEVER: {
-            char *end;
-            clever = strtod(optarg, &end);
-            if (*optarg == '\0' || *end != '\0' || !(clever > 0.0) || !isfinite(clever)) {
+        case OPT_CLEVER:
+            if ((bad = parse_double("--clever", optarg, &clever)) == 0 && !(clever > 0.0)) {
                 usage_error("--clever: expected a radius > 0, got '%s'", optarg);
                 bad = 1;
             }
             break;
+        case 'h': print_help(); return CLI_OK;
         }
-        case OPT_UNTRAINED: untrained = 1; break;
-        case OPT_QUIET: quiet = 1; break;
-        case 'h': print_help(); return EXIT_SUCCESS;
-        case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return EXIT_SUCCESS;
-        default: fputs("Try '" PROG " --help' for more information.\n", stderr); return EXIT_USAGE;
-        }
-        if (bad) return EXIT_USAGE;
+        if (bad) return CLI_USAGE;
     }
+    if (stop >= 0) return stop;
+    if (a.exact_only) lopts.paper_bound = 0;
     if (optind == argc) USAGE("missing MODEL (a preset such as cnn-small, or e.g. 784-100s-10)");
     if (argc - optind > 1) USAGE("one MODEL expected, got also '%s'", argv[optind + 1]);
-    spec_text = argv[optind];
-    const int onnx = model_is_onnx(spec_text);
-    if (onnx && untrained) USAGE("--untrained applies to presets and specs, not to '%s'", spec_text);
-    const netspec_preset *pre = onnx ? NULL : netspec_find_preset(spec_text);
-    if (pre && pre->ae_spec)
-        USAGE("preset %s needs autoencoder pretraining: train it with nnprobe-train", pre->name);
-    if (pre) {
-        spec_text = pre->spec;
-        topts.weight_decay = pre->lambda;
-        topts.n_weight_decay = pre->n_lambda;
-    }
-    if (!onnx) {
-        char err[512];
-        if (netspec_parse(spec_text, 0, &sp, err, sizeof err)) USAGE("%s", err);
-    }
-    for (int i = 0; i < 4; i++) {
-        int n = snprintf(path_buf[i], PATH_LEN, "%s/%s", data_dir, NAMES[i]);
-        if (!paths[i] && (n < 0 || n >= PATH_LEN)) USAGE("--data-dir: path too long");
-        if (!paths[i]) paths[i] = path_buf[i];
-    }
-    topts.seed = seed;
+    model = argv[optind];
+    const int onnx = model_is_onnx(model);
+    if (onnx && a.untrained) USAGE("--untrained applies to presets and specs, not to '%s'", model);
+    cli_catch_sigint();
 
-    /* The model: an ONNX file, untrained from the seed, or trained briefly on the data. */
-    if (onnx) {
-        TRY("loading the test set", nnp_dataset_load_idx(paths[2], paths[3], &test));
-        TRY("loading the model", nnp_net_load_onnx(spec_text, &net));
-        if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
-            USAGE("model '%s' takes %zu inputs, the test images have %zu values", spec_text,
-                  nnp_net_input_size(net), nnp_dataset_example_size(test));
-        TRY("nnp_dataset_shape", nnp_dataset_shape(test, &ch, &hh, &ww));
-        TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
-        printf("model        %s (ONNX, %zu parameters, input %zux%zux%zu)\n", spec_text,
-               nnp_net_param_count(net), ch, hh, ww);
-        printf("test error   %.2f%%\n", 100.0 * test_err);
-    } else if (untrained) {
-        shape_of_size(sp.input, &ch, &hh, &ww);
+    /* The model: an ONNX file, untrained from the seed, or trained briefly on the data
+     * (model.c). */
+    if (a.untrained) {
+        RUN(model_build(model, cm.seed, &net));
     } else {
-        TRY("loading the training set", nnp_dataset_load_idx(paths[0], paths[1], &train));
-        TRY("loading the test set", nnp_dataset_load_idx(paths[2], paths[3], &test));
-        if (sp.input != nnp_dataset_example_size(train) ||
-            sp.input != nnp_dataset_example_size(test))
-            USAGE("spec '%s': input size %zu does not match the data's %zu values per example",
-                  spec_text, sp.input, nnp_dataset_example_size(train));
-        if (netspec_classes(&sp) < nnp_dataset_class_count(train))
-            USAGE("spec '%s': %zu classes is fewer than the data's labels need", spec_text,
-                  netspec_classes(&sp));
-        TRY("nnp_dataset_shape", nnp_dataset_shape(train, &ch, &hh, &ww));
-        if (limit > 0 && limit < nnp_dataset_count(train))
-            TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
+        RUN(cli_load_data(&cm, onnx ? NULL : &train, &test));
+        if (!onnx && a.limit > 0 && a.limit < nnp_dataset_count(train))
+            TRY("--limit", nnp_dataset_subset(train, 0, a.limit, &sub));
+        RUN(onnx ? model_load_onnx(model, &net)
+                 : model_train(model, sub ? sub : train, a.epochs, cm.seed, cm.quiet, &net));
+        if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
+            USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
+                  nnp_net_input_size(net), nnp_dataset_example_size(test));
+        TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
+                                              nnp_dataset_count(test), &test_err, NULL));
     }
-    if (!onnx) {
-        TRY("building the net", netspec_build(&sp, ch, hh, ww, seed, &net));
-        printf("model        %s%s%s (%zu parameters, input %zux%zux%zu), ", argv[optind],
-               spec_text != argv[optind] ? " = " : "", spec_text != argv[optind] ? spec_text : "",
-               nnp_net_param_count(net), ch, hh, ww);
-        if (untrained) {
-            printf("untrained, seed %zu\n", seed);
-        } else {
-            printf("trained %zu epoch%s on %zu examples, seed %zu\n", topts.epochs,
-                   topts.epochs == 1 ? "" : "s",
-                   sub ? nnp_dataset_count(sub) : nnp_dataset_count(train), seed);
-            fflush(stdout);
-            TRY("training", nnp_train(net, sub ? sub : train, &topts, NULL));
-            TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
-            printf("test error   %.2f%%\n", 100.0 * test_err);
-        }
-    }
+    TRY("nnp_net_layer_info", nnp_net_layer_info(net, 0, &in0));
+    const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
+    if (onnx)
+        printf("model        %s (ONNX, %zu parameters, input %zux%zux%zu)\n", model,
+               nnp_net_param_count(net), in0.channels, in0.height, in0.width);
+    else
+        printf("model        %s%s%s (%zu parameters, input %zux%zux%zu), ", model,
+               pre ? " = " : "", pre ? pre->spec : "", nnp_net_param_count(net), in0.channels,
+               in0.height, in0.width);
+    if (a.untrained) printf("untrained, seed %" PRIu64 "\n", cm.seed);
+    else if (!onnx)
+        printf("trained %zu epoch%s on %zu examples, seed %" PRIu64 "\n", a.epochs,
+               a.epochs == 1 ? "" : "s", nnp_dataset_count(sub ? sub : train), cm.seed);
+    if (!a.untrained) printf("test error   %.2f%%\n", 100.0 * test_err);
 
     /* Per-layer bounds and exact norms. */
     L = nnp_net_layer_count(net);
-    what = "allocating";
-    s = NNP_ENOMEM;
-    if (!(info = calloc(L, sizeof *info))) goto done;
+    if (!(info = calloc(L, sizeof *info))) TRY("allocating", NNP_ENOMEM);
     for (size_t i = 0; i < L; i++) info[i].size = sizeof *info;
     lopts.tol = tol;
-    lopts.max_iter = max_iter;
-    lopts.fourier_grid_h = lopts.fourier_grid_w = grid;
-    lopts.power_iters = power;
-    lopts.seed = seed;
-    lopts.progress = quiet ? NULL : on_progress;
-    lopts.progress_user = &prog_b;
-    TRY("nnp_lipschitz_bounds", nnp_lipschitz_bounds(net, &lopts, info, L));
+    lopts.max_iter = a.max_iter;
+    lopts.fourier_grid_h = lopts.fourier_grid_w = a.grid;
+    lopts.power_iters = a.power;
+    lopts.seed = cm.seed;
+    lopts.progress = cli_progress_cb;
+    lopts.progress_user = cli_progress_start(&prog, "bounds", cm.quiet);
+    s = nnp_lipschitz_bounds(net, &lopts, info, L);
+    cli_progress_end(&prog);
+    TRY("nnp_lipschitz_bounds", s);
     printf("\n%5s %-14s %-10s %6s %-7s %11s %11s %6s %8s %11s %11s\n", "layer", "kind", "shape",
            "stride", "grid", "bound", "exact", "iters", "accuracy", "upto", "upto.ex");
     for (size_t i = 1; i < L; i++) {
@@ -300,16 +210,14 @@ int main(int argc, char **argv)
     for (size_t i = 1; i < L; i++)
         if (!info[i].converged && !isnan(info[i].exact))
             printf("note         layer %zu did not reach --tol %g in %zu steps ('!')\n", i, tol,
-                   max_iter);
+                   a.max_iter);
 
     /* Empirical lower bound at test points (or random points when untrained). */
-    if (untrained) {
-        n_pts = points;
+    if (a.untrained) {
+        n_pts = a.points;
         const size_t in = nnp_net_input_size(net);
-        what = "allocating";
-        s = NNP_ENOMEM;
-        if (!(pts = malloc(n_pts * in * sizeof *pts))) goto done;
-        uint64_t st = seed * 2654435761u + 1;
+        if (!(pts = malloc(n_pts * in * sizeof *pts))) TRY("allocating", NNP_ENOMEM);
+        uint64_t st = cm.seed * 2654435761u + 1;
         for (size_t i = 0; i < n_pts * in; i++) { /* splitmix-style stream, uniform in [0,1) */
             uint64_t z = (st += 0x9e3779b97f4a7c15ull);
             z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -317,35 +225,36 @@ int main(int argc, char **argv)
             pts[i] = (float)((z ^ (z >> 31)) >> 40) / 16777216.0f;
         }
     } else {
-        n_pts = points < nnp_dataset_count(test) ? points : nnp_dataset_count(test);
+        n_pts = a.points < nnp_dataset_count(test) ? a.points : nnp_dataset_count(test);
     }
-    if (from >= L - 1) USAGE("--from: %zu, but the last layer is %zu", from, L - 1);
-    lopts.lower_from = from;
-    lopts.progress_user = &prog_l;
-    TRY("nnp_lipschitz_lower",
-        nnp_lipschitz_lower(net, untrained ? pts : nnp_dataset_images(test), n_pts, L - 1, &lopts,
-                            NULL, &lower, &argmax));
+    if (a.from >= L - 1) USAGE("--from: %zu, but the last layer is %zu", a.from, L - 1);
+    lopts.lower_from = a.from;
+    cli_progress_start(&prog, "lower bound", cm.quiet);
+    s = nnp_lipschitz_lower(net, a.untrained ? pts : nnp_dataset_images(test), n_pts, L - 1, &lopts,
+                            NULL, &lower, &argmax);
+    cli_progress_end(&prog);
+    TRY("nnp_lipschitz_lower", s);
     printf("\nwhole net    upper bound (product of the paper's bounds)  %.6g\n", info[L - 1].upper_to);
     printf("             upper bound (exact norms of linear layers)   %.6g\n",
            info[L - 1].upper_to_exact);
-    if (from == 0) {
+    if (a.from == 0) {
         printf("             lower bound max ‖J(x)‖₂ over %zu %s points %.6g (point %zu)\n", n_pts,
-               untrained ? "random" : "test", lower, argmax);
+               a.untrained ? "random" : "test", lower, argmax);
         printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
                info[L - 1].upper_to / lower, info[L - 1].upper_to_exact / lower);
     } else { /* a chain (what specs build): the block's product is a ratio of upto values */
-        const double up = info[L - 1].upper_to / info[from].upper_to;
-        const double upx = info[L - 1].upper_to_exact / info[from].upper_to_exact;
+        const double up = info[L - 1].upper_to / info[a.from].upper_to;
+        const double upx = info[L - 1].upper_to_exact / info[a.from].upper_to_exact;
         printf("block        layers %zu..%zu: product of bounds %.6g, of exact norms %.6g\n",
-               from + 1, L - 1, up, upx);
+               a.from + 1, L - 1, up, upx);
         printf("             lower bound max ‖J‖₂ (logits w.r.t. layer %zu) over %zu %s points "
-               "%.6g (point %zu)\n", from, n_pts, untrained ? "random" : "test", lower, argmax);
+               "%.6g (point %zu)\n", a.from, n_pts, a.untrained ? "random" : "test", lower, argmax);
         printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
                up / lower, upx / lower);
     }
     if (clever > 0.0) { /* the margin of the lower bound's point: predicted vs runner-up */
         const size_t in = nnp_net_input_size(net), classes = nnp_net_output_size(net);
-        const float *xp = (untrained ? pts : nnp_dataset_images(test)) + argmax * in;
+        const float *xp = (a.untrained ? pts : nnp_dataset_images(test)) + argmax * in;
         double est = 0.0, mx = 0.0, score = 0.0;
         float z[4096];
         if (classes < 2 || classes > 4096) {
@@ -358,18 +267,18 @@ int main(int argc, char **argv)
             c2 = c1 == 0 ? 1 : 0;
             for (size_t k = 0; k < classes; k++)
                 if (k != c1 && z[k] > z[c2]) c2 = k;
-            prog_l.what = "clever";
-            prog_l.last = 0;
-            TRY("nnp_lipschitz_clever",
-                nnp_lipschitz_clever(net, xp, (int32_t)c1, (int32_t)c2, clever, &lopts, &est, &mx, &score));
+            cli_progress_start(&prog, "clever", cm.quiet);
+            s = nnp_lipschitz_clever(net, xp, (int32_t)c1, (int32_t)c2, clever, &lopts, &est, &mx,
+                                     &score);
+            cli_progress_end(&prog);
+            TRY("nnp_lipschitz_clever", s);
             printf("clever       ESTIMATE (not a bound) at point %zu, class %zu vs %zu, L2 radius %g:\n"
                    "             local Lipschitz of the margin ≈ %.6g (largest sampled gradient "
                    "%.6g), score %.4g\n", argmax, c1, c2, clever, est, mx, score);
         }
     }
-    rc = EXIT_SUCCESS;
+    rc = CLI_OK;
 done:
-    if (rc == EXIT_FAILURE) lib_error(what, s);
     free(info);
     free(pts);
     nnp_net_free(net);

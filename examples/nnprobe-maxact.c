@@ -9,13 +9,11 @@
  * (examples/netspec.h) on the training files; the search runs on the test files (the paper's
  * held-out set I).
  *
- * Exit status: 0 success, 1 library failure, 2 bad command line. */
+ * Exit status: 0 success, 1 library failure, 2 bad command line, 130 interrupted. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,35 +27,8 @@
 #include "netspec.h"
 
 #define PROG "nnprobe-maxact"
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_MODEL "fc100-100-10"
 #define MAX_DIRS 1024
-#define PATH_LEN 4096
-
-enum { EXIT_USAGE = 2 };
-
-/* A finite number ≥ lo for option `opt`. */
-static int parse_num(const char *opt, const char *s, double lo, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !isfinite(v) || v < lo) {
-        usage_error("%s: '%s' is not a finite number >= %g", opt, s, lo);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Progress of the search and the optimisation: a line at each quarter. */
-static int on_quarter(uint64_t done, uint64_t total, void *user)
-{
-    const char *phase = user;
-    if (total >= 4 ? done % (total / 4) == 0 || done == total : done == total)
-        fprintf(stderr, "%s: %" PRIu64 "/%" PRIu64 "\n", phase, done, total);
-    return 0;
-}
 
 static int is_directory(const char *path)
 {
@@ -86,9 +57,9 @@ static void print_help(void)
            "\n"
            "MODEL  a preset (trained here briefly on the training files) or a spec such as\n"
            "       784-100s-100s-10 (see nnprobe-train --help); default " DEFAULT_MODEL ".\n"
-           "       Model files (ONNX) are not supported yet.\n"
+           "       An ONNX file (*.onnx) is loaded instead of trained.\n"
            "DATA   a directory with the four Fashion-MNIST-named IDX files (default\n"
-           "       " DEFAULT_DATA_DIR "). With one argument: DATA if it is a directory,\n"
+           "       " CLI_DEFAULT_DATA_DIR "). With one argument: DATA if it is a directory,\n"
            "       else MODEL.\n"
            "\n"
            "      --layer L             layer 1..layers-1 (the output lists them; so does an\n"
@@ -98,8 +69,7 @@ static void print_help(void)
            "      --top K               images per row (default 8)\n"
            "      --png FILE            write the montage as a PNG\n"
            "      --scale S             pixels per image pixel in the PNG (default 2)\n"
-           "      --train-images FILE, --train-labels FILE, --test-images FILE, --test-labels FILE\n"
-           "                            one file each (overrides DATA)\n"
+           CLI_HELP_FILES
            "      --limit N             train on the first N training examples (default 10000; 0 = all)\n"
            "      --epochs N            training epochs (default 1)\n"
            "      --seed N              seed of weights, shuffling, directions, optimisation (default 1)\n"
@@ -109,178 +79,131 @@ static void print_help(void)
            "      --tv X                weight of the total-variation penalty (default 0.001)\n"
            "      --jitter N            random shift of up to N pixels per step (default 1;\n"
            "                            0 for inputs smaller than 2x2)\n"
-           "      --quiet               no progress lines on stderr\n"
-           "  -h, --help, -V, --version\n"
-           "Exit status: 0 success, 1 library failure, 2 bad usage.\n");
+           CLI_HELP_QUIET CLI_HELP_HELP CLI_HELP_PROGRESS CLI_HELP_EXIT);
 }
 
-enum { OPT_TRAIN_IMAGES = 256, OPT_TRAIN_LABELS, OPT_TEST_IMAGES, OPT_TEST_LABELS, OPT_LAYER,
-       OPT_UNIT, OPT_RANDOM, OPT_TOP, OPT_PNG, OPT_SCALE, OPT_LIMIT, OPT_EPOCHS, OPT_SEED,
-       OPT_STEPS, OPT_STEP_SIZE, OPT_L2, OPT_TV, OPT_JITTER, OPT_QUIET };
-
-static const struct option LONG_OPTS[] = {
-    {"train-images", required_argument, NULL, OPT_TRAIN_IMAGES},
-    {"train-labels", required_argument, NULL, OPT_TRAIN_LABELS},
-    {"test-images", required_argument, NULL, OPT_TEST_IMAGES},
-    {"test-labels", required_argument, NULL, OPT_TEST_LABELS},
-    {"layer", required_argument, NULL, OPT_LAYER}, {"unit", required_argument, NULL, OPT_UNIT},
-    {"random-directions", required_argument, NULL, OPT_RANDOM},
-    {"top", required_argument, NULL, OPT_TOP}, {"png", required_argument, NULL, OPT_PNG},
-    {"scale", required_argument, NULL, OPT_SCALE}, {"limit", required_argument, NULL, OPT_LIMIT},
-    {"epochs", required_argument, NULL, OPT_EPOCHS}, {"seed", required_argument, NULL, OPT_SEED},
-    {"steps", required_argument, NULL, OPT_STEPS},
+/* The options stored by the table (cli_next_option). */
+typedef struct args {
+    const char *png;
+    size_t layer, n_random, k, scale, limit, epochs, steps;
+} args;
+#define F(field) offsetof(args, field)
+static const cli_table_opt TABLE[] = {
+    {"layer", CLI_SIZE, 1, 1, {F(layer)}},  {"random-directions", CLI_SIZE, 1, 1, {F(n_random)}},
+    {"top", CLI_SIZE, 1, 1, {F(k)}},        {"png", CLI_STRING, 0, 1, {F(png)}},
+    {"scale", CLI_SIZE, 1, 1, {F(scale)}},  {"limit", CLI_SIZE, 0, 1, {F(limit)}},
+    {"epochs", CLI_SIZE, 1, 1, {F(epochs)}}, {"steps", CLI_SIZE, 0, 1, {F(steps)}},
+};
+#undef F
+enum { OPT_UNIT = CLI_OPT_OWN, OPT_STEP_SIZE, OPT_L2, OPT_TV, OPT_JITTER };
+static const struct option OWN[] = {
+    {"unit", required_argument, NULL, OPT_UNIT},
     {"step-size", required_argument, NULL, OPT_STEP_SIZE}, {"l2", required_argument, NULL, OPT_L2},
     {"tv", required_argument, NULL, OPT_TV}, {"jitter", required_argument, NULL, OPT_JITTER},
-    {"quiet", no_argument, NULL, OPT_QUIET}, {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+    {NULL, 0, NULL, 0},
 };
-
-/* In main(): a usage error (exit 2) or a failing library call (exit 1); both free everything. */
-#define USAGE(...) do { usage_error(__VA_ARGS__); rc = EXIT_USAGE; goto done; } while (0)
-#define TRY(what_, call) do { what = (what_); if ((s = (call)) != NNP_OK) goto done; } while (0)
+static const cli_options OPTIONS = {CLI_DATA_FILES, TABLE, sizeof TABLE / sizeof *TABLE, OWN};
 
 int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
-    static const char *const NAMES[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
     static size_t units[MAX_DIRS];
-    const char *data_dir = DEFAULT_DATA_DIR, *model = DEFAULT_MODEL, *paths[4] = {NULL};
-    const char *png = NULL, *what = "nnp_train_opts_init";
-    char path_buf[4][PATH_LEN];
-    size_t limit = 10000, layer = 0, n_units = 0, n_random = 0, k = 8, scale = 2, seed = 1;
-    size_t steps = 200, jitter = 1;
+    const char *model = DEFAULT_MODEL;
+    args a = {.limit = 10000, .k = 8, .scale = 2, .epochs = 1, .steps = 200};
+    size_t n_units = 0, jitter = 1;
     double step_size = 0.05, l2 = 0.0001, tv = 0.001;
-    int quiet = 0, c, rc = EXIT_FAILURE, layer_set = 0, jitter_set = 0;
+    int c, stop = -1, rc = CLI_FAILURE, jitter_set = 0;
+    cli_common cm;
+    cli_progress prog;
+    nnp_status s;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
     nnp_net *net = NULL;
     nnp_workspace *ws = NULL;
     float *dirs = NULL, *top_score = NULL, *xopt = NULL, *oscore = NULL, *tile = NULL;
     size_t *top_index = NULL;
     figure fig = {0};
-    netspec sp;
     nnp_layer_info info = {.size = sizeof info};
-    nnp_train_opts topts;
-    nnp_status s = NNP_OK;
-    TRY("nnp_train_opts_init", nnp_train_opts_init(&topts));
-    topts.epochs = 1;
-    while ((c = getopt_long(argc, argv, "hV", LONG_OPTS, NULL)) != -1) {
+    cli_common_init(&cm);
+    while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, &a, &stop)) != -1) {
         int bad = 0;
         switch (c) {
-        case OPT_TRAIN_IMAGES: case OPT_TRAIN_LABELS: case OPT_TEST_IMAGES: case OPT_TEST_LABELS:
-            paths[c - OPT_TRAIN_IMAGES] = optarg;
-            break;
-        case OPT_LAYER: bad = parse_size("--layer", optarg, 1, &layer); layer_set = 1; break;
         case OPT_UNIT: bad = parse_index_list("--unit", optarg, MAX_DIRS, units, &n_units); break;
-        case OPT_RANDOM: bad = parse_size("--random-directions", optarg, 1, &n_random); break;
-        case OPT_TOP: bad = parse_size("--top", optarg, 1, &k); break;
-        case OPT_PNG: png = optarg; break;
-        case OPT_SCALE: bad = parse_size("--scale", optarg, 1, &scale); break;
-        case OPT_LIMIT: bad = parse_size("--limit", optarg, 0, &limit); break;
-        case OPT_EPOCHS: bad = parse_size("--epochs", optarg, 1, &topts.epochs); break;
-        case OPT_SEED: bad = parse_size("--seed", optarg, 0, &seed); break;
-        case OPT_STEPS: bad = parse_size("--steps", optarg, 0, &steps); break;
-        case OPT_STEP_SIZE: bad = parse_num("--step-size", optarg, 0, &step_size); break;
-        case OPT_L2: bad = parse_num("--l2", optarg, 0, &l2); break;
-        case OPT_TV: bad = parse_num("--tv", optarg, 0, &tv); break;
+        case OPT_STEP_SIZE: bad = parse_double_min("--step-size", optarg, 0, &step_size); break;
+        case OPT_L2: bad = parse_double_min("--l2", optarg, 0, &l2); break;
+        case OPT_TV: bad = parse_double_min("--tv", optarg, 0, &tv); break;
         case OPT_JITTER: bad = parse_size("--jitter", optarg, 0, &jitter); jitter_set = 1; break;
-        case OPT_QUIET: quiet = 1; break;
-        case 'h': print_help(); return EXIT_SUCCESS;
-        case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return EXIT_SUCCESS;
-        default: fputs("Try '" PROG " --help' for more information.\n", stderr); return EXIT_USAGE;
+        case 'h': print_help(); return CLI_OK;
         }
-        if (bad) return EXIT_USAGE;
+        if (bad) return CLI_USAGE;
     }
+    if (stop >= 0) return stop;
     if (argc - optind > 2) USAGE("at most MODEL and DATA expected, got also '%s'", argv[optind + 2]);
     if (argc - optind == 2) {
         model = argv[optind];
-        data_dir = argv[optind + 1];
+        cm.data_dir = argv[optind + 1];
     } else if (argc - optind == 1) {
-        if (is_directory(argv[optind])) data_dir = argv[optind];
+        if (is_directory(argv[optind])) cm.data_dir = argv[optind];
         else model = argv[optind];
     }
-    if (!layer_set) USAGE("missing --layer L");
-    if ((n_units > 0) == (n_random > 0)) USAGE("give one of --unit I[,J...] and --random-directions N");
-    if (n_random > MAX_DIRS) USAGE("--random-directions: at most %d", MAX_DIRS);
+    if (a.layer == 0) USAGE("missing --layer L"); /* --layer is at least 1 */
+    if ((n_units > 0) == (a.n_random > 0)) USAGE("give one of --unit I[,J...] and --random-directions N");
+    if (a.n_random > MAX_DIRS) USAGE("--random-directions: at most %d", MAX_DIRS);
     if (!(step_size > 0)) USAGE("--step-size: must be > 0");
     const int onnx = model_is_onnx(model);
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
-    if (pre && pre->ae_spec)
-        USAGE("preset %s needs autoencoder pretraining: use a preset without one, or a spec", pre->name);
-    if (!onnx) {
-        char err[512];
-        if (netspec_parse(pre ? pre->spec : model, 0, &sp, err, sizeof err) != 0) USAGE("%s", err);
-    }
-    for (int i = 0; i < 4; i++) {
-        int n = snprintf(path_buf[i], PATH_LEN, "%s/%s", data_dir, NAMES[i]);
-        if (!paths[i] && (n < 0 || n >= PATH_LEN)) USAGE("DATA: path too long");
-        if (!paths[i]) paths[i] = path_buf[i];
-    }
-    topts.seed = seed;
+    cli_catch_sigint();
 
-    /* Data: train briefly on the training files, search the held-out test files. */
-    TRY("loading the training set", nnp_dataset_load_idx(paths[0], paths[1], &train));
-    TRY("loading the test set", nnp_dataset_load_idx(paths[2], paths[3], &test));
+    /* Data: train briefly on the training files (model.c), search the held-out test files. */
+    RUN(cli_load_data(&cm, &train, &test));
     const size_t n_train = nnp_dataset_count(train), n_test = nnp_dataset_count(test);
-    const size_t in = nnp_dataset_example_size(train);
+    const size_t in = nnp_dataset_example_size(test);
     size_t ch, hh, ww;
     TRY("nnp_dataset_shape", nnp_dataset_shape(test, &ch, &hh, &ww));
-    if (!onnx && (sp.input != in || nnp_dataset_example_size(test) != in))
-        USAGE("model '%s': input size %zu does not match the data's %zu (training) and %zu (test) "
-              "values per example", model, sp.input, in, nnp_dataset_example_size(test));
-    if (!onnx && netspec_classes(&sp) < nnp_dataset_class_count(train))
-        USAGE("model '%s': %zu classes is fewer than the training labels need", model,
-              netspec_classes(&sp));
     if (!jitter_set && (hh < 2 || ww < 2)) jitter = 0;
     if (jitter > 0 && (jitter >= hh || jitter >= ww))
         USAGE("--jitter: %zu, must be smaller than the image height %zu and width %zu", jitter, hh, ww);
-    if (limit == 0 || limit > n_train) limit = n_train;
-    if (limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
-    if (onnx) {
-        printf("model        %s (ONNX)\n", model);
-        fflush(stdout);
-        if ((rc = model_load_onnx(model, &net)) != 0) goto done_quiet;
-        if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
-            USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
-                  nnp_net_input_size(net), nnp_dataset_example_size(test));
-    } else {
-        printf("model        %s%s%s, trained %zu epoch%s on %zu examples, seed %zu\n", model,
-               pre ? " = " : "", pre ? pre->spec : "", topts.epochs, topts.epochs == 1 ? "" : "s",
-               limit, seed);
-        fflush(stdout);
-        if ((rc = model_train(model, sub ? sub : train, topts.epochs, seed, quiet, NULL, &net)) != 0)
-            goto done_quiet;
-    }
-    rc = EXIT_FAILURE;
+    if (a.limit == 0 || a.limit > n_train) a.limit = n_train;
+    if (a.limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, a.limit, &sub));
+    if (onnx) printf("model        %s (ONNX)\n", model);
+    else
+        printf("model        %s%s%s, trained %zu epoch%s on %zu examples, seed %" PRIu64 "\n",
+               model, pre ? " = " : "", pre ? pre->spec : "", a.epochs, a.epochs == 1 ? "" : "s",
+               a.limit, cm.seed);
+    fflush(stdout);
+    RUN(onnx ? model_load_onnx(model, &net)
+             : model_train(model, sub ? sub : train, a.epochs, cm.seed, cm.quiet, &net));
+    rc = CLI_FAILURE;
+    if (nnp_net_input_size(net) != in)
+        USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
+              nnp_net_input_size(net), in);
     double test_err;
-    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test), nnp_dataset_count(test), &test_err, NULL));
+    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
+                                          n_test, &test_err, NULL));
     const size_t L = nnp_net_layer_count(net);
-    if (layer >= L) {
+    if (a.layer >= L) {
         fprintf(stderr, PROG ": layers of the model:\n");
         for (size_t l = 1; l < L; l++)
             if (nnp_net_layer_info(net, l, &info) == NNP_OK)
                 fprintf(stderr, "  %2zu %-16s %zu units\n", l, nnp_layer_kind_name(info.kind),
                         info.output_size);
-        USAGE("--layer: %zu, but the model has layers 1..%zu", layer, L - 1);
+        USAGE("--layer: %zu, but the model has layers 1..%zu", a.layer, L - 1);
     }
-    TRY("nnp_net_layer_info", nnp_net_layer_info(net, layer, &info));
-    const size_t dim = info.output_size, n_dir = n_units ? n_units : n_random;
+    TRY("nnp_net_layer_info", nnp_net_layer_info(net, a.layer, &info));
+    const size_t dim = info.output_size, n_dir = n_units ? n_units : a.n_random;
     for (size_t d = 0; d < n_units; d++)
-        if (units[d] >= dim) USAGE("--unit: %zu, but layer %zu has units 0..%zu", units[d], layer, dim - 1);
+        if (units[d] >= dim) USAGE("--unit: %zu, but layer %zu has units 0..%zu", units[d], a.layer, dim - 1);
 
     /* Directions: rows of e_i or random unit vectors. */
-    what = "allocating";
-    s = NNP_ENOMEM;
     dirs = malloc(n_dir * dim * sizeof *dirs);
-    top_index = malloc(n_dir * k * sizeof *top_index);
-    top_score = malloc(n_dir * k * sizeof *top_score);
+    top_index = malloc(n_dir * a.k * sizeof *top_index);
+    top_score = malloc(n_dir * a.k * sizeof *top_score);
     xopt = malloc(n_dir * in * sizeof *xopt);
     oscore = malloc(n_dir * sizeof *oscore);
     tile = malloc(hh * ww * sizeof *tile);
-    if (!dirs || !top_index || !top_score || !xopt || !oscore || !tile) goto done;
+    if (!dirs || !top_index || !top_score || !xopt || !oscore || !tile) TRY("allocating", NNP_ENOMEM);
     for (size_t d = 0; d < n_units; d++)
         TRY("nnp_maxact_directions_unit", nnp_maxact_directions_unit(dim, units[d], dirs + d * dim));
-    if (n_random) TRY("nnp_maxact_directions_random", nnp_maxact_directions_random(dim, n_random, seed, dirs));
+    if (a.n_random) TRY("nnp_maxact_directions_random", nnp_maxact_directions_random(dim, a.n_random, cm.seed, dirs));
 
     /* One pass over the test set for all directions; the optimisation reuses the workspace. */
     TRY("nnp_workspace_create", nnp_workspace_create(net, 256, &ws));
@@ -288,25 +211,30 @@ int main(int argc, char **argv)
     nnp_maxact_search_opts so;
     TRY("nnp_maxact_search_opts_init", nnp_maxact_search_opts_init(&so));
     so.batch_size = 256;
-    so.progress = quiet ? NULL : on_quarter;
-    so.progress_user = (void *)"search (images)";
-    TRY("nnp_maxact_search", nnp_maxact_search(net, ws, test, layer, dirs, n_dir, k, &so, top_index, top_score, NULL, NULL, &found));
-    if (steps > 0) {
+    so.progress = cli_progress_cb;
+    so.progress_user = cli_progress_start(&prog, "search", cm.quiet);
+    s = nnp_maxact_search(net, ws, test, a.layer, dirs, n_dir, a.k, &so, top_index, top_score, NULL,
+                          NULL, &found);
+    cli_progress_end(&prog);
+    TRY("nnp_maxact_search", s);
+    if (a.steps > 0) {
         nnp_maxact_optimise_opts oo;
         TRY("nnp_maxact_optimise_opts_init", nnp_maxact_optimise_opts_init(&oo));
-        oo.steps = steps;
+        oo.steps = a.steps;
         oo.step_size = step_size;
         oo.l2 = l2;
         oo.tv = tv;
         oo.jitter = jitter;
-        oo.seed = seed;
-        oo.progress = quiet ? NULL : on_quarter;
-        oo.progress_user = (void *)"optimise (steps)";
-        TRY("nnp_maxact_optimise", nnp_maxact_optimise(net, ws, layer, dirs, n_dir, &oo, xopt, oscore, NULL));
+        oo.seed = cm.seed;
+        oo.progress = cli_progress_cb;
+        oo.progress_user = cli_progress_start(&prog, "optimise", cm.quiet);
+        s = nnp_maxact_optimise(net, ws, a.layer, dirs, n_dir, &oo, xopt, oscore, NULL);
+        cli_progress_end(&prog);
+        TRY("nnp_maxact_optimise", s);
     }
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
-           ch, hh, ww, paths[2]);
+           ch, hh, ww, cm.path[2]);
     printf("test error   %.2f%%\n", 100.0 * test_err);
     printf("layers      ");
     for (size_t l = 1; l < L; l++) {
@@ -315,11 +243,11 @@ int main(int argc, char **argv)
             printf(" %zu:%s(%zu)", l, nnp_layer_kind_name(li.kind), li.output_size);
     }
     printf("\n");
-    printf("layer        %zu (%s, %zu units)\n", layer, nnp_layer_kind_name(info.kind), dim);
+    printf("layer        %zu (%s, %zu units)\n", a.layer, nnp_layer_kind_name(info.kind), dim);
     printf("directions   %zu %s\n", n_dir, n_units ? "natural basis vectors e_i" :
            "random unit directions (Gaussian, normalised)");
-    if (steps > 0)
-        printf("optimised    %zu steps of %g, L2 %g, TV %g, jitter %zu\n", steps, step_size, l2, tv, jitter);
+    if (a.steps > 0)
+        printf("optimised    %zu steps of %g, L2 %g, TV %g, jitter %zu\n", a.steps, step_size, l2, tv, jitter);
     printf("\n%4s %-12s %10s %10s  %-6s %s\n", "row", "direction", "top score", "optimised",
            "agree", "labels (test indices) of the top images");
     const int32_t *labels = nnp_dataset_labels(test);
@@ -333,11 +261,11 @@ int main(int argc, char **argv)
         size_t best = 0;
         for (size_t j = 0; labels && j < found; j++) {
             size_t same = 0;
-            for (size_t m = 0; m < found; m++) same += labels[top_index[d * k + m]] == labels[top_index[d * k + j]];
+            for (size_t m = 0; m < found; m++) same += labels[top_index[d * a.k + m]] == labels[top_index[d * a.k + j]];
             if (same > best) best = same;
         }
         /* all top scores equal (e.g. a dead ReLU): the order is just the index order */
-        int tied = found > 1 && top_score[d * k] == top_score[d * k + found - 1];
+        int tied = found > 1 && top_score[d * a.k] == top_score[d * a.k + found - 1];
         char agree[48] = "-";
         if (tied) {
             snprintf(agree, sizeof agree, "tied");
@@ -346,12 +274,12 @@ int main(int argc, char **argv)
             snprintf(agree, sizeof agree, "%zu/%zu", best, found);
             agree_sum += (double)best / (double)found;
         }
-        printf("%4zu %-12s %10.4g ", d, name, (double)top_score[d * k]);
-        if (steps > 0) printf("%10.4g  ", (double)oscore[d]);
+        printf("%4zu %-12s %10.4g ", d, name, (double)top_score[d * a.k]);
+        if (a.steps > 0) printf("%10.4g  ", (double)oscore[d]);
         else printf("%10s  ", "-");
         printf("%-6s", agree);
         for (size_t j = 0; j < found; j++) {
-            size_t i = top_index[d * k + j];
+            size_t i = top_index[d * a.k + j];
             if (labels) printf(" %d(%zu)", (int)labels[i], i);
             else printf(" %zu", i);
         }
@@ -364,31 +292,29 @@ int main(int argc, char **argv)
         printf("tied rows    %zu (every top score equal, e.g. a dead unit: left out of the mean)\n",
                n_tied);
 
-    if (png) { /* rows of `found` tiles, a gap, the optimised input; mid-grey background */
-        const size_t tw = ww * scale, th = hh * scale, pad = scale, gap = 4 * scale;
-        const size_t cols = found + (steps > 0);
-        const size_t width = pad + cols * (tw + pad) + (steps > 0 ? gap : 0);
+    if (a.png) { /* rows of `found` tiles, a gap, the optimised input; mid-grey background */
+        const size_t tw = ww * a.scale, th = hh * a.scale, pad = a.scale, gap = 4 * a.scale;
+        const size_t cols = found + (a.steps > 0);
+        const size_t width = pad + cols * (tw + pad) + (a.steps > 0 ? gap : 0);
         const size_t height = pad + n_dir * (th + pad);
-        if (figure_init(&fig, width, height, 0.5f) != 0) goto done_quiet;
+        if (figure_init(&fig, width, height, 0.5f) != 0) goto done;
         for (size_t d = 0; d < n_dir; d++) {
             const size_t y0 = pad + d * (th + pad);
             for (size_t j = 0; j < found; j++) {
-                grey_tile(nnp_dataset_images(test) + top_index[d * k + j] * in, ch, hh, ww, tile);
-                figure_put(&fig, pad + j * (tw + pad), y0, tile, ww, hh, scale, 1.0f, 0.0f);
+                grey_tile(nnp_dataset_images(test) + top_index[d * a.k + j] * in, ch, hh, ww, tile);
+                figure_put(&fig, pad + j * (tw + pad), y0, tile, ww, hh, a.scale, 1.0f, 0.0f);
             }
-            if (steps > 0) {
+            if (a.steps > 0) {
                 grey_tile(xopt + d * in, ch, hh, ww, tile);
-                figure_put(&fig, pad + found * (tw + pad) + gap, y0, tile, ww, hh, scale, 1.0f, 0.0f);
+                figure_put(&fig, pad + found * (tw + pad) + gap, y0, tile, ww, hh, a.scale, 1.0f, 0.0f);
             }
         }
-        if (figure_write_png(&fig, png) != 0) goto done_quiet;
-        printf("png          %s: %zu rows of %zu top images%s, %zux%zu pixels\n", png, n_dir, found,
-               steps > 0 ? " and the optimised input" : "", width, height);
+        if (figure_write_png(&fig, a.png) != 0) goto done;
+        printf("png          %s: %zu rows of %zu top images%s, %zux%zu pixels\n", a.png, n_dir, found,
+               a.steps > 0 ? " and the optimised input" : "", width, height);
     }
-    rc = EXIT_SUCCESS;
+    rc = CLI_OK;
 done:
-    if (rc == EXIT_FAILURE) lib_error(what, s);
-done_quiet:
     figure_free(&fig);
     nnp_workspace_free(ws);
     free(dirs);
