@@ -96,15 +96,8 @@ static void cw_layout(void *work, const void *opts, const nnpi_attack_dims *dm, 
 {
     cw_work *w = work;
     (void)opts;
-    const size_t bd = nnpi_mul(dm->batch, dm->d);
-    NNPI_CARVE(c, w, st, dm->batch);
-    NNPI_CARVE(c, w, act, dm->batch);
-    NNPI_CARVE(c, w, w, bd);
-    NNPI_CARVE(c, w, m, bd);
-    NNPI_CARVE(c, w, v, bd);
-    NNPI_CARVE(c, w, w0, bd);
-    NNPI_CARVE(c, w, xb, bd);
-    NNPI_CARVE(c, w, gb, bd);
+    NNPI_CARVE_EACH(c, w, dm->batch, st, act);
+    NNPI_CARVE_EACH(c, w, nnpi_mul(dm->batch, dm->d), w, m, v, w0, xb, gb);
     NNPI_CARVE(c, w, vz, nnpi_mul(dm->batch, dm->k));
 }
 

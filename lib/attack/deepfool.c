@@ -69,17 +69,12 @@ static void deepfool_layout(void *work, const void *opts, const nnpi_attack_dims
     const size_t C = deepfool_classes(o, dm->k);
     if (w != NULL) w->C = C;
     NNPI_CARVE(c, w, cand, nnpi_mul(dm->batch, C));
-    NNPI_CARVE(c, w, xt, bd);
-    NNPI_CARVE(c, w, rtot, bd);
+    NNPI_CARVE_EACH(c, w, bd, xt, rtot);
     NNPI_CARVE(c, w, act, dm->batch);
     NNPI_CARVE(c, w, xb, bd);
-    NNPI_CARVE(c, w, zb, bk);
-    NNPI_CARVE(c, w, v, bk);
-    NNPI_CARVE(c, w, gw, bd);
-    NNPI_CARVE(c, w, wbest, bd);
-    NNPI_CARVE(c, w, best, dm->batch);
-    NNPI_CARVE(c, w, bestn, dm->batch);
-    NNPI_CARVE(c, w, moving, dm->batch);
+    NNPI_CARVE_EACH(c, w, bk, zb, v);
+    NNPI_CARVE_EACH(c, w, bd, gw, wbest);
+    NNPI_CARVE_EACH(c, w, dm->batch, best, bestn, moving);
 }
 
 /* The C − 1 classes other than y with the largest logits z (ties: lower index first). */

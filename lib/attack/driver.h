@@ -46,6 +46,25 @@ void *nnpi_carve_take(nnpi_carve *c, size_t count, size_t size);
         if ((w) != NULL) (w)->field = nnpi_piece_;                                           \
     } while (0)
 
+/* In a layout(): each named field of w gets `count` elements of its type, in the order given
+ * (1 to 8 fields), e.g. NNPI_CARVE_EACH(c, w, batch, loss, pred) for the per-example buffers. */
+#define NNPI_CARVE_EACH(c, w, count, ...)                                                    \
+    do {                                                                                     \
+        NNPI_CARVE_CAT_(NNPI_CARVE_, NNPI_CARVE_NARGS_(__VA_ARGS__))(c, w, count, __VA_ARGS__) \
+    } while (0)
+#define NNPI_CARVE_NARGS_(...) NNPI_CARVE_NTH_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define NNPI_CARVE_NTH_(a1, a2, a3, a4, a5, a6, a7, a8, N, ...) N
+#define NNPI_CARVE_CAT_(a, b) NNPI_CARVE_CAT2_(a, b)
+#define NNPI_CARVE_CAT2_(a, b) a##b
+#define NNPI_CARVE_1(c, w, n, f) NNPI_CARVE(c, w, f, n);
+#define NNPI_CARVE_2(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_1(c, w, n, __VA_ARGS__)
+#define NNPI_CARVE_3(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_2(c, w, n, __VA_ARGS__)
+#define NNPI_CARVE_4(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_3(c, w, n, __VA_ARGS__)
+#define NNPI_CARVE_5(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_4(c, w, n, __VA_ARGS__)
+#define NNPI_CARVE_6(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_5(c, w, n, __VA_ARGS__)
+#define NNPI_CARVE_7(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_6(c, w, n, __VA_ARGS__)
+#define NNPI_CARVE_8(c, w, n, f, ...) NNPI_CARVE(c, w, f, n); NNPI_CARVE_7(c, w, n, __VA_ARGS__)
+
 /* One group of examples, as a method's run_group() sees it. Rows are the group's own: x[0] is
  * example `first` of the call. On entry x_adv holds x, every result is zero but for target and
  * clean_label (unless the method labels the clean examples itself, own_clean_labels). */

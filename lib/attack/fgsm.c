@@ -56,16 +56,9 @@ static void fgsm_layout(void *work, const void *opts, const nnpi_attack_dims *dm
 {
     fgsm_work *w = work;
     (void)opts;
-    const size_t bd = nnpi_mul(dm->batch, dm->d);
-    NNPI_CARVE(c, w, sgn, bd);
-    NNPI_CARVE(c, w, trial, bd);
+    NNPI_CARVE_EACH(c, w, nnpi_mul(dm->batch, dm->d), sgn, trial);
     NNPI_CARVE(c, w, logits, nnpi_mul(dm->batch, dm->k));
-    NNPI_CARVE(c, w, loss, dm->batch);
-    NNPI_CARVE(c, w, lo, dm->batch);
-    NNPI_CARVE(c, w, hi, dm->batch);
-    NNPI_CARVE(c, w, cls, dm->batch);
-    NNPI_CARVE(c, w, pred, dm->batch);
-    NNPI_CARVE(c, w, search, dm->batch);
+    NNPI_CARVE_EACH(c, w, dm->batch, loss, lo, hi, cls, pred, search);
 }
 
 /* The minimal-ε search of a group whose x_adv holds the points at ε = epsilon: does that ε

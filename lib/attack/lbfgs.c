@@ -72,16 +72,9 @@ static void lbfgs_layout(void *work, const void *opts, const nnpi_attack_dims *d
 {
     lbfgs_work *w = work;
     (void)opts;
-    NNPI_CARVE(c, w, cs, dm->batch);
-    NNPI_CARVE(c, w, member, dm->batch);
-    NNPI_CARVE(c, w, lab, dm->batch);
-    NNPI_CARVE(c, w, tgt, dm->batch);
-    NNPI_CARVE(c, w, pred, dm->batch);
-    NNPI_CARVE(c, w, scale, dm->batch);
-    NNPI_CARVE(c, w, loss, dm->batch);
+    NNPI_CARVE_EACH(c, w, dm->batch, cs, member, lab, tgt, pred, scale, loss);
     NNPI_CARVE(c, w, xs, nnpi_mul(dm->batch, dm->d));
-    NNPI_CARVE(c, w, lo, dm->d);
-    NNPI_CARVE(c, w, hi, dm->d);
+    NNPI_CARVE_EACH(c, w, dm->d, lo, hi);
     NNPI_CARVE(c, w, lr, dm->batch);
 }
 

@@ -119,14 +119,9 @@ static void pgd_layout(void *work, const void *opts, const nnpi_attack_dims *dm,
 {
     pgd_work *w = work;
     (void)opts;
-    const size_t bd = nnpi_mul(dm->batch, dm->d);
-    NNPI_CARVE(c, w, xt, bd);
-    NNPI_CARVE(c, w, grad, bd);
+    NNPI_CARVE_EACH(c, w, dm->batch, loss, cls, pred, have);
+    NNPI_CARVE_EACH(c, w, nnpi_mul(dm->batch, dm->d), xt, grad);
     NNPI_CARVE(c, w, logits, nnpi_mul(dm->batch, dm->k));
-    NNPI_CARVE(c, w, loss, dm->batch);
-    NNPI_CARVE(c, w, cls, dm->batch);
-    NNPI_CARVE(c, w, pred, dm->batch);
-    NNPI_CARVE(c, w, have, dm->batch);
 }
 
 /* x_adv of the examples without a success ← their current iterate. */
