@@ -20,7 +20,8 @@
  *   max_c |scale_c|/√(var_c+ε), exact. Average pooling √(r·c) with r, c the largest row and
  *   column sums of its matrix (Schur's test; exact for non-overlapping unpadded windows, an
  *   upper bound otherwise); global average pooling 1/√(H·W). LRN (not in the paper):
- *   k^−β·(1 + 2β·m^¾·β^β/(1+β)^(1+β)), m = min(size, C), derived in lipschitz.c (α drops out).
+ *   k^−β·(1 + 2β·m^¾·β^β/(1+β)^(1+β)), m = min(size, C), derived in lib/net/layer_norm.c
+ *   (α drops out).
  *   Flatten and dropout 1. Add: √2 as a map of its two inputs (2 if both are the same layer).
  * - `exact`, for every linear layer (dense, convolution, average and global average pooling,
  *   batch normalisation; bias and batch-norm offsets removed): the operator norm of the layer

@@ -1,4 +1,4 @@
-/* Shared by maxact_search.c and maxact_optimise.c (and reached by tests/test_maxact.c): checks
+/* Shared by search.c and optimise.c (and reached by tests/test_maxact.c): checks
  * of direction matrices and the image prior of the input optimisation. Not public. */
 #ifndef NNP_PROBE_MAXACT_INTERNAL_H
 #define NNP_PROBE_MAXACT_INTERNAL_H
