@@ -46,6 +46,11 @@ static nnp_status check_opts(const nnp_train_opts *o)
     if (o->n_weight_decay > 0 && o->weight_decay == NULL)
         return nnpi_error(NNP_EINVAL, "%s.weight_decay is NULL but n_weight_decay = %zu", f,
                           o->n_weight_decay);
+    if (o->dropout != 0 && o->dropout != 1)
+        return nnpi_error(NNP_EINVAL, "%s.dropout = %d, must be 0 or 1", f, o->dropout);
+    /* TEMPORARY: the header is published ahead of the implementation (next commit) */
+    if (o->dropout || o->batch_hook)
+        return nnpi_error(NNP_EUNSUPPORTED, "%s.dropout / batch_hook: not implemented yet", f);
     for (size_t i = 0; i < o->n_weight_decay; i++)
         if (!(o->weight_decay[i] >= 0.0) || !isfinite(o->weight_decay[i]))
             return nnpi_error(NNP_EINVAL, "%s.weight_decay[%zu] = %g, must be >= 0 and finite", f,
