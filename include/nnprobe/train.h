@@ -63,7 +63,8 @@ typedef enum nnp_decay_mode {
  *                    nnp_train().
  * @param[in,out] x   the batch's examples, n × input size floats, batch-major: a copy of the
  *                    data set's examples in this step's (shuffled) order. The hook may
- *                    overwrite any of them; the values must stay finite.
+ *                    overwrite any of them; the values must stay finite. With
+ *                    ::NNP_LOSS_MSE the examples as the hook leaves them are also the targets.
  * @param[in,out] labels  their n labels: copies of the data set's labels (−1 each if the data
  *                    set has none). The hook may overwrite them; with ::NNP_LOSS_SOFTMAX_XENT
  *                    each must stay a class of the net (0 ≤ label < output size). Ignored by
@@ -131,7 +132,8 @@ typedef struct nnp_train_opts {
      * @since 0.2.0
      */
     nnp_train_batch_fn batch_hook;
-    void *batch_hook_user;    /**< passed to `batch_hook` (@since 0.2.0) */
+    /** passed to `batch_hook`; never dereferenced by the library. @since 0.2.0 */
+    void *batch_hook_user;
 } nnp_train_opts;
 
 /**
@@ -160,7 +162,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_train_opts_init_sized(nnp_train_opts *opts,
  * @param[in]  data     training set; labelled with labels < output size for the cross-entropy loss
  * @param[in]  opts     options, or NULL for the defaults
  * @param[out] final_loss  mean loss (without decay) over the last completed epoch, or NULL;
- *                         left unchanged if no epoch completed
+ *                         left unchanged if no epoch completed. It is the loss each step
+ *                         trained on: of the batches as the hook left them, and with dropout
+ *                         of the thinned nets, not of the net at inference.
  * @retval NNP_EINVAL NULL net/data, shape mismatch between net and data, an option out of
  *         range (the message names the field; nnp_train_opts::dropout not 0 or 1), unlabelled
  *         data or label ≥ classes, or the batch hook wrote a non-finite value or (with the

@@ -210,7 +210,7 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
             if (o.batch_hook) {
                 if (o.batch_hook(net, b.x, b.y, n, step, o.batch_hook_user) != 0) {
                     s = nnpi_error(NNP_ECANCELLED, "nnp_train: cancelled by opts.batch_hook "
-                                   "before epoch %zu, step %zu of %llu", epoch + 1, k + 1,
+                                   "in epoch %zu, before step %zu of %llu", epoch + 1, k + 1,
                                    (unsigned long long)total);
                     break;
                 }
