@@ -4,6 +4,7 @@
  * fraction, inference untouched, the hook's view of the batches, its effect, cancellation,
  * refused batches, allocation failures. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/core.h"
@@ -624,6 +625,111 @@ START_TEST(hook_bad_batch_refused)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- §4.2: an adversarial pool */
+
+/* Szegedy et al. 2013 §4.2's regime through the hook: a pool of adversarial examples,
+ * refreshed every `every` steps by attacking the current batch on the current net (FGSM here,
+ * for speed), replacing the first half of each batch. */
+typedef struct adv_pool {
+    float x[32 * 8];
+    int32_t y[32];
+    size_t filled, next;     /* ring buffer */
+    uint64_t every;
+    double epsilon;
+    size_t refreshes;
+} adv_pool;
+
+static int adversarial_pool_hook(const nnp_net *net, float *x, int32_t *labels, size_t n,
+                                 uint64_t step, void *user)
+{
+    adv_pool *p = user;
+    if (step % p->every == 0) {
+        nnp_attack_fgsm_opts fo;
+        ck_assert_ok(nnp_attack_fgsm_opts_init(&fo));
+        fo.epsilon = p->epsilon;
+        float adv[32 * 8];
+        nnp_attack_result r[32];
+        const size_t m = n < 32 ? n : 32;
+        ck_assert_ok(nnp_attack_fgsm(net, x, labels, NULL, m, &fo, adv, r));
+        for (size_t i = 0; i < m; i++) {
+            memcpy(p->x + p->next * 8, adv + i * 8, 8 * sizeof(float));
+            p->y[p->next] = labels[i];
+            p->next = (p->next + 1) % 32;
+            if (p->filled < 32) p->filled++;
+        }
+        p->refreshes++;
+    }
+    for (size_t i = 0; i < n / 2 && i < p->filled; i++) {
+        size_t k = (size_t)((step * 7 + i) % p->filled);
+        memcpy(x + i * 8, p->x + k * 8, 8 * sizeof(float));
+        labels[i] = p->y[k];
+    }
+    return 0;
+}
+
+/* FGSM error of `net` on the data set at ε. */
+static double fgsm_error(const nnp_net *net, const nnp_dataset *ds, double eps)
+{
+    const size_t N = nnp_dataset_count(ds);
+    nnp_attack_fgsm_opts fo;
+    ck_assert_ok(nnp_attack_fgsm_opts_init(&fo));
+    fo.epsilon = eps;
+    float *adv = malloc(N * 8 * sizeof(float));
+    nnp_attack_result *r = malloc(N * sizeof *r);
+    ck_assert_ok(nnp_attack_fgsm(net, nnp_dataset_images(ds), nnp_dataset_labels(ds), NULL, N,
+                                 &fo, adv, r));
+    double err;
+    ck_assert_ok(nnp_eval_error_rate(net, adv, nnp_dataset_labels(ds), N, &err, NULL));
+    free(adv);
+    free(r);
+    return err;
+}
+
+/* The pool hook runs attacks on the net being trained; training with it is deterministic,
+ * still learns the clean task, and makes the net more robust to the attack it was trained
+ * against than the same training without the pool. */
+START_TEST(adversarial_pool_training)
+{
+    nnp_dataset *ds = blobs(400, 31, 1);
+    nnp_net *net = drop_net(16, 4, -1, 8);
+    nnp_train_opts o;
+    ck_assert_ok(nnp_train_opts_init(&o));
+    o.epochs = 15;
+    o.batch_size = 20;
+    o.learning_rate = 0.05;
+    nnp_net *plain = NULL, *adv1 = NULL, *adv2 = NULL;
+    ck_assert_ok(nnp_net_clone(net, &plain));
+    ck_assert_ok(nnp_net_clone(net, &adv1));
+    ck_assert_ok(nnp_net_clone(net, &adv2));
+    ck_assert_ok(nnp_train(plain, ds, &o, NULL));
+    adv_pool p1 = {.every = 2, .epsilon = 0.25}, p2 = p1;
+    o.batch_hook = adversarial_pool_hook;
+    o.batch_hook_user = &p1;
+    ck_assert_ok(nnp_train(adv1, ds, &o, NULL));
+    o.batch_hook_user = &p2;
+    ck_assert_ok(nnp_train(adv2, ds, &o, NULL));
+    ck_assert_uint_eq(p1.refreshes, 15 * 20 / 2);
+    ck_assert_mem_eq(adv1->params, adv2->params, net->n_params * sizeof(float));
+    double clean_plain, clean_adv;
+    const size_t N = nnp_dataset_count(ds);
+    ck_assert_ok(nnp_eval_error_rate(plain, nnp_dataset_images(ds), nnp_dataset_labels(ds), N,
+                                     &clean_plain, NULL));
+    ck_assert_ok(nnp_eval_error_rate(adv1, nnp_dataset_images(ds), nnp_dataset_labels(ds), N,
+                                     &clean_adv, NULL));
+    const double fgsm_plain = fgsm_error(plain, ds, 0.25), fgsm_adv = fgsm_error(adv1, ds, 0.25);
+    fprintf(stderr, "adversarial_pool_training: clean %.3f / %.3f, FGSM(0.25) %.3f / %.3f "
+            "(plain / pool)\n", clean_plain, clean_adv, fgsm_plain, fgsm_adv);
+    ck_assert_double_lt(clean_plain, 0.05);
+    ck_assert_double_lt(clean_adv, 0.05);
+    ck_assert_double_lt(fgsm_adv, fgsm_plain);
+    nnp_net_free(plain);
+    nnp_net_free(adv1);
+    nnp_net_free(adv2);
+    nnp_net_free(net);
+    nnp_dataset_free(ds);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- allocation failures */
 
 typedef struct oom_case {
@@ -709,6 +815,7 @@ int main(void)
     tcase_add_test(tc, hook_modifications_take_effect);
     tcase_add_test(tc, hook_cancels);
     tcase_add_test(tc, hook_bad_batch_refused);
+    tcase_add_test(tc, adversarial_pool_training);
     tcase_add_test(tc, dropout_allocation_failures);
     suite_add_tcase(s, tc);
     return tu_run(s);
