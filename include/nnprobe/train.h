@@ -114,7 +114,9 @@ typedef struct nnp_train_opts {
      * Dropout); 0: those layers stay the identity, as at inference (default 0).
      *
      * Inverted dropout (Srivastava et al. 2014, JMLR 15, "Dropout: a simple way to prevent
-     * neural networks from overfitting", §10 "scale at training time"): in each SGD step,
+     * neural networks from overfitting": §4 scales the weights at test time instead; §10 notes
+     * that scaling retained units up during training is equivalent; their p is the probability
+     * of keeping a unit, the layer's ratio here is that of dropping it): in each SGD step,
      * each unit of a dropout layer of ratio p is kept with probability 1 − p, independently
      * per example, and kept units are scaled by 1/(1 − p); the backward pass of that step uses
      * the same mask. The masks come from a generator seeded by `seed` and the step index

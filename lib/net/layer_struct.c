@@ -57,10 +57,12 @@ static nnp_status add_lip_bound(const nnpi_node *node, const float *params,
 }
 
 /* Dropout's training mask (nnp_train_opts.dropout), inverted dropout after Srivastava et al.
- * 2014, "Dropout: a simple way to prevent neural networks from overfitting", JMLR 15, §10:
- * each unit of each example is kept with probability 1 − p and kept units are scaled by
- * 1/(1 − p), so the expected output is the input and inference needs no rescaling: the layer
- * is then the identity (as ONNX Dropout in inference mode). p < 1 (nnp_net_add_dropout). */
+ * 2014, "Dropout: a simple way to prevent neural networks from overfitting", JMLR 15; §4
+ * scales the weights at test time, §10 notes that scaling up the retained units in training
+ * is equivalent): each unit of each example is kept with probability 1 − p (p = the drop
+ * ratio; the paper's p is the keep probability) and kept units are scaled by 1/(1 − p), so the
+ * expected output is the input and inference needs no rescaling: the layer is then the
+ * identity (as ONNX Dropout in inference mode). p < 1 (nnp_net_add_dropout). */
 static void dropout_train_mask(const nnpi_node *node, float *mask, size_t n, nnpi_rng *rng)
 {
     const double keep = 1.0 - (double)node->attr.dropout_ratio;
