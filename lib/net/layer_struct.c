@@ -56,7 +56,7 @@ static nnp_status add_lip_bound(const nnpi_node *node, const float *params,
     return NNP_OK;
 }
 
-/* Dropout's training mask (nnp_train_opts.dropout), inverted dropout after Srivastava et al.
+/* Dropout's training mask (nnp_train_opts.dropout), inverted dropout (Srivastava et al.
  * 2014, "Dropout: a simple way to prevent neural networks from overfitting", JMLR 15; §4
  * scales the weights at test time, §10 notes that scaling up the retained units in training
  * is equivalent): each unit of each example is kept with probability 1 − p (p = the drop
