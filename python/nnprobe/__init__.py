@@ -32,9 +32,9 @@ from .train import train, train_defaults
 __version__ = "0.2.0"
 
 #: The C library's release, e.g. "0.2.0" (``nnp_version_string``).
-library_version: str = _L.version_string
+library_version: str = _L.release_string
 #: MAJOR*10000 + MINOR*100 + PATCH of the C library (``nnp_version_number``).
-library_version_number: int = _L.version_number
+library_version_number: int = _L.release_number
 #: The ABI number of the loaded library (its SONAME's last component).
 library_abi: int = _L.abi
 #: The file or loader name the library was loaded from, and how it was found.

@@ -396,13 +396,13 @@ class Library:
             raise LibraryError("%s (from %s) has no nnp_version_number: not libnnprobe >= 0.2"
                                % (path, origin)) from None
         vfn.restype, vfn.argtypes = c_uint, []
-        self.version_number = int(vfn())
-        if self.version_number < MIN_VERSION:
+        self.release_number = int(vfn())
+        if self.release_number < MIN_VERSION:
             raise LibraryError("%s (from %s) is libnnprobe %d.%d.%d; this binding needs 0.2.0 "
                                "or newer with ABI 0" % (path, origin,
-                                                        self.version_number // 10000,
-                                                        self.version_number // 100 % 100,
-                                                        self.version_number % 100))
+                                                        self.release_number // 10000,
+                                                        self.release_number // 100 % 100,
+                                                        self.release_number % 100))
         missing = []
         for name, (restype, argtypes) in PROTOTYPES.items():
             try:
@@ -415,7 +415,7 @@ class Library:
             setattr(self, name[4:], fn)  # nnp_grad_loss -> self.grad_loss
         if missing:
             raise LibraryError("%s (from %s) lacks %s" % (path, origin, ", ".join(missing)))
-        self.version_string = self.version_string().decode()
+        self.release_string = self.version_string().decode()
 
 
 _LIB: Optional[Library] = None
