@@ -3,6 +3,7 @@ Ctrl-C handling."""
 from __future__ import annotations
 
 import ctypes
+import math
 import signal
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple, Type
@@ -67,11 +68,11 @@ def out_array(out: Optional[np.ndarray], shape: Tuple[int, ...], dtype: Any,
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray):
         raise TypeError("%s: a numpy array expected" % name)
-    if out.dtype != np.dtype(dtype):
+    if out.dtype != dtype:
         raise TypeError("%s: dtype %s expected, got %s" % (name, np.dtype(dtype), out.dtype))
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("%s: must be C-contiguous and writeable" % name)
-    need = int(np.prod(shape))
+    need = math.prod(shape)
     if out.size != need:
         raise ValueError("%s: %d elements expected, got %d" % (name, need, out.size))
     return out

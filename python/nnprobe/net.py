@@ -106,6 +106,7 @@ class Net:
         self._h = handle.value
         self._as_param_ = self._h
         self._free = L.net_free
+        self._input_size = L.net_input_size(self._h)  # fixed at creation
 
     @classmethod
     def _wrap(cls, handle: ctypes.c_void_p) -> "Net":
@@ -303,7 +304,7 @@ class Net:
     @property
     def input_size(self) -> int:
         """Floats per input example, C·H·W."""
-        return L.net_input_size(self.handle)
+        return self._input_size
 
     @property
     def output_size(self) -> int:

@@ -19,6 +19,8 @@ if not os.environ.get("NNPROBE_LIBRARY"):
     _default = os.path.join(REPO, "build", "libnnprobe.so.0")
     if os.path.exists(_default):
         os.environ["NNPROBE_LIBRARY"] = _default
+else:  # child processes of the tests run in other directories
+    os.environ["NNPROBE_LIBRARY"] = os.path.abspath(os.environ["NNPROBE_LIBRARY"])
 
 import nnprobe  # noqa: E402
 
