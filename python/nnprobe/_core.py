@@ -183,8 +183,11 @@ class Progress:
 
 def run_with_progress(fn: Callable[[], int], opts: ctypes.Structure,
                       progress: Optional[ProgressFn],
-                      partial: Callable[[], Any] = lambda: None) -> None:
-    """Calls ``fn()`` (a C call using ``opts``) with a progress callback installed."""
+                      partial: Callable[[int], Any] = lambda status: None) -> None:
+    """Calls ``fn()`` (a C call using ``opts``) with a progress callback installed.
+    ``partial(status)`` gives the results to attach to Cancelled/Interrupted: after a
+    cancellation (status NNP_ECANCELLED) what the C function documents as left, or after a
+    Ctrl-C that came too late to cancel (status 0) the complete results."""
     pr = Progress(progress)
     pr.attach(opts)
     with pr:
@@ -194,11 +197,11 @@ def run_with_progress(fn: Callable[[], int], opts: ctypes.Structure,
     if status == 0 and pr.interrupted:
         # Ctrl-C came after the last progress report: the call completed; deliver the
         # interrupt now, with the complete results attached.
-        raise Interrupted("interrupted (Ctrl-C) after the call completed", partial())
+        raise Interrupted("interrupted (Ctrl-C) after the call completed", partial(status))
     if status:
         # read the error message before anything else touches the library on this thread
         msg = L.last_error()
-        part = partial() if status == 6 else None
+        part = partial(status) if status == 6 else None
         if status == 6 and pr.exc is not None:
             raise pr.exc
         if status == 6 and pr.interrupted:

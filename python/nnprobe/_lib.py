@@ -374,9 +374,7 @@ class Library:
     def __init__(self, path: str, origin: str):
         self.path = path
         self.origin = origin
-        resolved = path
         if os.path.sep not in path:  # a loader name: the ABI is in the name we asked for
-            resolved = path
             abi, how = abi_of(path)
         else:
             abi, how = abi_of(os.path.realpath(path))
@@ -387,7 +385,7 @@ class Library:
                    ", ".join(str(a) for a in KNOWN_ABIS)))
         self.abi = abi
         try:
-            self.dll = ctypes.CDLL(resolved)
+            self.dll = ctypes.CDLL(path)  # CDLL: the GIL is released in every call
         except OSError as e:
             raise LibraryError("cannot load %s (from %s): %s" % (path, origin, e)) from e
         try:

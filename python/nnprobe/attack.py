@@ -144,7 +144,7 @@ def attack(name: str, net: Net, x: Any, labels: Any = None, targets: Any = None,
         return fn(net.handle, xx.ctypes.data, ptr(y), ptr(t), n, ctypes.byref(o),
                   x_adv.ctypes.data, table.ctypes.data)
 
-    run_with_progress(call, o, progress, partial=lambda: result)
+    run_with_progress(call, o, progress, partial=lambda status: result)
     return result
 
 

@@ -46,7 +46,8 @@ def lipschitz_bounds(net: Net, *, progress: Optional[ProgressFn] = None,
 
     Options: ``nnp_lipschitz_opts`` fields (exact, tol, max_iter, max_basis,
     fourier_grid_h/w, seed, full_reorth, paper_bound), C defaults. A cancellation leaves no
-    usable result (``partial`` is None)."""
+    usable result (``partial`` is None); a Ctrl-C after the last progress report lets the
+    call complete and :class:`~nnprobe.Interrupted` carries the complete table."""
     o = _opts(opts, "lipschitz_bounds")
     count = net.layer_count
     infos = np.zeros(count, INFO_DTYPE)
@@ -55,7 +56,8 @@ def lipschitz_bounds(net: Net, *, progress: Optional[ProgressFn] = None,
     def call() -> int:
         return L.lipschitz_bounds(net.handle, ctypes.byref(o), infos.ctypes.data, count)
 
-    run_with_progress(call, o, progress)
+    # cancelled: the C API says the records must not be used; complete (a late Ctrl-C): they can
+    run_with_progress(call, o, progress, partial=lambda status: infos if status == 0 else None)
     return infos
 
 

@@ -121,6 +121,6 @@ def maxact_optimise(net: Net, layer: int, directions: Any, *, start: Any = None,
                                  ctypes.byref(o), x.ctypes.data, score.ctypes.data,
                                  obj.ctypes.data)
 
-    run_with_progress(call, o, progress, partial=lambda: x)
+    run_with_progress(call, o, progress, partial=lambda status: x)
     del st
     return OptimiseResult(x, score, obj)

@@ -49,6 +49,6 @@ def train(net: Net, data: Dataset, *, weight_decay: Union[None, float, Sequence[
         return L.train(net.handle, data.handle, ctypes.byref(o), ctypes.byref(final))
 
     run_with_progress(call, o, progress,
-                      partial=lambda: None if final.value != final.value else final.value)
+                      partial=lambda status: None if final.value != final.value else final.value)
     del wd  # kept alive until here: the C struct points into it
     return None if final.value != final.value else final.value

@@ -37,6 +37,7 @@ def test_images_view_is_readonly_and_keeps_owner(arrays):
     assert im.ctypes.data == ds.images.ctypes.data  # a view of the same memory
     with pytest.raises(ValueError):
         im[0, 0, 0, 0] = 1
+    assert im.base._owner is ds
     del ds
     gc.collect()
     np.testing.assert_array_equal(im, x)  # still valid: the view keeps the set alive

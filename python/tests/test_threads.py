@@ -195,3 +195,21 @@ def test_sigint_from_outside_process():
     words = out.split()
     assert words[0] == "interrupted", out + err
     assert int(words[1]) < int(words[2]) == 16
+
+
+def test_sigint_after_last_report_gives_complete_results(trained):
+    """Ctrl-C during the last progress report of a call that ignores it (the Lipschitz
+    bounds report completion last): the call completes and Interrupted carries it all."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals go to the main thread")
+
+    def progress(done, total):
+        if done == total:
+            signal.raise_signal(signal.SIGINT)
+        return False
+    with pytest.raises(nnprobe.Interrupted) as ei:
+        nnprobe.lipschitz_bounds(trained, progress=progress)
+    ref = nnprobe.lipschitz_bounds(trained)
+    np.testing.assert_array_equal(ei.value.partial["upper_to"], ref["upper_to"])
+    # without a callback of the caller's, Ctrl-C is still caught by the binding's own one
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
