@@ -7,6 +7,8 @@
 #   4. find_package(nnprobe CONFIG) + nnprobe::nnprobe_static  (CMake, static)
 #   5. a C++17 consumer (consumer.cpp) with -Wall -Wextra -pedantic -Werror, through
 #      pkg-config and find_package (skipped with a note if there is no C++ compiler)
+#   6. the Python binding (python/) finding the installed library through nnprobe.pc
+#      (skipped with a note without /usr/bin/python3 and NumPy)
 # Each binary must run, pass its own checks, and print the same output as the others.
 # Also checks the installed layout, that no installed file points into the build or source
 # tree, and that the installed nnprobe.pc is relocatable: used as installed (no prefix
@@ -171,6 +173,24 @@ for name in $others; do
     cmp -s "$work/consumer-pc.out" "$work/$name.out" || fail "$name's output differs from consumer-pc's"
 done
 grep -q "^nnprobe $version " "$work/consumer-pc.out" || fail "consumer reports another version"
+
+# The Python binding finds the installed library through the installed nnprobe.pc.
+py=${NNP_PYTHON:-/usr/bin/python3}
+if [ -x "$py" ] && "$py" -c 'import numpy' 2>/dev/null; then
+    step "Python binding: library found through pkg-config"
+    got=$(cd "$work" && env -u NNPROBE_LIBRARY PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$srcroot/python" \
+        PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
+        "$py" -c 'import nnprobe; print(nnprobe.library_origin, nnprobe.library_path, nnprobe.library_version)') ||
+        fail "python3 -c 'import nnprobe' with the installed nnprobe.pc"
+    echo "   $got"
+    set -- $got
+    [ "$1" = pkg-config ] || fail "the binding found the library through '$1', not pkg-config"
+    [ "$(cd "$(dirname "$2")" && pwd -P)" = "$(cd "$prefix/$libdir" && pwd -P)" ] ||
+        fail "the binding loaded $2, not the installed library"
+    [ "$3" = "$version" ] || fail "the binding reports library version $3"
+else
+    echo "   NOTE: $py with numpy not found: the Python binding's pkg-config lookup is not checked"
+fi
 
 # Relocation: move the whole installed tree; its nnprobe.pc must follow, with no rewriting.
 step "relocated install (the prefix moved after installing)"
