@@ -99,12 +99,21 @@ def make_opts(cls: Type[ctypes.Structure], init: Any, kwargs: Dict[str, Any],
     keyword arguments, each of which must name a field."""
     o = cls()
     check(init(ctypes.byref(o), ctypes.sizeof(o)))
-    names = {f[0] for f in cls._fields_} - {"size", "progress", "progress_user"}
+    types = {f[0]: f[1] for f in cls._fields_}
+    names = set(types) - {"size", "progress", "progress_user"}
     for k, v in kwargs.items():
         if k not in names:
             raise TypeError("%s: unknown option %r (options: %s)"
                             % (what, k, ", ".join(sorted(names))))
         if isinstance(v, bool):
+            v = int(v)
+        if types[k] in (ctypes.c_size_t, ctypes.c_uint64):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if not isinstance(v, (int, np.integer)):
+                raise TypeError("%s: option %s takes an integer, not %r" % (what, k, v))
+            if v < 0:  # ctypes would wrap it to a huge unsigned value
+                raise ValueError("%s: option %s = %d must be >= 0" % (what, k, v))
             v = int(v)
         setattr(o, k, v)
     return o

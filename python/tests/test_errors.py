@@ -112,8 +112,16 @@ def test_ecancelled_in_python():
 
 def test_unknown_option():
     net = mlp()
+    x = np.zeros((1,) + SHAPE, np.float32)
     with pytest.raises(TypeError, match="unknown option 'epsilom'"):
-        nnprobe.attack_fgsm(net, np.zeros((1,) + SHAPE, np.float32), [0], epsilom=0.1)
+        nnprobe.attack_fgsm(net, x, [0], epsilom=0.1)
+    with pytest.raises(ValueError, match="steps = -1 must be >= 0"):
+        nnprobe.attack_pgd(net, x, [0], steps=-1)
+    with pytest.raises(TypeError, match="integer"):
+        nnprobe.attack_pgd(net, x, [0], steps=2.5)
+    with pytest.raises(nnprobe.InvalidArgument, match="steps"):
+        nnprobe.attack_pgd(net, x, [0], steps=10**7)  # the library's own range check
+    nnprobe.attack_pgd(net, x, [0], steps=3.0, seed=np.uint64(5))  # integral values are fine
 
 
 def test_error_message_is_per_thread():
