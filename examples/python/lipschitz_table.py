@@ -38,7 +38,6 @@ def main(argv=None):
         os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz"),
         os.path.join(args.data_dir, "t10k-labels-idx1-ubyte.gz"))
     x = np.ascontiguousarray(test.images[:args.points])
-    y = test.labels[:args.points]
     lo = nnprobe.lipschitz_lower(net, x)
     print("lower bound  %.4g: max over %d test points of ||J(x)||_2 (point %d); median %.4g"
           % (lo.lower, len(x), lo.argmax, np.median(lo.norms)))

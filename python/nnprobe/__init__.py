@@ -37,6 +37,8 @@ library_version: str = _L.release_string
 library_version_number: int = _L.release_number
 #: The ABI number of the loaded library (its SONAME's last component).
 library_abi: int = _L.abi
+#: The ABI numbers this binding knows (a library with another SONAME is refused).
+KNOWN_ABIS = _lib.KNOWN_ABIS
 #: The file or loader name the library was loaded from, and how it was found.
 library_path: str = _L.path
 library_origin: str = _L.origin

@@ -9,7 +9,7 @@ import pytest
 
 import nnprobe
 
-from conftest import CLASSES, SHAPE
+from conftest import CLASSES
 
 ATTACKS = {
     "lbfgs": dict(max_iterations=100, c_bisect_steps=4),
