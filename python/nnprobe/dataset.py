@@ -11,6 +11,8 @@ import numpy as np
 from ._core import L, check, f32, i32
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: ``nnp_idx_type`` values by name
+IDX_TYPES = {"ubyte": 0, "float": 1}
 
 
 class _View:
@@ -90,7 +92,7 @@ class Dataset:
     def save_idx(self, images: PathLike, labels: Optional[PathLike] = None,
                  type: str = "float") -> None:
         """Writes IDX files (``.gz`` compresses); ``type`` "float" (lossless) or "ubyte"."""
-        t = {"ubyte": 0, "float": 1}.get(type)
+        t = IDX_TYPES.get(type)
         if t is None:
             raise ValueError("type: 'float' or 'ubyte'")
         check(L.dataset_save_idx(self.handle, os.fsencode(images),

@@ -14,9 +14,33 @@ from conftest import REPO
 PKG = os.path.join(REPO, "python")
 
 
+def python_constants():
+    """C constant name -> the value the binding uses for it."""
+    # the modules (nnprobe.train and nnprobe.attack are also the names of functions)
+    attack, dataset, train = (sys.modules["nnprobe." + m] for m in ("attack", "dataset", "train"))
+    consts = {"NNP_LAYER_" + k.name: int(k) for k in nnprobe.LayerKind}
+    consts.update({"NNP_" + cls.__name__.upper(): cls.status
+                   for cls in nnprobe.errors.BY_STATUS.values()})
+    consts.update(NNP_LOSS_SOFTMAX_XENT=train.LOSSES["softmax_xent"],
+                  NNP_LOSS_MSE=train.LOSSES["mse"], NNP_DECAY_SUM=train.DECAY_MODES["sum"],
+                  NNP_DECAY_PER_UNIT=train.DECAY_MODES["per_unit"],
+                  NNP_ATTACK_NORM_LINF=attack.NORMS["linf"],
+                  NNP_ATTACK_NORM_L2=attack.NORMS["l2"], NNP_IDX_UBYTE=dataset.IDX_TYPES["ubyte"],
+                  NNP_IDX_FLOAT=dataset.IDX_TYPES["float"],
+                  NNP_MAX_LAYER_INPUTS=_lib.NNP_MAX_LAYER_INPUTS)
+    return consts
+
+
+# the binding's exception class names -> the status constants they stand for
+STATUS_CONSTANTS = {"NNP_INVALIDARGUMENT": "NNP_EINVAL", "NNP_OUTOFMEMORY": "NNP_ENOMEM",
+                    "NNP_FILEERROR": "NNP_EIO", "NNP_FORMATERROR": "NNP_EFORMAT",
+                    "NNP_VERSIONERROR": "NNP_EVERSION", "NNP_CANCELLED": "NNP_ECANCELLED",
+                    "NNP_UNSUPPORTED": "NNP_EUNSUPPORTED", "NNP_NUMERICERROR": "NNP_ENUMERIC"}
+
+
 def c_layout(cc, include_dirs, tmp_path):
-    """{struct: (sizeof, {field: offsetof})} printed by a C program compiled against the
-    headers under test."""
+    """{struct: (sizeof, {field: offsetof})}, the header's ABI number and the values of the
+    C constants the binding mirrors, printed by a C program compiled against the headers."""
     lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <nnprobe/nnprobe.h>",
              "int main(void) {"]
     for cname, cls in _lib.STRUCTS.items():
@@ -24,6 +48,9 @@ def c_layout(cc, include_dirs, tmp_path):
         for fname, _ in cls._fields_:
             lines.append('printf("F %s %s %%zu\\n", offsetof(%s, %s));'
                          % (cname, fname, cname, fname))
+    for pyname in python_constants():
+        cname = STATUS_CONSTANTS.get(pyname, pyname)
+        lines.append('printf("C %s %%d\\n", (int)%s);' % (pyname, cname))
     lines += ['printf("A %d\\n", NNP_ABI_VERSION);', "return 0; }"]
     src = tmp_path / "layout.c"
     src.write_text("\n".join(lines))
@@ -33,21 +60,24 @@ def c_layout(cc, include_dirs, tmp_path):
         cmd[1:1] = ["-I", d]
     subprocess.run(cmd, check=True)
     out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
-    sizes, offsets, abi = {}, {}, None
+    sizes, offsets, consts, abi = {}, {}, {}, None
     for line in out.splitlines():
         parts = line.split()
         if parts[0] == "S":
             sizes[parts[1]] = int(parts[2])
         elif parts[0] == "F":
             offsets[(parts[1], parts[2])] = int(parts[3])
+        elif parts[0] == "C":
+            consts[parts[1]] = int(parts[2])
         else:
             abi = int(parts[1])
-    return sizes, offsets, abi
+    return sizes, offsets, consts, abi
 
 
 def test_struct_layouts_match_headers(cc, include_dirs, tmp_path):
-    sizes, offsets, abi = c_layout(cc, include_dirs, tmp_path)
+    sizes, offsets, consts, abi = c_layout(cc, include_dirs, tmp_path)
     assert abi in _lib.KNOWN_ABIS
+    assert consts == python_constants()
     assert set(sizes) == set(_lib.STRUCTS)
     for cname, cls in _lib.STRUCTS.items():
         assert ctypes.sizeof(cls) == sizes[cname], cname
@@ -78,12 +108,14 @@ def test_numpy_dtypes_match_structs():
 
 
 def test_enums_match_library():
+    """Counts and names from the library itself (the values: test_struct_layouts...)."""
     assert nnprobe.layer_kind_count() == len(nnprobe.LayerKind)
-    for k in nnprobe.LayerKind:
-        assert k.c_name.replace("_", "") == k.name.lower().replace("_", "") or \
-            k.c_name in ("conv2d", "maxpool2d", "avgpool2d", "global_avgpool", "leaky_relu")
-    assert nnprobe.layer_kind_name(999) == "unknown"
     assert nnprobe.status_count() == len(nnprobe.errors.BY_STATUS) + 1
+    names = {k.c_name for k in nnprobe.LayerKind}
+    assert len(names) == len(nnprobe.LayerKind) and "unknown" not in names
+    for k in nnprobe.LayerKind:  # the binding's string aliases reach every kind
+        assert nnprobe.net._kind(k.name.lower()) == k
+    assert nnprobe.layer_kind_name(999) == "unknown"
 
 
 def test_versions():
