@@ -15,6 +15,20 @@ PathLike = Union[str, "os.PathLike[str]"]
 IDX_TYPES = {"ubyte": 0, "float": 1}
 
 
+class _Handle:
+    """Owns one ``nnp_dataset *``: freed when the last reference goes (the Dataset and every
+    ``images`` view hold one), so a view never outlives the memory it shows."""
+
+    def __init__(self, ptr: int):
+        self.ptr = ptr
+        self._free = L.dataset_free
+
+    def __del__(self) -> None:
+        if self.ptr:
+            self._free(self.ptr)
+            self.ptr = 0
+
+
 class _View:
     """Exposes library-owned memory to NumPy while keeping its owner alive."""
 
@@ -37,24 +51,20 @@ class Dataset:
     @classmethod
     def _wrap(cls, h: ctypes.c_void_p) -> "Dataset":
         obj = cls.__new__(cls)
-        obj._h = h.value
-        obj._free = L.dataset_free
+        obj._owned = _Handle(h.value)
         return obj
 
     def close(self) -> None:
-        """Frees the data set now (views of ``images`` keep it alive until they go)."""
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            self._free(h)
-
-    def __del__(self) -> None:
-        self.close()
+        """Releases the data set: freed now, or when the last ``images`` view goes."""
+        self._owned = None
 
     @property
     def handle(self) -> int:
-        if not self._h:
+        """The ``nnp_dataset *`` as an integer; raises if closed."""
+        owned = getattr(self, "_owned", None)
+        if owned is None:
             raise ValueError("the data set is closed")
-        return self._h
+        return owned.ptr
 
     @classmethod
     def load_idx(cls, images: PathLike, labels: Optional[PathLike] = None) -> "Dataset":
@@ -127,7 +137,7 @@ class Dataset:
     def images(self) -> np.ndarray:
         """(n, C, H, W) float32, a read-only view of the library's copy."""
         addr = L.dataset_images(self.handle)
-        return np.asarray(_View(addr, (len(self),) + self.shape, "<f4", self))
+        return np.asarray(_View(addr, (len(self),) + self.shape, "<f4", self._owned))
 
     @property
     def labels(self) -> Optional[np.ndarray]:
@@ -135,7 +145,7 @@ class Dataset:
         addr = L.dataset_labels(self.handle)
         if not addr:
             return None
-        return np.asarray(_View(addr, (len(self),), "<i4", self)).copy()
+        return np.asarray(_View(addr, (len(self),), "<i4", self._owned)).copy()
 
     def subset(self, start: int, count: int) -> "Dataset":
         """Examples [start, start+count) as a new data set."""
@@ -159,7 +169,7 @@ class Dataset:
         check(L.dataset_permute_labels(self.handle, seed))
 
     def __repr__(self) -> str:
-        if not getattr(self, "_h", None):
+        if getattr(self, "_owned", None) is None:
             return "<nnprobe.Dataset (closed)>"
         return "<nnprobe.Dataset %d × %s, %d classes>" % (
             len(self), "×".join(map(str, self.shape)), self.class_count)

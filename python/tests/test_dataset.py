@@ -1,6 +1,7 @@
 """Data sets: from arrays, views, subsets, IDX in and out."""
 import gc
 import gzip
+import weakref
 
 import numpy as np
 import pytest
@@ -37,10 +38,22 @@ def test_images_view_is_readonly_and_keeps_owner(arrays):
     assert im.ctypes.data == ds.images.ctypes.data  # a view of the same memory
     with pytest.raises(ValueError):
         im[0, 0, 0, 0] = 1
-    assert im.base._owner is ds
+    assert im.base._owner is ds._owned
     del ds
     gc.collect()
     np.testing.assert_array_equal(im, x)  # still valid: the view keeps the set alive
+    d2 = nnprobe.Dataset.from_arrays(x, y)
+    im2 = d2.images
+    owned = weakref.ref(d2._owned)
+    d2.close()
+    assert "closed" in repr(d2)
+    with pytest.raises(ValueError):
+        len(d2)
+    assert owned() is not None and owned().ptr  # not freed while the view exists
+    np.testing.assert_array_equal(im2, x)
+    del im2
+    gc.collect()
+    assert owned() is None  # freed with the last view
 
 
 def test_from_arrays_refusals(arrays):
