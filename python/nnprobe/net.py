@@ -433,6 +433,7 @@ class Workspace:
         h = ctypes.c_void_p()
         check(L.workspace_create(net.handle, max_batch, ctypes.byref(h)))
         self._h = h.value
+        self._layers = L.net_layer_count(net.handle)
         self._free = L.workspace_free
 
     def close(self) -> None:
@@ -458,4 +459,6 @@ def _ws(ws: Optional[Workspace], net: Net) -> Optional[int]:
         raise ValueError("workspace was made for another net")
     if not ws._h:
         raise ValueError("workspace is closed")
+    if L.net_layer_count(net._h) != ws._layers:  # the C API forbids it: sized for the old net
+        raise ValueError("the net gained layers since the workspace was made; make a new one")
     return ws._h

@@ -182,6 +182,10 @@ def test_workspace(net):
         net.forward(x, ws=nnprobe.Workspace(other))
     with pytest.raises(nnprobe.InvalidArgument):
         nnprobe.Workspace(net, 0)
+    ws = nnprobe.Workspace(net, 2)
+    net.add_relu()  # a workspace must not outlive a change of the net's layers
+    with pytest.raises(ValueError, match="gained layers"):
+        net.forward(x, ws=ws)
 
 
 def test_onnx_roundtrip(net, tmp_path):
