@@ -117,7 +117,8 @@ class Net:
     # ---- lifetime
 
     def close(self) -> None:
-        """Frees the C network now (also done when the object is garbage collected)."""
+        """Frees the C network now (also done when the object is garbage collected). As
+        ``nnp_net_free``, it must not run while another thread uses the net."""
         h, self._h = getattr(self, "_h", None), None
         self._as_param_ = None
         if h:
