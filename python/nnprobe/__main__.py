@@ -113,6 +113,28 @@ def _summary(res, seconds: float, clean_err: float, adv_err: float) -> None:
           % (res.evaluations.mean(), seconds, 1000 * seconds / n))
 
 
+def _figure(path: str, x: np.ndarray, x_adv: np.ndarray, count: int) -> None:
+    """The example program's figure: one row per example, original | difference ×10 around
+    grey | adversarial, 2-pixel white gaps; channels stacked vertically (as C×H rows)."""
+    try:
+        import matplotlib.image
+    except ImportError:
+        raise SystemExit("nnprobe attack: --png needs matplotlib (Debian: python3-matplotlib)")
+    k = min(count, len(x))
+    n = len(x)
+    imgs = x.reshape(n, -1, x.shape[-1])[:k]      # (k, C·H, W)
+    advs = x_adv.reshape(n, -1, x.shape[-1])[:k]
+    diff = np.clip(0.5 + 10 * (advs - imgs), 0, 1)
+    h, w, gap = imgs.shape[1], imgs.shape[2], 2
+    out = np.ones((k * (h + gap) - gap, 3 * w + 2 * gap), np.float32)
+    for i in range(k):
+        r = i * (h + gap)
+        for j, img in enumerate((imgs[i], diff[i], advs[i])):
+            c = j * (w + gap)
+            out[r:r + h, c:c + w] = img
+    matplotlib.image.imsave(path, out, cmap="gray", vmin=0, vmax=1)
+
+
 def _progress(quiet: bool):
     if quiet or not sys.stderr.isatty():
         return None
@@ -220,6 +242,9 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.out:
         Dataset.from_arrays(res.x_adv, y).save_idx(args.out, args.out + ".labels")
         print("adversarial  %s (+ .labels)" % args.out)
+    if args.png:
+        _figure(args.png, x, res.x_adv, args.figure_count)
+        print("figure       %s" % args.png)
     return rc
 
 
@@ -271,6 +296,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--amplify", type=float, help="add the adversarial set rescaled to RMS R")
     g.add_argument("--out", help="adversarial images, float32 IDX (+ FILE.labels)")
     g.add_argument("--results", help="per-example results, CSV (JSON if FILE ends in .json)")
+    g.add_argument("--png", help="figure: original | difference x10 around grey | "
+                   "adversarial, one row per example (needs matplotlib)")
+    g.add_argument("--figure-count", type=int, default=10, help="rows of the figure (10)")
     g.add_argument("--quiet", action="store_true", help="no progress display")
     return p
 

@@ -94,3 +94,16 @@ def test_attack_usage_errors(files):
     assert r.returncode == 1
     r = py_cli("bogus")
     assert r.returncode == 2
+
+
+def test_attack_png(files):
+    mpl = pytest.importorskip("matplotlib.image", reason="matplotlib not installed")
+    r = py_cli("attack", files / "m.onnx", "--test-images", files / "im.idx", "--test-labels",
+               files / "lb.idx", "--count", 5, "--attack", "fgsm", "--png", files / "f.png",
+               "--figure-count", 3, "--out", files / "adv.idx", "--quiet")
+    assert r.returncode == 0, r.stderr
+    img = mpl.imread(str(files / "f.png"))
+    assert img.shape[:2] == (3 * 6 + 2 * 2, 3 * 6 + 2 * 2)  # 3 rows of 6x6 images, 2px gaps
+    adv = nnprobe.Dataset.load_idx(files / "adv.idx").images
+    # the colour map has 256 levels: within 2/255 after its rounding and the PNG's
+    np.testing.assert_allclose(img[0:6, 16:22, 0], adv[0, 0], atol=2 / 255 + 1e-6)
