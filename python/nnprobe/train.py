@@ -1,0 +1,54 @@
+"""Training (``train.h``): minibatch SGD with momentum and per-layer weight decay."""
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Dict, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _lib
+from ._core import L, ProgressFn, defaults_of, make_opts, run_with_progress
+from .dataset import Dataset
+from .net import Net
+
+LOSSES = {"softmax_xent": 0, "xent": 0, "mse": 1}
+DECAY_MODES = {"sum": 0, "per_unit": 1}
+
+
+def train_defaults() -> Dict[str, Any]:
+    """The C defaults of ``nnp_train_opts`` (from ``nnp_train_opts_init_sized``)."""
+    return defaults_of(_lib.TrainOptsC, L.train_opts_init_sized)
+
+
+def train(net: Net, data: Dataset, *, weight_decay: Union[None, float, Sequence[float]] = None,
+          progress: Optional[ProgressFn] = None, **opts: Any) -> Optional[float]:
+    """Trains ``net`` in place on ``data`` (``nnp_train``); returns the mean loss of the last
+    completed epoch (None if none completed).
+
+    Keyword options are ``nnp_train_opts`` fields with the C defaults (see
+    :func:`train_defaults`): epochs, batch_size, learning_rate, momentum, lr_decay,
+    loss ("softmax_xent" or "mse"), decay_mode ("sum" or "per_unit"),
+    first_trainable_layer, seed. ``weight_decay`` is one λ for every dense and convolution
+    layer or one per such layer. ``progress(step, total_steps)`` is called after each step;
+    a truthy return cancels (Cancelled; the net keeps the parameters after the last
+    completed step). Ctrl-C cancels likewise and raises :class:`~nnprobe.Interrupted`.
+    """
+    if isinstance(opts.get("loss"), str):
+        opts["loss"] = LOSSES[opts["loss"]]
+    if isinstance(opts.get("decay_mode"), str):
+        opts["decay_mode"] = DECAY_MODES[opts["decay_mode"]]
+    o = make_opts(_lib.TrainOptsC, L.train_opts_init_sized, opts, "train")
+    wd = None
+    if weight_decay is not None:
+        wd = np.ascontiguousarray(np.atleast_1d(np.asarray(weight_decay, dtype=np.float64)))
+        o.weight_decay = wd.ctypes.data_as(_lib.c_double_p)
+        o.n_weight_decay = wd.size
+    final = ctypes.c_double(float("nan"))
+
+    def call() -> int:
+        return L.train(net.handle, data.handle, ctypes.byref(o), ctypes.byref(final))
+
+    run_with_progress(call, o, progress,
+                      partial=lambda status: None if final.value != final.value else final.value)
+    del wd  # kept alive until here: the C struct points into it
+    return None if final.value != final.value else final.value
