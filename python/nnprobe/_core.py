@@ -100,7 +100,7 @@ def make_opts(cls: Type[ctypes.Structure], init: Any, kwargs: Dict[str, Any],
     o = cls()
     check(init(ctypes.byref(o), ctypes.sizeof(o)))
     types = {f[0]: f[1] for f in cls._fields_}
-    names = set(types) - {"size", "progress", "progress_user"}
+    names = set(types) - {"size", "progress", "progress_user", "batch_hook", "batch_hook_user"}
     for k, v in kwargs.items():
         if k not in names:
             raise TypeError("%s: unknown option %r (options: %s)"

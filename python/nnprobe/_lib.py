@@ -30,6 +30,9 @@ c_float_p = POINTER(c_float)
 
 #: int (*)(uint64_t done, uint64_t total, void *user)
 PROGRESS_FN = CFUNCTYPE(c_int, c_uint64, c_uint64, c_void_p)
+# nnp_train_batch_fn(const nnp_net *net, float *x, int32_t *labels, size_t n, uint64_t step, void *user)
+TRAIN_BATCH_FN = CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(ctypes.c_float),
+                           ctypes.POINTER(ctypes.c_int32), c_size_t, c_uint64, c_void_p)
 
 NNP_MAX_LAYER_INPUTS = 4
 c_enum = c_int  # every nnp_ enum has values 0..16: GCC and Clang give it the size of int
@@ -72,7 +75,8 @@ class TrainOptsC(Structure):
                 ("learning_rate", c_double), ("momentum", c_double), ("lr_decay", c_double),
                 ("loss", c_enum), ("decay_mode", c_enum), ("weight_decay", c_double_p),
                 ("n_weight_decay", c_size_t), ("first_trainable_layer", c_size_t),
-                ("seed", c_uint64), ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("seed", c_uint64), ("progress", PROGRESS_FN), ("progress_user", c_void_p),
+                ("dropout", c_int), ("batch_hook", TRAIN_BATCH_FN), ("batch_hook_user", c_void_p)]
 
 
 class AttackResultC(Structure):

@@ -82,3 +82,56 @@ def test_mse_autoencoder_and_frozen_layers(problem):
     np.testing.assert_array_equal(ae.get_params(1)[0], w1)  # frozen
     r = ae(xtr)
     assert r.shape == (100, 36)
+
+
+def test_batch_hook_sees_every_example_and_rewrites_batches(data, problem):
+    xtr, ytr, _, _ = problem
+    seen_steps, seen_labels = [], []
+
+    def record(net, x, labels, step):
+        assert x.dtype == np.float32 and x.shape[1:] == xtr.shape[1:]
+        seen_steps.append(step)
+        seen_labels.extend(labels.tolist())
+
+    nnprobe.train(mlp(), data, epochs=1, batch_size=100, batch_hook=record)
+    assert seen_steps == [0, 1, 2, 3]
+    assert sorted(seen_labels) == sorted(ytr.tolist())  # each example once, with its label
+
+    def all_zero(net, x, labels, step):
+        labels[:] = 0  # rewritten in place: the net learns to answer class 0
+
+    net = mlp()
+    nnprobe.train(net, data, epochs=3, batch_size=50, batch_hook=all_zero)
+    assert (np.argmax(net.forward(xtr[:40]), axis=1) == 0).all()
+
+    with pytest.raises(nnprobe.Cancelled):
+        nnprobe.train(mlp(), data, epochs=1, batch_size=100, batch_hook=lambda *a: a[3] >= 2)
+
+    def boom(net, x, labels, step):
+        raise ZeroDivisionError("from the hook")
+
+    with pytest.raises(ZeroDivisionError):
+        nnprobe.train(mlp(), data, epochs=1, batch_size=100, batch_hook=boom)
+
+
+def test_dropout_training_is_seeded_and_leaves_inference_alone(data, problem):
+    _, _, xte, _ = problem
+
+    def net_with_dropout():
+        n = nnprobe.Net(*xte.shape[1:])
+        n.add_dense(24)
+        n.add_relu()
+        n.add_dropout(0.5)
+        n.add_dense(5)
+        n.init_params(7)
+        return n
+
+    a, b, c = net_with_dropout(), net_with_dropout(), net_with_dropout()
+    nnprobe.train(a, data, epochs=2, batch_size=50, dropout=1, seed=4)
+    nnprobe.train(b, data, epochs=2, batch_size=50, dropout=1, seed=4)
+    nnprobe.train(c, data, epochs=2, batch_size=50, dropout=0, seed=4)
+    np.testing.assert_array_equal(a.get_params(1)[0], b.get_params(1)[0])
+    assert not np.array_equal(a.get_params(1)[0], c.get_params(1)[0])
+    np.testing.assert_array_equal(a.forward(xte), a.forward(xte))  # inference: no masks
+    with pytest.raises(nnprobe.InvalidArgument):
+        nnprobe.train(net_with_dropout(), data, dropout=2)
