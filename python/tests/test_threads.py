@@ -133,7 +133,18 @@ def test_concurrent_results_equal_sequential(trained, problem):
             np.testing.assert_array_equal(a, b)
 
 
-def test_sigint_in_process_cancels_with_partial(trained, problem):
+
+@pytest.fixture
+def sigint_default():
+    """Python installs its KeyboardInterrupt handler only when SIGINT was not ignored at
+    start-up; a test run started in the background (e.g. `cmd &` in a script) inherits SIGINT
+    ignored, where the binding rightly leaves it ignored. These tests are about the
+    interactive case, so they set it up themselves and restore it afterwards."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+def test_sigint_in_process_cancels_with_partial(trained, problem, sigint_default):
     """SIGINT during a call (raised here from the progress callback, i.e. while the C call
     is on the stack) cancels it; Interrupted carries the partial results; the previous
     handler is back afterwards."""
@@ -162,9 +173,11 @@ def test_sigint_from_outside_process():
     """Ctrl-C as a user gives it: SIGINT from another process while the child's main
     thread is inside a long attack with no progress callback of its own."""
     script = textwrap.dedent("""
-        import sys, threading, os
+        import sys, threading, os, signal
         import numpy as np
         import nnprobe
+        # as at an interactive prompt, even when this test run inherited SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from conftest import mlp, make_problem
         net = mlp()
         x, y = make_problem(16, 3)
@@ -197,7 +210,7 @@ def test_sigint_from_outside_process():
     assert int(words[1]) < int(words[2]) == 16
 
 
-def test_sigint_after_last_report_gives_complete_results(trained):
+def test_sigint_after_last_report_gives_complete_results(trained, sigint_default):
     """Ctrl-C during the last progress report of a call that ignores it (the Lipschitz
     bounds report completion last): the call completes and Interrupted carries it all."""
     if threading.current_thread() is not threading.main_thread():
