@@ -85,8 +85,8 @@ static int train_phase(paper_ctx *c, nnp_net *net, const nnp_dataset *data, nnp_
     return cli_status_rc(s);
 }
 
-static int build(const char *spec, int last_act, const nnp_dataset *data, uint64_t seed,
-                 nnp_net **out)
+int paper_build(const char *spec, int last_act, const nnp_dataset *data, uint64_t seed,
+                nnp_net **out)
 {
     netspec sp;
     char err[512];
@@ -108,7 +108,7 @@ static int train_model(paper_ctx *c, const paper_model *m, const nnp_dataset *da
                        nnp_train_opts *o, nnp_net **out)
 {
     nnp_net *ae = NULL, *net = NULL;
-    int rc = build(m->spec, 0, data, o->seed, &net);
+    int rc = paper_build(m->spec, 0, data, o->seed, &net);
     if (rc == CLI_OK && m->ae_spec) {
         nnp_train_opts ao = *o;
         ao.loss = NNP_LOSS_MSE;
@@ -116,7 +116,7 @@ static int train_model(paper_ctx *c, const paper_model *m, const nnp_dataset *da
         ao.n_weight_decay = 0;
         char what[96];
         snprintf(what, sizeof what, "%s (autoencoder)", m->name);
-        rc = build(m->ae_spec, 1, data, o->seed, &ae);
+        rc = paper_build(m->ae_spec, 1, data, o->seed, &ae);
         if (rc == CLI_OK) rc = train_phase(c, ae, data, &ao, what);
         if (rc == CLI_OK) rc = model_copy_layer(ae, net, 1);
         o->first_trainable_layer = nnp_net_layer_count(net) - 1; /* only the softmax layer */

@@ -22,6 +22,8 @@ static const paper_model TABLE1[N1] = {
     {"FC200-200-10", "784-200s-200s-10", NULL, {1e-5, 1e-5, 1e-6}, 3},
     {"AE400-10", "784-400s-10", "784-400s-784s", {0, 1e-6}, 2},
 };
+const paper_model *paper_table1_model(size_t i) { return &TABLE1[i]; }
+
 /* docs/paper.md §3: training error, test error, av. min. distortion (MNIST). */
 static const double PAPER1[N1][3] = {{.067, .074, .062}, {.10, .094, .1}, {.212, .20, .14},
                                      {0, .0164, .058},   {0, .0154, .065}, {.0057, .019, .086}};

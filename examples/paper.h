@@ -137,11 +137,19 @@ uint64_t paper_checksum(const nnp_dataset *d);
 int paper_get_model(paper_ctx *c, const paper_model *m, const nnp_dataset *data, size_t epochs,
                     uint64_t seed, nnp_net **out);
 
+/* Builds a spec (last_act: an activation allowed on the last layer) for data's shape. */
+int paper_build(const char *spec, int last_act, const nnp_dataset *data, uint64_t seed,
+                nnp_net **out);
+
 /* The training options every net of the report uses (SGD defaults, per-unit decay). */
 int paper_train_opts(nnp_train_opts *o, const paper_model *m, size_t epochs, uint64_t seed);
 
 /* Error rate of net on a data set (NAN never: returns an exit status). */
 int paper_error(const nnp_net *net, const nnp_dataset *d, double *err);
+
+/* Table 1's model i (0-5: FC10(1e-4), FC10(1e-2), FC10(1), FC100-100-10, FC200-200-10,
+ * AE400-10), for the steps that probe the same nets (from the cache). */
+const paper_model *paper_table1_model(size_t i);
 
 /* ---- steps ---- */
 
@@ -149,7 +157,7 @@ int paper_tables_1_2(paper_ctx *c);  /* Table 1, Table 2, Figure 5 (paper-tables
 int paper_tables_3_4(paper_ctx *c);  /* Tables 3 and 4 */
 int paper_table_5(paper_ctx *c);     /* Table 5 analogue (paper-probes.c) */
 int paper_units(paper_ctx *c);       /* §3: units vs random directions */
-int paper_zhang(paper_ctx *c);       /* Zhang et al. 2017 */
+int paper_zhang(paper_ctx *c);       /* Zhang et al. 2017 (paper-zhang.c) */
 
 /* ---- output (paper-report.c, paper-chart.c) ---- */
 
