@@ -25,7 +25,7 @@
 /* The profiles (the settings each states in the report). tiny is the test suite's. */
 static const paper_profile PROFILES[] = {
     {"tiny", 1000, 1000, 1, 5, 2, "784-c5x4p2r-m2-16r-10", 500, 1, 5, 4, 4, 100, 3, 3, 1, 50},
-    {"quick", 0, 0, 4, 30, 4, "784-c5x8p2r-m2-c5x16p2r-m2-64r-10", 4000, 1, 20, 8, 8, 500, 40,
+    {"quick", 0, 0, 8, 50, 4, "784-c5x8p2r-m2-c5x16p2r-m2-64r-10", 8000, 2, 20, 8, 8, 500, 100,
      4, 2, 200},
     {"default", 0, 0, 20, 300, 8, "784-c5x16p2r-m2-c5x32p2r-m2-128r-10", 20000, 3, 100, 16, 8,
      2000, 100, 6, 10, 1000},

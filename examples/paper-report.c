@@ -178,7 +178,9 @@ static int write_json(const paper_ctx *c, double seconds, const char *path)
         jstr(f, c->class_names[k]);
     }
     fprintf(f, "]},\n  \"models\": {\"trained\": %zu, \"from_cache\": %zu},\n"
-            "  \"seconds\": %.3f,\n  \"tables\": {\n", c->n_trained, c->n_cached, seconds);
+            "  \"seconds\": %.3f, \"step_seconds\": [", c->n_trained, c->n_cached, seconds);
+    for (size_t i = 0; i < r->n_seconds; i++) fprintf(f, "%s%.3f", i ? ", " : "", r->seconds[i]);
+    fprintf(f, "],\n  \"tables\": {\n");
     for (size_t i = 0; i < r->n_tables; i++) {
         json_table(f, &r->tables[i]);
         fputs(i + 1 < r->n_tables ? ",\n" : "\n", f);

@@ -44,7 +44,7 @@ static int run_variant(paper_ctx *c, const nnp_dataset *d, size_t v, double *err
     nnp_train_opts o;
     cli_progress p;
     if (rc == CLI_OK) rc = paper_train_opts(&o, &m, 1, c->cm.seed);
-    o.learning_rate = 0.01;
+    o.learning_rate = 0.05;
     o.progress = cli_progress_cb;
     o.progress_user = paper_progress(c, &p, "Zhang et al.: %s, %zu epochs", VARIANT[v], epochs);
     for (size_t e = 0; e < epochs && rc == CLI_OK; e++) {
@@ -81,7 +81,7 @@ int paper_zhang(paper_ctx *c)
             size_t r = ptab_row(t, "epoch %zu", e + 1);
             for (size_t v = 0; v < N_VARIANTS; v++) t->v[r][v] = err[v * epochs + e];
         }
-        snprintf(t->note, sizeof t->note, "%zu training examples, SGD (learning rate 0.01, "
+        snprintf(t->note, sizeof t->note, "%zu training examples, SGD (learning rate 0.05, "
                  "momentum 0.9, batch 100, no weight decay), one nnp_train call per epoch. "
                  "Random labels: the labels permuted; random pixels: clipped Gaussian images "
                  "(mean 0.5, stddev 0.3) with the true labels.", n);
