@@ -122,7 +122,7 @@ void paper_charts(paper_ctx *c)
           "noenhanced, 1/0 notitle");
     chart(c, "table5", "chart-lipschitz", "Table 5 analogue: per-block upper bound (the "
           "paper's formula), exact norm and empirical lower bound, log scale.",
-          "set title 'Lipschitz bounds per block'\nset logscale y\nset style data histograms\n"
+          "set title 'Lipschitz bounds per block'\nset logscale y\nset lmargin 16\nset style data histograms\n"
           "set style histogram clustered\nset style fill solid 0.8\nset xtics @ROWS@ rotate by 20 "
           "right noenhanced\nset bmargin 9\nset key top left\n"
           "plot '@DATA@' using 2 title 'bound (paper)', '' using 3 title 'exact', '' using 4 "
