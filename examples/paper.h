@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <nnprobe/nnprobe.h>
 
@@ -160,6 +161,13 @@ int paper_units(paper_ctx *c);       /* §3: units vs random directions */
 int paper_zhang(paper_ctx *c);       /* Zhang et al. 2017 (paper-zhang.c) */
 
 /* ---- output (paper-report.c, paper-chart.c) ---- */
+
+/* A cell's text in its format ("-" for NAN). */
+void paper_cell(char fmt, double v, char *buf, size_t len);
+/* The report's opening paragraph (profile, data, seed, time); `br` ends its first sentence. */
+void paper_header(FILE *f, const paper_ctx *c, double seconds, const char *br);
+/* report.html at path (paper-html.c); 0 or -1. */
+int paper_write_html(const paper_ctx *c, double seconds, const char *path);
 
 /* Writes report.json, report.md and report.html into c->out. */
 int paper_write_reports(const paper_ctx *c, double seconds);
