@@ -1,5 +1,6 @@
-/* Structural layers: flatten and dropout (both the identity on values) and the element-wise
- * sum of two layers (residual connections). */
+/* Structural layers: flatten and dropout (both the identity on values; dropout masks units
+ * in nnp_train's training mode only) and the element-wise sum of two layers (residual
+ * connections). */
 #include <math.h>
 #include <string.h>
 
@@ -55,8 +56,24 @@ static nnp_status add_lip_bound(const nnpi_node *node, const float *params,
     return NNP_OK;
 }
 
+/* Dropout's training mask (nnp_train_opts.dropout), inverted dropout (Srivastava et al.
+ * 2014, "Dropout: a simple way to prevent neural networks from overfitting", JMLR 15; §4
+ * scales the weights at test time, §10 notes that scaling up the retained units in training
+ * is equivalent): each unit of each example is kept with probability 1 − p (p = the drop
+ * ratio; the paper's p is the keep probability) and kept units are scaled by 1/(1 − p), so the
+ * expected output is the input and inference needs no rescaling: the layer is then the
+ * identity (as ONNX Dropout in inference mode). p < 1 (nnp_net_add_dropout). */
+static void dropout_train_mask(const nnpi_node *node, float *mask, size_t n, nnpi_rng *rng)
+{
+    const double keep = 1.0 - (double)node->attr.dropout_ratio;
+    const float scale = (float)(1.0 / keep);
+    const size_t m = n * node->out_size;
+    for (size_t j = 0; j < m; j++) mask[j] = nnpi_rng_uniform(rng) < keep ? scale : 0.0f;
+}
+
 /* Flatten and dropout (inference) are the identity on values: bound and exact norm 1, and the
- * tangent is copied by their own forward pass. */
+ * tangent is copied by their own forward pass. Dropout in training mode is the pass's
+ * mask ⊙ (the copy), which is why copy_backward reads neither `in` nor `out`. */
 const nnpi_layer_ops nnpi_flatten_ops = {.kind = NNP_LAYER_FLATTEN,
                                          .name = "flatten",
                                          .forward = copy_forward,
@@ -70,7 +87,8 @@ const nnpi_layer_ops nnpi_dropout_ops = {.kind = NNP_LAYER_DROPOUT,
                                          .backward_input = copy_backward,
                                          .lip_flags = NNPI_LIP_IDENTITY,
                                          .lip_bound = nnpi_lip_bound_one,
-                                         .jvp = nnpi_jvp_by_forward};
+                                         .jvp = nnpi_jvp_by_forward,
+                                         .train_mask = dropout_train_mask};
 const nnpi_layer_ops nnpi_add_ops = {.kind = NNP_LAYER_ADD,
                                      .name = "add",
                                      .forward = add_forward,

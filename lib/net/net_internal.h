@@ -108,6 +108,15 @@ typedef struct nnpi_layer_ops {
     void (*jvp)(const nnpi_node *node, const float *params, const float *lin_params,
                 const float *const *in, const float *out, const float *const *tin, float *tout,
                 size_t n, float *scratch);
+
+    /* ---- Training mode (nnp_train_opts.dropout) ---- */
+    /* Draws the node's training-time output mask for n examples into mask (n × out_size),
+     * from rng. In a workspace in training mode (nnpi_workspace_set_train, used by nnp_train
+     * only) the passes multiply the node's output by its mask after forward, and its output
+     * gradient by the same mask before the backward functions: the node computes
+     * mask ⊙ forward(in). So backward_input of such a kind must not read `out` (it is the
+     * masked output). NULL: the kind computes the same in training as at inference. */
+    void (*train_mask)(const nnpi_node *node, float *mask, size_t n, nnpi_rng *rng);
 } nnpi_layer_ops;
 
 /* Shared pieces of ops entries (ops_common.c). */
@@ -183,6 +192,12 @@ struct nnp_workspace {
     float **grad;         /* grad[i]: cap × out_size(i) */
     unsigned char *grad_set; /* grad[i] written in the current backward pass */
     float *scratch;       /* max over nodes of scratch_floats(node, cap), shared by all nodes */
+    /* Training mode (nnpi_workspace_set_train): mask[i] is cap × out_size(i) floats for the
+     * nodes whose kind has ops.train_mask, NULL for the others; mask itself is NULL when the
+     * workspace is not in training mode, which is always the case outside nnp_train (its
+     * workspace is private), so queries never see a mask. */
+    int train;
+    float **mask;
 };
 
 extern const nnpi_layer_ops nnpi_input_ops;
@@ -211,6 +226,15 @@ const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind);
  * must be freed by the caller) and that it holds n examples. */
 nnp_status nnpi_workspace_prepare(const nnp_net *net, nnp_workspace *ws, size_t n,
                                   nnp_workspace **use, nnp_workspace **owned);
+
+/* Puts `ws` in training mode: allocates a mask for each node whose kind has ops.train_mask
+ * (kept across resizes). The masks must be drawn (nnpi_workspace_draw_masks) before the next
+ * pass. NNP_ENOMEM leaves the workspace as it was. */
+nnp_status nnpi_workspace_set_train(nnp_workspace *ws);
+
+/* Draws the masks of a workspace in training mode for a batch of n ≤ cap examples; they stay
+ * in force for every pass until the next draw. */
+void nnpi_workspace_draw_masks(nnp_workspace *ws, size_t n, nnpi_rng *rng);
 
 /* Output of node i for the current pass (the caller's x for the input node). */
 const float *nnpi_node_output(const nnp_workspace *ws, const float *x, size_t i);

@@ -3,12 +3,38 @@
 
 #include "net/net_internal.h"
 
+static void free_masks(float **mask, size_t n_nodes)
+{
+    if (mask == NULL) return;
+    for (size_t i = 0; i < n_nodes; i++) nnpi_free(mask[i]);
+    nnpi_free(mask);
+}
+
+/* The masks of training mode for `cap` examples of the net's current layers, or NULL out of
+ * memory. */
+static float **alloc_masks(const nnp_net *net, size_t cap)
+{
+    float **mask = nnpi_calloc(net->n_nodes, sizeof *mask);
+    if (mask == NULL) return NULL;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        if (net->nodes[i].ops->train_mask == NULL) continue;
+        mask[i] = nnpi_malloc(nnpi_mul(nnpi_mul(cap, net->nodes[i].out_size), sizeof(float)));
+        if (mask[i] == NULL) {
+            free_masks(mask, net->n_nodes);
+            return NULL;
+        }
+    }
+    return mask;
+}
+
 static void free_buffers(nnp_workspace *ws)
 {
     for (size_t i = 0; i < ws->n_nodes; i++) {
         if (ws->act) nnpi_free(ws->act[i]);
         if (ws->grad) nnpi_free(ws->grad[i]);
     }
+    free_masks(ws->mask, ws->n_nodes);
+    ws->mask = NULL;
     nnpi_free(ws->act);
     nnpi_free(ws->grad);
     nnpi_free(ws->grad_set);
@@ -46,6 +72,7 @@ static nnp_status size_buffers(nnp_workspace *ws, size_t cap)
         ws->act[i] = nnpi_malloc(bytes);
         if (ws->act[i] == NULL) goto oom;
     }
+    if (ws->train && (ws->mask = alloc_masks(net, cap)) == NULL) goto oom;
     ws->cap = cap;
     return NNP_OK;
 oom:
@@ -98,6 +125,29 @@ nnp_status nnpi_workspace_prepare(const nnp_net *net, nnp_workspace *ws, size_t 
     return NNP_OK;
 }
 
+nnp_status nnpi_workspace_set_train(nnp_workspace *ws)
+{
+    if (ws->train) return NNP_OK;
+    float **mask = alloc_masks(ws->net, ws->cap);
+    if (mask == NULL) return nnpi_error(NNP_ENOMEM, "workspace: out of memory for the dropout masks");
+    ws->mask = mask;
+    ws->train = 1;
+    return NNP_OK;
+}
+
+void nnpi_workspace_draw_masks(nnp_workspace *ws, size_t n, nnpi_rng *rng)
+{
+    for (size_t i = 0; ws->mask && i < ws->n_nodes; i++)
+        if (ws->mask[i]) ws->net->nodes[i].ops->train_mask(&ws->net->nodes[i], ws->mask[i], n, rng);
+}
+
+/* v ⊙= mask over m values: a training-mode node's output, or its output gradient (the mask's
+ * Jacobian is diag(mask), so the backward pass multiplies by the same mask). */
+static void apply_mask(float *v, const float *mask, size_t m)
+{
+    for (size_t j = 0; j < m; j++) v[j] *= mask[j];
+}
+
 const float *nnpi_node_output(const nnp_workspace *ws, const float *x, size_t i)
 {
     return i == 0 ? x : ws->act[i];
@@ -112,6 +162,7 @@ void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t 
         /* a net without parameters has params == NULL, and NULL + 0 is undefined in C */
         const float *params = net->params ? net->params + node->param_offset : NULL;
         node->ops->forward(node, params, in, ws->act[i], n, ws->scratch);
+        if (ws->mask && ws->mask[i]) apply_mask(ws->act[i], ws->mask[i], n * node->out_size);
     }
 }
 
@@ -128,6 +179,7 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
         if (!ws->grad_set[i]) continue; /* not an ancestor of `last` */
         const nnpi_node *node = &net->nodes[i];
         const float *params = net->params ? net->params + node->param_offset : NULL;
+        if (ws->mask && ws->mask[i]) apply_mask(ws->grad[i], ws->mask[i], n * node->out_size);
         int needed = 0;
         for (size_t k = 0; k < node->n_inputs; k++) {
             size_t j = node->inputs[k];

@@ -38,3 +38,14 @@ double nnpi_objective_grad(const nnp_net *net, nnp_workspace *ws, const float *x
     }
     return *mean_loss + penalty;
 }
+
+/* The masks of step t come from their own generator, seeded by (a hash of the seed) + t and
+ * then splitmix64 (nnpi_rng_seed): apart from the shuffling stream (seeded by the seed
+ * itself), so switching dropout on leaves the batches as they were, and a step's masks do
+ * not depend on how many values earlier steps drew. */
+uint64_t nnpi_train_mask_seed(uint64_t seed, uint64_t step)
+{
+    nnpi_rng r;
+    nnpi_rng_seed(&r, seed ^ 0x6A09E667F3BCC909ull); /* √2's fraction bits: any constant ≠ 0 */
+    return nnpi_rng_next(&r) + step;
+}

@@ -16,4 +16,9 @@ double nnpi_objective_grad(const nnp_net *net, nnp_workspace *ws, const float *x
                            const int32_t *labels, size_t n, nnp_loss loss, const double *decay,
                            size_t first_node, float *grad, double *mean_loss);
 
+/* Seed of the dropout masks of training step `step` (0-based, across epochs) of a run with
+ * nnp_train_opts.seed = seed: nnp_train seeds a generator with it and draws the step's masks
+ * (nnpi_workspace_draw_masks) before the step's objective. */
+uint64_t nnpi_train_mask_seed(uint64_t seed, uint64_t step);
+
 #endif

@@ -1,4 +1,6 @@
-/* Minibatch SGD with momentum and per-layer L2 weight decay; evaluation. */
+/* Minibatch SGD with momentum and per-layer L2 weight decay, optionally with dropout
+ * (Srivastava et al. 2014) and a batch hook that can mix in adversarial examples (Szegedy et
+ * al. 2013 §4.2). */
 #include <math.h>
 #include <string.h>
 
@@ -46,6 +48,8 @@ static nnp_status check_opts(const nnp_train_opts *o)
     if (o->n_weight_decay > 0 && o->weight_decay == NULL)
         return nnpi_error(NNP_EINVAL, "%s.weight_decay is NULL but n_weight_decay = %zu", f,
                           o->n_weight_decay);
+    if (o->dropout != 0 && o->dropout != 1)
+        return nnpi_error(NNP_EINVAL, "%s.dropout = %d, must be 0 or 1", f, o->dropout);
     for (size_t i = 0; i < o->n_weight_decay; i++)
         if (!(o->weight_decay[i] >= 0.0) || !isfinite(o->weight_decay[i]))
             return nnpi_error(NNP_EINVAL, "%s.weight_decay[%zu] = %g, must be >= 0 and finite", f,
@@ -90,6 +94,25 @@ static nnp_status decay_per_node(const nnp_net *net, const nnp_train_opts *o, do
         d++;
         decay[i] = o->decay_mode == NNP_DECAY_PER_UNIT ? lambda / (double)node->c : lambda;
     }
+    return NNP_OK;
+}
+
+/* After the batch hook: the batch must still be something the objective can use. Refused
+ * rather than trained on, since a NaN would only surface as NNP_ENUMERIC with a misleading
+ * message, and a label out of range would index past the logits. */
+static nnp_status check_hooked_batch(const float *x, const int32_t *y, size_t n, size_t D,
+                                     int xent, size_t classes, uint64_t step)
+{
+    for (size_t j = 0; j < n * D; j++)
+        if (!isfinite(x[j]))
+            return nnpi_error(NNP_EINVAL, "nnp_train: opts.batch_hook wrote a non-finite value "
+                              "at x[%zu] (example %zu) in step %llu", j, j / D,
+                              (unsigned long long)step);
+    size_t bad = xent ? nnpi_first_bad_label(y, n, classes) : n;
+    if (bad < n)
+        return nnpi_error(NNP_EINVAL, "nnp_train: opts.batch_hook wrote label %d for example "
+                          "%zu in step %llu, not a class of the net (0..%zu)", (int)y[bad], bad,
+                          (unsigned long long)step, classes - 1);
     return NNP_OK;
 }
 
@@ -148,6 +171,7 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
         return nnpi_error(NNP_ENOMEM, "nnp_train: out of memory");
     }
     s = decay_per_node(net, &o, b.decay);
+    if (s == NNP_OK && o.dropout) s = nnpi_workspace_set_train(b.ws);
     if (s != NNP_OK) {
         free_buffers(&b);
         return s;
@@ -161,7 +185,9 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
     uint64_t step = 0;
     double lr = o.learning_rate;
     const float mu = (float)o.momentum;
-    nnpi_rng rng;
+    /* the hook sees labels under the MSE loss too: the data set's, or −1 */
+    const int want_labels = xent || o.batch_hook != NULL;
+    nnpi_rng rng, mask_rng;
     nnpi_rng_seed(&rng, o.seed);
     for (size_t i = 0; i < N; i++) b.order[i] = i;
 
@@ -177,7 +203,23 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
             for (size_t i = 0; i < n; i++) {
                 size_t e = b.order[k * B + i];
                 memcpy(b.x + i * D, images + e * D, D * sizeof(float));
-                if (xent) b.y[i] = labels[e];
+                if (want_labels) b.y[i] = labels ? labels[e] : -1;
+            }
+            /* The hook works on the copies just made (the data set is never written); the
+             * batch is copied anyway, so a hook costs nothing when absent. */
+            if (o.batch_hook) {
+                if (o.batch_hook(net, b.x, b.y, n, step, o.batch_hook_user) != 0) {
+                    s = nnpi_error(NNP_ECANCELLED, "nnp_train: cancelled by opts.batch_hook "
+                                   "in epoch %zu, before step %zu of %llu", epoch + 1, k + 1,
+                                   (unsigned long long)total);
+                    break;
+                }
+                s = check_hooked_batch(b.x, b.y, n, D, xent, nnp_net_output_size(net), step);
+                if (s != NNP_OK) break;
+            }
+            if (o.dropout) {
+                nnpi_rng_seed(&mask_rng, nnpi_train_mask_seed(o.seed, step));
+                nnpi_workspace_draw_masks(b.ws, n, &mask_rng);
             }
             double mean_loss;
             double obj = nnpi_objective_grad(net, b.ws, b.x, b.y, n, o.loss, b.decay, first,
