@@ -13,6 +13,7 @@ import sys
 TABLES = {  # id: (rows, columns) expected
     "table1": (6, 5), "table2": (8, 7), "distortion_hist": (12, 6), "table3": (3, 4),
     "table4": (8, 4), "units": (None, 1), "zhang": (None, 3), "zhang_final": (3, 2),
+    "advtrain": (3, 3),
 }
 failures = []
 
@@ -82,7 +83,7 @@ def main(out):
     for r, (b, e, lo, gap) in enumerate(t5["values"]):
         check(b >= e * (1 - 1e-6) and e >= lo * (1 - 1e-4), f"table5 row {r}: {b} {e} {lo}")
         check(close(gap, b / lo, 1e-9 * max(1, gap)), f"table5 gap {r}")
-    check(len(rep["findings"]) >= 9, "findings")
+    check(len(rep["findings"]) >= 11, "findings")
     for f in rep["findings"]:
         check(isinstance(f.get("held"), bool) and f.get("text"), f"finding {f}")
     check(len(rep["figures"]) >= 8, f"{len(rep['figures'])} figures")

@@ -203,7 +203,7 @@ int main(int argc, char **argv)
     static const step STEPS[] = {
         {"Tables 1-2, Figure 5", paper_tables_1_2}, {"Tables 3-4", paper_tables_3_4},
         {"Table 5", paper_table_5},                 {"§3 units", paper_units},
-        {"Zhang et al.", paper_zhang},
+        {"Zhang et al.", paper_zhang},              {"§4.2 adversarial training", paper_advtrain},
     };
     paper_ctx c = {.pf = &PROFILES[2], .out = "paper-report"};
     paper_profile pf;

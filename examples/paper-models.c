@@ -61,6 +61,9 @@ static void cache_path(const paper_ctx *c, const paper_model *m, const nnp_train
                      m->spec, m->ae_spec ? m->ae_spec : "", o->epochs, o->batch_size,
                      o->learning_rate, o->momentum, o->lr_decay, (int)o->decay_mode, o->seed,
                      data_sum);
+    if (k > 0 && (size_t)k < sizeof key)
+        k += snprintf(key + k, sizeof key - (size_t)k, "|%g|%s", (double)m->dropout,
+                      m->variant ? m->variant : "");
     for (size_t i = 0; i < m->n_lambda && k > 0 && (size_t)k < sizeof key; i++)
         k += snprintf(key + k, sizeof key - (size_t)k, "|%.17g", m->lambda[i]);
     uint64_t h = fnv(0xcbf29ce484222325ull, key, strlen(key));
@@ -102,13 +105,45 @@ int paper_build(const char *spec, int last_act, const nnp_dataset *data, uint64_
     return cli_status_rc(s);
 }
 
+/* Builds a dense spec with a dropout layer of the given ratio after every hidden layer. */
+static int build_dropout(const char *spec, float ratio, uint64_t seed, nnp_net **out)
+{
+    netspec sp;
+    char err[512];
+    nnp_net *net = NULL;
+    *out = NULL;
+    if (netspec_parse(spec, 0, &sp, err, sizeof err) != 0) {
+        fprintf(stderr, "nnprobe-paper: %s\n", err);
+        return CLI_FAILURE;
+    }
+    nnp_status s = nnp_net_create(1, 28, 28, &net);
+    for (size_t i = 0; s == NNP_OK && i < sp.n_layers; i++) {
+        const netspec_layer *l = &sp.layers[i];
+        s = l->kind == NETSPEC_DENSE ? nnp_net_add_dense(net, l->units, NULL) : NNP_EUNSUPPORTED;
+        if (s == NNP_OK && l->act != NNP_LAYER_INPUT) s = nnp_net_add_activation(net, l->act, NULL);
+        if (s == NNP_OK && i + 1 < sp.n_layers) s = nnp_net_add_dropout(net, ratio, NULL);
+    }
+    if (s == NNP_OK) s = nnp_net_init_params(net, seed);
+    if (s != NNP_OK) {
+        lib_error("building the dropout net", s);
+        nnp_net_free(net);
+        return CLI_FAILURE;
+    }
+    *out = net;
+    return CLI_OK;
+}
+
 /* Trains m from scratch: the autoencoder first (squared error, no decay), its encoder
  * copied into the classifier and frozen, as nnprobe-train does for the AE presets. */
 static int train_model(paper_ctx *c, const paper_model *m, const nnp_dataset *data,
                        nnp_train_opts *o, nnp_net **out)
 {
     nnp_net *ae = NULL, *net = NULL;
-    int rc = paper_build(m->spec, 0, data, o->seed, &net);
+    int rc = m->dropout > 0 ? build_dropout(m->spec, m->dropout, o->seed, &net)
+                            : paper_build(m->spec, 0, data, o->seed, &net);
+    o->dropout = m->dropout > 0;
+    o->batch_hook = m->hook;
+    o->batch_hook_user = m->hook_user;
     if (rc == CLI_OK && m->ae_spec) {
         nnp_train_opts ao = *o;
         ao.loss = NNP_LOSS_MSE;

@@ -23,7 +23,7 @@ static size_t segment_end(const nnp_layer_info *li, size_t L, size_t start)
 
 int paper_table_5(paper_ctx *c)
 {
-    const paper_model m = {"conv", c->pf->conv_spec, NULL, {0}, 0};
+    const paper_model m = {"conv", c->pf->conv_spec, NULL, {0}, 0, 0, NULL, NULL, NULL};
     nnp_dataset *sub = NULL;
     nnp_net *net = NULL;
     nnp_lipschitz_info *info = NULL;

@@ -15,12 +15,12 @@ enum { N1 = 6, N3 = 3 };
 
 /* Table 1's models (docs/paper.md §3): spec, autoencoder, λ per weight layer. */
 static const paper_model TABLE1[N1] = {
-    {"FC10(1e-4)", "784-10", NULL, {1e-4}, 1},
-    {"FC10(1e-2)", "784-10", NULL, {1e-2}, 1},
-    {"FC10(1)", "784-10", NULL, {1}, 1},
-    {"FC100-100-10", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3},
-    {"FC200-200-10", "784-200s-200s-10", NULL, {1e-5, 1e-5, 1e-6}, 3},
-    {"AE400-10", "784-400s-10", "784-400s-784s", {0, 1e-6}, 2},
+    {"FC10(1e-4)", "784-10", NULL, {1e-4}, 1, 0, NULL, NULL, NULL},
+    {"FC10(1e-2)", "784-10", NULL, {1e-2}, 1, 0, NULL, NULL, NULL},
+    {"FC10(1)", "784-10", NULL, {1}, 1, 0, NULL, NULL, NULL},
+    {"FC100-100-10", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3, 0, NULL, NULL, NULL},
+    {"FC200-200-10", "784-200s-200s-10", NULL, {1e-5, 1e-5, 1e-6}, 3, 0, NULL, NULL, NULL},
+    {"AE400-10", "784-400s-10", "784-400s-784s", {0, 1e-6}, 2, 0, NULL, NULL, NULL},
 };
 const paper_model *paper_table1_model(size_t i) { return &TABLE1[i]; }
 
@@ -36,9 +36,9 @@ static const double PAPER2[N1 + 2][N1] = {
 
 /* Table 3's nets (docs/paper.md §5): FC100-100-10 and FC123-456-10 on P1, FC100-100-10 on P2. */
 static const paper_model TABLE3[N3] = {
-    {"FC100-100-10-P1", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3},
-    {"FC123-456-10-P1", "784-123s-456s-10", NULL, {1e-5, 1e-5, 1e-6}, 3},
-    {"FC100-100-10-P2", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3},
+    {"FC100-100-10-P1", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3, 0, NULL, NULL, NULL},
+    {"FC123-456-10-P1", "784-123s-456s-10", NULL, {1e-5, 1e-5, 1e-6}, 3, 0, NULL, NULL, NULL},
+    {"FC100-100-10-P2", "784-100s-100s-10", NULL, {1e-5, 1e-5, 1e-6}, 3, 0, NULL, NULL, NULL},
 };
 /* docs/paper.md §5: Table 3 (error on P1, P2, test, distortion) and Table 4. */
 static const double PAPER3[N3][4] = {

@@ -37,7 +37,7 @@ static int make_sets(paper_ctx *c, size_t n, nnp_dataset **set)
  * epoch), its training error after each in err[e]. */
 static int run_variant(paper_ctx *c, const nnp_dataset *d, size_t v, double *err, double *test)
 {
-    const paper_model m = {"zhang", ZHANG_SPEC, NULL, {0}, 0};
+    const paper_model m = {"zhang", ZHANG_SPEC, NULL, {0}, 0, 0, NULL, NULL, NULL};
     const size_t epochs = c->pf->zhang_epochs;
     nnp_net *net = NULL;
     int rc = paper_build(ZHANG_SPEC, 0, d, c->cm.seed, &net);

@@ -122,11 +122,17 @@ void paper_path(const paper_ctx *c, const char *name, char *buf, size_t len);
 /* ---- models (paper-models.c) ---- */
 
 /* A net to train: a spec (netspec.h), an autoencoder spec trained first whose encoder is
- * frozen under the classifier (or NULL), λ per weight layer. */
+ * frozen under the classifier (or NULL), λ per weight layer; optionally (§4.2) a dropout
+ * layer of ratio `dropout` after every hidden dense layer (dense specs only) trained with
+ * dropout on, and a batch hook whose settings `variant` names (it enters the cache key). */
 typedef struct paper_model {
     const char *name, *spec, *ae_spec;
     double lambda[3];
     size_t n_lambda;
+    float dropout;
+    nnp_train_batch_fn hook;
+    void *hook_user;
+    const char *variant;
 } paper_model;
 
 /* FNV-1a 64 of a data set's images and labels. */
@@ -159,6 +165,7 @@ int paper_tables_3_4(paper_ctx *c);  /* Tables 3 and 4 */
 int paper_table_5(paper_ctx *c);     /* Table 5 analogue (paper-probes.c) */
 int paper_units(paper_ctx *c);       /* §3: units vs random directions */
 int paper_zhang(paper_ctx *c);       /* Zhang et al. 2017 (paper-zhang.c) */
+int paper_advtrain(paper_ctx *c);    /* §4.2 adversarial training (paper-advtrain.c) */
 
 /* ---- output (paper-report.c, paper-chart.c) ---- */
 
