@@ -160,11 +160,12 @@ int paper_advtrain(paper_ctx *c)
         snprintf(t->note, sizeof t->note, "%zu epochs each. Dropout: ratio 0.5 after both "
                  "hidden layers, no weight decay. Adversarial: weight decay as Table 1, and every "
                  "%d steps half of the batch attacked (L-BFGS, 2 bisection steps) on the current "
-                 "net into a pool of %zu (%zu generated in this run: 0 when the net came from the "
-                 "cache), the other half of every "
+                 "net into a pool of %zu, the other half of every "
                  "batch drawn from the pool. Mean distortion: minimum L-BFGS RMS over %zu test "
                  "examples (higher = more robust).", c->pf->advtrain_epochs, REFRESH,
-                 c->pf->advtrain_pool, p.found, c->pf->attacked);
+                 c->pf->advtrain_pool, c->pf->attacked);
+        if (!c->cm.quiet && p.found)
+            fprintf(stderr, "§4.2: %zu adversarial examples went through the pool\n", p.found);
         paper_finding(c->rep, err[2] < err[0], "adversarial training lowers the test error "
                       "below weight decay alone", "test error %.2f%% vs %.2f%% (dropout %.2f%%)",
                       100 * err[2], 100 * err[0], 100 * err[1]);
