@@ -54,7 +54,7 @@ int paper_write_html(const paper_ctx *c, double seconds, const char *path)
           "font-size:85%}.held{color:#070}.not{color:#b00}img{image-rendering:pixelated;"
           "max-width:100%}figure{margin:1em 0}</style></head><body>\n"
           "<h1>Intriguing properties of neural networks: reproduction report</h1>\n<p>", f);
-    paper_header(f, c, seconds, " ");
+    paper_header(f, c, seconds, 1);
     fputs("</p>\n<h2>Findings</h2>\n<ul>\n", f);
     for (size_t i = 0; i < r->n_findings; i++) {
         fprintf(f, "<li><b class=\"%s\">%s</b>: ", r->findings[i].held ? "held" : "not",

@@ -213,13 +213,15 @@ static int write_json(const paper_ctx *c, double seconds, const char *path)
 
 /* ---- Markdown ---- */
 
-void paper_header(FILE *f, const paper_ctx *c, double seconds, const char *br)
+void paper_header(FILE *f, const paper_ctx *c, double seconds, int html)
 {
-    fprintf(f, "Profile **%s**, seed %" PRIu64 ", libnnprobe %s, data `%s` (%zu training, %zu "
+    const char *b = html ? "<b>" : "**", *eb = html ? "</b>" : "**", *k = html ? "<code>" : "`",
+               *ek = html ? "</code>" : "`", *br = html ? " " : "\n\n";
+    fprintf(f, "Profile %s%s%s, seed %" PRIu64 ", libnnprobe %s, data %s%s%s (%zu training, %zu "
             "test examples), %.0f s (%zu nets trained, %zu from the cache).%s"
             "The paper's numbers (in parentheses) are its MNIST results (docs/paper.md); ours "
             "are analogues on the data above. Distortion = RMS per pixel in [0,1].\n",
-            c->pf->name, c->cm.seed, nnp_version_string(), c->cm.path[0],
+            b, c->pf->name, eb, c->cm.seed, nnp_version_string(), k, c->cm.path[0], ek,
             nnp_dataset_count(c->train), nnp_dataset_count(c->test), seconds, c->n_trained,
             c->n_cached, br);
 }
@@ -230,7 +232,7 @@ static int write_md(const paper_ctx *c, double seconds, const char *path)
     if (!f) return -1;
     const paper_report *r = c->rep;
     fprintf(f, "# Intriguing properties of neural networks: reproduction report\n\n");
-    paper_header(f, c, seconds, "\n\n");
+    paper_header(f, c, seconds, 0);
     fprintf(f, "\n## Findings\n\n");
     for (size_t i = 0; i < r->n_findings; i++)
         fprintf(f, "- **%s**: %s (%s)\n", r->findings[i].held ? "held" : "did not hold",

@@ -46,5 +46,17 @@ expect 0 "rerun from the cache" --profile tiny --out "$TMP/r2" --cache "$TMP/r1/
 expect 0 "--fresh" --profile tiny --out "$TMP/r2" --cache "$TMP/r1/cache" --fresh --quiet
 "$PY" -c 'import json, sys; assert json.load(open(sys.argv[1]))["models"]["from_cache"] == 0' \
     "$TMP/r2/report.json" || fail "--fresh used the cache"
+# report.html in headless Chromium: the screenshot must not be blank (skipped without Chromium)
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$CHROMIUM" ]; then
+    HOME=$TMP timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars \
+        --window-size=1200,1600 --screenshot="$TMP/shot.png" "file://$TMP/r1/report.html" \
+        > "$TMP/chromium.log" 2>&1 || { fail "chromium screenshot"; tail -5 "$TMP/chromium.log"; }
+    "$PY" "$HERE/png-nonblank.py" "$TMP/shot.png" || fail "the screenshot of report.html is blank"
+    [ -n "${NNP_KEEP_SCREENSHOT:-}" ] && cp "$TMP/shot.png" "$NNP_KEEP_SCREENSHOT"
+    echo "ok: report.html screenshot in headless Chromium"
+else
+    echo "skip: report.html screenshot (chromium not installed)"
+fi
 [ "$fails" -eq 0 ] || exit 1
 echo "all nnprobe-paper smoke checks passed"
