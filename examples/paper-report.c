@@ -143,14 +143,16 @@ static void json_profile(FILE *f, const paper_profile *p)
             "\"epochs\": %zu, \"attacked\": %zu, \"lbfgs_bisect_steps\": %zu,\n"
             "    \"conv_spec\": \"%s\", \"conv_train\": %zu, \"conv_epochs\": %zu, "
             "\"lipschitz_points\": %zu, \"maxact_directions\": %zu, \"maxact_top\": %zu,\n"
-            "    \"zhang_examples\": %zu, \"zhang_epochs\": %zu, \"figure_rows\": %zu,\n"
+            "    \"zhang_examples\": %zu, \"zhang_epochs\": %zu, \"figure_rows\": %zu, "
+            "\"advtrain_epochs\": %zu, \"advtrain_pool\": %zu,\n"
             "    \"attack\": \"box-constrained L-BFGS, untargeted, library defaults except "
             "c_bisect_steps\", \"distortion\": \"RMS per pixel, pixels in [0,1]\",\n"
             "    \"decay_mode\": \"per-unit\", \"noise_sigmas\": [0.1, 0.3], "
             "\"noise_sigma_table4\": [0.06, 0.1], \"amplify_rms\": 0.1, \"noise_clipped\": true",
             p->name, p->train_limit, p->test_limit, p->epochs, p->attacked, p->bisect_steps,
             p->conv_spec, p->conv_train, p->conv_epochs, p->lip_points, p->maxact_dirs,
-            p->maxact_k, p->zhang_n, p->zhang_epochs, p->figure_rows);
+            p->maxact_k, p->zhang_n, p->zhang_epochs, p->figure_rows, p->advtrain_epochs,
+            p->advtrain_pool);
 }
 
 static int write_json(const paper_ctx *c, double seconds, const char *path)
