@@ -229,8 +229,11 @@ int main(int argc, char **argv)
     RUN(make_dir("--cache", c.cache));
     cli_catch_sigint();
     const double t0 = now_seconds();
-    for (size_t i = 0; i < sizeof STEPS / sizeof *STEPS && rc == CLI_OK; i++) {
-        if (!c.cm.quiet) fprintf(stderr, "== %s (%s profile) ==\n", STEPS[i].name, pf.name);
+    const size_t n_steps = sizeof STEPS / sizeof *STEPS;
+    for (size_t i = 0; i < n_steps && rc == CLI_OK; i++) {
+        if (!c.cm.quiet)
+            fprintf(stderr, "== [%zu/%zu] %s (%s profile, %.0f s so far) ==\n", i + 1, n_steps,
+                    STEPS[i].name, pf.name, now_seconds() - t0);
         double ts = now_seconds();
         rc = STEPS[i].run(&c);
         c.rep->seconds[c.rep->n_seconds++] = now_seconds() - ts;
