@@ -15,6 +15,7 @@ PY=/usr/bin/python3
 expect 0 "--help" --help
 grep -q -- '--quick' "$TMP/out" || fail "--help does not list --quick"
 expect 2 "unknown profile" --profile nonsense --out "$TMP/x"
+[ ! -e "$TMP/x" ] || fail "--out created for a bad command line"
 grep -q 'profile' "$TMP/err" || fail "no message naming the profile"
 "$BIN" --data-dir "$TMP/missing" --out "$TMP/x" > "$TMP/out" 2> "$TMP/err"
 rc=$?
@@ -30,7 +31,7 @@ if [ ! -r "$FASHION/train-images-idx3-ubyte.gz" ]; then
     [ "$fails" -eq 0 ] && exit 77
     exit 1
 fi
-expect 0 "tiny profile end to end" --profile tiny --out "$TMP/r1" --quiet
+expect 0 "tiny profile end to end" --profile tiny --out "$TMP/r1" --cache "$TMP/cache" --quiet
 "$PY" "$HERE/check-paper-report.py" "$TMP/r1" || fail "report check"
 "$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))["models"]; assert m["trained"] >= 10 and m["from_cache"] <= 1, m' \
     "$TMP/r1/report.json" || fail "first run should train the nets"
@@ -40,10 +41,10 @@ cp -r "$TMP/r1" "$TMP/bad"
     "$TMP/bad/report.json"
 "$PY" "$HERE/check-paper-report.py" "$TMP/bad" > /dev/null && fail "the checker accepted a broken diagonal"
 
-expect 0 "rerun from the cache" --profile tiny --out "$TMP/r2" --cache "$TMP/r1/cache" --quiet
+expect 0 "rerun from the cache" --profile tiny --out "$TMP/r2" --cache "$TMP/cache" --quiet
 "$PY" -c 'import json, sys; a, b = (json.load(open(p)) for p in sys.argv[1:]); assert b["models"]["trained"] == 0, b["models"]; assert a["tables"] == b["tables"], "numbers differ"' \
     "$TMP/r1/report.json" "$TMP/r2/report.json" || fail "rerun: not from the cache or not identical"
-expect 0 "--fresh" --profile tiny --out "$TMP/r2" --cache "$TMP/r1/cache" --fresh --quiet
+expect 0 "--fresh" --profile tiny --out "$TMP/r2" --cache "$TMP/cache" --fresh --quiet
 "$PY" -c 'import json, sys; assert json.load(open(sys.argv[1]))["models"]["from_cache"] == 0' \
     "$TMP/r2/report.json" || fail "--fresh used the cache"
 # report.html in headless Chromium: the screenshot must not be blank (skipped without Chromium)
