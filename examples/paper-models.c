@@ -67,7 +67,16 @@ static void cache_path(const paper_ctx *c, const paper_model *m, const nnp_train
     for (size_t i = 0; i < m->n_lambda && k > 0 && (size_t)k < sizeof key; i++)
         k += snprintf(key + k, sizeof key - (size_t)k, "|%.17g", m->lambda[i]);
     uint64_t h = fnv(0xcbf29ce484222325ull, key, strlen(key));
-    snprintf(buf, len, "%s/%s-%016" PRIx64 ".onnx", c->cache, m->name, h);
+    char name[64]; /* the model's name as a file name: letters, digits, '-', '.', else '_' */
+    size_t i = 0;
+    for (; m->name[i] && i + 1 < sizeof name; i++) {
+        char ch = m->name[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '-' || ch == '.';
+        name[i] = ok ? ch : '_';
+    }
+    name[i] = 0;
+    snprintf(buf, len, "%s/%s-%016" PRIx64 ".onnx", c->cache, name, h);
 }
 
 /* One nnp_train() call with the progress display. */

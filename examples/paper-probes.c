@@ -147,7 +147,8 @@ static int montage(paper_ctx *c, const char *file, const size_t *idx, size_t row
 
 int paper_units(paper_ctx *c)
 {
-    const size_t n = c->pf->maxact_dirs, k = c->pf->maxact_k, layer = 2; /* first sigmoid */
+    const size_t n = c->pf->maxact_dirs, k = c->pf->maxact_k;
+    size_t layer = 0;
     nnp_net *net = NULL;
     float *dirs = NULL;
     size_t *top = NULL;
@@ -155,7 +156,11 @@ int paper_units(paper_ctx *c)
     int rc = CLI_OK;
     RUN(paper_get_model(c, paper_table1_model(3), c->train, c->pf->epochs, c->cm.seed, &net));
     nnp_layer_info li = {.size = sizeof li};
-    TRY("nnp_net_layer_info", nnp_net_layer_info(net, layer, &li));
+    for (size_t l = 1; layer == 0 && l < nnp_net_layer_count(net); l++) { /* first hidden */
+        TRY("nnp_net_layer_info", nnp_net_layer_info(net, l, &li));
+        if (li.kind == NNP_LAYER_SIGMOID) layer = l;
+    }
+    if (layer == 0) TRY("§3: FC100-100-10 has no sigmoid layer", NNP_EINVAL);
     const size_t dim = li.output_size, units = n < dim ? n : dim;
     dirs = calloc(2 * units * dim, sizeof *dirs);
     top = malloc(2 * units * k * sizeof *top);
