@@ -218,14 +218,20 @@ static int write_json(const paper_ctx *c, double seconds, const char *path)
 void paper_header(FILE *f, const paper_ctx *c, double seconds, int html)
 {
     const char *b = html ? "<b>" : "**", *eb = html ? "</b>" : "**", *k = html ? "<code>" : "`",
-               *ek = html ? "</code>" : "`", *br = html ? " " : "\n\n";
-    fprintf(f, "Profile %s%s%s, seed %" PRIu64 ", libnnprobe %s, data %s%s%s (%zu training, %zu "
-            "test examples), %.0f s (%zu nets trained, %zu from the cache).%s"
-            "The paper's numbers (in parentheses) are its MNIST results (docs/paper.md); ours "
-            "are analogues on the data above. Distortion = RMS per pixel in [0,1].\n",
-            b, c->pf->name, eb, c->cm.seed, nnp_version_string(), k, c->cm.path[0], ek,
-            nnp_dataset_count(c->train), nnp_dataset_count(c->test), seconds, c->n_trained,
-            c->n_cached, br);
+               *ek = html ? "</code>" : "`";
+    fprintf(f, "Profile %s%s%s, seed %" PRIu64 ", libnnprobe %s, data %s", b, c->pf->name, eb,
+            c->cm.seed, nnp_version_string(), k);
+    for (const char *p = c->cm.path[0]; *p; p++) { /* the path, HTML-escaped in HTML */
+        if (html && (*p == '<' || *p == '>' || *p == '&'))
+            fputs(*p == '<' ? "&lt;" : *p == '>' ? "&gt;" : "&amp;", f);
+        else
+            fputc(*p, f);
+    }
+    fprintf(f, "%s (%zu training, %zu test examples), %.0f s (%zu nets trained, %zu from the "
+            "cache).%sThe paper's numbers (in parentheses) are its MNIST results "
+            "(docs/paper.md); ours are analogues on the data above. Distortion = RMS per pixel "
+            "in [0,1].\n", ek, nnp_dataset_count(c->train), nnp_dataset_count(c->test), seconds,
+            c->n_trained, c->n_cached, html ? " " : "\n\n");
 }
 
 static int write_md(const paper_ctx *c, double seconds, const char *path)

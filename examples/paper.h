@@ -171,8 +171,7 @@ int paper_advtrain(paper_ctx *c);    /* §4.2 adversarial training (paper-advtra
 
 /* A cell's text in its format ("-" for NAN). */
 void paper_cell(char fmt, double v, char *buf, size_t len);
-/* The report's opening paragraph (profile, data, seed, time), as Markdown or as HTML (the
- * data path is not escaped: a path with '<' or '&' shows garbled). */
+/* The report's opening paragraph (profile, data, seed, time), as Markdown or as HTML. */
 void paper_header(FILE *f, const paper_ctx *c, double seconds, int html);
 /* report.html at path (paper-html.c); 0 or -1. */
 int paper_write_html(const paper_ctx *c, double seconds, const char *path);
