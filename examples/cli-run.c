@@ -86,7 +86,8 @@ int cli_progress_cb(uint64_t done, uint64_t total, void *user)
     int pct = (int)(100 * done / total);
     char eta[48] = ""; /* remaining time at the rate so far */
     if (done > 0 && done < total)
-        snprintf(eta, sizeof eta, "  ETA %.0f s", (now - p->t0) * (double)(total - done) / (double)done);
+        snprintf(eta, sizeof eta, "  ETA %.0f s",
+                 (now - p->t0) * (double)(total - done) / (double)done);
     if (!p->tty) { /* a log: one line at each quarter */
         if (done == total || (total >= 4 && done % (total / 4) == 0))
             fprintf(stderr, "%s: %3d%%  %.1f s%s\n", p->phase, pct, now - p->t0, eta);

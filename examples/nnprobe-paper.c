@@ -100,7 +100,8 @@ static int parse_args(int argc, char **argv, paper_ctx *c)
     static const struct option own[] = {
         {"quick", no_argument, NULL, OPT_QUICK},       {"full", no_argument, NULL, OPT_FULL},
         {"profile", required_argument, NULL, OPT_PROFILE},
-        {"out", required_argument, NULL, OPT_OUT},     {"cache", required_argument, NULL, OPT_CACHE},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"cache", required_argument, NULL, OPT_CACHE},
         {"fresh", no_argument, NULL, OPT_FRESH},       {NULL, 0, NULL, 0},
     };
     static const cli_options opts = {CLI_DATA_DIR, NULL, 0, own};
@@ -184,8 +185,10 @@ static int load_and_check(paper_ctx *c, paper_profile *pf)
         pf->conv_train = nnp_dataset_count(c->train);
     char lower[CLI_PATH_LEN];
     size_t k = 0;
-    for (; c->cm.path[0][k] && k + 1 < sizeof lower; k++)
-        lower[k] = (char)(c->cm.path[0][k] | (c->cm.path[0][k] >= 'A' && c->cm.path[0][k] <= 'Z' ? 32 : 0));
+    for (; c->cm.path[0][k] && k + 1 < sizeof lower; k++) {
+        const char ch = c->cm.path[0][k];
+        lower[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+    }
     lower[k] = 0;
     c->class_names = strstr(lower, "fashion") ? FASHION : DIGITS;
 done:

@@ -117,12 +117,14 @@ void paper_charts(paper_ctx *c)
     chart(c, "distortion_hist", "chart-distortion", "Distribution of the minimum L-BFGS "
           "distortion (RMS) per model: fraction of the changed examples per bin of 0.02.",
           "set title 'Minimum distortion per model'\nset xlabel 'RMS distortion (bin start)'\n"
-          "set ylabel 'fraction of examples'\nset key top right\nset xtics @ROWS@ rotate by 30 right\n"
+          "set ylabel 'fraction of examples'\nset key top right\n"
+          "set xtics @ROWS@ rotate by 30 right\n"
           "plot for [k=2:7] '@DATA@' using 1:k with linespoints title word('@NAMES@', k-1) "
           "noenhanced, 1/0 notitle");
     chart(c, "table5", "chart-lipschitz", "Table 5 analogue: per-block upper bound (the "
           "paper's formula), exact norm and empirical lower bound, log scale.",
-          "set title 'Lipschitz bounds per block'\nset logscale y\nset lmargin 16\nset style data histograms\n"
+          "set title 'Lipschitz bounds per block'\nset logscale y\nset lmargin 16\n"
+          "set style data histograms\n"
           "set style histogram clustered\nset style fill solid 0.8\nset xtics @ROWS@ rotate by 20 "
           "right noenhanced\nset bmargin 9\nset key top left\n"
           "plot '@DATA@' using 2 title 'bound (paper)', '' using 3 title 'exact', '' using 4 "

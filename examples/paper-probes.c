@@ -69,7 +69,8 @@ int paper_table_5(paper_ctx *c)
         double up = info[end].upper_to / info[start - 1].upper_to;
         double ex = info[end].upper_to_exact / info[start - 1].upper_to_exact, lb;
         lo.lower_from = start - 1;
-        lo.progress_user = paper_progress(c, &p, "Table 5: lower bound of layers %zu-%zu", start, end);
+        lo.progress_user =
+            paper_progress(c, &p, "Table 5: lower bound of layers %zu-%zu", start, end);
         s = nnp_lipschitz_lower(net, nnp_dataset_images(c->test), pts, end, &lo, NULL, &lb, NULL);
         cli_progress_end(&p);
         TRY("nnp_lipschitz_lower", s);
@@ -188,7 +189,8 @@ int paper_units(paper_ctx *c)
                            k, g ? "random directions" : "natural-basis units");
         for (size_t d = 0; d < units; d++) {
             int32_t maj;
-            double share = majority(nnp_dataset_labels(c->test), top + (g * units + d) * k, k, &maj);
+            const size_t *row = top + (g * units + d) * k;
+            double share = majority(nnp_dataset_labels(c->test), row, k, &maj);
             size_t r = ptab_row(t, "%s %zu (majority: %s)", g ? "random direction" : "unit", d,
                                 c->class_names[maj]);
             t->v[r][0] = share;

@@ -327,7 +327,8 @@ int paper_tables_3_4(paper_ctx *c)
     for (size_t k = 0; k < N3; k++) noise += err[3 * N3 + k] / 3;
     paper_finding(c->rep, adv > noise, "adversarial sets transfer across training halves: "
                   "the other nets' mean error on them is above their error on Gaussian noise of "
-                  "stddev 0.06", "mean off-diagonal %.1f%% vs noise %.1f%%", 100 * adv, 100 * noise);
+                  "stddev 0.06", "mean off-diagonal %.1f%% vs noise %.1f%%", 100 * adv,
+                  100 * noise);
     paper_finding(c->rep, amp > adv && amp > err[7 * N3] , "magnified perturbations (RMS 0.1) "
                   "transfer more, and far more than noise of stddev 0.1",
                   "mean off-diagonal amplified %.1f%% vs %.1f%% unamplified, noise 0.1: %.1f%%",
