@@ -84,13 +84,17 @@ int cli_progress_cb(uint64_t done, uint64_t total, void *user)
     if (p->quiet || total == 0) return 0;
     double now = now_seconds();
     int pct = (int)(100 * done / total);
+    char eta[48] = ""; /* remaining time at the rate so far */
+    if (done > 0 && done < total)
+        snprintf(eta, sizeof eta, "  ETA %.0f s",
+                 (now - p->t0) * (double)(total - done) / (double)done);
     if (!p->tty) { /* a log: one line at each quarter */
         if (done == total || (total >= 4 && done % (total / 4) == 0))
-            fprintf(stderr, "%s: %3d%%  %.1f s\n", p->phase, pct, now - p->t0);
+            fprintf(stderr, "%s: %3d%%  %.1f s%s\n", p->phase, pct, now - p->t0, eta);
         return 0;
     }
     if (done != total && now - p->last < 0.1) return 0;
-    fprintf(stderr, "\r%s: %3d%%  %.1f s ", p->phase, pct, now - p->t0);
+    fprintf(stderr, "\r%s: %3d%%  %.1f s%s ", p->phase, pct, now - p->t0, eta);
     if (p->epochs && total % p->epochs == 0) {
         uint64_t per = total / p->epochs;
         fprintf(stderr, " epoch %" PRIu64 "/%zu ", (done + per - 1) / per, p->epochs);

@@ -209,7 +209,8 @@ void cli_catch_sigint(void);
 int cli_interrupted(void);
 
 /* One progress display on stderr for every long library call: on a terminal a line redrawn
- * at most 10 times a second ("<phase>: 42%  3.1 s"), otherwise (a log) a line at each quarter;
+ * at most 10 times a second ("<phase>: 42%  3.1 s  ETA 4 s", the remaining time at the rate
+ * so far), otherwise (a log) a line at each quarter;
  * nothing with --quiet. The callback returns 1, asking the library to cancel, after SIGINT. */
 typedef struct cli_progress {
     const char *phase;
