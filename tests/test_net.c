@@ -99,7 +99,9 @@ START_TEST(activation_accuracy_grid)
         nnp_net *one = NULL;
         ck_assert_ok(nnp_net_create(1, 1, 1, &one));
         ck_assert_ok(nnp_net_add_activation(one, kinds[k], NULL));
-        ck_assert_ok(nnp_net_forward(one, NULL, &nan_in, 1, &nan_out));
+        /* the query refuses a NaN input; the layer itself propagates it */
+        ck_assert_status(nnp_net_forward(one, NULL, &nan_in, 1, &nan_out), NNP_EINVAL);
+        tu_pass_unchecked(one, &nan_in, 1, 1, &nan_out, NULL, NULL);
         ck_assert_msg(isnan(nan_out), "%s(NaN) = %g", nnp_layer_kind_name(kinds[k]), nan_out);
         nnp_net_free(one);
         nnp_net_free(net);

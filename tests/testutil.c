@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "net/net_internal.h"
 
 const char *tu_tmp_path(char *buf, size_t cap, const char *name)
 {
@@ -63,4 +64,20 @@ tu_alloc_counts tu_alloc_failures(const tu_alloc_loop *loop)
         if (s == NNP_OK && loop->until_ok) break;
     }
     return c;
+}
+
+void tu_pass_unchecked(const nnp_net *net, const float *x, size_t n, size_t layer, float *out,
+                       const float *v, float *dx)
+{
+    nnp_workspace *ws = NULL;
+    ck_assert_int_eq(nnp_workspace_create(net, n, &ws), NNP_OK);
+    nnpi_forward(net, ws, x, n, layer);
+    memcpy(out, nnpi_node_output(ws, x, layer), n * net->nodes[layer].out_size * sizeof(float));
+    if (dx) {
+        memcpy(ws->grad[layer], v, n * net->nodes[layer].out_size * sizeof(float));
+        nnpi_backward_begin(ws);
+        ws->grad_set[layer] = 1;
+        nnpi_backward(net, ws, x, n, layer, dx, NULL, 0);
+    }
+    nnp_workspace_free(ws);
 }

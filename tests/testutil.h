@@ -66,6 +66,12 @@ typedef struct tu_alloc_counts {
 
 tu_alloc_counts tu_alloc_failures(const tu_alloc_loop *loop);
 
+/* The layers' own arithmetic, without the finiteness checks of the public queries (which
+ * refuse non-finite input and output): out = φ_layer(x) for n examples, and, if dx is not
+ * NULL, dx = J(x)ᵀ v. For tests of how the layers themselves treat NaN and infinity. */
+void tu_pass_unchecked(const nnp_net *net, const float *x, size_t n, size_t layer, float *out,
+                       const float *v, float *dx);
+
 /* Runs a suite; returns the process exit status (0 if every test passed). */
 int tu_run(Suite *s);
 

@@ -54,6 +54,12 @@ void nnpi_attack_distortion(const float *x, const float *x_adv, size_t d, nnp_at
     r->linf = mx;
 }
 
+/* Index of row `row` of a batch on ws in the caller's numbering (see nnp_workspace). */
+static size_t example_of(const nnp_workspace *ws, size_t row)
+{
+    return ws->first_example == NNPI_UNNUMBERED ? NNPI_UNNUMBERED : ws->first_example + row;
+}
+
 nnp_status nnpi_classify(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
                          int32_t *predicted)
 {
@@ -64,6 +70,13 @@ nnp_status nnpi_classify(const nnp_net *net, nnp_workspace *ws, const float *x, 
         nnp_workspace *use = NULL, *owned = NULL;
         NNPI_TRY(nnpi_workspace_prepare(net, ws, m, &use, &owned));
         nnpi_forward(net, use, x + s * d, m, last);
+        /* a NaN logit must not classify as label 0 (the argmax of NaNs) */
+        nnp_status st = nnpi_check_output(net, use, x + s * d, m, last, example_of(ws, s),
+                                          "classification");
+        if (st != NNP_OK) {
+            nnp_workspace_free(owned);
+            return st;
+        }
         const float *z = nnpi_node_output(use, x + s * d, last);
         for (size_t i = 0; i < m; i++) predicted[s + i] = nnpi_argmax(z + i * k, k);
     }
@@ -78,6 +91,11 @@ nnp_status nnpi_goal_grad(const nnp_net *net, nnp_workspace *ws, const float *x,
     nnp_workspace *use = NULL, *owned = NULL;
     NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
     nnpi_forward(net, use, x, n, last);
+    nnp_status st = nnpi_check_output(net, use, x, n, last, example_of(ws, 0), "goal gradient");
+    if (st != NNP_OK) {
+        nnp_workspace_free(owned);
+        return st;
+    }
     const float *z = nnpi_node_output(use, x, last);
     if (logits) memcpy(logits, z, n * k * sizeof(float));
     nnpi_backward_begin(use);
@@ -104,7 +122,7 @@ nnp_status nnpi_attack_forward(const nnp_net *net, nnp_workspace *ws, const floa
     }
     nnpi_forward(net, use, x, n, last);
     *logits = nnpi_node_output(use, x, last);
-    return NNP_OK;
+    return nnpi_check_output(net, use, x, n, last, example_of(ws, 0), "forward pass");
 }
 
 void nnpi_attack_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,

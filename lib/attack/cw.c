@@ -257,7 +257,11 @@ static nnp_status cw_group(const nnpi_attack_group *gr)
             }
             if (na == 0) break;
             const float *z;
-            NNPI_TRY(nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z));
+            /* rows of xb are the running examples, not the group's: unnumbered in messages */
+            gr->ws->first_example = NNPI_UNNUMBERED;
+            nnp_status fst = nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z);
+            gr->ws->first_example = gr->first;
+            NNPI_TRY(fst);
             cw_objective(gr, w, z, na, step);
             nnpi_attack_backward(gr->net, gr->ws, w->xb, na, w->vz, w->gb);
             cw_update(gr, w, na);

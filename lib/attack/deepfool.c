@@ -212,7 +212,11 @@ static nnp_status deepfool_group(const nnpi_attack_group *gr)
             }
         if (na == 0) break;
         const float *z;
-        if ((st = nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z)) != NNP_OK) break;
+        /* rows of xb are the unfinished examples, not the group's: unnumbered in messages */
+        gr->ws->first_example = NNPI_UNNUMBERED;
+        st = nnpi_attack_forward(gr->net, gr->ws, w->xb, na, &z);
+        gr->ws->first_example = gr->first;
+        if (st != NNP_OK) break;
         memcpy(w->zb, z, na * k * sizeof(float));
         size_t moving = 0;
         for (size_t p = 0; p < na; p++) {

@@ -75,6 +75,8 @@ static nnp_status check_args(const nnp_net *net, const float *x, const int32_t *
                           "labels)", func);
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
     if (n > SIZE_MAX / d) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", func, n);
+    /* NaN fails the box test below too, but this names it as what it is */
+    NNPI_TRY(nnpi_check_finite_input(x, n, d, func, "x"));
     for (size_t i = 0; i < n * d; i++)
         if (!(x[i] >= 0.0f && x[i] <= 1.0f))
             return nnpi_error(NNP_EINVAL, "%s: x[%zu] = %g (example %zu) is outside the box "
@@ -107,6 +109,7 @@ static void select_group(run *r, size_t s)
     nnpi_attack_group *gr = &r->gr;
     const size_t d = gr->dims.d;
     gr->first = s;
+    gr->ws->first_example = s; /* for the messages of the finiteness checks */
     gr->g = r->n - s < gr->dims.batch ? r->n - s : gr->dims.batch;
     gr->x = r->x + s * d;
     gr->labels = r->labels ? r->labels + s : NULL;
@@ -161,8 +164,10 @@ static nnp_status run_groups(run *r, const nnpi_attack_method *m)
         nnp_status ls = label_clean(r);
         if (ls != NNP_OK) st = ls;
     }
+    if (st == NNP_ENUMERIC) return nnpi_error_prefix(st, "%s", r->gr.progress->func);
     if (st != NNP_OK && st != NNP_ECANCELLED) return st;
     nnp_status fs = finish(r);
+    if (fs == NNP_ENUMERIC) return nnpi_error_prefix(fs, "%s", r->gr.progress->func);
     return st != NNP_OK ? st : fs;
 }
 

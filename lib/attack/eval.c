@@ -1,6 +1,7 @@
 /* Evaluation helpers of the paper's Tables 2 and 4: error rates, the transfer matrix, the
  * Gaussian-noise baseline and the "amplified" perturbations (docs/paper.md §4, §5). */
 #include <math.h>
+#include <stdio.h>
 
 #include "attack/common.h"
 #include "net/loss.h"
@@ -39,6 +40,8 @@ NNP_API nnp_status nnp_eval_error_rate(const nnp_net *net, const float *x, const
     if (n == 0) return nnpi_error(NNP_EINVAL, "%s: n is 0", f);
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net), last = net->n_nodes - 1;
     NNPI_TRY(check_labels(labels, n, k, f));
+    if (n > SIZE_MAX / d) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", f, n);
+    NNPI_TRY(nnpi_check_finite_input(x, n, d, f, "x"));
     const size_t batch = n < EVAL_BATCH ? n : EVAL_BATCH;
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, batch, &ws));
@@ -48,6 +51,12 @@ NNP_API nnp_status nnp_eval_error_rate(const nnp_net *net, const float *x, const
         const size_t g = n - s < batch ? n - s : batch;
         const float *xs = x + s * d;
         nnpi_forward(net, ws, xs, g, last);
+        /* a NaN logit would count as a wrong (or right) label 0 and give a NaN loss */
+        nnp_status st = nnpi_check_output(net, ws, xs, g, last, s, f);
+        if (st != NNP_OK) {
+            nnp_workspace_free(ws);
+            return st;
+        }
         const float *z = nnpi_node_output(ws, xs, last);
         if (mean_loss) loss += nnpi_softmax_xent(z, labels + s, g, k, 0.0f, NULL, NULL);
         for (size_t i = 0; i < g; i++) wrong += nnpi_argmax(z + i * k, k) != labels[s + i];
@@ -79,8 +88,14 @@ NNP_API nnp_status nnp_eval_transfer_matrix(const nnp_net *const *nets, size_t n
                               nnp_net_output_size(nets[k]), nnp_net_input_size(nets[0]),
                               nnp_net_output_size(nets[0]));
     }
-    for (size_t s = 0; s < n_sets; s++)
+    const size_t d = nnp_net_input_size(nets[0]);
+    if (n > SIZE_MAX / d) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", f, n);
+    for (size_t s = 0; s < n_sets; s++) {
         if (sets[s] == NULL) return nnpi_error(NNP_EINVAL, "%s: sets[%zu] is NULL", f, s);
+        char what[32];
+        snprintf(what, sizeof what, "sets[%zu]", s);
+        NNPI_TRY(nnpi_check_finite_input(sets[s], n, d, f, what));
+    }
     NNPI_TRY(check_labels(labels, n, nnp_net_output_size(nets[0]), f));
     int32_t *pred = nnpi_malloc(nnpi_mul(n, sizeof *pred));
     if (pred == NULL) return nnpi_error(NNP_ENOMEM, "%s: out of memory for %zu labels", f, n);
@@ -88,8 +103,11 @@ NNP_API nnp_status nnp_eval_transfer_matrix(const nnp_net *const *nets, size_t n
     for (size_t k = 0; st == NNP_OK && k < n_nets; k++) {
         nnp_workspace *ws = NULL;
         st = nnp_workspace_create(nets[k], n < EVAL_BATCH ? n : EVAL_BATCH, &ws);
-        for (size_t s = 0; st == NNP_OK && s < n_sets; s++)
+        for (size_t s = 0; st == NNP_OK && s < n_sets; s++) {
             st = error_rate(nets[k], ws, sets[s], labels, n, pred, &errors[s * n_nets + k]);
+            if (st == NNP_ENUMERIC)
+                st = nnpi_error_prefix(st, "%s: nets[%zu] on sets[%zu]", f, k, s);
+        }
         nnp_workspace_free(ws);
     }
     nnpi_free(pred);
@@ -107,6 +125,8 @@ NNP_API nnp_status nnp_eval_noise_gaussian(const float *x, size_t count, double 
     NNPI_CHECK_NULL(x);
     NNPI_CHECK_NULL(out);
     if (count == 0) return nnpi_error(NNP_EINVAL, "nnp_eval_noise_gaussian: count is 0");
+    /* clipping to [0,1] would turn an infinity into 0 or 1 (and a NaN passes through) */
+    NNPI_TRY(nnpi_check_finite_input(x, 1, count, "nnp_eval_noise_gaussian", "x"));
     if (!(stddev >= 0.0) || !isfinite(stddev))
         return nnpi_error(NNP_EINVAL, "nnp_eval_noise_gaussian: stddev = %g must be finite and >= 0",
                           stddev);
@@ -130,6 +150,9 @@ NNP_API nnp_status nnp_eval_perturbation_rescale(const float *x, const float *x_
                           rms);
     if (nnpi_mul(n, d) == SIZE_MAX)
         return nnpi_error(NNP_EINVAL, "nnp_eval_perturbation_rescale: n·d overflows");
+    /* a NaN makes the RMS NaN, and the output NaN or a silent copy of x_adv */
+    NNPI_TRY(nnpi_check_finite_input(x, n, d, "nnp_eval_perturbation_rescale", "x"));
+    NNPI_TRY(nnpi_check_finite_input(x_adv, n, d, "nnp_eval_perturbation_rescale", "x_adv"));
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * d, *ai = x_adv + i * d;
         float *oi = out + i * d;

@@ -92,8 +92,12 @@ static nnp_status eval_fg(void *ctx, size_t n_active, const size_t *ids, const f
         w->tgt[k] = gr->targets ? gr->targets[e] : -1;
         w->scale[k] = w->cs[e].c;
     }
-    NNPI_TRY(nnpi_goal_grad(gr->net, gr->ws, xr, n_active, w->lab, gr->targets ? w->tgt : NULL,
-                            w->scale, w->loss, g, NULL));
+    /* rows of xr are the active problems, not the group's: unnumbered in messages */
+    gr->ws->first_example = NNPI_UNNUMBERED;
+    nnp_status gst = nnpi_goal_grad(gr->net, gr->ws, xr, n_active, w->lab,
+                                    gr->targets ? w->tgt : NULL, w->scale, w->loss, g, NULL);
+    gr->ws->first_example = gr->first;
+    NNPI_TRY(gst);
     for (size_t k = 0; k < n_active; k++) {
         const float *x0 = gr->x + w->member[ids[k]] * d, *xk = xr + k * d;
         float *gk = g + k * d;
@@ -142,7 +146,10 @@ static nnp_status after_solve(lbfgs_work *w, size_t np)
     const nnp_attack_lbfgs_opts *o = gr->opts;
     const size_t d = gr->dims.d;
     const uint64_t solves_each = lbfgs_progress_each(o);
-    NNPI_TRY(nnpi_classify(gr->net, gr->ws, w->xs, np, w->pred));
+    gr->ws->first_example = NNPI_UNNUMBERED; /* rows of xs are problems, not the group's */
+    nnp_status cst = nnpi_classify(gr->net, gr->ws, w->xs, np, w->pred);
+    gr->ws->first_example = gr->first;
+    NNPI_TRY(cst);
     for (size_t p = 0; p < np; p++) {
         size_t e = w->member[p];
         c_search *s = &w->cs[e];

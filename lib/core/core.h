@@ -55,6 +55,17 @@ nnp_status nnpi_opts_copy(void *dst, size_t dst_size, const void *src, const cha
 nnp_status nnpi_opts_init(void *opts, size_t caller_size, const void *defaults, size_t own_size,
                           const char *what);
 
+/* Index of the first NaN or infinity among v[0..m), or m when all are finite. One pass,
+ * vectorised; cheap next to any forward pass over the same values. */
+size_t nnpi_first_nonfinite(const float *v, size_t m);
+
+/* The check every query runs on its input before the first pass: NNP_OK when the n examples
+ * of d values at x are all finite, else NNP_EINVAL "<func>: <what>[i] = nan (example e,
+ * index j) is not finite" for the first that is not (a NaN pixel would otherwise give a
+ * plausible-looking result: ReLU nets used to turn it into 0). */
+nnp_status nnpi_check_finite_input(const float *x, size_t n, size_t d, const char *func,
+                                   const char *what);
+
 /* Deterministic RNG: xoshiro256** seeded through splitmix64 (Blackman & Vigna, 2018). */
 typedef struct nnpi_rng {
     uint64_t s[4];

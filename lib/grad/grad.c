@@ -11,7 +11,17 @@ static nnp_status check_batch(const nnp_net *net, const float *x, size_t n, cons
     if (x == NULL) return nnpi_error(NNP_EINVAL, "%s: x is NULL", func);
     if (dx == NULL) return nnpi_error(NNP_EINVAL, "%s: dx is NULL", func);
     if (n == 0) return nnpi_error(NNP_EINVAL, "%s: batch size n is 0", func);
-    return NNP_OK;
+    return nnpi_check_finite_input(x, n, net->nodes[0].out_size, func, "x");
+}
+
+/* After the backward pass: finite outputs can still give an infinite gradient (a large weight
+ * on the way back); one scan of dx, which costs far less than the pass that wrote it. */
+static nnp_status check_dx(const nnp_net *net, const float *dx, size_t n, const char *func)
+{
+    const size_t d = net->nodes[0].out_size, m = n * d, i = nnpi_first_nonfinite(dx, m);
+    if (i == m) return NNP_OK;
+    return nnpi_error(NNP_ENUMERIC, "%s: example %zu: the gradient dx[%zu] (index %zu) is %g", func,
+                      i / d, i, i % d, (double)dx[i]);
 }
 
 static nnp_status check_probe_layer(const nnp_net *net, size_t layer, const char *func)
@@ -37,13 +47,18 @@ NNP_API nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace *ws, const fl
     NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
     nnpi_forward(net, use, x, n, last);
     const float *z = nnpi_node_output(use, x, last);
+    nnp_status st = nnpi_check_output(net, use, x, n, last, 0, __func__);
+    if (st != NNP_OK) {
+        nnp_workspace_free(owned);
+        return st;
+    }
     nnpi_backward_begin(use);
     nnpi_softmax_xent(z, labels, n, classes, 1.0f, use->grad[last], loss);
     use->grad_set[last] = 1;
     if (logits) memcpy(logits, z, n * classes * sizeof(float));
     nnpi_backward(net, use, x, n, last, dx, NULL, 0);
     nnp_workspace_free(owned);
-    return NNP_OK;
+    return check_dx(net, dx, n, __func__);
 }
 
 NNP_API nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
@@ -58,6 +73,11 @@ NNP_API nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws, const fl
     nnp_workspace *use = NULL, *owned = NULL;
     NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
     nnpi_forward(net, use, x, n, layer);
+    nnp_status st = nnpi_check_output(net, use, x, n, layer, 0, __func__);
+    if (st != NNP_OK) {
+        nnp_workspace_free(owned);
+        return st;
+    }
     const float *phi = use->act[layer];
     float *seed = use->grad[layer];
     memset(seed, 0, n * size * sizeof(float));
@@ -69,7 +89,7 @@ NNP_API nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws, const fl
     use->grad_set[layer] = 1;
     nnpi_backward(net, use, x, n, layer, dx, NULL, 0);
     nnp_workspace_free(owned);
-    return NNP_OK;
+    return check_dx(net, dx, n, __func__);
 }
 
 NNP_API nnp_status nnp_grad_vjp(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
@@ -78,13 +98,19 @@ NNP_API nnp_status nnp_grad_vjp(const nnp_net *net, nnp_workspace *ws, const flo
     NNPI_TRY(check_batch(net, x, n, dx, __func__));
     NNPI_TRY(check_probe_layer(net, layer, __func__));
     NNPI_CHECK_NULL(v);
+    NNPI_TRY(nnpi_check_finite_input(v, n, net->nodes[layer].out_size, __func__, "v"));
     nnp_workspace *use = NULL, *owned = NULL;
     NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
     nnpi_forward(net, use, x, n, layer);
+    nnp_status st = nnpi_check_output(net, use, x, n, layer, 0, __func__);
+    if (st != NNP_OK) {
+        nnp_workspace_free(owned);
+        return st;
+    }
     memcpy(use->grad[layer], v, n * net->nodes[layer].out_size * sizeof(float));
     nnpi_backward_begin(use);
     use->grad_set[layer] = 1;
     nnpi_backward(net, use, x, n, layer, dx, NULL, 0);
     nnp_workspace_free(owned);
-    return NNP_OK;
+    return check_dx(net, dx, n, __func__);
 }

@@ -134,6 +134,8 @@ NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int3
                           o.clever_batches);
     if (o.clever_samples == 0) return nnpi_error(NNP_EINVAL, "%s: opts.clever_samples is 0", f);
     const size_t D = net->nodes[0].out_size, S = o.clever_samples;
+    /* a NaN pixel made every sample NaN, and the ReLU nets of 0.1 gave an estimate of 0 */
+    NNPI_TRY(nnpi_check_finite_input(x, 1, D, f, "x"));
     nnp_workspace *ws = NULL;
     NNPI_TRY(nnp_workspace_create(net, S, &ws));
     float *xs = nnpi_malloc(nnpi_mul(nnpi_mul(S, D), sizeof(float)));
@@ -168,7 +170,12 @@ NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int3
             for (size_t j = 0; j < D; j++) p[j] = x[j] + (float)(r * p[j]);
         }
         st = nnp_grad_vjp(net, ws, xs, S, last, v, dx);
-        if (st != NNP_OK) goto done;
+        if (st != NNP_OK) {
+            /* a sample's row is not the caller's example: say which draw it was */
+            if (st == NNP_ENUMERIC || st == NNP_EINVAL)
+                st = nnpi_error_prefix(st, "%s: batch %zu of samples around x", f, b);
+            goto done;
+        }
         double m = 0.0;
         for (size_t i = 0; i < S; i++) {
             double nn = 0.0;
@@ -189,7 +196,10 @@ NNP_API nnp_status nnp_lipschitz_clever(const nnp_net *net, const float *x, int3
     double mu;
     nnpi_reverse_weibull_fit(maxima, o.clever_batches, &mu, NULL, NULL);
     st = nnp_net_forward(net, ws, x, 1, z);
-    if (st != NNP_OK) goto done;
+    if (st != NNP_OK) {
+        if (st == NNP_ENUMERIC) st = nnpi_error_prefix(st, "%s: at x", f);
+        goto done;
+    }
     *estimate = mu;
     if (max_sampled) *max_sampled = best;
     if (score) {

@@ -59,6 +59,8 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
     NNPI_TRY(nnpi_jvp_check(net, layer));
     const size_t F = o.lower_from, D = net->nodes[F].out_size, M = net->nodes[layer].out_size;
     const size_t DX = net->nodes[0].out_size; /* the points are net inputs */
+    if (n > SIZE_MAX / DX) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", f, n);
+    NNPI_TRY(nnpi_check_finite_input(x, n, DX, f, "x"));
     const size_t B = o.batch_size < n ? o.batch_size : n;
     lower_buffers b = {0};
     nnp_status st = nnp_workspace_create(net, B, &b.ws);
@@ -80,6 +82,8 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
         const size_t nb = n - i0 < B ? n - i0 : B;
         const float *xb = x + i0 * DX;
         nnpi_forward(net, b.ws, xb, nb, layer);
+        /* a Jacobian at a point where φ is not finite means nothing (and once was 0) */
+        if ((st = nnpi_check_output(net, b.ws, xb, nb, layer, i0, f)) != NNP_OK) goto done;
         for (size_t i = 0; i < nb; i++) { /* start vector of point i0+i, whatever the batching */
             nnpi_rng rng;
             nnpi_rng_seed(&rng, o.seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i0 + i + 1)));

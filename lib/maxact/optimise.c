@@ -6,6 +6,7 @@
  * representations by inverting them", §3.2, β = 1 with a smoothing ε). */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "net/net_internal.h"
@@ -81,6 +82,7 @@ static nnp_status check_opts(const nnp_maxact_optimise_opts *o, const nnpi_node 
                           "(%zu) and width (%zu)", f, o->jitter, input->h, input->w);
     if (o->start) {
         const size_t d = input->out_size;
+        NNPI_TRY(nnpi_check_finite_input(o->start, n_dir, d, "nnp_maxact_optimise", "opts.start"));
         for (size_t i = 0; i < n_dir * d; i++)
             if (!(o->start[i] >= 0.0f && o->start[i] <= 1.0f))
                 return nnpi_error(NNP_EINVAL, "%s.start[%zu] = %g (example %zu) is not in [0,1]", f,
@@ -125,15 +127,18 @@ static void roll(const float *src, float *dst, size_t c, size_t h, size_t w, siz
     }
 }
 
-/* One forward + backward pass at inputs `in` (n × D): φ_l in ws->act, Jᵀv in dphi. */
-static void vjp_pass(const nnp_net *net, nnp_workspace *ws, const float *in, size_t n,
-                     size_t layer, const float *v, float *dphi)
+/* One forward + backward pass at inputs `in` (n × D): φ_l in ws->act, Jᵀv in dphi; refused
+ * (NNP_ENUMERIC, no backward pass) when φ_l is not finite for some direction. */
+static nnp_status vjp_pass(const nnp_net *net, nnp_workspace *ws, const float *in, size_t n,
+                           size_t layer, const float *v, float *dphi, const char *func)
 {
     nnpi_forward(net, ws, in, n, layer);
+    NNPI_TRY(nnpi_check_output(net, ws, in, n, layer, 0, func));
     memcpy(ws->grad[layer], v, n * net->nodes[layer].out_size * sizeof(float));
     nnpi_backward_begin(ws);
     ws->grad_set[layer] = 1;
     nnpi_backward(net, ws, in, n, layer, dphi, NULL, 0);
+    return NNP_OK;
 }
 
 NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, nnp_workspace *ws, size_t layer, const float *directions,
@@ -195,7 +200,9 @@ NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, nnp_workspace *ws, si
             }
             in = b.xs;
         }
-        vjp_pass(net, b.ws, in, n_dir, layer, directions, b.gs);
+        char func[64]; /* the message's "example e" is direction e */
+        snprintf(func, sizeof func, "%s: step %zu", F, step);
+        if ((s = vjp_pass(net, b.ws, in, n_dir, layer, directions, b.gs, func)) != NNP_OK) break;
         if (o.jitter) /* shift the gradients back, into xs (no longer needed) */
             for (size_t e = 0; e < n_dir; e++)
                 roll(b.gs + e * D, b.xs + e * D, C, H, W, b.shift[2 * e], b.shift[2 * e + 1], 1);
@@ -228,6 +235,9 @@ NNP_API nnp_status nnp_maxact_optimise(const nnp_net *net, nnp_workspace *ws, si
     }
     if (s == NNP_OK && (score || objective)) {
         nnpi_forward(net, b.ws, x, n_dir, layer);
+        s = nnpi_check_output(net, b.ws, x, n_dir, layer, 0, F);
+    }
+    if (s == NNP_OK && (score || objective)) {
         const float *phi = b.ws->act[layer];
         for (size_t e = 0; e < n_dir; e++) {
             double dot = 0.0;

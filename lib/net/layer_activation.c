@@ -42,19 +42,26 @@
             }                                                                                 \
     }
 
-/* sigmoid(v) = 1 / (1 + e^-v): for v ≪ 0 e^-v saturates at e^88 and the result is ~0, for
+/* sigmoid(v) = 1 / (1 + e^-v) (NaN stays NaN through nnpi_exp_fast): for v ≪ 0 e^-v saturates at e^88 and the result is ~0, for
  * v ≫ 0 it is 1; branch-free, so the batch loop vectorises (it was the largest cost outside
  * the GEMMs at batch 256, measured in bench/). */
 static inline float sigmoidf(float v) { return 1.0f / (1.0f + nnpi_exp_fast(-v)); }
 
-/* softplus(v) = log(1 + e^v) = max(v, 0) + log1p(e^-|v|), stable for large |v| */
+/* softplus(v) = log(1 + e^v) = max(v, 0) + log1p(e^-|v|), stable for large |v|. fmaxf drops a
+ * NaN, but the log1p term keeps it, so softplus(NaN) is NaN. */
 static inline float softplusf(float v) { return fmaxf(v, 0.0f) + log1pf(expf(-fabsf(v))); }
 
-ELEMENTWISE(relu, v > 0.0f ? v : 0.0f, v > 0.0f ? 1.0f : 0.0f)
+/* ReLU as `v <= 0 ? 0 : v`, not `v > 0 ? v : 0`: the same single compare and select (the same
+ * bits for every number, -0 included), but NaN fails `<=` and passes through, where the other
+ * form turned a NaN pixel into 0 and a plausible result. fmaxf(v, 0) would drop NaN too. The
+ * backward passes need no such care: every probe refuses a non-finite output before its
+ * backward pass (nnpi_check_output). */
+ELEMENTWISE(relu, v <= 0.0f ? 0.0f : v, v > 0.0f ? 1.0f : 0.0f)
 ELEMENTWISE(sigmoid, sigmoidf(v), y * (1.0f - y))
 ELEMENTWISE(tanh, tanhf(v), 1.0f - y * y)
 ELEMENTWISE(softplus, softplusf(v), sigmoidf(v))
-/* slope α at 0, as PyTorch; node->attr.leaky_alpha is loop-invariant */
+/* slope α at 0, as PyTorch; node->attr.leaky_alpha is loop-invariant. NaN takes the α·v
+ * branch and stays NaN. */
 ELEMENTWISE(leaky_relu, v > 0.0f ? v : node->attr.leaky_alpha * v,
             v > 0.0f ? 1.0f : node->attr.leaky_alpha)
 

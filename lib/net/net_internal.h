@@ -191,6 +191,10 @@ struct nnp_workspace {
     float **act;          /* act[i]: cap × out_size(i); act[0] unused (input read in place) */
     float **grad;         /* grad[i]: cap × out_size(i) */
     unsigned char *grad_set; /* grad[i] written in the current backward pass */
+    /* The caller's index of row 0 of the next batches, or NNPI_UNNUMBERED, only for the
+     * messages of nnpi_check_output() in passes that do not know it themselves (the attacks'
+     * groups); 0 from nnp_workspace_create. */
+    size_t first_example;
     float *scratch;       /* max over nodes of scratch_floats(node, cap), shared by all nodes */
     /* Training mode (nnpi_workspace_set_train): mask[i] is cap × out_size(i) floats for the
      * nodes whose kind has ops.train_mask, NULL for the others; mask itself is NULL when the
@@ -256,6 +260,16 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
 int nnpi_node_is_linear(const nnpi_node *node);
 
 /* Validation shared by the public entry points. */
+/* After nnpi_forward(net, ws, x, n, last ≥ layer): NNP_OK when the output of `layer` is finite
+ * for all n examples, else NNP_ENUMERIC naming the example (first + its row, or the row of an
+ * internal batch when first is NNPI_UNNUMBERED), the value, and the first layer whose output
+ * for that example is not finite. The normal path is one scan of the layer's output; the
+ * other layers are scanned only on the error path. Every probe calls it on each batch, so a
+ * NaN or infinite result is never returned, or classified, as if it were a number. */
+#define NNPI_UNNUMBERED SIZE_MAX
+nnp_status nnpi_check_output(const nnp_net *net, const nnp_workspace *ws, const float *x,
+                              size_t n, size_t layer, size_t first, const char *func);
+
 nnp_status nnpi_check_layer(const nnp_net *net, size_t layer, const char *func);
 
 #endif

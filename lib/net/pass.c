@@ -204,6 +204,36 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
         memset(dx, 0, bytes);
 }
 
+nnp_status nnpi_check_output(const nnp_net *net, const nnp_workspace *ws, const float *x,
+                              size_t n, size_t layer, size_t first, const char *func)
+{
+    const size_t size = net->nodes[layer].out_size, m = n * size;
+    const float *z = nnpi_node_output(ws, x, layer);
+    const size_t i = nnpi_first_nonfinite(z, m);
+    if (i == m) return NNP_OK;
+    /* Error path only: the first layer, in node order, whose output for this example is not
+     * finite, so that the message points at the cause (an overflowing weight, a negative
+     * variance) rather than at the logits. */
+    const size_t e = i / size;
+    size_t at = layer;
+    for (size_t l = 0; l < layer; l++) {
+        const size_t sz = net->nodes[l].out_size;
+        if (nnpi_first_nonfinite(nnpi_node_output(ws, x, l) + e * sz, sz) < sz) {
+            at = l;
+            break;
+        }
+    }
+    if (first == NNPI_UNNUMBERED)
+        return nnpi_error(NNP_ENUMERIC, "%s: row %zu of an internal batch: output %zu of layer "
+                          "%zu (%s) is %g; it first became non-finite at layer %zu (%s)", func, e,
+                          i % size, layer, net->nodes[layer].ops->name, (double)z[i], at,
+                          net->nodes[at].ops->name);
+    return nnpi_error(NNP_ENUMERIC, "%s: example %zu: output %zu of layer %zu (%s) is %g; it "
+                      "first became non-finite at layer %zu (%s)", func, first + e, i % size,
+                      layer, net->nodes[layer].ops->name, (double)z[i], at,
+                      net->nodes[at].ops->name);
+}
+
 static nnp_status forward_checked(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
                                   size_t layer, float *out, const char *func)
 {
@@ -211,13 +241,16 @@ static nnp_status forward_checked(const nnp_net *net, nnp_workspace *ws, const f
     if (x == NULL) return nnpi_error(NNP_EINVAL, "%s: x is NULL", func);
     if (out == NULL) return nnpi_error(NNP_EINVAL, "%s: output buffer is NULL", func);
     if (n == 0) return nnpi_error(NNP_EINVAL, "%s: batch size n is 0", func);
+    NNPI_TRY(nnpi_check_finite_input(x, n, net->nodes[0].out_size, func, "x"));
     nnp_workspace *use = NULL, *owned = NULL;
     NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
     nnpi_forward(net, use, x, n, layer);
+    /* the output is copied also when it is refused: the caller may want to look at it */
     size_t bytes = nnpi_mul(n, net->nodes[layer].out_size) * sizeof(float);
     memcpy(out, nnpi_node_output(use, x, layer), bytes);
+    nnp_status st = nnpi_check_output(net, use, x, n, layer, 0, func);
     nnp_workspace_free(owned);
-    return NNP_OK;
+    return st;
 }
 
 NNP_API nnp_status nnp_net_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
