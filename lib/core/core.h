@@ -66,6 +66,9 @@ size_t nnpi_first_nonfinite(const float *v, size_t m);
 nnp_status nnpi_check_finite_input(const float *x, size_t n, size_t d, const char *func,
                                    const char *what);
 
+/* v as a double for a message: a NaN as "nan", whatever its sign bit (printf shows "-nan"). */
+double nnpi_msg_value(float v);
+
 /* Deterministic RNG: xoshiro256** seeded through splitmix64 (Blackman & Vigna, 2018). */
 typedef struct nnpi_rng {
     uint64_t s[4];

@@ -27,6 +27,8 @@ size_t nnpi_first_nonfinite(const float *v, size_t m)
     return m;
 }
 
+double nnpi_msg_value(float v) { return isnan(v) ? (double)NAN : (double)v; }
+
 nnp_status nnpi_check_finite_input(const float *x, size_t n, size_t d, const char *func,
                                    const char *what)
 {
@@ -34,5 +36,5 @@ nnp_status nnpi_check_finite_input(const float *x, size_t n, size_t d, const cha
     const size_t i = nnpi_first_nonfinite(x, m);
     if (i == m) return NNP_OK;
     return nnpi_error(NNP_EINVAL, "%s: %s[%zu] = %g (example %zu, index %zu) is not finite", func,
-                      what, i, (double)x[i], i / d, i % d);
+                      what, i, nnpi_msg_value(x[i]), i / d, i % d);
 }

@@ -21,7 +21,7 @@ static nnp_status check_dx(const nnp_net *net, const float *dx, size_t n, const 
     const size_t d = net->nodes[0].out_size, m = n * d, i = nnpi_first_nonfinite(dx, m);
     if (i == m) return NNP_OK;
     return nnpi_error(NNP_ENUMERIC, "%s: example %zu: the gradient dx[%zu] (index %zu) is %g", func,
-                      i / d, i, i % d, (double)dx[i]);
+                      i / d, i, i % d, nnpi_msg_value(dx[i]));
 }
 
 static nnp_status check_probe_layer(const nnp_net *net, size_t layer, const char *func)

@@ -56,10 +56,10 @@ NNP_API nnp_status nnp_maxact_directions_random(size_t dim, size_t count, uint64
 
 nnp_status nnpi_maxact_check_directions(const float *v, size_t n_dir, size_t dim, const char *func)
 {
-    for (size_t d = 0; d < n_dir; d++)
-        for (size_t j = 0; j < dim; j++)
-            if (!isfinite(v[d * dim + j]))
-                return nnpi_error(NNP_EINVAL, "%s: directions[%zu][%zu] is not finite", func, d, j);
+    const size_t i = nnpi_first_nonfinite(v, n_dir * dim);
+    if (i < n_dir * dim)
+        return nnpi_error(NNP_EINVAL, "%s: directions[%zu][%zu] is not finite", func, i / dim,
+                          i % dim);
     return NNP_OK;
 }
 

@@ -226,11 +226,11 @@ nnp_status nnpi_check_output(const nnp_net *net, const nnp_workspace *ws, const 
     if (first == NNPI_UNNUMBERED)
         return nnpi_error(NNP_ENUMERIC, "%s: row %zu of an internal batch: output %zu of layer "
                           "%zu (%s) is %g; it first became non-finite at layer %zu (%s)", func, e,
-                          i % size, layer, net->nodes[layer].ops->name, (double)z[i], at,
+                          i % size, layer, net->nodes[layer].ops->name, nnpi_msg_value(z[i]), at,
                           net->nodes[at].ops->name);
     return nnpi_error(NNP_ENUMERIC, "%s: example %zu: output %zu of layer %zu (%s) is %g; it "
                       "first became non-finite at layer %zu (%s)", func, first + e, i % size,
-                      layer, net->nodes[layer].ops->name, (double)z[i], at,
+                      layer, net->nodes[layer].ops->name, nnpi_msg_value(z[i]), at,
                       net->nodes[at].ops->name);
 }
 

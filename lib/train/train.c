@@ -103,11 +103,11 @@ static nnp_status decay_per_node(const nnp_net *net, const nnp_train_opts *o, do
 static nnp_status check_hooked_batch(const float *x, const int32_t *y, size_t n, size_t D,
                                      int xent, size_t classes, uint64_t step)
 {
-    for (size_t j = 0; j < n * D; j++)
-        if (!isfinite(x[j]))
-            return nnpi_error(NNP_EINVAL, "nnp_train: opts.batch_hook wrote a non-finite value "
-                              "at x[%zu] (example %zu) in step %llu", j, j / D,
-                              (unsigned long long)step);
+    const size_t j = nnpi_first_nonfinite(x, n * D);
+    if (j < n * D)
+        return nnpi_error(NNP_EINVAL, "nnp_train: opts.batch_hook wrote a non-finite value "
+                          "at x[%zu] (example %zu) in step %llu", j, j / D,
+                          (unsigned long long)step);
     size_t bad = xent ? nnpi_first_bad_label(y, n, classes) : n;
     if (bad < n)
         return nnpi_error(NNP_EINVAL, "nnp_train: opts.batch_hook wrote label %d for example "
