@@ -136,6 +136,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_lbfgs_opts_init_sized(nnp_attack_lbf
  * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
  *         examples are complete; the others hold partial results as described there
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC the logits of an example (clean or perturbed) are NaN or infinite: the
+ *         message names the example (or the row of an internal batch) and the layer where the
+ *         value first became non-finite; no such example is ever counted as a class
  * @par Thread safety Read-only on `net`.
  * @since 0.2.0
  */
@@ -216,6 +219,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_fgsm_opts_init_sized(nnp_attack_fgsm
  *         minimal search, the point of the smallest ε known to succeed (before that is known:
  *         of ε = epsilon), with `c` that ε
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC the logits of an example (clean or perturbed) are NaN or infinite: the
+ *         message names the example (or the row of an internal batch) and the layer where the
+ *         value first became non-finite; no such example is ever counted as a class
  * @par Thread safety Read-only on `net`.
  * @since 0.2.0
  */
@@ -307,6 +313,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_pgd_opts_init_sized(nnp_attack_pgd_o
  *         examples are complete; the others hold the latest successful iterate, else the
  *         latest complete iterate, else x
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC the logits of an example (clean or perturbed) are NaN or infinite: the
+ *         message names the example (or the row of an internal batch) and the layer where the
+ *         value first became non-finite; no such example is ever counted as a class
  * @par Thread safety Read-only on `net`.
  * @since 0.2.0
  */
@@ -386,6 +395,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_deepfool_opts_init_sized(
  * @retval NNP_ECANCELLED the progress callback asked to stop; results[i].finished tells which
  *         examples are complete; the others hold their latest iterate (or x)
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC the logits of an example (clean or perturbed) are NaN or infinite: the
+ *         message names the example (or the row of an internal batch) and the layer where the
+ *         value first became non-finite; no such example is ever counted as a class
  * @par Thread safety Read-only on `net`.
  * @since 0.2.0
  */
@@ -472,6 +484,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_attack_cw_opts_init_sized(nnp_attack_cw_opt
  *         examples are complete; the others hold their best success so far, else the last
  *         iterate of the last completed value of c, else x
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC the logits of an example (clean or perturbed) are NaN or infinite: the
+ *         message names the example (or the row of an internal batch) and the layer where the
+ *         value first became non-finite; no such example is ever counted as a class
  * @par Thread safety Read-only on `net`.
  * @since 0.2.0
  */

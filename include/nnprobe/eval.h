@@ -32,8 +32,11 @@ extern "C" {
  * @param[in]  n           examples, ≥ 1
  * @param[out] error_rate  in [0,1], or NULL
  * @param[out] mean_loss   mean softmax cross-entropy in nats, or NULL
- * @retval NNP_EINVAL NULL net/x/labels, both outputs NULL, n = 0, label out of range
+ * @retval NNP_EINVAL NULL net/x/labels, both outputs NULL, n = 0, label out of range, a NaN or
+ *         infinite value in x (the message names the example and the index)
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC an example's logits are NaN or infinite (the message names the example
+ *         and the layer where the value first became non-finite): never counted as a class
  * @par Thread safety Read-only on `net`.
  * @since 0.2.0
  */
@@ -53,8 +56,9 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_error_rate(const nnp_net *net, const f
  * @param[out] errors  n_sets × n_nets error rates, row-major: errors[s·n_nets + k] is net k's
  *                     error on set s
  * @retval NNP_EINVAL NULL pointer, zero count, nets of different input or output sizes, label
- *         out of range
+ *         out of range, a NaN or infinite value in a set (named: set, example, index)
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC as nnp_eval_error_rate(); the message names the net and the set too
  * @par Thread safety Read-only on the nets.
  * @since 0.2.0
  */
@@ -76,7 +80,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_transfer_matrix(const nnp_net *const *
  * @param[in]  stddev  ≥ 0
  * @param[in]  seed    any value; the same seed gives the same noise
  * @param[out] out     count floats; may equal x (in place)
- * @retval NNP_EINVAL NULL pointer, count = 0, stddev negative or not finite
+ * @retval NNP_EINVAL NULL pointer, count = 0, stddev negative or not finite, a NaN or infinite
+ *         value in x (clipping would turn an infinity into 0 or 1 silently)
  * @par Thread safety Reentrant.
  * @since 0.2.0
  */
@@ -97,7 +102,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_noise_gaussian(const float *x, size_t 
  * @param[in]  n, d    examples and values per example, ≥ 1 each
  * @param[in]  rms     target RMS per value, ≥ 0
  * @param[out] out     n × d floats; may equal x_adv
- * @retval NNP_EINVAL NULL pointer, zero size, rms negative or not finite
+ * @retval NNP_EINVAL NULL pointer, zero size, rms negative or not finite, a NaN or infinite
+ *         value in x or x_adv (the message names the array, the example and the index)
  * @par Thread safety Reentrant.
  * @since 0.2.0
  */

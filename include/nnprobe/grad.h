@@ -32,8 +32,12 @@ extern "C" {
  * @param[out] dx      n × nnp_net_input_size() floats
  * @param[out] loss    n floats (loss_i), or NULL
  * @param[out] logits  n × nnp_net_output_size() floats, or NULL
- * @retval NNP_EINVAL NULL required pointer, n = 0, a label out of range, `ws` for another net
+ * @retval NNP_EINVAL NULL required pointer, n = 0, a label out of range, `ws` for another net,
+ *         a NaN or infinite value in x (the message names the example and the index)
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC a logit is NaN or infinite (the message names the example and the layer
+ *         where the value first became non-finite; nothing is written), or a value of dx is
+ *         (named by example and index; dx holds the pass's result)
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace *ws,
@@ -53,6 +57,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace
  * @param[out] dx     n × nnp_net_input_size() floats
  * @param[out] value  n floats: φ_l(x_i)[unit], or NULL
  * @retval NNP_EINVAL as nnp_grad_loss(), or layer/unit out of range
+ * @retval NNP_ENUMERIC as nnp_grad_loss(), for φ_l instead of the logits
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws,
@@ -69,7 +74,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace
  * @param[in]  layer  1 … nnp_net_layer_count()−1
  * @param[in]  v      n × output_size(layer) floats: the cotangent per example
  * @param[out] dx     n × nnp_net_input_size() floats
- * @retval NNP_EINVAL as nnp_grad_loss(), or layer out of range
+ * @retval NNP_EINVAL as nnp_grad_loss(), or layer out of range, or a NaN or infinite value in v
+ * @retval NNP_ENUMERIC as nnp_grad_loss(), for φ_l instead of the logits
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_grad_vjp(const nnp_net *net, nnp_workspace *ws,

@@ -199,7 +199,10 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_bounds(const nnp_net *net,
  * @param[out] lower   max_i of them
  * @param[out] argmax  index of the point that gives `lower`, or NULL
  * @retval NNP_EINVAL NULL net/x/lower, n = 0, layer out of range, an option out of range
- *         (opts.lower_from ≥ layer included)
+ *         (opts.lower_from ≥ layer included), a NaN or infinite value in x (the message names
+ *         the example and the index)
+ * @retval NNP_ENUMERIC φ_layer of a point is NaN or infinite (the message names the point and
+ *         the layer where the value first became non-finite), or a Jacobian estimate is
  * @retval NNP_EVERSION as nnp_lipschitz_bounds()
  * @retval NNP_EUNSUPPORTED a layer kind without a tangent rule (named)
  * @retval NNP_ECANCELLED the progress callback asked to stop (outputs unspecified)
@@ -233,9 +236,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_lower(const nnp_net *net, const f
  * @param[out] score        CLEVER score min(g(x)/estimate, radius) (0 if g(x) ≤ 0), an
  *                          estimated L2 robustness radius for this target, or NULL
  * @retval NNP_EINVAL NULL net/x/estimate, label or target out of range or equal, radius not
- *         positive, clever_batches < 2 or clever_samples = 0
+ *         positive, clever_batches < 2 or clever_samples = 0, a NaN or infinite value in x
  * @retval NNP_EVERSION as nnp_lipschitz_bounds()
- * @retval NNP_ENUMERIC a gradient norm was not finite
+ * @retval NNP_ENUMERIC the logits at a sample or at x are NaN or infinite (the message names
+ *         the batch of samples and the layer where the value first became non-finite), or a
+ *         gradient is
  * @retval NNP_ECANCELLED the progress callback (called per batch) asked to stop
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Read-only on `net`.

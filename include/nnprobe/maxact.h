@@ -121,6 +121,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search_opts_init_sized(nnp_maxact_se
  * @retval NNP_EVERSION opts->size is larger than this library's struct and the extra bytes
  *         are not zero
  * @retval NNP_ECANCELLED the progress callback asked to stop; the outputs are untouched
+ * @retval NNP_ENUMERIC φ_l of an example is NaN or infinite (the message names the example and
+ *         the layer where the value first became non-finite); the outputs are untouched
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller owns every buffer; nothing is kept after the call.
  * @par Thread safety Read-only on `net` and `data`; `ws` is written.
@@ -202,14 +204,15 @@ nnp_maxact_optimise_opts_init_sized(nnp_maxact_optimise_opts *opts, size_t size)
  * @param[out] score      n_dir floats: ⟨φ_l(x), v⟩ at the returned x (no jitter), or NULL
  * @param[out] objective  n_dir floats: J(x) at the returned x, or NULL
  * @retval NNP_EINVAL NULL net/directions/x, `ws` made for another net, layer 0 or out of range, n_dir 0, a non-finite
- *         direction value, a start value outside [0,1], an option out of range (the message
- *         names the field, e.g. `opts.jitter`)
+ *         direction value, a start value outside [0,1] or not finite, an option out of range
+ *         (the message names the field, e.g. `opts.jitter`)
  * @retval NNP_EVERSION opts->size is larger than this library's struct and the extra bytes
  *         are not zero
  * @retval NNP_ECANCELLED the progress callback asked to stop; `x` holds the inputs after the
  *         last completed step (in [0,1]), `score` and `objective` are untouched
- * @retval NNP_ENUMERIC the gradient became NaN or infinite (e.g. a net with huge weights);
- *         `x` holds the inputs after the last completed step
+ * @retval NNP_ENUMERIC φ_l or the gradient became NaN or infinite (e.g. a net with huge
+ *         weights; the message names the step, the direction and the layer where φ first
+ *         became non-finite); `x` holds the inputs after the last completed step
  * @retval NNP_ENOMEM out of memory
  * @par Ownership The caller owns every buffer; nothing is kept after the call.
  * @par Thread safety Read-only on `net`; `ws` is written.

@@ -497,8 +497,12 @@ NNP_API void nnp_workspace_free(nnp_workspace *ws);
  * @param[in]  x       n × nnp_net_input_size() floats
  * @param[in]  n       batch size ≥ 1
  * @param[out] logits  n × nnp_net_output_size() floats
- * @retval NNP_EINVAL NULL pointer, n = 0, or `ws` made for another net
+ * @retval NNP_EINVAL NULL pointer, n = 0, `ws` made for another net, or a NaN or infinite
+ *         value in x (the message names the example and the index)
  * @retval NNP_ENOMEM out of memory
+ * @retval NNP_ENUMERIC a logit is NaN or infinite (e.g. weights of 3e38, batch norm with a
+ *         negative variance); the message names the example and the layer where the value
+ *         first became non-finite. `logits` is written all the same, for inspection.
  * @par Thread safety See the file comment: concurrent calls need distinct workspaces.
  * @since 0.2.0
  */
@@ -516,6 +520,7 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_forward(const nnp_net *net, nnp_workspa
  * @param[in]  layer  0 … nnp_net_layer_count()−1 (0 returns the input itself)
  * @param[out] out    n × nnp_layer_info::output_size floats
  * @retval NNP_EINVAL as nnp_net_forward(), or layer out of range
+ * @retval NNP_ENUMERIC as nnp_net_forward(), for the output of `layer`
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_forward_layer(const nnp_net *net, nnp_workspace *ws,

@@ -39,6 +39,14 @@
  * - **Progress.** Long operations take an optional ::nnp_progress_fn (done, total, user) in
  *   their options; a non-zero return cancels with ::NNP_ECANCELLED, leaving the documented
  *   partial results.
+ * - **Non-finite values.** No query returns, classifies or ranks a NaN or an infinity as if
+ *   it were a number. Every input tensor (pixels, start points, cotangents) is checked before
+ *   the first pass: a NaN or infinity is refused with ::NNP_EINVAL naming the example and the
+ *   index. Every probe checks the output it uses (the logits, or φ_l) of each batch: a
+ *   non-finite value (a model with huge weights, batch norm with a negative variance) is
+ *   refused with ::NNP_ENUMERIC naming the example and the layer where it first became
+ *   non-finite; gradient queries also refuse a non-finite input gradient. The layers
+ *   themselves propagate NaN (ReLU, leaky ReLU, pooling). `docs/reliability.md`.
  * - **Threads.** A `const nnp_net *` may be queried from many threads at once; functions
  *   taking a non-const handle need exclusive use of it.
  * - **Versions.** `@since` gives the release that introduced a function in its current form.
