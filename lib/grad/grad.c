@@ -32,6 +32,23 @@ static nnp_status check_probe_layer(const nnp_net *net, size_t layer, const char
     return NNP_OK;
 }
 
+/* The forward pass every query starts with, on the workspace it chooses (*use; *owned if the
+ * call made it), refused (and *owned freed) when the output of `layer` is not finite: the
+ * backward pass would only turn that into a gradient that looks like one. */
+static nnp_status checked_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                                  size_t layer, nnp_workspace **use, nnp_workspace **owned,
+                                  const char *func)
+{
+    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, use, owned));
+    nnpi_forward(net, *use, x, n, layer);
+    nnp_status st = nnpi_check_output(net, *use, x, n, layer, 0, func);
+    if (st != NNP_OK) {
+        nnp_workspace_free(*owned);
+        *owned = NULL;
+    }
+    return st;
+}
+
 NNP_API nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace *ws, const float *x,
                                  const int32_t *labels, size_t n, float *dx, float *loss,
                                  float *logits)
@@ -44,14 +61,8 @@ NNP_API nnp_status nnp_grad_loss(const nnp_net *net, nnp_workspace *ws, const fl
         return nnpi_error(NNP_EINVAL, "nnp_grad_loss: labels[%zu] = %d is not a class 0..%zu", bad,
                           (int)labels[bad], classes - 1);
     nnp_workspace *use = NULL, *owned = NULL;
-    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
-    nnpi_forward(net, use, x, n, last);
+    NNPI_TRY(checked_forward(net, ws, x, n, last, &use, &owned, __func__));
     const float *z = nnpi_node_output(use, x, last);
-    nnp_status st = nnpi_check_output(net, use, x, n, last, 0, __func__);
-    if (st != NNP_OK) {
-        nnp_workspace_free(owned);
-        return st;
-    }
     nnpi_backward_begin(use);
     nnpi_softmax_xent(z, labels, n, classes, 1.0f, use->grad[last], loss);
     use->grad_set[last] = 1;
@@ -71,13 +82,7 @@ NNP_API nnp_status nnp_grad_unit(const nnp_net *net, nnp_workspace *ws, const fl
         return nnpi_error(NNP_EINVAL, "nnp_grad_unit: unit %zu out of range (layer %zu has %zu units)",
                           unit, layer, size);
     nnp_workspace *use = NULL, *owned = NULL;
-    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
-    nnpi_forward(net, use, x, n, layer);
-    nnp_status st = nnpi_check_output(net, use, x, n, layer, 0, __func__);
-    if (st != NNP_OK) {
-        nnp_workspace_free(owned);
-        return st;
-    }
+    NNPI_TRY(checked_forward(net, ws, x, n, layer, &use, &owned, __func__));
     const float *phi = use->act[layer];
     float *seed = use->grad[layer];
     memset(seed, 0, n * size * sizeof(float));
@@ -100,13 +105,7 @@ NNP_API nnp_status nnp_grad_vjp(const nnp_net *net, nnp_workspace *ws, const flo
     NNPI_CHECK_NULL(v);
     NNPI_TRY(nnpi_check_finite_input(v, n, net->nodes[layer].out_size, __func__, "v"));
     nnp_workspace *use = NULL, *owned = NULL;
-    NNPI_TRY(nnpi_workspace_prepare(net, ws, n, &use, &owned));
-    nnpi_forward(net, use, x, n, layer);
-    nnp_status st = nnpi_check_output(net, use, x, n, layer, 0, __func__);
-    if (st != NNP_OK) {
-        nnp_workspace_free(owned);
-        return st;
-    }
+    NNPI_TRY(checked_forward(net, ws, x, n, layer, &use, &owned, __func__));
     memcpy(use->grad[layer], v, n * net->nodes[layer].out_size * sizeof(float));
     nnpi_backward_begin(use);
     use->grad_set[layer] = 1;
