@@ -761,7 +761,7 @@ START_TEST(test_malformed_gzip)
     ck_assert_error_has("refused before inflating; or the file is cut or corrupt");
     write_file(p, z.p, z.len - 4);
     ck_assert_status(nnp_dataset_load_idx(p, NULL, &ds), NNP_EFORMAT);
-    ck_assert_error_has("gzip stream truncated");
+    ck_assert_error_has("refused before inflating; or the file is cut or corrupt");
 
     /* corrupt CRC-32 and length in the trailer */
     z.p[z.len - 8] ^= 0x55;
@@ -772,7 +772,9 @@ START_TEST(test_malformed_gzip)
     z.p[z.len - 1] ^= 0x01;
     write_file(p, z.p, z.len);
     ck_assert_status(nnp_dataset_load_idx(p, NULL, &ds), NNP_EFORMAT);
-    ck_assert_error_has("corrupt gzip stream (member 1): incorrect length check");
+    /* a wrong length field is now seen before inflating */
+    ck_assert_error_has("file has 16777376 (16777216 bytes too many, decompressed, per the gzip "
+                        "trailer; refused before inflating");
     z.p[z.len - 1] ^= 0x01;
 
     /* a flipped bit inside the compressed data */
@@ -794,7 +796,9 @@ START_TEST(test_malformed_gzip)
     b_put(&t, "XYZ", 3);
     write_file(p, t.p, t.len);
     ck_assert_status(nnp_dataset_load_idx(p, NULL, &ds), NNP_EFORMAT);
-    ck_assert_error_has("trailing garbage after the end of the gzip stream (byte 0x58");
+    /* the last 4 bytes are no longer the trailer's size: refused before inflating (a
+     * pipe, which has no trailer to look at, still reports "trailing garbage after ...") */
+    ck_assert_error_has("refused before inflating; or the file is cut or corrupt");
     ck_assert_ptr_null(ds);
     b_free(&t);
 
