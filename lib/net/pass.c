@@ -94,25 +94,26 @@ NNP_API nnp_status nnp_workspace_bytes(const nnp_net *net, size_t batch, size_t 
     return NNP_OK;
 }
 
+/* The workspace cap against what `cap` examples need (with masks when `train`): checked
+ * before anything is freed or allocated, so a refused size leaves the workspace usable. */
+static nnp_status check_cap(const nnp_net *net, size_t cap, int train)
+{
+    uint64_t limit;
+    NNPI_TRY(nnpi_limit(WS_CAP_ENV, WS_CAP_DEFAULT, &limit));
+    size_t need = buffers_bytes(net, cap, train);
+    if ((uint64_t)need <= limit) return NNP_OK;
+    return nnpi_error(NNP_ENOMEM,
+                      "workspace: a batch of %zu needs %s%zu bytes, above the workspace cap of "
+                      "%llu bytes (set %s to raise it, or use a smaller batch)",
+                      cap, need == SIZE_MAX ? "more than " : "", need, (unsigned long long)limit,
+                      WS_CAP_ENV);
+}
+
 /* (Re)sizes every buffer for `cap` examples of the net's current layers. */
 static nnp_status size_buffers(nnp_workspace *ws, size_t cap)
 {
     const nnp_net *net = ws->net;
-    /* checked before the old buffers are freed: a refused size leaves the workspace usable */
-    uint64_t limit;
-    NNPI_TRY(nnpi_limit(WS_CAP_ENV, WS_CAP_DEFAULT, &limit));
-    size_t need = buffers_bytes(net, cap, ws->train);
-    if ((uint64_t)need > limit) {
-        if (need == SIZE_MAX)
-            return nnpi_error(NNP_ENOMEM,
-                              "workspace: a batch of %zu needs more than %zu bytes, above the "
-                              "workspace cap of %llu bytes (set %s to raise it)",
-                              cap, need, (unsigned long long)limit, WS_CAP_ENV);
-        return nnpi_error(NNP_ENOMEM,
-                          "workspace: a batch of %zu needs %zu bytes, above the workspace cap "
-                          "of %llu bytes (set %s to raise it, or use a smaller batch)",
-                          cap, need, (unsigned long long)limit, WS_CAP_ENV);
-    }
+    NNPI_TRY(check_cap(net, cap, ws->train));
     free_buffers(ws);
     size_t n = net->n_nodes;
     ws->act = nnpi_calloc(n, sizeof *ws->act);
@@ -186,6 +187,7 @@ nnp_status nnpi_workspace_prepare(const nnp_net *net, nnp_workspace *ws, size_t 
 nnp_status nnpi_workspace_set_train(nnp_workspace *ws)
 {
     if (ws->train) return NNP_OK;
+    NNPI_TRY(check_cap(ws->net, ws->cap, 1));
     float **mask = alloc_masks(ws->net, ws->cap);
     if (mask == NULL) return nnpi_error(NNP_ENOMEM, "workspace: out of memory for the dropout masks");
     ws->mask = mask;
