@@ -65,16 +65,17 @@ extern "C" {
 
 /**
  * @brief Loads an ONNX model file into a new network (see the file comment for what loads).
- * @param[in]  path  file name
- * @param[out] out   receives the network; set to NULL on failure
- * @retval NNP_OK success
- * @retval NNP_EINVAL `path` or `out` is NULL, or a malformed `NNPROBE_MAX_READ_BYTES` or
- *         `NNPROBE_MAX_TENSOR_ELEMENTS`
+ *
  * The file is read whole, but never more than the read cap: a regular file's size (fstat) is
  * checked against it before anything is allocated; a pipe or device (e.g. `/dev/zero`) is read
  * in chunks and refused once past it. The cap is 2 GiB (protobuf's own message limit), or the
  * byte count in the environment variable `NNPROBE_MAX_READ_BYTES`; the initializers' declared
  * elements are capped at 2^29 (`NNPROBE_MAX_TENSOR_ELEMENTS`). See docs/reliability.md.
+ * @param[in]  path  file name
+ * @param[out] out   receives the network; set to NULL on failure
+ * @retval NNP_OK success
+ * @retval NNP_EINVAL `path` or `out` is NULL, or a malformed `NNPROBE_MAX_READ_BYTES` or
+ *         `NNPROBE_MAX_TENSOR_ELEMENTS`
  * @retval NNP_EIO the file cannot be opened or read (the message names it and gives
  *         strerror(errno))
  * @retval NNP_EFORMAT malformed model (the message says what and where: for a malformed
