@@ -21,6 +21,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "core/core.h"
 #include "nnprobe/nnprobe.h"
 #include "onnx.pb-c.h"
 #include "testutil.h"
@@ -394,6 +395,28 @@ START_TEST(test_names_escaped)
 }
 END_TEST
 
+/* The helper itself: what passes, what is escaped, how it cuts. */
+START_TEST(test_escape_helper)
+{
+    char out[64];
+    nnpi_escape(out, sizeof out, "plain ASCII, \"quotes\" and \\");
+    ck_assert_str_eq(out, "plain ASCII, \"quotes\" and \\");
+    nnpi_escape(out, sizeof out, "\x1b[2J\x07\r\n\x7f");
+    ck_assert_str_eq(out, "\\x1b[2J\\x07\\x0d\\x0a\\x7f");
+    /* valid UTF-8 passes (é, −, 😀); a C1 control (U+009B, CSI), a lone continuation byte, an
+     * overlong encoding and a surrogate are escaped byte by byte */
+    nnpi_escape(out, sizeof out, "\xc3\xa9\xe2\x88\x92\xf0\x9f\x98\x80");
+    ck_assert_str_eq(out, "\xc3\xa9\xe2\x88\x92\xf0\x9f\x98\x80");
+    nnpi_escape(out, sizeof out, "\xc2\x9b|\x9b|\xc0\xaf|\xed\xa0\x80");
+    ck_assert_str_eq(out, "\\xc2\\x9b|\\x9b|\\xc0\\xaf|\\xed\\xa0\\x80");
+    /* cut before an escape or a character that does not fit, always terminated */
+    ck_assert_uint_eq(nnpi_escape(out, 6, "ab\x1b"), 2);
+    ck_assert_str_eq(out, "ab");
+    ck_assert_uint_eq(nnpi_escape(out, 3, "a\xc3\xa9"), 1);
+    ck_assert_str_eq(out, "a");
+}
+END_TEST
+
 START_TEST(test_protobuf_offset)
 {
     Onnx__ModelProto *m = small_model();
@@ -436,6 +459,7 @@ int main(void)
     tcase_add_test(t, test_onnx_dev_zero);
     tcase_add_test(t, test_workspace_cap);
     tcase_add_test(t, test_names_escaped);
+    tcase_add_test(t, test_escape_helper);
     tcase_add_test(t, test_protobuf_offset);
     tcase_add_test(t, test_io_errno);
     suite_add_tcase(s, t);
