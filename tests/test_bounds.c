@@ -172,6 +172,40 @@ START_TEST(test_gzip_bomb)
 }
 END_TEST
 
+/* Two members (the bomb, then a member of one byte): the trailer holds only the last member's
+ * size, so the stream is first counted through a small buffer: memory stays flat, and the
+ * time is that of inflating once (about 1 s for the 2 GiB here; bounded generously). */
+START_TEST(test_gzip_bomb_two_members)
+{
+    char p[512];
+    tu_tmp_path(p, sizeof p, "bomb2.idx.gz");
+    make_bomb(p, 3000000, 2048);
+    unsigned char one = 0, z[64];
+    uLongf zn = sizeof z;
+    z_stream d;
+    memset(&d, 0, sizeof d);
+    ck_assert_int_eq(deflateInit2(&d, 9, Z_DEFLATED, 16 + 15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    d.next_in = &one, d.avail_in = 1, d.next_out = z, d.avail_out = (uInt)zn;
+    ck_assert_int_eq(deflate(&d, Z_FINISH), Z_STREAM_END);
+    zn = sizeof z - d.avail_out;
+    deflateEnd(&d);
+    FILE *f = fopen(p, "ab");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(z, 1, zn, f), zn);
+    ck_assert_int_eq(fclose(f), 0);
+    child_run r = load_in_child(p);
+    fprintf(stderr, "two-member bomb: status %d, %.3f s, peak RSS %ld KiB\n", r.status,
+            r.seconds, r.maxrss_kib);
+    ck_assert_msg(r.status == NNP_EFORMAT, "status %d (%s)", r.status, r.msg);
+    ck_assert_msg(strstr(r.msg, "truncated: header promises 2352000000 data bytes, file has "
+                                "2147483649") != NULL,
+                  "message: %s", r.msg);
+    ck_assert_msg(r.maxrss_kib < 100 * 1024, "peak RSS %ld KiB", r.maxrss_kib);
+    ck_assert_msg(r.seconds < 30.0, "took %.1f s", r.seconds);
+    remove(p);
+}
+END_TEST
+
 /* Only the header, no data: refused from the trailer, with the counts it gives. */
 START_TEST(test_gzip_trailer_short)
 {
@@ -453,6 +487,7 @@ int main(void)
     TCase *t = tcase_create("bounds");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_gzip_bomb);
+    tcase_add_test(t, test_gzip_bomb_two_members);
     tcase_add_test(t, test_gzip_trailer_short);
     tcase_add_test(t, test_idx_read_cap);
     tcase_add_test(t, test_onnx_read_cap);
