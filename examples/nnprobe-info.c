@@ -19,7 +19,8 @@ static void print_help(void)
 {
     printf("Usage: " PROG " [OPTION]... MODEL.onnx\n"
            "Loads an ONNX model (exported from PyTorch or saved by nnprobe-train --save) and\n"
-           "prints its layer table: kind, input layers, output shape C×H×W, parameters.\n"
+           "prints its layer table: kind, input layers, output shape C×H×W, parameters, and\n"
+           "the workspace memory a forward/backward pass needs at batch 1 and 128.\n"
            "MODEL.onnx '-' reads the model from standard input.\n"
            "A Softmax/LogSoftmax output head is removed on loading: the net's output are logits.\n"
            "\n"
@@ -127,6 +128,18 @@ int main(int argc, char **argv)
     }
     printf("outputs      %zu (logits)\n", nnp_net_output_size(net));
     printf("parameters   %zu\n", nnp_net_param_count(net));
+    /* what a pass will allocate, known before any pass: a model whose layers grow the map
+     * shows it here rather than by exhausting memory (issue 17) */
+    size_t ws1 = 0, ws128 = 0;
+    if ((s = nnp_workspace_bytes(net, 1, &ws1)) != NNP_OK ||
+        (s = nnp_workspace_bytes(net, 128, &ws128)) != NNP_OK) {
+        lib_error("workspace size", s);
+        nnp_net_free(net);
+        return EXIT_FAILURE;
+    }
+    printf("workspace    %zu bytes at batch 1, %zu at batch 128 (cap: NNPROBE_MAX_WORKSPACE_BYTES, "
+           "default 4 GiB)\n",
+           ws1, ws128);
     nnp_net_free(net);
     return EXIT_SUCCESS;
 }

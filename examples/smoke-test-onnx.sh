@@ -21,7 +21,8 @@ for line in '^input        1x2x2 (4 values per example)$' \
             '^    1  dense           0         8x1x1                  40$' \
             '^    2  tanh            1         8x1x1                   0$' \
             '^    3  dense           2         2x1x1                  18$' \
-            '^outputs      2 (logits)$' '^parameters   58$'; do
+            '^outputs      2 (logits)$' '^parameters   58$' \
+            '^workspace    [0-9][0-9]* bytes at batch 1, [0-9][0-9]* at batch 128 '; do
     grep -q "$line" "$TMP/out" || { fail "no line matching '$line'"; cat "$TMP/out"; }
 done
 

@@ -37,13 +37,22 @@ typedef struct nnp_dataset nnp_dataset;
  * several concatenated gzip members form one stream (as gzip(1) writes them), and anything
  * else after the last member, a corrupt stream or a bad CRC is ::NNP_EFORMAT. Memory grows
  * with the data actually read, never with what a header claims.
+ *
+ * Bounds (docs/reliability.md "Caps and bounds"): a plain regular file's size (fstat) must be
+ * what its header declares, checked before the data are read; a gzip regular file's trailer
+ * (the uncompressed size mod 2^32) is compared with the header before inflating, and a
+ * mismatch refused at once (a file that may hold several members is first counted through a
+ * 64 KiB buffer); inflating stops at the declared size. A header declaring more than the read
+ * cap is refused: 4 GiB, or the byte count in the environment variable
+ * `NNPROBE_MAX_READ_BYTES` (a malformed value is ::NNP_EINVAL).
  * @param[in]  images_path  image IDX file
  * @param[in]  labels_path  label IDX file, or NULL for an unlabelled set
  * @param[out] out          receives the data set; NULL on failure
- * @retval NNP_EINVAL NULL `images_path` or `out`
+ * @retval NNP_EINVAL NULL `images_path` or `out`, or a malformed `NNPROBE_MAX_READ_BYTES`
  * @retval NNP_EIO    a file cannot be opened or read (message names the file)
- * @retval NNP_EFORMAT malformed file (message names the file and the problem), or the two
- *         files hold different counts
+ * @retval NNP_EFORMAT malformed file (message names the file and the problem), the two
+ *         files hold different counts, or a file over the read cap (the message names the cap
+ *         and the variable that raises it)
  * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */

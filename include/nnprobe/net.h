@@ -473,13 +473,39 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_set_params(nnp_net *net, size_t layer,
                                                     const float *weights, const float *bias);
 
 /**
+ * @brief Bytes of memory a workspace for `net` takes with batches of `batch` examples: every
+ * node's activations and gradients, the scratch buffer its largest layer needs and the
+ * bookkeeping, as nnp_workspace_create() would allocate them (training adds the dropout
+ * masks, not counted). Computed from the layer shapes alone, before any pass, so a caller can
+ * see what a model read from a file would demand and refuse or shrink the batch first.
+ *
+ * Workspaces are capped: nnp_workspace_create(), and every call that makes or grows one
+ * (forward, gradients, probes, training), refuses with ::NNP_ENOMEM, naming the bytes it would
+ * need, when they exceed the cap: 4 GiB by default, or the byte count in the environment
+ * variable `NNPROBE_MAX_WORKSPACE_BYTES` (digits with an optional K, M, G or T suffix, read at
+ * each creation; docs/reliability.md "Caps and bounds").
+ * @param[in]  net    network
+ * @param[in]  batch  examples per pass, ≥ 1
+ * @param[out] bytes  receives the byte count (SIZE_MAX if it does not fit in a size_t)
+ * @retval NNP_OK success
+ * @retval NNP_EINVAL NULL argument or batch 0
+ * @par Thread safety Reads `net` only: may run concurrently with other readers of it.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_workspace_bytes(const nnp_net *net, size_t batch,
+                                                     size_t *bytes);
+
+/**
  * @brief Creates scratch memory for passes over `net` with batches of up to `max_batch`
  * examples (it grows by itself if a larger batch comes later).
  * @param[in]  net        the network the workspace will serve (it must outlive the workspace,
  *                        and must not gain layers while the workspace is in use)
  * @param[in]  max_batch  expected largest batch, ≥ 1
  * @param[out] out        receives the workspace; NULL on failure
- * @retval NNP_EINVAL NULL argument or max_batch 0 @retval NNP_ENOMEM out of memory
+ * @retval NNP_EINVAL NULL argument or max_batch 0, or `NNPROBE_MAX_WORKSPACE_BYTES` is set
+ *         to something other than a positive byte count
+ * @retval NNP_ENOMEM out of memory, or the workspace would exceed the cap (see
+ *         nnp_workspace_bytes(); the message names the bytes needed and the cap)
  * @par Thread safety One workspace must not be used by two threads at once.
  * @since 0.2.0
  */

@@ -65,12 +65,21 @@ extern "C" {
 
 /**
  * @brief Loads an ONNX model file into a new network (see the file comment for what loads).
+ *
+ * The file is read whole, but never more than the read cap: a regular file's size (fstat) is
+ * checked against it before anything is allocated; a pipe or device (e.g. `/dev/zero`) is read
+ * in chunks and refused once past it. The cap is 2 GiB (protobuf's own message limit), or the
+ * byte count in the environment variable `NNPROBE_MAX_READ_BYTES`; the initializers' declared
+ * elements are capped at 2^29 (`NNPROBE_MAX_TENSOR_ELEMENTS`). See docs/reliability.md.
  * @param[in]  path  file name
  * @param[out] out   receives the network; set to NULL on failure
  * @retval NNP_OK success
- * @retval NNP_EINVAL `path` or `out` is NULL
- * @retval NNP_EIO the file cannot be opened or read (the message names it)
- * @retval NNP_EFORMAT malformed model (the message says what and where)
+ * @retval NNP_EINVAL `path` or `out` is NULL, or a malformed `NNPROBE_MAX_READ_BYTES` or
+ *         `NNPROBE_MAX_TENSOR_ELEMENTS`
+ * @retval NNP_EIO the file cannot be opened or read (the message names it and gives
+ *         strerror(errno))
+ * @retval NNP_EFORMAT malformed model (the message says what and where: for a malformed
+ *         protobuf, the byte offset and the message and field being read), or over a cap
  * @retval NNP_EUNSUPPORTED a valid model using an operator, attribute or type the library does
  *         not implement (the message names node, operator and attribute)
  * @retval NNP_ENOMEM out of memory
@@ -83,7 +92,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_load_onnx(const char *path, nnp_net **o
 /**
  * @brief Loads an ONNX model from memory (the serialized ModelProto, as in a .onnx file).
  *
- * Errors as nnp_net_load_onnx(), without ::NNP_EIO.
+ * Errors as nnp_net_load_onnx(), without ::NNP_EIO; the element cap applies, the read cap does
+ * not (the caller chose `size`).
  * @param[in]  data  `size` bytes; only read during the call
  * @param[in]  size  number of bytes (0 is a malformed model)
  * @param[out] out   receives the network; set to NULL on failure

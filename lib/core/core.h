@@ -20,6 +20,18 @@ nnp_status nnpi_error(nnp_status status, const char *fmt, ...) NNPI_PRINTF(2, 3)
  * to an error raised deeper down. */
 nnp_status nnpi_error_prefix(nnp_status status, const char *fmt, ...) NNPI_PRINTF(2, 3);
 
+/* Copies `src` to `dst` (`cap` bytes, cap >= 1, always terminated) with every byte that could
+ * act on a terminal written as \xHH: C0 controls (ESC, BEL, CR, LF, ...), DEL, bytes that
+ * are not valid UTF-8 and C1 controls; printable ASCII and valid UTF-8 pass unchanged. The
+ * output is cut before a character that does not fit. Returns the length written. Used by
+ * nnpi_error on every message, so names read from files can never reach a terminal raw. */
+size_t nnpi_escape(char *dst, size_t cap, const char *src);
+
+/* Reads a byte cap from the environment variable `env` into *out (`dflt` when unset or
+ * empty): decimal, optional K/M/G/T (binary) suffix, > 0. Anything else is NNP_EINVAL naming
+ * the variable, so a typo never silently changes a safety cap. */
+nnp_status nnpi_limit(const char *env, uint64_t dflt, uint64_t *out);
+
 /* Returns from the calling function when `expr` yields a status other than NNP_OK. */
 #define NNPI_TRY(expr)                            \
     do {                                          \

@@ -44,10 +44,14 @@ NNP_API const char *nnp_last_error(void) { return last_error; }
 
 nnp_status nnpi_error(nnp_status status, const char *fmt, ...)
 {
+    /* formatted, then escaped: the arguments often hold names or paths taken from files, and
+     * escaping here, once, covers every message (nnpi_error_prefix keeps the escaped text) */
+    char raw[NNPI_MSG_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    nnpi_escape(last_error, sizeof last_error, raw);
     return status;
 }
 
@@ -57,8 +61,9 @@ nnp_status nnpi_error_prefix(nnp_status status, const char *fmt, ...)
     char old[NNPI_MSG_CAP];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    vsnprintf(old, sizeof old, fmt, ap); /* `old` as scratch until the copy below */
     va_end(ap);
+    nnpi_escape(prefix, sizeof prefix, old);
     memcpy(old, last_error, sizeof old);
     /* "<prefix>: <old>", cut at the buffer's end (by hand: snprintf would warn about it) */
     size_t len = strlen(prefix);

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -24,6 +25,13 @@
 #define DATA_FIRST_CAP ((size_t)1 << 20) /* first size of the growing data buffer */
 #define ERRNO_CAP 128
 #define TRAILING_COUNT_CAP ((uint64_t)1 << 24) /* stop counting excess bytes here */
+/* Default cap on the bytes a file may hold (declared by its header, decompressed), and on the
+ * raw bytes read: 4 GiB is 85 times MNIST's training images (47 MB) and above the largest
+ * IDX sets in use (EMNIST, about 0.7 GB), yet bounds what one file can make us allocate (as
+ * floats: 4 bytes per ubyte value, 16 GiB). NNPROBE_MAX_READ_BYTES changes it (the same
+ * variable sets the ONNX loader's cap). */
+#define READ_CAP_DEFAULT ((uint64_t)1 << 32)
+#define READ_CAP_ENV "NNPROBE_MAX_READ_BYTES"
 
 /* ------------------------------------------------------------------------------------ */
 /* small helpers                                                                         */
@@ -104,6 +112,10 @@ typedef struct reader {
     unsigned char *in; /* IO_CHUNK bytes of raw input */
     size_t in_pos, in_len;
     int file_eof;
+    int regular;       /* a regular file: size is known (fstat) and it can be read at offsets */
+    uint64_t file_size; /* regular files only */
+    uint64_t raw_read;  /* raw (compressed) bytes read so far */
+    uint64_t cap;       /* the read cap */
     int gz;         /* gzip stream (magic 1f 8b) */
     int z_live;     /* inflateInit2 succeeded */
     int member_end; /* the last inflate() finished a gzip member */
@@ -120,6 +132,12 @@ static nnp_status raw_fill(reader *r, size_t keep)
         if (ferror(r->f)) return io_error(r->path, "read error", errno);
         r->file_eof = 1;
     }
+    /* raw bytes are bounded too: an endless pipe of empty gzip members inflates to nothing */
+    r->raw_read += got;
+    if (r->raw_read > r->cap)
+        return nnpi_error(NNP_EFORMAT,
+                          "idx: %s: more than %llu bytes read (the read cap); set %s to raise it",
+                          r->path, (unsigned long long)r->cap, READ_CAP_ENV);
     r->in_pos = 0;
     r->in_len = keep + got;
     return NNP_OK;
@@ -153,9 +171,28 @@ static nnp_status reader_open(reader *r, const char *path)
     nnp_status st;
     memset(r, 0, sizeof *r);
     r->path = path;
+    NNPI_TRY(nnpi_limit(READ_CAP_ENV, READ_CAP_DEFAULT, &r->cap));
     errno = 0;
     r->f = fopen(path, "rb");
     if (r->f == NULL) return io_error(path, "cannot open", errno);
+    struct stat sb;
+    errno = 0;
+    if (fstat(fileno(r->f), &sb) != 0) {
+        st = io_error(path, "cannot stat", errno);
+        goto fail;
+    }
+    if (S_ISREG(sb.st_mode)) {
+        r->regular = 1;
+        r->file_size = (uint64_t)sb.st_size;
+        if (r->file_size > r->cap) {
+            st = nnpi_error(NNP_EFORMAT,
+                            "idx: %s: file of %llu bytes exceeds the read cap of %llu bytes (set "
+                            "%s to raise it)",
+                            path, (unsigned long long)r->file_size, (unsigned long long)r->cap,
+                            READ_CAP_ENV);
+            goto fail;
+        }
+    }
     r->in = nnpi_malloc(IO_CHUNK);
     if (r->in == NULL) {
         st = oom(path, IO_CHUNK);
@@ -407,6 +444,139 @@ fail:
     return st;
 }
 
+/* Whether bytes [from, size) of the file may hold the start of another gzip member (1f 8b 08
+ * and a flag byte with its reserved bits clear). A plain scan, no inflating: when it finds
+ * none, the file is certainly one member and its trailer's size is the whole stream's. */
+static nnp_status gz_maybe_members(reader *r, uint64_t from, int *found)
+{
+    unsigned char buf[IO_CHUNK];
+    int fd = fileno(r->f);
+    uint64_t off = from;
+    *found = 0;
+    while (off + 4 <= r->file_size) {
+        size_t want = r->file_size - off < sizeof buf ? (size_t)(r->file_size - off) : sizeof buf;
+        errno = 0;
+        ssize_t got = pread(fd, buf, want, (off_t)off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 4) return got < 0 ? io_error(r->path, "read error", errno) : NNP_OK;
+        for (size_t i = 0; i + 4 <= (size_t)got; i++)
+            if (buf[i] == 0x1f && buf[i + 1] == 0x8b && buf[i + 2] == 0x08 &&
+                (buf[i + 3] & 0xe0) == 0) {
+                *found = 1;
+                return NNP_OK;
+            }
+        off += (size_t)got - 3; /* overlap: a signature may straddle two reads */
+    }
+    return NNP_OK;
+}
+
+/* The uncompressed bytes of the whole gzip stream, counted by inflating into a small buffer
+ * (memory stays at one chunk), stopping once past `limit`. Reads the file through a second
+ * reader, so the caller's stays at its position. */
+static nnp_status gz_count(const char *path, uint64_t limit, uint64_t *total)
+{
+    reader c;
+    unsigned char buf[IO_CHUNK];
+    *total = 0;
+    NNPI_TRY(reader_open(&c, path));
+    nnp_status st = NNP_OK;
+    for (;;) {
+        size_t got;
+        if ((st = reader_read(&c, buf, sizeof buf, &got)) != NNP_OK) break;
+        *total += got;
+        if (got < sizeof buf || *total > limit) break;
+    }
+    reader_close(&c);
+    return st;
+}
+
+/* Checks the header's declared size against what is known before reading the data: the read
+ * cap; for a plain regular file, its size (fstat); for a gzip regular file, the trailer's ISIZE
+ * (the last member's uncompressed size mod 2^32, RFC 1952). A mismatch is refused here, before
+ * any data buffer exists, so a file whose header lies costs neither memory nor inflating. */
+static nnp_status check_declared(reader *r, const idx_header *h)
+{
+    uint64_t total = (uint64_t)h->header_bytes + h->data_bytes;
+    /* a plain regular file: its size (already within the cap) must be exactly the declared */
+    if (r->regular && !r->gz) {
+        if (r->file_size < total)
+            return nnpi_error(NNP_EFORMAT,
+                              "idx: %s: truncated: header promises %zu data bytes, file has "
+                              "%llu (after the %zu-byte header)",
+                              r->path, h->data_bytes,
+                              (unsigned long long)(r->file_size - h->header_bytes),
+                              h->header_bytes);
+        if (r->file_size > total)
+            return nnpi_error(NNP_EFORMAT,
+                              "idx: %s: trailing data: header promises %zu data bytes, file has "
+                              "%llu (%llu bytes too many)",
+                              r->path, h->data_bytes,
+                              (unsigned long long)(r->file_size - h->header_bytes),
+                              (unsigned long long)(r->file_size - total));
+        return NNP_OK;
+    }
+    if (total > r->cap)
+        return nnpi_error(NNP_EFORMAT,
+                          "idx: %s: header declares %zu data bytes, above the read cap of %llu "
+                          "bytes (set %s to raise it)",
+                          r->path, h->data_bytes, (unsigned long long)r->cap, READ_CAP_ENV);
+    if (!r->regular) return NNP_OK; /* a pipe or device: read_data stops at the declared size */
+    unsigned char t[4];
+    if (r->file_size < 18) return NNP_OK; /* too short for a trailer: inflate reports it */
+    ssize_t got;
+    do {
+        errno = 0;
+        got = pread(fileno(r->f), t, 4, (off_t)(r->file_size - 4));
+    } while (got < 0 && errno == EINTR);
+    if (got != 4) return io_error(r->path, "cannot read the gzip trailer", got < 0 ? errno : 0);
+    uint32_t isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                     (uint32_t)t[3] << 24;
+    if (isize == (uint32_t)total) return NNP_OK;
+    /* The trailer is only the last member's size. Concatenated members are valid gzip: if the
+     * file may hold more than one, count the whole stream first (bounded memory, time
+     * bounded by the declared size); if it certainly holds one, refuse at once. */
+    int members;
+    NNPI_TRY(gz_maybe_members(r, 10, &members));
+    if (members) {
+        uint64_t n;
+        NNPI_TRY(gz_count(r->path, total, &n));
+        if (n == total) return NNP_OK;
+        if (n < total)
+            return nnpi_error(NNP_EFORMAT,
+                              "idx: %s: truncated: header promises %zu data bytes, file has "
+                              "%llu (after the %zu-byte header, decompressed)",
+                              r->path, h->data_bytes,
+                              (unsigned long long)(n < h->header_bytes ? 0 : n - h->header_bytes),
+                              h->header_bytes);
+        return nnpi_error(NNP_EFORMAT,
+                          "idx: %s: trailing data: header promises %zu data bytes, file has "
+                          "more (decompressed)",
+                          r->path, h->data_bytes);
+    }
+    /* one member: the trailer's size is the stream's (mod 2^32) */
+    if (total <= UINT32_MAX && isize >= h->header_bytes) {
+        uint64_t has = isize - h->header_bytes;
+        if (isize < total)
+            return nnpi_error(NNP_EFORMAT,
+                              "idx: %s: truncated: header promises %zu data bytes, file has "
+                              "%llu (after the %zu-byte header, decompressed, per the gzip "
+                              "trailer; refused before inflating; or the file is cut or corrupt)",
+                              r->path, h->data_bytes, (unsigned long long)has, h->header_bytes);
+        return nnpi_error(NNP_EFORMAT,
+                          "idx: %s: trailing data: header promises %zu data bytes, file has "
+                          "%llu (%llu bytes too many, decompressed, per the gzip trailer; "
+                          "refused before inflating; or the file is cut or corrupt)",
+                          r->path, h->data_bytes, (unsigned long long)has,
+                          (unsigned long long)(isize - total));
+    }
+    return nnpi_error(NNP_EFORMAT,
+                      "idx: %s: gzip trailer records %lu uncompressed bytes (mod 2^32), the "
+                      "header declares %llu (%zu-byte header + %zu data bytes): truncated, "
+                      "corrupt or inflating to another size; refused before inflating",
+                      r->path, (unsigned long)isize, (unsigned long long)total,
+                      h->header_bytes, h->data_bytes);
+}
+
 /* Opens, parses and reads a whole file; the reader is closed on return. */
 static nnp_status read_file(const char *path, unsigned min_dims, unsigned max_dims,
                             int allow_float, idx_header *h, unsigned char **data)
@@ -415,6 +585,7 @@ static nnp_status read_file(const char *path, unsigned min_dims, unsigned max_di
     *data = NULL;
     NNPI_TRY(reader_open(&r, path));
     nnp_status st = read_header(&r, min_dims, max_dims, allow_float, h);
+    if (st == NNP_OK) st = check_declared(&r, h);
     if (st == NNP_OK) st = read_data(&r, h, data);
     reader_close(&r);
     return st;

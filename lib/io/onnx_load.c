@@ -4,10 +4,15 @@
  * Operator semantics follow the ONNX operator specification (onnx/docs/Operators.md) at the
  * model's opset. Everything the file says is untrusted: every count, dimension and length is
  * checked before use, and every failure sets a message naming the node, operator and field. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -23,6 +28,14 @@
 /* Dimension and element-count bounds: far above any real model, far below overflow. */
 #define DIM_MAX ((int64_t)1 << 28)
 #define COUNT_MAX ((size_t)1 << 31)
+/* Default caps (docs/reliability.md "Caps and bounds"). Bytes: protobuf messages cannot exceed
+ * 2 GiB (the wire format's lengths are signed 32-bit in every official implementation), so no
+ * valid ONNX file without external data is larger. Elements: 2^29 float32 values are those
+ * 2 GiB; a model declaring more cannot hold their data. Both adjustable by environment. */
+#define READ_CAP_DEFAULT ((uint64_t)1 << 31)
+#define READ_CAP_ENV "NNPROBE_MAX_READ_BYTES"
+#define ELEMS_CAP_DEFAULT ((uint64_t)1 << 29)
+#define ELEMS_CAP_ENV "NNPROBE_MAX_TENSOR_ELEMENTS"
 
 /* ONNX enum values (onnx.proto: TensorProto.DataType, AttributeProto.AttributeType). */
 enum { DT_FLOAT = 1, DT_INT32 = 6, DT_INT64 = 7, DT_BOOL = 9 };
@@ -1253,6 +1266,28 @@ static nnp_status index_values(ld *L, const Onnx__ValueInfoProto **input)
     if (!L->vals || !L->hash || !L->order || !L->state || !L->stack)
         return nnpi_error(NNP_ENOMEM, "onnx: out of memory indexing %zu values", total);
 
+    /* the declared elements of all initializers against the cap, before any is read */
+    uint64_t elems_cap, declared = 0;
+    NNPI_TRY(nnpi_limit(ELEMS_CAP_ENV, ELEMS_CAP_DEFAULT, &elems_cap));
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        /* only tensors whose dims and data pass the per-tensor checks made when they are read:
+         * the others are refused then, with a message naming their own defect */
+        uint64_t e = 1;
+        int plausible = 1;
+        for (size_t d = 0; d < t->n_dims && plausible; d++) {
+            if (t->dims[d] < 0 || t->dims[d] > DIM_MAX) plausible = 0;
+            else e *= (uint64_t)t->dims[d]; /* < 2^62 while e <= 2^34 is checked below */
+            if (e > COUNT_MAX) plausible = 0;
+        }
+        if (!plausible || (t->raw_data.len / 4 < e && t->n_float_data < e)) continue;
+        declared = UINT64_MAX - declared < e ? UINT64_MAX : declared + e;
+        if (declared > elems_cap)
+            return nnpi_error(NNP_EFORMAT,
+                              "onnx: initializers declare more than %llu tensor elements (at "
+                              "\"%.80s\", #%zu); set %s to raise the cap",
+                              (unsigned long long)elems_cap, S(t->name), i, ELEMS_CAP_ENV);
+    }
     for (size_t i = 0; i < g->n_initializer; i++) {
         size_t k;
         const char *name = S(g->initializer[i]->name);
@@ -1402,6 +1437,113 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
     return NNP_OK;
 }
 
+/* ---- naming the first malformation: protobuf-c's unpack says only "failed" ---- */
+
+/* Walks the wire format of `desc` over [p, end), recursing into sub-messages through the
+ * generated descriptors (depth-limited), and stops at the first key, length or wire type that
+ * cannot be right. On a finding writes "<what> at byte <offset> (<Message>.<field>)" into msg
+ * and returns 1; returns 0 when the bytes look well-formed (then the cause is beyond what the
+ * wire format shows, e.g. a missing required field). Allocates nothing; linear time. */
+static int pb_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *base, const uint8_t *p,
+                   const uint8_t *end, int depth, char *msg, size_t cap)
+{
+    while (p < end) {
+        size_t off = (size_t)(p - base);
+        uint64_t key = 0, len = 0;
+        unsigned shift = 0;
+        for (;;) {
+            if (p >= end || shift > 63) {
+                snprintf(msg, cap, "truncated or overlong field key at byte %zu (in %s)", off,
+                         desc->name);
+                return 1;
+            }
+            key |= (uint64_t)(*p & 0x7f) << shift;
+            shift += 7;
+            if (!(*p++ & 0x80)) break;
+        }
+        unsigned wt = (unsigned)(key & 7);
+        uint64_t id = key >> 3;
+        const ProtobufCFieldDescriptor *f =
+            id > 0 && id <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)id)
+                                       : NULL;
+        char fname[160];
+        if (f)
+            snprintf(fname, sizeof fname, "%s.%s, field %llu", desc->name, f->name,
+                     (unsigned long long)id);
+        else
+            snprintf(fname, sizeof fname, "%s, unknown field %llu", desc->name,
+                     (unsigned long long)id);
+        if (id == 0) {
+            snprintf(msg, cap, "field number 0 at byte %zu (in %s)", off, desc->name);
+            return 1;
+        }
+        int expect = -1; /* wire type the field's type takes, -1 when unknown */
+        if (f) {
+            switch (f->type) {
+            case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32:
+                expect = 5; break;
+            case PROTOBUF_C_TYPE_DOUBLE: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64:
+                expect = 1; break;
+            case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: case PROTOBUF_C_TYPE_MESSAGE:
+                expect = 2; break;
+            default: expect = 0; break;
+            }
+        }
+        /* a repeated number may also come packed (wire type 2) */
+        int ok = expect < 0 ? (wt == 0 || wt == 1 || wt == 2 || wt == 5)
+                            : ((int)wt == expect ||
+                               (wt == 2 && f->label == PROTOBUF_C_LABEL_REPEATED));
+        if (!ok) {
+            snprintf(msg, cap, "wire type %u at byte %zu (%s) is wrong for its type", wt, off,
+                     fname);
+            return 1;
+        }
+        switch (wt) {
+        case 0:
+            for (shift = 0;; shift += 7) {
+                if (p >= end || shift > 63) {
+                    snprintf(msg, cap, "truncated varint value at byte %zu (%s)", off, fname);
+                    return 1;
+                }
+                if (!(*p++ & 0x80)) break;
+            }
+            break;
+        case 1:
+        case 5: {
+            size_t k = wt == 1 ? 8 : 4;
+            if ((size_t)(end - p) < k) {
+                snprintf(msg, cap, "truncated %zu-byte value at byte %zu (%s)", k, off, fname);
+                return 1;
+            }
+            p += k;
+            break;
+        }
+        default: /* 2 */
+            for (shift = 0;; shift += 7) {
+                if (p >= end || shift > 63) {
+                    snprintf(msg, cap, "truncated length at byte %zu (%s)", off, fname);
+                    return 1;
+                }
+                len |= (uint64_t)(*p & 0x7f) << shift;
+                if (!(*p++ & 0x80)) break;
+            }
+            if (len > (uint64_t)(end - p)) {
+                snprintf(msg, cap,
+                         "length %llu at byte %zu (%s) runs past the end of its enclosing "
+                         "message (%zu bytes left)",
+                         (unsigned long long)len, off, fname, (size_t)(end - p));
+                return 1;
+            }
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16 &&
+                pb_scan(f->descriptor, base, p, p + len, depth + 1, msg, cap))
+                return 1;
+            p += len;
+            break;
+        }
+    }
+    return 0;
+}
+
 NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_net **out)
 {
     NNPI_CHECK_NULL(out);
@@ -1413,8 +1555,13 @@ NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_n
     Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc, size, data);
     if (!m) {
         if (L.alloc_failed) return nnpi_error(NNP_ENOMEM, "onnx: out of memory parsing the model");
-        return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf parsing failed: "
-                          "truncated, or wrong wire types)");
+        char where[512];
+        if (pb_scan(&onnx__model_proto__descriptor, data, data, (const uint8_t *)data + size, 0,
+                    where, sizeof where))
+            return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf: %s)", where);
+        return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf parsing failed "
+                          "with a well-formed wire format: a missing required field or a "
+                          "value out of range)");
     }
     nnp_status st = size == 0 ? nnpi_error(NNP_EFORMAT, "onnx: empty model") : load_model(&L, m);
     if (st == NNP_OK) {
@@ -1431,48 +1578,101 @@ NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_n
     return st;
 }
 
+static nnp_status io_error(const char *path, const char *what, int err)
+{
+    char e[128];
+    if (err == 0 || strerror_r(err, e, sizeof e) != 0) snprintf(e, sizeof e, "unknown error");
+    return nnpi_error(NNP_EIO, "onnx: %s: %s: %s", path, what, e);
+}
+
+/* Reads the whole file at `path`, never more than `cap` bytes: a regular file's size comes from
+ * fstat and is checked against the cap before anything is allocated; anything else (a pipe, a
+ * device such as /dev/zero) is read in growing chunks and refused as soon as it passes the cap,
+ * so memory never follows an endless stream. */
+static nnp_status read_bounded(const char *path, uint64_t cap, unsigned char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    errno = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(path, "cannot open", errno);
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        nnp_status st = io_error(path, "cannot stat", errno);
+        close(fd);
+        return st;
+    }
+    int regular = S_ISREG(sb.st_mode);
+    if (regular && (uint64_t)sb.st_size > cap) {
+        close(fd);
+        return nnpi_error(NNP_EFORMAT,
+                          "onnx: %s: file of %llu bytes exceeds the read cap of %llu bytes (set "
+                          "%s to raise it)",
+                          path, (unsigned long long)sb.st_size, (unsigned long long)cap,
+                          READ_CAP_ENV);
+    }
+    /* a regular file: its size plus one byte (to see the end); otherwise grow from 64 KiB */
+    size_t alloc = regular ? (size_t)sb.st_size + 1 : (size_t)1 << 16;
+    size_t len = 0;
+    unsigned char *buf = nnpi_malloc(alloc);
+    nnp_status st = buf ? NNP_OK : nnpi_error(NNP_ENOMEM, "onnx: %s: out of memory (%zu bytes)",
+                                              path, alloc);
+    while (st == NNP_OK) {
+        if ((uint64_t)len > cap) {
+            st = nnpi_error(NNP_EFORMAT,
+                            "onnx: %s: more than %llu bytes read (the read cap; not a regular "
+                            "file, or it grew); set %s to raise it",
+                            path, (unsigned long long)cap, READ_CAP_ENV);
+            break;
+        }
+        if (len == alloc) {
+            size_t na = alloc > SIZE_MAX / 2 ? SIZE_MAX : alloc * 2;
+            if ((uint64_t)na > cap + 1) na = (size_t)(cap + 1); /* cap + 1: enough to see it passed */
+            unsigned char *nb = na > alloc ? nnpi_realloc(buf, na) : NULL;
+            if (!nb) {
+                st = nnpi_error(NNP_ENOMEM, "onnx: %s: out of memory (%zu bytes)", path, na);
+                break;
+            }
+            buf = nb;
+            alloc = na;
+        }
+        errno = 0;
+        ssize_t got = read(fd, buf + len, alloc - len);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            st = io_error(path, "read error", errno);
+            break;
+        }
+        if (got == 0) break;
+        len += (size_t)got;
+    }
+    close(fd);
+    if (st != NNP_OK) {
+        nnpi_free(buf);
+        return st;
+    }
+    *data = buf;
+    *size = len;
+    return NNP_OK;
+}
+
 NNP_API nnp_status nnp_net_load_onnx(const char *path, nnp_net **out)
 {
     NNPI_CHECK_NULL(out);
     *out = NULL;
     NNPI_CHECK_NULL(path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return nnpi_error(NNP_EIO, "onnx: %s: cannot open", path);
-    /* read in growing chunks: memory follows the bytes actually present */
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = nnpi_malloc(cap);
-    nnp_status st = buf ? NNP_OK : nnpi_error(NNP_ENOMEM, "onnx: %s: out of memory", path);
-    while (st == NNP_OK) {
-        if (len == cap) {
-            if (cap > ((size_t)1 << 40)) {
-                st = nnpi_error(NNP_EFORMAT, "onnx: %s: file too large", path);
-                break;
-            }
-            unsigned char *nb = nnpi_realloc(buf, cap * 2);
-            if (!nb) {
-                st = nnpi_error(NNP_ENOMEM, "onnx: %s: out of memory", path);
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) st = nnpi_error(NNP_EIO, "onnx: %s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (st == NNP_OK) {
-        st = nnp_net_load_onnx_memory(buf, len, out);
-        if (st != NNP_OK && st != NNP_ENOMEM) {
-            /* "onnx: <what>" becomes "onnx: <path>: <what>" */
-            char msg[1024];
-            const char *m = nnp_last_error();
-            snprintf(msg, sizeof msg, "%s", strncmp(m, "onnx: ", 6) == 0 ? m + 6 : m);
-            st = nnpi_error(st, "onnx: %s: %s", path, msg);
-        }
+    uint64_t cap;
+    NNPI_TRY(nnpi_limit(READ_CAP_ENV, READ_CAP_DEFAULT, &cap));
+    unsigned char *buf;
+    size_t len;
+    NNPI_TRY(read_bounded(path, cap, &buf, &len));
+    nnp_status st = nnp_net_load_onnx_memory(buf, len, out);
+    if (st != NNP_OK && st != NNP_ENOMEM) {
+        /* "onnx: <what>" becomes "onnx: <path>: <what>" */
+        char msg[1024];
+        const char *m = nnp_last_error();
+        snprintf(msg, sizeof msg, "%s", strncmp(m, "onnx: ", 6) == 0 ? m + 6 : m);
+        st = nnpi_error(st, "onnx: %s: %s", path, msg);
     }
     nnpi_free(buf);
     return st;

@@ -1,4 +1,5 @@
 /* Batched forward and backward passes over the DAG, and the workspace they run in. */
+#include <stdint.h>
 #include <string.h>
 
 #include "net/net_internal.h"
@@ -46,21 +47,79 @@ static void free_buffers(nnp_workspace *ws)
     ws->cap = 0;
 }
 
+/* Default workspace cap (docs/reliability.md "Caps and bounds"): 4 GiB is far above what the
+ * paper's nets need with any batch used in practice (a few MB to a few hundred MB) and still
+ * well below what brings a workstation to swap; a model whose layers grow the map (issue 17's
+ * 207-byte model asks for 5 GB) is refused before anything is allocated. */
+#define WS_CAP_DEFAULT ((uint64_t)1 << 32)
+#define WS_CAP_ENV "NNPROBE_MAX_WORKSPACE_BYTES"
+
+/* Floats of the scratch buffer shared by all nodes: the most any of them needs (at least 1). */
+static size_t scratch_floats_max(const nnp_net *net, size_t cap)
+{
+    size_t scratch = 1;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const nnpi_layer_ops *ops = net->nodes[i].ops;
+        size_t need = ops->scratch_floats ? ops->scratch_floats(&net->nodes[i], cap) : 0;
+        if (need > scratch) scratch = need;
+    }
+    return scratch;
+}
+
+static size_t add_sat(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+
+/* What size_buffers() allocates for `cap` examples (saturating at SIZE_MAX); kept next to it
+ * so that the two cannot drift apart. */
+static size_t buffers_bytes(const nnp_net *net, size_t cap, int train)
+{
+    size_t n = net->n_nodes;
+    size_t total = add_sat(nnpi_mul(2 * sizeof(float *), n), n); /* act, grad, grad_set */
+    size_t scratch = scratch_floats_max(net, cap);
+    total = add_sat(total, nnpi_mul(scratch, sizeof(float)));
+    for (size_t i = 0; i < n; i++) {
+        size_t bytes = nnpi_mul(nnpi_mul(cap, net->nodes[i].out_size), sizeof(float));
+        size_t copies = (i == 0 ? 1 : 2) + (train && net->nodes[i].ops->train_mask ? 1 : 0);
+        total = add_sat(total, nnpi_mul(copies, bytes));
+    }
+    return total;
+}
+
+NNP_API nnp_status nnp_workspace_bytes(const nnp_net *net, size_t batch, size_t *bytes)
+{
+    NNPI_CHECK_NULL(bytes);
+    *bytes = 0;
+    NNPI_CHECK_NULL(net);
+    if (batch == 0) return nnpi_error(NNP_EINVAL, "nnp_workspace_bytes: batch is 0");
+    *bytes = buffers_bytes(net, batch, 0);
+    return NNP_OK;
+}
+
+/* The workspace cap against what `cap` examples need (with masks when `train`): checked
+ * before anything is freed or allocated, so a refused size leaves the workspace usable. */
+static nnp_status check_cap(const nnp_net *net, size_t cap, int train)
+{
+    uint64_t limit;
+    NNPI_TRY(nnpi_limit(WS_CAP_ENV, WS_CAP_DEFAULT, &limit));
+    size_t need = buffers_bytes(net, cap, train);
+    if ((uint64_t)need <= limit) return NNP_OK;
+    return nnpi_error(NNP_ENOMEM,
+                      "workspace: a batch of %zu needs %s%zu bytes, above the workspace cap of "
+                      "%llu bytes (set %s to raise it, or use a smaller batch)",
+                      cap, need == SIZE_MAX ? "more than " : "", need, (unsigned long long)limit,
+                      WS_CAP_ENV);
+}
+
 /* (Re)sizes every buffer for `cap` examples of the net's current layers. */
 static nnp_status size_buffers(nnp_workspace *ws, size_t cap)
 {
     const nnp_net *net = ws->net;
+    NNPI_TRY(check_cap(net, cap, ws->train));
     free_buffers(ws);
     size_t n = net->n_nodes;
     ws->act = nnpi_calloc(n, sizeof *ws->act);
     ws->grad = nnpi_calloc(n, sizeof *ws->grad);
     ws->grad_set = nnpi_calloc(n, 1);
-    size_t scratch = 1;
-    for (size_t i = 0; i < n; i++) {
-        const nnpi_layer_ops *ops = net->nodes[i].ops;
-        size_t need = ops->scratch_floats ? ops->scratch_floats(&net->nodes[i], cap) : 0;
-        if (need > scratch) scratch = need;
-    }
+    size_t scratch = scratch_floats_max(net, cap);
     ws->scratch = nnpi_malloc(nnpi_mul(scratch, sizeof(float)));
     if (!ws->act || !ws->grad || !ws->grad_set || !ws->scratch) goto oom;
     ws->n_nodes = n;
@@ -128,6 +187,7 @@ nnp_status nnpi_workspace_prepare(const nnp_net *net, nnp_workspace *ws, size_t 
 nnp_status nnpi_workspace_set_train(nnp_workspace *ws)
 {
     if (ws->train) return NNP_OK;
+    NNPI_TRY(check_cap(ws->net, ws->cap, 1));
     float **mask = alloc_masks(ws->net, ws->cap);
     if (mask == NULL) return nnpi_error(NNP_ENOMEM, "workspace: out of memory for the dropout masks");
     ws->mask = mask;

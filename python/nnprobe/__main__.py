@@ -57,6 +57,8 @@ def cmd_info(args: argparse.Namespace) -> int:
                                                   _layer_attrs(li))).rstrip())
     print("outputs      %d (logits)" % net.output_size)
     print("parameters   %d" % net.param_count)
+    print("workspace    %d bytes at batch 1, %d at batch 128 (cap: NNPROBE_MAX_WORKSPACE_BYTES, "
+          "default 4 GiB)" % (net.workspace_bytes(1), net.workspace_bytes(128)))
     return 0
 
 

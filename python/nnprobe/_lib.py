@@ -214,6 +214,7 @@ PROTOTYPES = {
     "nnp_net_init_params": (S, [P, c_uint64]),
     "nnp_net_get_params": (S, [P, c_size_t, P, P]),
     "nnp_net_set_params": (S, [P, c_size_t, P, P]),
+    "nnp_workspace_bytes": (S, [P, c_size_t, c_size_p]),
     "nnp_workspace_create": (S, [P, c_size_t, PP]),
     "nnp_workspace_free": (None, [P]),
     "nnp_net_forward": (S, [P, P, P, c_size_t, P]),

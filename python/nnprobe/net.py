@@ -317,6 +317,14 @@ class Net:
         """Number of trainable parameters."""
         return L.net_param_count(self.handle)
 
+    def workspace_bytes(self, batch: int) -> int:
+        """Bytes a workspace for batches of ``batch`` examples takes (``nnp_workspace_bytes``),
+        from the layer shapes, before any pass; passes refuse above the workspace cap
+        (``NNPROBE_MAX_WORKSPACE_BYTES``, default 4 GiB)."""
+        out = ctypes.c_size_t()
+        check(L.workspace_bytes(self.handle, batch, ctypes.byref(out)))
+        return out.value
+
     @property
     def input_shape(self) -> Tuple[int, int, int]:
         """Input shape (C, H, W)."""

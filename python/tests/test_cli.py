@@ -1,6 +1,7 @@
 """`python -m nnprobe`: info and attack, against the C example programs' outputs."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -35,7 +36,9 @@ def test_info(files):
     assert lines[1] == "input        1x6x6 (36 values per example)"
     assert lines[3].split()[:4] == ["0", "input", "-", "1x6x6"]
     assert lines[4].split() == ["1", "dense", "0", "24x1x1", str(36 * 24 + 24)]
-    assert lines[-1] == "parameters   %d" % (36 * 24 + 24 + 24 * 5 + 5)
+    assert lines[-2] == "parameters   %d" % (36 * 24 + 24 + 24 * 5 + 5)
+    assert re.fullmatch(r"workspace    \d+ bytes at batch 1, \d+ at batch 128 \(cap: "
+                        r"NNPROBE_MAX_WORKSPACE_BYTES, default 4 GiB\)", lines[-1]), lines[-1]
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"))
     r = subprocess.run([sys.executable, "-m", "nnprobe", "info", "-"], env=env,
                        input=(files / "m.onnx").read_bytes(), capture_output=True)

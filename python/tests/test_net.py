@@ -210,3 +210,14 @@ def test_close(net):
         net2.forward(np.zeros(36, np.float32))
     with mlp() as m:
         assert m.layer_count == 4
+
+
+def test_workspace_bytes():
+    # input 1x1x1 -> 1x1 conv padded to 101x101: activations and gradients of 10201 floats
+    net = nnprobe.Net(1, 1, 1)
+    net.add_conv2d(out_channels=1, kernel=1, pad=50)
+    one = net.workspace_bytes(1)
+    assert one >= 4 + 2 * 4 * 101 * 101
+    assert net.workspace_bytes(3) >= 3 * (4 + 2 * 4 * 101 * 101)
+    with pytest.raises(nnprobe.Error):
+        net.workspace_bytes(0)
