@@ -57,5 +57,6 @@
 #include "onnx.h"
 #include "maxact.h"
 #include "lipschitz.h"
+#include "file.h"
 
 #endif
