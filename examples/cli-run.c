@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +46,36 @@ int cli_save_idx(const char *what, const char *images, const char *labels, const
     nnp_dataset_free(ds);
     if (s != NNP_OK) lib_error(what, s);
     return cli_status_rc(s);
+}
+
+/* ---- output files ---- */
+
+int cli_check_output(const char *opt, const char *path)
+{
+    if (path == NULL) return CLI_OK;
+    if (nnp_file_check_writable(path) == NNP_OK) return CLI_OK;
+    usage_error("%s: cannot write there: %s", opt, nnp_last_error());
+    return CLI_USAGE;
+}
+
+FILE *cli_out_open(cli_out *o)
+{
+    o->buf = NULL;
+    o->len = 0;
+    o->f = open_memstream(&o->buf, &o->len);
+    if (o->f == NULL) lib_error("composing an output file", NNP_ENOMEM);
+    return o->f;
+}
+
+int cli_out_commit(cli_out *o, const char *path)
+{
+    int closed = fclose(o->f) == 0; /* the buffer is complete only after fclose */
+    nnp_status s = closed ? nnp_file_write(path, o->buf, o->len) : NNP_ENOMEM;
+    free(o->buf);
+    o->buf = NULL;
+    if (!closed) fprintf(stderr, "%s: cannot compose '%s': out of memory\n", cli_prog(), path);
+    else if (s != NNP_OK) lib_error("writing a file", s);
+    return s == NNP_OK ? 0 : -1;
 }
 
 /* ---- progress and Ctrl-C ---- */

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <nnprobe/nnprobe.h>
 
@@ -24,6 +25,9 @@ enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 /* Names the program in every message (a string literal or otherwise static). */
 void cli_set_prog(const char *prog);
+
+/* The name given to cli_set_prog(). */
+const char *cli_prog(void);
 
 /* "<prog>: <message>" and a hint to --help on stderr (the caller exits with status 2). */
 void usage_error(const char *fmt, ...)
@@ -197,6 +201,32 @@ int cli_load_data(cli_common *c, nnp_dataset **train, nnp_dataset **test);
  * `labels` (".gz" compresses); returns 0 or 1 after a message naming `what`. */
 int cli_save_idx(const char *what, const char *images, const char *labels, const float *x,
                  const int32_t *y, size_t n, size_t c, size_t h, size_t w);
+
+/* ---- output files ----
+ * Every file the programs write goes through nnp_file_write(), the library's one safe-write
+ * path (nnprobe/file.h): a regular file is replaced atomically (symlinks followed, mode kept),
+ * a device or FIFO written in place, and nothing is left half-written or deleted on failure.
+ * Text is composed in memory first (cli_out), PNGs too (figure.c). */
+
+/* Checks before any long work that the output path of option `opt` (NULL: not given) can be
+ * written: its directory exists and is writable, or it is a writable device. Returns 0, or
+ * CLI_USAGE after a message naming the option, the path and the reason. */
+int cli_check_output(const char *opt, const char *path);
+
+/* A text file composed in memory: cli_out_open() gives the stream to print to, and
+ * cli_out_commit() writes it all to `path` through nnp_file_write(). */
+typedef struct cli_out {
+    FILE *f;
+    char *buf;
+    size_t len;
+} cli_out;
+
+/* Returns the stream, or NULL after a message. */
+FILE *cli_out_open(cli_out *o);
+
+/* Closes the stream and writes it to `path`; returns 0, or -1 after a message. Frees the
+ * buffer either way. */
+int cli_out_commit(cli_out *o, const char *path);
 
 /* ---- progress and Ctrl-C ---- */
 

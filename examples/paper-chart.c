@@ -18,14 +18,15 @@ static int write_data(const paper_ctx *c, const ptable *t, const char *name, cha
     char file[64];
     snprintf(file, sizeof file, "%s.dat", name);
     paper_path(c, file, dat, len);
-    FILE *f = fopen(dat, "w");
+    cli_out o;
+    FILE *f = cli_out_open(&o);
     if (!f) return -1;
     for (size_t r = 0; r < t->nr; r++) {
         fprintf(f, "%zu", r);
         for (size_t k = 0; k < t->nc; k++) fprintf(f, " %.9g", t->v[r][k]);
         fputc('\n', f);
     }
-    return fclose(f);
+    return cli_out_commit(&o, dat);
 }
 
 /* Tic labels "('name' 0, 'name' 1, ...)" of the rows or columns of t. */

@@ -245,11 +245,11 @@ static void check_fsize(int k)
     int wst;
     waitpid(pid, &wst, 0);
     ck_assert_int_gt(r, 0);
+    ck_assert_msg(same_file_bytes(p[0], p[1]), "%s: the old file was changed", writer_name[k]);
+    ck_assert_msg(loads(k, p[0]), "%s: the old file no longer loads", writer_name[k]);
     ck_assert_msg(atoi(msg) == NNP_EIO, "%s: the cut-short save returned %s", writer_name[k], msg);
     ck_assert_msg(strstr(msg, strerror(EFBIG)) != NULL, "no strerror in \"%s\"", msg);
     ck_assert_msg(strstr(msg, p[0]) != NULL, "no path in \"%s\"", msg);
-    ck_assert_msg(same_file_bytes(p[0], p[1]), "%s: the old file was changed", writer_name[k]);
-    ck_assert(loads(k, p[0]));
     ck_assert_int_eq(leftovers(p[0]), 0);
     unlink(p[0]);
     unlink(p[1]);
