@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,20 @@ int cli_save_idx(const char *what, const char *images, const char *labels, const
 
 /* ---- output files ---- */
 
-int cli_check_output(const char *opt, const char *path)
+int cli_check_outputs(int n, ...)
 {
-    if (path == NULL) return CLI_OK;
-    if (nnp_file_check_writable(path) == NNP_OK) return CLI_OK;
-    usage_error("%s: cannot write there: %s", opt, nnp_last_error());
-    return CLI_USAGE;
+    va_list ap;
+    int rc = CLI_OK;
+    va_start(ap, n);
+    for (int i = 0; i < n && rc == CLI_OK; i++) {
+        const char *opt = va_arg(ap, const char *), *path = va_arg(ap, const char *);
+        if (path != NULL && nnp_file_check_writable(path) != NNP_OK) {
+            usage_error("%s: cannot write there: %s", opt, nnp_last_error());
+            rc = CLI_USAGE;
+        }
+    }
+    va_end(ap);
+    return rc;
 }
 
 FILE *cli_out_open(cli_out *o)

@@ -208,10 +208,10 @@ int cli_save_idx(const char *what, const char *images, const char *labels, const
  * a device or FIFO written in place, and nothing is left half-written or deleted on failure.
  * Text is composed in memory first (cli_out), PNGs too (figure.c). */
 
-/* Checks before any long work that the output path of option `opt` (NULL: not given) can be
- * written: its directory exists and is writable, or it is a writable device. Returns 0, or
- * CLI_USAGE after a message naming the option, the path and the reason. */
-int cli_check_output(const char *opt, const char *path);
+/* Checks before any long work that output paths can be written: `n` pairs (option name,
+ * path or NULL when not given). Each must have an existing writable directory or be a writable
+ * device. Returns CLI_OK, or CLI_USAGE after a message naming the option, path and reason. */
+int cli_check_outputs(int n, ...);
 
 /* A text file composed in memory: cli_out_open() gives the stream to print to, and
  * cli_out_commit() writes it all to `path` through nnp_file_write(). */

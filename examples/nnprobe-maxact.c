@@ -149,6 +149,7 @@ int main(int argc, char **argv)
     if ((n_units > 0) == (a.n_random > 0)) USAGE("give one of --unit I[,J...] and --random-directions N");
     if (a.n_random > MAX_DIRS) USAGE("--random-directions: at most %d", MAX_DIRS);
     if (!(step_size > 0)) USAGE("--step-size: must be > 0");
+    RUN(cli_check_outputs(1, "--png", a.png)); /* before the work, not after it */
     const int onnx = model_is_onnx(model);
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
     cli_catch_sigint();
