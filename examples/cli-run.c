@@ -91,9 +91,17 @@ int cli_out_commit(cli_out *o, const char *path)
 
 static volatile sig_atomic_t g_interrupted = 0;
 
+/* The first SIGINT asks the running call to stop (the program then reports and writes what it
+ * has); a second one, for a user who will not wait, ends the program at once with status 130.
+ * Files are never left half-written by that: nnp_file_write renames only complete ones. */
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (g_interrupted) {
+        static const char msg[] = "\ninterrupted again: exiting now\n";
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1); /* async-signal-safe, unlike stdio */
+        _exit(CLI_INTERRUPTED);
+    }
     g_interrupted = 1;
 }
 
@@ -103,7 +111,7 @@ void cli_catch_sigint(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills a program that does not stop */
+    sa.sa_flags = 0; /* the handler stays: a second Ctrl-C exits with 130 (on_sigint) */
     if (sigaction(SIGINT, &sa, &old) == 0 && old.sa_handler == SIG_IGN)
         sigaction(SIGINT, &old, NULL);
 }

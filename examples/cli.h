@@ -232,7 +232,8 @@ int cli_out_commit(cli_out *o, const char *path);
 
 /* Catches SIGINT: the first one only sets a flag the progress callback reads, so that the
  * library cancels the running call (NNP_ECANCELLED) and the program can report and write what
- * it has (nnprobe-attack, nnprobe-train) or exit 130 cleanly; a second one kills. An ignored SIGINT (a background job) stays ignored. */
+ * it has (nnprobe-attack, nnprobe-train) or exit 130 cleanly; a second one exits at once with
+ * status 130. An ignored SIGINT (a background job) stays ignored. */
 void cli_catch_sigint(void);
 
 /* Whether SIGINT has arrived since cli_catch_sigint(). */

@@ -74,7 +74,7 @@ expect 2 "three positional arguments" 4-2 "$TMP" extra --layer 1 --unit 0
 expect 1 "missing data directory" 4-2 "$TMP/nonexistent" --layer 1 --unit 0
 expect 1 "missing data file" 4-2 --train-images "$TMP/nope.idx" --layer 1 --unit 0
 grep -q 'NNP_EIO' "$TMP/err" || fail "EIO message"
-expect 1 "unwritable --png" 4-6s-2 $DATA --layer 1 --unit 0 --quiet --png "$TMP/nonexistent/m.png"
+expect 2 "unwritable --png (refused before the work)" 4-6s-2 $DATA --layer 1 --unit 0 --quiet --png "$TMP/nonexistent/m.png"
 }
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
