@@ -78,10 +78,13 @@ expect 1 "missing data" 4-2 --data-dir "$TMP/nowhere"
 # path stays a symlink and its target gets the data.
 echo old > "$TMP/real.csv"; ln -s real.csv "$TMP/link.csv"
 echo old > "$TMP/real.png"; ln -s real.png "$TMP/link.png"
+echo old > "$TMP/real.idx"; ln -s real.idx "$TMP/link.idx"
 # shellcheck disable=SC2086
 expect 0 "symlinks as output paths" 4-8t-2 $DATA --epochs 40 --count 4 --quiet \
-    --results "$TMP/link.csv" --png "$TMP/link.png" --figure-count 2
-[ -L "$TMP/link.csv" ] && [ -L "$TMP/link.png" ] || fail "an output symlink was replaced"
+    --results "$TMP/link.csv" --png "$TMP/link.png" --figure-count 2 --out "$TMP/link.idx"
+[ -L "$TMP/link.csv" ] && [ -L "$TMP/link.png" ] && [ -L "$TMP/link.idx" ] ||
+    fail "an output symlink was replaced"
+[ "$(od -An -tx1 -N4 "$TMP/real.idx" | tr -d ' ')" = 00000d03 ] || fail "the IDX symlink's target"
 head -1 "$TMP/real.csv" | grep -q '^index,' || fail "the symlink's target was not written"
 [ "$(od -An -c -j1 -N3 "$TMP/real.png" | tr -d ' ')" = PNG ] || fail "the PNG symlink's target"
 # A PNG write that fails (file-size limit 0, SIGXFSZ ignored, so write() gets EFBIG) leaves the
