@@ -331,6 +331,59 @@ START_TEST(test_link_chain)
 }
 END_TEST
 
+/* Out of memory at every allocation of a write through a symlink over an existing file:
+ * NNP_ENOMEM naming it, the old content kept, no temporary file left (leaks: ASan/valgrind). */
+typedef struct alloc_ctx {
+    char target[512], link[512];
+} alloc_ctx;
+
+static nnp_status alloc_run(void *user, long k)
+{
+    (void)k;
+    const alloc_ctx *c = user;
+    return nnp_file_write(c->link, "new", 3);
+}
+
+static void alloc_after(void *user, long k, nnp_status s)
+{
+    alloc_ctx *c = user;
+    size_t n = 0;
+    char *b = slurp(c->target, &n);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(n == 3 && memcmp(b, s == NNP_OK ? "new" : "old", 3) == 0,
+                  "k = %ld: the target holds '%.*s'", k, (int)n, b);
+    free(b);
+    ck_assert_int_eq(leftovers(c->target), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(c->link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    FILE *f = fopen(c->target, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("old", f);
+    fclose(f);
+}
+
+START_TEST(test_alloc_failures)
+{
+    alloc_ctx c;
+    tu_tmp_path(c.target, sizeof c.target, "alloc-target.txt");
+    tu_tmp_path(c.link, sizeof c.link, "alloc-link");
+    unlink(c.link);
+    FILE *f = fopen(c.target, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("old", f);
+    fclose(f);
+    ck_assert_int_eq(symlink(c.target, c.link), 0);
+    tu_alloc_loop loop = {.what = "nnp_file_write", .max_k = 50, .until_ok = 1,
+                          .check_message = 1, .run = alloc_run, .after = alloc_after, .user = &c};
+    tu_alloc_counts r = tu_alloc_failures(&loop);
+    ck_assert_int_gt(r.failures, 0);
+    ck_assert_int_gt(r.successes, 0);
+    unlink(c.link);
+    unlink(c.target);
+}
+END_TEST
+
 START_TEST(test_check_writable)
 {
     char p[512];
@@ -369,6 +422,7 @@ static Suite *files_suite(void)
     tcase_add_test(tc, test_devices);
     tcase_add_test(tc, test_link_chain);
     tcase_add_test(tc, test_check_writable);
+    tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
 #endif
     return s;

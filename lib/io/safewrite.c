@@ -108,8 +108,10 @@ static nnp_status resolve(const char *who, const char *path, char **target, int 
         }
         char *link = hops < LINK_HOPS ? read_link(cur) : NULL;
         if (link == NULL) {
-            nnp_status r = sys_error(who, path, "cannot follow the symbolic link",
-                                     hops < LINK_HOPS ? errno : ELOOP);
+            nnp_status r = hops < LINK_HOPS && errno == ENOMEM
+                               ? nnpi_error(NNP_ENOMEM, "%s: %s: out of memory", who, path)
+                               : sys_error(who, path, "cannot follow the symbolic link",
+                                           hops < LINK_HOPS ? errno : ELOOP);
             nnpi_free(cur);
             return r;
         }
