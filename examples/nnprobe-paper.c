@@ -221,8 +221,8 @@ int main(int argc, char **argv)
     rc = CLI_OK;
     pf = *c.pf;
     c.pf = &pf;
+    RUN(load_and_check(&c, &pf)); /* seconds; a refused input creates no directory */
     RUN(make_dir("--out", c.out));
-    RUN(load_and_check(&c, &pf));
     if (!c.cache) {
         const char *xdg = getenv("XDG_CACHE_HOME");
         if (xdg && *xdg) snprintf(cache, sizeof cache, "%s/nnprobe", xdg);
