@@ -66,11 +66,9 @@ int report_results(const char *path, const nnp_attack_result *r, const int32_t *
     enum { N_FIELDS = sizeof names / sizeof *names };
     size_t len = strlen(path);
     const int json = len > 5 && strcmp(path + len - 5, ".json") == 0;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, PROG ": cannot write '%s': %s\n", path, strerror(errno));
-        return -1;
-    }
+    cli_out o;
+    FILE *f = cli_out_open(&o);
+    if (!f) return -1;
     if (json) fputs("[\n", f);
     else
         for (int k = 0; k < N_FIELDS; k++) fprintf(f, "%s%s", names[k], k + 1 < N_FIELDS ? "," : "\n");
@@ -98,11 +96,7 @@ int report_results(const char *path, const nnp_attack_result *r, const int32_t *
         }
     }
     if (json) fputs("]\n", f);
-    if (fclose(f) != 0) {
-        fprintf(stderr, PROG ": cannot write '%s': %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return cli_out_commit(&o, path);
 }
 
 int report_adversarial(const char *path, const float *xa, const int32_t *labels, size_t n,

@@ -6,7 +6,9 @@
 
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,13 +49,59 @@ int cli_save_idx(const char *what, const char *images, const char *labels, const
     return cli_status_rc(s);
 }
 
+/* ---- output files ---- */
+
+int cli_check_outputs(int n, ...)
+{
+    va_list ap;
+    int rc = CLI_OK;
+    va_start(ap, n);
+    for (int i = 0; i < n && rc == CLI_OK; i++) {
+        const char *opt = va_arg(ap, const char *), *path = va_arg(ap, const char *);
+        if (path != NULL && nnp_file_check_writable(path) != NNP_OK) {
+            usage_error("%s: cannot write there: %s", opt, nnp_last_error());
+            rc = CLI_USAGE;
+        }
+    }
+    va_end(ap);
+    return rc;
+}
+
+FILE *cli_out_open(cli_out *o)
+{
+    o->buf = NULL;
+    o->len = 0;
+    o->f = open_memstream(&o->buf, &o->len);
+    if (o->f == NULL) lib_error("composing an output file", NNP_ENOMEM);
+    return o->f;
+}
+
+int cli_out_commit(cli_out *o, const char *path)
+{
+    int closed = fclose(o->f) == 0; /* the buffer is complete only after fclose */
+    nnp_status s = closed ? nnp_file_write(path, o->buf, o->len) : NNP_ENOMEM;
+    free(o->buf);
+    o->buf = NULL;
+    if (!closed) fprintf(stderr, "%s: cannot compose '%s': out of memory\n", cli_prog(), path);
+    else if (s != NNP_OK) lib_error("writing a file", s);
+    return s == NNP_OK ? 0 : -1;
+}
+
 /* ---- progress and Ctrl-C ---- */
 
 static volatile sig_atomic_t g_interrupted = 0;
 
+/* The first SIGINT asks the running call to stop (the program then reports and writes what it
+ * has); a second one, for a user who will not wait, ends the program at once with status 130.
+ * Files are never left half-written by that: nnp_file_write renames only complete ones. */
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (g_interrupted) {
+        static const char msg[] = "\ninterrupted again: exiting now\n";
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1); /* async-signal-safe, unlike stdio */
+        _exit(CLI_INTERRUPTED);
+    }
     g_interrupted = 1;
 }
 
@@ -63,7 +111,7 @@ void cli_catch_sigint(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills a program that does not stop */
+    sa.sa_flags = 0; /* the handler stays: a second Ctrl-C exits with 130 (on_sigint) */
     if (sigaction(SIGINT, &sa, &old) == 0 && old.sa_handler == SIG_IGN)
         sigaction(SIGINT, &old, NULL);
 }

@@ -15,6 +15,8 @@ static const char *prog_name = "nnprobe";
 
 void cli_set_prog(const char *prog) { prog_name = prog; }
 
+const char *cli_prog(void) { return prog_name; }
+
 void usage_error(const char *fmt, ...)
 {
     va_list ap;

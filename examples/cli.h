@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <nnprobe/nnprobe.h>
 
@@ -24,6 +25,9 @@ enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 /* Names the program in every message (a string literal or otherwise static). */
 void cli_set_prog(const char *prog);
+
+/* The name given to cli_set_prog(). */
+const char *cli_prog(void);
 
 /* "<prog>: <message>" and a hint to --help on stderr (the caller exits with status 2). */
 void usage_error(const char *fmt, ...)
@@ -198,11 +202,38 @@ int cli_load_data(cli_common *c, nnp_dataset **train, nnp_dataset **test);
 int cli_save_idx(const char *what, const char *images, const char *labels, const float *x,
                  const int32_t *y, size_t n, size_t c, size_t h, size_t w);
 
+/* ---- output files ----
+ * Every file the programs write goes through nnp_file_write(), the library's one safe-write
+ * path (nnprobe/file.h): a regular file is replaced atomically (symlinks followed, mode kept),
+ * a device or FIFO written in place, and nothing is left half-written or deleted on failure.
+ * Text is composed in memory first (cli_out), PNGs too (figure.c). */
+
+/* Checks before any long work that output paths can be written: `n` pairs (option name,
+ * path or NULL when not given). Each must have an existing writable directory or be a writable
+ * device. Returns CLI_OK, or CLI_USAGE after a message naming the option, path and reason. */
+int cli_check_outputs(int n, ...);
+
+/* A text file composed in memory: cli_out_open() gives the stream to print to, and
+ * cli_out_commit() writes it all to `path` through nnp_file_write(). */
+typedef struct cli_out {
+    FILE *f;
+    char *buf;
+    size_t len;
+} cli_out;
+
+/* Returns the stream, or NULL after a message. */
+FILE *cli_out_open(cli_out *o);
+
+/* Closes the stream and writes it to `path`; returns 0, or -1 after a message. Frees the
+ * buffer either way. */
+int cli_out_commit(cli_out *o, const char *path);
+
 /* ---- progress and Ctrl-C ---- */
 
 /* Catches SIGINT: the first one only sets a flag the progress callback reads, so that the
  * library cancels the running call (NNP_ECANCELLED) and the program can report and write what
- * it has (nnprobe-attack, nnprobe-train) or exit 130 cleanly; a second one kills. An ignored SIGINT (a background job) stays ignored. */
+ * it has (nnprobe-attack, nnprobe-train) or exit 130 cleanly; a second one exits at once with
+ * status 130. An ignored SIGINT (a background job) stays ignored. */
 void cli_catch_sigint(void);
 
 /* Whether SIGINT has arrived since cli_catch_sigint(). */

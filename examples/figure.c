@@ -1,6 +1,7 @@
 /* Grey-scale canvas and its PNG writer (libpng's simplified "png_image" write API). */
 #include "figure.h"
 
+#include <nnprobe/nnprobe.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,11 +69,26 @@ int figure_write_png(const figure *f, const char *path)
     img.width = (png_uint_32)f->width;
     img.height = (png_uint_32)f->height;
     img.format = PNG_FORMAT_GRAY;
-    int ok = png_image_write_to_file(&img, path, 0, bytes, (png_int_32)f->width, NULL);
+    /* Into memory, then through the library's safe-write path: a failed write leaves an
+     * existing file whole, and nothing of the caller's is ever deleted (libpng's own
+     * png_image_write_to_file removes the path it failed to write, whatever it was). */
+    png_alloc_size_t size = 0;
+    int ok = png_image_write_get_memory_size(img, size, 0, bytes, (png_int_32)f->width, NULL);
+    void *png = ok ? malloc(size) : NULL;
+    ok = png != NULL &&
+         png_image_write_to_memory(&img, png, &size, 0, bytes, (png_int_32)f->width, NULL);
     free(bytes);
     if (!ok) {
-        fprintf(stderr, "figure: cannot write '%s': %s\n", path, img.message);
+        fprintf(stderr, "figure: cannot encode '%s': %s\n", path,
+                png ? img.message : "out of memory");
+        free(png);
         png_image_free(&img);
+        return -1;
+    }
+    nnp_status s = nnp_file_write(path, png, size);
+    free(png);
+    if (s != NNP_OK) {
+        fprintf(stderr, "figure: cannot write '%s': %s\n", path, nnp_last_error());
         return -1;
     }
     return 0;

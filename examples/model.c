@@ -19,6 +19,12 @@ static int parse_model(const char *name, netspec *sp, const netspec_preset **pre
         usage_error("model '%s' is an autoencoder preset; train it with nnprobe-train", name);
         return CLI_USAGE;
     }
+    if (model_is_onnx(name)) { /* a file, where this program wants a network to train */
+        usage_error("'%s' is an ONNX file, but this program trains its model from a spec or a "
+                    "preset (e.g. fc100-100-10 or 784-100s-10); to probe a saved model use "
+                    "nnprobe-attack, nnprobe-maxact, nnprobe-lipschitz or nnprobe-info", name);
+        return CLI_USAGE;
+    }
     char err[512];
     if (netspec_parse(*pre ? (*pre)->spec : name, 0, sp, err, sizeof err) != 0) {
         usage_error("%s", err);

@@ -84,7 +84,8 @@ int netspec_parse(const char *text, int last_act, netspec *sp, char *err, size_t
     const char *dash = strchr(p, '-');
     const char *end = dash ? dash : p + strlen(p);
     if ((sp->input = number(&p, end, 1u << 28)) == 0 || p != end) {
-        snprintf(err, errlen, "spec '%s': the first token must be the input size", text);
+        snprintf(err, errlen, "spec '%s': not a preset, and the first token of a spec "
+                 "must be the input size (e.g. 784-100s-10)", text);
         return -1;
     }
     while (dash) {

@@ -71,8 +71,7 @@ static const cli_table_opt TABLE[] = {
     {"search-steps", CLI_SIZE, 1, 2, {F(cw.binary_search_steps), F(fgsm.search_steps)}},
     {"confidence", CLI_DOUBLE, 0, 1, {F(cw.confidence)}},
     {"learning-rate", CLI_DOUBLE, 0, 1, {F(cw.learning_rate)}},
-    {"out", CLI_STRING, 0, 1, {F(out)}},
-    {"results", CLI_STRING, 0, 1, {F(results)}},
+    {"out", CLI_STRING, 0, 1, {F(out)}},       {"results", CLI_STRING, 0, 1, {F(results)}},
     {"png", CLI_STRING, 0, 1, {F(png)}},
     {"figure-count", CLI_SIZE, 1, 1, {F(figure_count)}},
 };
@@ -212,8 +211,9 @@ static int parse_args(int argc, char **argv, job *jb)
         usage_error("unexpected argument '%s'", argv[optind]);
         return CLI_USAGE;
     }
-    jb->pgd.seed = jb->cm.seed;
-    return -1;
+    jb->pgd.seed = jb->cm.seed; /* outputs checked now, not after minutes of work: */
+    return cli_check_outputs(3, "--out", jb->out, "--results", jb->results, "--png", jb->png)
+               ? CLI_USAGE : -1;
 }
 
 /* Runs the chosen attack with its options. */

@@ -134,6 +134,7 @@ int main(int argc, char **argv)
         if (n < 0 || n >= (int)sizeof label_buf) USAGE("--save-gradients: path too long");
         save_labels = label_buf;
     }
+    RUN(cli_check_outputs(2, "--save-gradients", save, "--save-labels", save_labels));
     cli_catch_sigint();
 
     /* The data: checked against --limit, --count and --pick before the training. */

@@ -38,6 +38,16 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             if (parse_size("--seed", argv[++i], 0, &seed)) return 2;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("Usage: " PROG " [--seed N]\n"
+                   "Builds a small residual convnet that uses every layer kind, prints its layer\n"
+                   "table and checks that a clone computes the same logits. Needs no data.\n\n"
+                   "      --seed N              seed of the random weights (default 1)\n"
+                   CLI_HELP_HELP CLI_HELP_EXIT);
+            return 0;
+        } else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf(PROG " (libnnprobe) %s\n", nnp_version_string());
+            return 0;
         } else {
             usage_error("unknown argument '%s' (usage: " PROG " [--seed N])", argv[i]);
             return 2;

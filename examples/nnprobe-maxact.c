@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
     args a = {.limit = 10000, .k = 8, .scale = 2, .epochs = 1, .steps = 200};
     size_t n_units = 0, jitter = 1;
     double step_size = 0.05, l2 = 0.0001, tv = 0.001;
-    int c, stop = -1, rc = CLI_FAILURE, jitter_set = 0;
+    int c, stop = -1, rc = CLI_FAILURE, jitter_set = 0, cancelled = 0;
     cli_common cm;
     cli_progress prog;
     nnp_status s;
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
     if ((n_units > 0) == (a.n_random > 0)) USAGE("give one of --unit I[,J...] and --random-directions N");
     if (a.n_random > MAX_DIRS) USAGE("--random-directions: at most %d", MAX_DIRS);
     if (!(step_size > 0)) USAGE("--step-size: must be > 0");
+    RUN(cli_check_outputs(1, "--png", a.png)); /* before the work, not after it */
     const int onnx = model_is_onnx(model);
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
     cli_catch_sigint();
@@ -230,7 +232,11 @@ int main(int argc, char **argv)
         oo.progress_user = cli_progress_start(&prog, "optimise", cm.quiet);
         s = nnp_maxact_optimise(net, ws, a.layer, dirs, n_dir, &oo, xopt, oscore, NULL);
         cli_progress_end(&prog);
-        TRY("nnp_maxact_optimise", s);
+        if (s == NNP_ECANCELLED) { /* Ctrl-C: report the search and the inputs of the steps done */
+            fprintf(stderr, PROG ": interrupted: the optimised inputs are those of the steps done\n");
+            for (size_t d = 0; d < n_dir; d++) oscore[d] = NAN; /* untouched by a cancelled call */
+            cancelled = 1;
+        } else TRY("nnp_maxact_optimise", s);
     }
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
@@ -313,7 +319,7 @@ int main(int argc, char **argv)
         printf("png          %s: %zu rows of %zu top images%s, %zux%zu pixels\n", a.png, n_dir, found,
                a.steps > 0 ? " and the optimised input" : "", width, height);
     }
-    rc = CLI_OK;
+    rc = cancelled ? CLI_INTERRUPTED : CLI_OK;
 done:
     figure_free(&fig);
     nnp_workspace_free(ws);

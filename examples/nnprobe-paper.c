@@ -82,12 +82,12 @@ static int make_dir(const char *what, const char *path)
 {
     struct stat st;
     if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, PROG ": %s %s: %s\n", what, path, strerror(errno));
-        return CLI_FAILURE;
+        usage_error("%s %s: %s", what, path, strerror(errno));
+        return CLI_USAGE; /* a bad option value: found before any work */
     }
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode) || access(path, W_OK) != 0) {
-        fprintf(stderr, PROG ": %s %s is not a writable directory\n", what, path);
-        return CLI_FAILURE;
+        usage_error("%s %s is not a writable directory", what, path);
+        return CLI_USAGE;
     }
     return CLI_OK;
 }
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
     rc = CLI_OK;
     pf = *c.pf;
     c.pf = &pf;
-    RUN(load_and_check(&c, &pf));
+    RUN(load_and_check(&c, &pf)); /* seconds; a refused input creates no directory */
     RUN(make_dir("--out", c.out));
     if (!c.cache) {
         const char *xdg = getenv("XDG_CACHE_HOME");

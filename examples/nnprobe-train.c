@@ -186,6 +186,7 @@ int main(int argc, char **argv)
               netspec_weight_layers(&sp) == 1 ? "" : "s");
     opts.weight_decay = n_lambda ? lambda : NULL;
     opts.n_weight_decay = n_lambda;
+    RUN(cli_check_outputs(1, "--save", save_path)); /* before the training, not after it */
     cli_catch_sigint();
 
     /* The data: --half, then --limit, then --random-labels on the examples used. */

@@ -18,14 +18,15 @@ static int write_data(const paper_ctx *c, const ptable *t, const char *name, cha
     char file[64];
     snprintf(file, sizeof file, "%s.dat", name);
     paper_path(c, file, dat, len);
-    FILE *f = fopen(dat, "w");
+    cli_out o;
+    FILE *f = cli_out_open(&o);
     if (!f) return -1;
     for (size_t r = 0; r < t->nr; r++) {
         fprintf(f, "%zu", r);
         for (size_t k = 0; k < t->nc; k++) fprintf(f, " %.9g", t->v[r][k]);
         fputc('\n', f);
     }
-    return fclose(f);
+    return cli_out_commit(&o, dat);
 }
 
 /* Tic labels "('name' 0, 'name' 1, ...)" of the rows or columns of t. */
@@ -38,18 +39,47 @@ static void tics(const ptable *t, int rows, char *buf, size_t len)
     if (k < len) snprintf(buf + k, len - k, ")");
 }
 
+/* Reads the whole file (malloc) into *buf; 0 or -1. */
+static int read_all(const char *path, char **buf, size_t *len)
+{
+    cli_out o;
+    FILE *in = fopen(path, "rb"), *f = in ? cli_out_open(&o) : NULL;
+    int c;
+    if (f) while ((c = getc(in)) != EOF) putc(c, f);
+    int ok = f && !ferror(in) && fclose(f) == 0;
+    if (in) fclose(in);
+    *buf = f ? o.buf : NULL;
+    *len = f ? o.len : 0;
+    return ok ? 0 : -1;
+}
+
 /* Runs gnuplot on `script` (the terminal line first), pngcairo or else png; 0 if the PNG was
- * written. */
+ * written. gnuplot draws into our own temporary file, which then goes to `png` through
+ * nnp_file_write like every other output (a failed run never touches `png`). */
 static int gnuplot(const char *png, const char *script)
 {
     static const char *const term[] = {"pngcairo size 900,560 font 'sans,10'", "png size 900,560"};
-    for (size_t i = 0; i < 2; i++) {
+    char tmp[CLI_PATH_LEN + 32];
+    snprintf(tmp, sizeof tmp, "%s.gnuplot%ld", png, (long)getpid());
+    int rc = -1;
+    for (size_t i = 0; i < 2 && rc != 0; i++) {
         FILE *p = popen("gnuplot 2>/dev/null", "w");
-        if (!p) return -1;
-        fprintf(p, "set terminal %s\nset output '%s'\n%s\nset output\n", term[i], png, script);
-        if (pclose(p) == 0 && access(png, R_OK) == 0) return 0;
+        if (!p) break;
+        fprintf(p, "set terminal %s\nset output '%s'\n%s\nset output\n", term[i], tmp, script);
+        char *buf = NULL;
+        size_t len = 0;
+        nnp_status s = NNP_OK;
+        if (pclose(p) == 0 && read_all(tmp, &buf, &len) == 0 && len > 0 &&
+            (s = nnp_file_write(png, buf, len)) == NNP_OK)
+            rc = 0;
+        if (s != NNP_OK) { /* drawn but not written: another terminal would not help */
+            lib_error("writing a chart", s);
+            i = 2;
+        }
+        free(buf);
+        unlink(tmp); /* only ever our own temporary file */
     }
-    return -1;
+    return rc;
 }
 
 /* Copies `tmpl` into out, replacing @DATA@, @COLS@ (column tics), @ROWS@ (row tics) and

@@ -43,7 +43,8 @@ static int html_image(FILE *f, const paper_ctx *c, const pfigure *fig)
 
 int paper_write_html(const paper_ctx *c, double seconds, const char *path)
 {
-    FILE *f = fopen(path, "w");
+    cli_out o;
+    FILE *f = cli_out_open(&o);
     if (!f) return -1;
     const paper_report *r = c->rep;
     int rc = 0;
@@ -100,6 +101,6 @@ int paper_write_html(const paper_ctx *c, double seconds, const char *path)
         fputs("</p>\n", f);
     }
     fputs("</body></html>\n", f);
-    return fclose(f) == 0 && rc == 0 ? 0 : -1;
+    return cli_out_commit(&o, path) == 0 && rc == 0 ? 0 : -1;
 }
 

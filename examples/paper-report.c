@@ -157,7 +157,8 @@ static void json_profile(FILE *f, const paper_profile *p)
 
 static int write_json(const paper_ctx *c, double seconds, const char *path)
 {
-    FILE *f = fopen(path, "w");
+    cli_out o;
+    FILE *f = cli_out_open(&o);
     if (!f) return -1;
     const paper_report *r = c->rep;
     fprintf(f, "{\n  \"program\": \"nnprobe-paper\", \"library_version\": \"%s\",\n",
@@ -210,7 +211,7 @@ static int write_json(const paper_ctx *c, double seconds, const char *path)
     fprintf(f, "],\n  \"chart_note\": ");
     jstr(f, r->chart_note);
     fprintf(f, "\n}\n");
-    return fclose(f) == 0 ? 0 : -1;
+    return cli_out_commit(&o, path);
 }
 
 /* ---- Markdown ---- */
@@ -236,7 +237,8 @@ void paper_header(FILE *f, const paper_ctx *c, double seconds, int html)
 
 static int write_md(const paper_ctx *c, double seconds, const char *path)
 {
-    FILE *f = fopen(path, "w");
+    cli_out o;
+    FILE *f = cli_out_open(&o);
     if (!f) return -1;
     const paper_report *r = c->rep;
     fprintf(f, "# Intriguing properties of neural networks: reproduction report\n\n");
@@ -270,7 +272,7 @@ static int write_md(const paper_ctx *c, double seconds, const char *path)
         fprintf(f, "![%s](%s)\n\n%s\n\n", r->charts[i].file, r->charts[i].file,
                 r->charts[i].caption);
     if (r->chart_note[0]) fprintf(f, "%s\n", r->chart_note);
-    return fclose(f) == 0 ? 0 : -1;
+    return cli_out_commit(&o, path);
 }
 
 int paper_write_reports(const paper_ctx *c, double seconds)

@@ -74,4 +74,33 @@ expect 2 "--count beyond the test set" 4-2 $DATA --count 21
 expect 1 "c-init 0 is refused by the library" 4-2 $DATA --epochs 1 --count 5 --c-init 0 --quiet
 grep -q 'c_init' "$TMP/err" || fail "c_init not named"
 expect 1 "missing data" 4-2 --data-dir "$TMP/nowhere"
+# Output files (issue 17): every writer goes through nnp_file_write. A symlink given as an output
+# path stays a symlink and its target gets the data.
+echo old > "$TMP/real.csv"; ln -s real.csv "$TMP/link.csv"
+echo old > "$TMP/real.png"; ln -s real.png "$TMP/link.png"
+echo old > "$TMP/real.idx"; ln -s real.idx "$TMP/link.idx"
+# shellcheck disable=SC2086
+expect 0 "symlinks as output paths" 4-8t-2 $DATA --epochs 40 --count 4 --quiet \
+    --results "$TMP/link.csv" --png "$TMP/link.png" --figure-count 2 --out "$TMP/link.idx"
+[ -L "$TMP/link.csv" ] && [ -L "$TMP/link.png" ] && [ -L "$TMP/link.idx" ] ||
+    fail "an output symlink was replaced"
+[ "$(od -An -tx1 -N4 "$TMP/real.idx" | tr -d ' ')" = 00000d03 ] || fail "the IDX symlink's target"
+head -1 "$TMP/real.csv" | grep -q '^index,' || fail "the symlink's target was not written"
+[ "$(od -An -c -j1 -N3 "$TMP/real.png" | tr -d ' ')" = PNG ] || fail "the PNG symlink's target"
+# A PNG write that fails (file-size limit 0, SIGXFSZ ignored, so write() gets EFBIG) leaves the
+# existing file whole: libpng's own writer used to delete the path after a failed write.
+echo keep > "$TMP/keep.png"
+# shellcheck disable=SC2086
+rc=$( (trap '' XFSZ; ulimit -f 0; "$BIN" 4-8t-2 $DATA --epochs 40 --count 4 --quiet \
+    --png "$TMP/keep.png" >/dev/null 2>&1; echo $?) | tail -1)
+[ "$rc" = 1 ] || fail "a failed PNG write: exit status $rc, expected 1"
+[ "$(cat "$TMP/keep.png" 2>/dev/null)" = keep ] || fail "a failed PNG write destroyed the old file"
+ls "$TMP"/keep.png.tmp* >/dev/null 2>&1 && fail "a failed PNG write left its temporary file"
+# An output path that cannot be written is refused before the work, with status 2.
+for o in --results --out --png; do
+    # shellcheck disable=SC2086
+    expect 2 "$o in a missing directory" 4-8t-2 $DATA --epochs 40 --count 4 --quiet $o "$TMP/no/f"
+    grep -q "^nnprobe-attack: $o: cannot write there: .*$TMP/no/f.*No such file" "$TMP/err" ||
+        fail "$o: no clear message"
+done
 [ "$fails" -eq 0 ]

@@ -77,9 +77,12 @@ expect 2 "--limit beyond the data" 4-2 $DATA --limit 61
 expect 1 "missing data file" 4-2 --data-dir "$TMP/nonexistent"
 grep -q 'NNP_EIO' "$TMP/err" || fail "EIO message"
 # shellcheck disable=SC2086
-expect 1 "unwritable --save-gradients" 4-2 $DATA --count 2 --quiet \
+expect 2 "unwritable --save-gradients (refused before the work)" 4-2 $DATA --count 2 --quiet \
     --save-gradients "$TMP/nonexistent/g.idx"
-grep -q 'NNP_EIO' "$TMP/err" || fail "EIO message on save"
+grep -q -- '--save-gradients: cannot write there: .*No such file' "$TMP/err" || fail "message on save"
+# shellcheck disable=SC2086
+expect 2 "an ONNX file where a spec is wanted" "$TMP/x.onnx" $DATA
+grep -q "is an ONNX file, but this program trains its model" "$TMP/err" || fail "ONNX-file message"
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"

@@ -74,8 +74,26 @@ expect 2 "three positional arguments" 4-2 "$TMP" extra --layer 1 --unit 0
 expect 1 "missing data directory" 4-2 "$TMP/nonexistent" --layer 1 --unit 0
 expect 1 "missing data file" 4-2 --train-images "$TMP/nope.idx" --layer 1 --unit 0
 grep -q 'NNP_EIO' "$TMP/err" || fail "EIO message"
-expect 1 "unwritable --png" 4-6s-2 $DATA --layer 1 --unit 0 --quiet --png "$TMP/nonexistent/m.png"
+expect 2 "unwritable --png (refused before the work)" 4-6s-2 $DATA --layer 1 --unit 0 --quiet --png "$TMP/nonexistent/m.png"
 }
+
+# Ctrl-C during the optimisation (issue 17): status 130, and the search's results and the
+# inputs of the steps done are still reported and drawn. A background job starts with SIGINT
+# ignored (which the program rightly keeps), so python3 restores the default first.
+if command -v python3 >/dev/null 2>&1; then
+    # shellcheck disable=SC2086
+    python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$BIN" 4-6s-2 $DATA --layer 1 --unit 0 --quiet --steps 2000000000 --png "$TMP/int.png" \
+        > "$TMP/out" 2> "$TMP/err" &
+    pid=$!
+    sleep 2
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    [ "$rc" -eq 130 ] || { fail "Ctrl-C during --steps: exit status $rc, expected 130"; cat "$TMP/err"; }
+    grep -q '^png ' "$TMP/out" && [ -s "$TMP/int.png" ] || fail "Ctrl-C: no partial figure"
+    grep -q 'interrupted' "$TMP/err" || fail "Ctrl-C: not reported"
+fi
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all checks passed"

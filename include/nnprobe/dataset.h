@@ -166,17 +166,20 @@ typedef enum nnp_idx_type {
  *
  * Images are written with 3 dimensions N×H×W when C = 1, else 4 (N×C×H×W). A path ending in
  * ".gz" is gzip-compressed. Labels are written as unsigned bytes (type 0x08, one dimension).
- * Both files are first written completely under temporary names in their target directories
- * (`<path>.tmp<pid>.<n>`) and only then renamed, image file first, so a failure never leaves
- * a half-written file under a final name: an existing file is replaced whole or left untouched.
- * (Only if the second rename fails has the image file already been replaced.)
+ * Both files go through the library's safe-write path (file.h, docs/reliability.md): each is
+ * first written completely under a temporary name in its target's directory
+ * (`<target>.tmp<pid>.<n>`, synced) and only then renamed, image file first, so a failure never
+ * leaves a half-written file under a final name: an existing file is replaced whole or left
+ * untouched. (Only if the second rename fails has the image file already been replaced.) A
+ * symlink is followed (its target replaced, the link kept), an existing file keeps its mode,
+ * and a device or FIFO (`/dev/null`, a named pipe) is written in place, never replaced.
  * @param[in] ds           data set to write
  * @param[in] images_path  output image file
  * @param[in] labels_path  output label file, or NULL to skip (must be NULL if unlabelled)
  * @param[in] type         element type of the image file
  * @retval NNP_EINVAL NULL ds/images_path, bad type, labels_path given for an unlabelled set,
  *         labels_path equal to images_path, a label above 255 (does not fit type 0x08)
- * @retval NNP_EIO    a file cannot be written
+ * @retval NNP_EIO    a file cannot be written (message: path, step, strerror)
  * @retval NNP_ENOMEM out of memory
  * @since 0.2.0
  */

@@ -65,5 +65,6 @@
 #include "onnx.h"
 #include "maxact.h"
 #include "lipschitz.h"
+#include "file.h"
 
 #endif

@@ -107,14 +107,18 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_load_onnx_memory(const void *data, size
 /**
  * @brief Saves a network as an ONNX model file (see the file comment for the operators).
  *
- * The file is written as a whole; on failure a partly written file may remain.
+ * Written through the library's safe-write path (file.h, docs/reliability.md): a regular
+ * file (or a symlink's target) is replaced atomically — a new file in the same directory,
+ * synced and renamed over it, its mode kept — so on any failure (disk full, file-size limit)
+ * the old model is left whole and loadable; a device or FIFO is written in place.
  * @param[in] net   network
- * @param[in] path  file name (created or truncated)
+ * @param[in] path  file name (created, or replaced as above)
  * @retval NNP_OK success
  * @retval NNP_EINVAL `net` or `path` is NULL
  * @retval NNP_EUNSUPPORTED a layer has no ONNX form (contrast normalisation; the message names
  *         the layer)
- * @retval NNP_EIO the file cannot be written
+ * @retval NNP_EIO the file cannot be written (message: path, step, strerror); an existing file
+ *         is unchanged
  * @retval NNP_ENOMEM out of memory
  * @par Thread safety Reads `net` only: may run concurrently with other readers of it.
  * @since 0.2.0

@@ -284,26 +284,26 @@ NNP_API nnp_status nnp_dataset_save_idx(const nnp_dataset *ds, const char *image
     }
     img.f32 = ds->images;
 
-    char *img_tmp = NULL, *lab_tmp = NULL;
-    NNPI_TRY(nnpi_idx_write_tmp(images_path, &img, &img_tmp));
+    nnpi_wfile *img_f = NULL, *lab_f = NULL;
+    NNPI_TRY(nnpi_idx_write(images_path, &img, &img_f));
     if (labels_path != NULL) {
         nnpi_idx_src lab = {0};
         lab.type = NNPI_IDX_T_UBYTE;
         lab.ndims = 1;
         lab.dims[0] = ds->n;
         lab.i32 = ds->labels;
-        nnp_status st = nnpi_idx_write_tmp(labels_path, &lab, &lab_tmp);
+        nnp_status st = nnpi_idx_write(labels_path, &lab, &lab_f);
         if (st != NNP_OK) {
-            nnpi_idx_discard(img_tmp);
+            nnpi_wfile_abort(img_f);
             return st;
         }
     }
     /* both files are complete: only now do they take their final names */
-    nnp_status st = nnpi_idx_commit(img_tmp, images_path);
+    nnp_status st = nnpi_wfile_commit(img_f);
     if (st != NNP_OK) {
-        nnpi_idx_discard(lab_tmp);
+        nnpi_wfile_abort(lab_f);
         return st;
     }
-    if (lab_tmp != NULL) NNPI_TRY(nnpi_idx_commit(lab_tmp, labels_path));
+    if (lab_f != NULL) NNPI_TRY(nnpi_wfile_commit(lab_f));
     return NNP_OK;
 }

@@ -4,7 +4,7 @@
  * arrive, so a 16-byte file claiming 2^31 images fails as "truncated" after allocating at most
  * one chunk. gzip is detected by its magic bytes (1f 8b) and decoded with zlib's inflate,
  * whose allocations go through nnpi_malloc so that failure injection reaches them too.
- * Writing goes to a fresh temporary file next to the target, renamed by the caller. */
+ * Writing goes through the safe-write path (safewrite.h); the caller commits or aborts. */
 #define _POSIX_C_SOURCE 200809L
 #define ZLIB_CONST
 
@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "core/core.h"
+#include "safewrite.h"
 
 #define IO_CHUNK ((size_t)1 << 16)       /* raw I/O and conversion staging */
 #define DATA_FIRST_CAP ((size_t)1 << 20) /* first size of the growing data buffer */
@@ -665,26 +666,15 @@ nnp_status nnpi_idx_read_labels(const char *path, size_t *n, int32_t **labels)
 
 typedef struct writer {
     const char *path; /* final name, for messages */
-    const char *tmp;
-    FILE *f;
+    nnpi_wfile *f;
     int gz, z_live;
     z_stream zs;
     unsigned char *zout; /* IO_CHUNK */
 } writer;
 
-static nnp_status write_error(const writer *w, int err)
-{
-    char e[ERRNO_CAP];
-    errno_text(err, e, sizeof e);
-    return nnpi_error(NNP_EIO, "idx: %s: write error on temporary file %s: %s", w->path,
-                      w->tmp, e);
-}
-
 static nnp_status raw_write(writer *w, const unsigned char *p, size_t len)
 {
-    errno = 0;
-    if (len != 0 && fwrite(p, 1, len, w->f) != len) return write_error(w, errno);
-    return NNP_OK;
+    return nnpi_wfile_write(w->f, p, len);
 }
 
 /* Runs deflate over the pending input with `flush`, writing all output it produces. */
@@ -719,42 +709,6 @@ static int ends_with_gz(const char *path)
 {
     size_t n = strlen(path);
     return n >= 3 && strcmp(path + n - 3, ".gz") == 0;
-}
-
-/* Creates "<path>.tmp<pid>.<k>" exclusively (mode 0666 less the umask, like fopen). */
-static nnp_status make_tmp(const char *path, char **tmp_out, FILE **f_out)
-{
-    static _Atomic unsigned long counter = 0;
-    size_t cap = strlen(path) + 64;
-    char *tmp = nnpi_malloc(cap);
-    *tmp_out = NULL;
-    *f_out = NULL;
-    if (tmp == NULL) return oom(path, cap);
-    for (int attempt = 0; attempt < 1000; attempt++) {
-        unsigned long k = counter++;
-        snprintf(tmp, cap, "%s.tmp%ld.%lu", path, (long)getpid(), k);
-        errno = 0;
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0) {
-            if (errno == EEXIST) continue;
-            nnp_status st = io_error(path, "cannot create a temporary file next to it", errno);
-            nnpi_free(tmp);
-            return st;
-        }
-        FILE *f = fdopen(fd, "wb");
-        if (f == NULL) {
-            nnp_status st = io_error(path, "fdopen of the temporary file failed", errno);
-            close(fd);
-            remove(tmp);
-            nnpi_free(tmp);
-            return st;
-        }
-        *tmp_out = tmp;
-        *f_out = f;
-        return NNP_OK;
-    }
-    nnpi_free(tmp);
-    return nnpi_error(NNP_EIO, "idx: %s: cannot find a free temporary file name", path);
 }
 
 static nnp_status write_body(writer *w, const nnpi_idx_src *src)
@@ -797,16 +751,14 @@ static nnp_status write_body(writer *w, const nnpi_idx_src *src)
     return st;
 }
 
-nnp_status nnpi_idx_write_tmp(const char *path, const nnpi_idx_src *src, char **tmp_path)
+nnp_status nnpi_idx_write(const char *path, const nnpi_idx_src *src, nnpi_wfile **out)
 {
     writer w;
     nnp_status st;
     memset(&w, 0, sizeof w);
     w.path = path;
-    *tmp_path = NULL;
-    char *tmp;
-    NNPI_TRY(make_tmp(path, &tmp, &w.f));
-    w.tmp = tmp;
+    *out = NULL;
+    NNPI_TRY(nnpi_wfile_open("idx", path, &w.f));
     w.gz = ends_with_gz(path);
     if (w.gz) {
         w.zout = nnpi_malloc(IO_CHUNK);
@@ -835,48 +787,12 @@ nnp_status nnpi_idx_write_tmp(const char *path, const nnpi_idx_src *src, char **
         deflateEnd(&w.zs);
         w.z_live = 0;
     }
-    errno = 0;
-    if (fflush(w.f) != 0 || ferror(w.f)) {
-        st = write_error(&w, errno);
-        goto fail;
-    }
-    FILE *f = w.f;
-    w.f = NULL;
-    errno = 0;
-    if (fclose(f) != 0) {
-        st = write_error(&w, errno);
-        goto fail;
-    }
     nnpi_free(w.zout);
-    *tmp_path = tmp;
+    *out = w.f;
     return NNP_OK;
 fail:
     if (w.z_live) deflateEnd(&w.zs);
-    if (w.f) fclose(w.f);
+    nnpi_wfile_abort(w.f);
     nnpi_free(w.zout);
-    remove(tmp);
-    nnpi_free(tmp);
     return st;
-}
-
-nnp_status nnpi_idx_commit(char *tmp_path, const char *path)
-{
-    errno = 0;
-    if (rename(tmp_path, path) != 0) {
-        char e[ERRNO_CAP];
-        errno_text(errno, e, sizeof e);
-        nnp_status st = nnpi_error(NNP_EIO, "idx: %s: cannot rename %s to it: %s", path,
-                                   tmp_path, e);
-        nnpi_idx_discard(tmp_path);
-        return st;
-    }
-    nnpi_free(tmp_path);
-    return NNP_OK;
-}
-
-void nnpi_idx_discard(char *tmp_path)
-{
-    if (tmp_path == NULL) return;
-    remove(tmp_path);
-    nnpi_free(tmp_path);
 }

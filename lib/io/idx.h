@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "nnprobe/status.h"
+#include "safewrite.h"
 
 #define NNPI_IDX_T_UBYTE 0x08u
 #define NNPI_IDX_T_FLOAT 0x0Du
@@ -37,15 +38,9 @@ typedef struct nnpi_idx_src {
     const int32_t *i32;
 } nnpi_idx_src;
 
-/* Writes `src` to a new temporary file next to `path` (gzip-compressed when `path` ends in
- * ".gz"); *tmp_path (nnpi_free) names it. On failure the temporary file is removed. */
-nnp_status nnpi_idx_write_tmp(const char *path, const nnpi_idx_src *src, char **tmp_path);
-
-/* Renames a temporary file from nnpi_idx_write_tmp() to `path` (replacing it) and frees
- * `tmp_path`; on failure the temporary file is removed. */
-nnp_status nnpi_idx_commit(char *tmp_path, const char *path);
-
-/* Removes a temporary file and frees `tmp_path` (NULL is a no-op). */
-void nnpi_idx_discard(char *tmp_path);
+/* Writes `src` (gzip-compressed when `path` ends in ".gz") through the safe-write path and
+ * hands back the still uncommitted file: the caller calls nnpi_wfile_commit() (which gives it
+ * its final name) or nnpi_wfile_abort(). On failure nothing is left behind. */
+nnp_status nnpi_idx_write(const char *path, const nnpi_idx_src *src, nnpi_wfile **out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "core/core.h"
+#include "io/safewrite.h"
 #include "net/net_internal.h"
 #include "nnprobe/onnx.h"
 #include "nnprobe/version.h"
@@ -477,14 +478,11 @@ NNP_API nnp_status nnp_net_save_onnx(const nnp_net *net, const char *path)
     }
     if (st == NNP_OK) {
         onnx__model_proto__pack(&m, buf);
-        FILE *f = fopen(path, "wb");
-        if (!f) {
-            st = nnpi_error(NNP_EIO, "onnx: %s: cannot open for writing", path);
-        } else {
-            size_t wrote = fwrite(buf, 1, len, f);
-            if (fclose(f) != 0 || wrote != len)
-                st = nnpi_error(NNP_EIO, "onnx: %s: write failed", path);
-        }
+        /* the safe-write path: an interrupted save leaves the old model whole */
+        nnpi_wfile *f = NULL;
+        st = nnpi_wfile_open("onnx", path, &f);
+        if (st == NNP_OK && (st = nnpi_wfile_write(f, buf, len)) != NNP_OK) nnpi_wfile_abort(f);
+        else if (st == NNP_OK) st = nnpi_wfile_commit(f);
     }
     nnpi_free(buf);
     for (size_t i = 0; i < s.n_blocks; i++) nnpi_free(s.blocks[i]);

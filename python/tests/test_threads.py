@@ -28,7 +28,7 @@ def run_script(body, timeout=120, stdin=None):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
 def test_c_call_blocked_while_python_runs_on_same_net():
-    """Thread B is inside nnp_net_save_onnx (blocked in fopen on a FIFO, a C call on the
+    """Thread B is inside nnp_net_save_onnx (blocked in open() on a FIFO, a C call on the
     net) while the main thread runs Python and other C calls on the same net, and finally
     opens the FIFO's reading end that B is waiting for. If the GIL were held during the
     foreign call, the main thread could never run: deadlock (timeout)."""
