@@ -12,7 +12,7 @@
  *   L bytes       image file contents
  *   the rest      label file contents
  * The loader takes paths, so the parts are written to files in a directory made once under
- * /dev/shm (or $TMPDIR) and removed at exit. */
+ * $NNP_FUZZ_TMPDIR, else /dev/shm, else $TMPDIR or /tmp, and removed at exit. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdint.h>
@@ -53,7 +53,10 @@ static void cleanup(void)
 
 static void setup(void)
 {
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+    /* run-fuzz gives a directory it removes at the end (a crash skips atexit) */
+    const char *base = getenv("NNP_FUZZ_TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
     if (base == NULL || base[0] == '\0') base = "/tmp";
     snprintf(dir, sizeof dir, "%s/fuzz_idx.XXXXXX", base);
     if (mkdtemp(dir) == NULL) {
