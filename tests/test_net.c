@@ -285,19 +285,8 @@ END_TEST
 
 /* Every allocation failure surfaces as NNP_ENOMEM with nothing leaked (ASan/valgrind check
  * the "nothing leaked" half) and the handle out-parameter NULL. */
-typedef struct alloc_run {
-    nnp_net *net, *copy;
-} alloc_run;
-
-/* After a run: on NNP_ENOMEM the clone's out-parameter is NULL; both handles are freed. */
-static void alloc_check_free(void *user, long k, nnp_status s)
-{
-    (void)k;
-    alloc_run *a = user;
-    if (s == NNP_ENOMEM) ck_assert_ptr_null(a->copy);
-    nnp_net_free(a->copy);
-    nnp_net_free(a->net);
-}
+/* A net and its clone, checked and freed after each run by tu_net_pair_free. */
+typedef tu_net_pair alloc_run;
 
 static nnp_status alloc_run_build(void *user, long k)
 {
@@ -319,7 +308,7 @@ START_TEST(allocation_failures_are_clean)
     alloc_run a = {NULL, NULL};
     tu_alloc_counts c = tu_alloc_failures(&(tu_alloc_loop){
         .what = "build, forward, clone", .max_k = 39, .check_message = 1,
-        .run = alloc_run_build, .after = alloc_check_free, .user = &a});
+        .run = alloc_run_build, .after = tu_net_pair_free, .user = &a});
     ck_assert_int_gt(c.failures, 5);
 }
 END_TEST

@@ -8,27 +8,8 @@
 #include "testutil.h"
 #include "train/objective.h"
 
-/* Four Gaussian blobs in 8-D, corners of the box, clipped to [0,1]: linearly separable with a
- * wide margin (blob sd 0.08, centres ≥ 0.6 apart). */
-static nnp_dataset *blobs(size_t n, uint64_t seed)
-{
-    float *x = malloc(n * 8 * sizeof(float)), noise[8];
-    int32_t *y = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++) {
-        int32_t c = (int32_t)(i % 4);
-        y[i] = c;
-        tu_fill_uniform(noise, 8, -0.14f, 0.14f, seed * 1000003u + i);
-        for (int j = 0; j < 8; j++) {
-            float centre = ((c >> (j % 2)) & 1) ? 0.8f : 0.2f;
-            x[i * 8 + j] = centre + noise[j];
-        }
-    }
-    nnp_dataset *ds = NULL;
-    ck_assert_ok(nnp_dataset_create(n, 1, 1, 8, x, y, &ds));
-    free(x);
-    free(y);
-    return ds;
-}
+/* The shared 8-D blobs (tests/testutil.h), labelled. */
+static nnp_dataset *blobs(size_t n, uint64_t seed) { return tu_blobs8(n, seed, 1); }
 
 static nnp_net *small_net(size_t hidden, size_t out, uint64_t seed)
 {

@@ -12,25 +12,10 @@
 #include "testutil.h"
 #include "train/objective.h"
 
-/* Four Gaussian blobs in 8-D (as in test_train.c): distinct examples, labels i % 4. */
+/* The shared 8-D blobs (tests/testutil.h). */
 static nnp_dataset *blobs(size_t n, uint64_t seed, int labelled)
 {
-    float *x = malloc(n * 8 * sizeof(float)), noise[8];
-    int32_t *y = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++) {
-        int32_t c = (int32_t)(i % 4);
-        y[i] = c;
-        tu_fill_uniform(noise, 8, -0.14f, 0.14f, seed * 1000003u + i);
-        for (int j = 0; j < 8; j++) {
-            float centre = ((c >> (j % 2)) & 1) ? 0.8f : 0.2f;
-            x[i * 8 + j] = centre + noise[j];
-        }
-    }
-    nnp_dataset *ds = NULL;
-    ck_assert_ok(nnp_dataset_create(n, 1, 1, 8, x, labelled ? y : NULL, &ds));
-    free(x);
-    free(y);
-    return ds;
+    return tu_blobs8(n, seed, labelled);
 }
 
 /* 8 → dense(h) → relu → dropout(ratio) → dense(out); with ratio < 0, no dropout layer. */

@@ -81,3 +81,33 @@ void tu_pass_unchecked(const nnp_net *net, const float *x, size_t n, size_t laye
     }
     nnp_workspace_free(ws);
 }
+
+nnp_dataset *tu_blobs8(size_t n, uint64_t seed, int labelled)
+{
+    float *x = malloc(n * 8 * sizeof(float)), noise[8];
+    int32_t *y = malloc(n * sizeof(int32_t));
+    ck_assert(x != NULL && y != NULL);
+    for (size_t i = 0; i < n; i++) {
+        int32_t c = (int32_t)(i % 4);
+        y[i] = c;
+        tu_fill_uniform(noise, 8, -0.14f, 0.14f, seed * 1000003u + i);
+        for (int j = 0; j < 8; j++) {
+            float centre = ((c >> (j % 2)) & 1) ? 0.8f : 0.2f;
+            x[i * 8 + j] = centre + noise[j];
+        }
+    }
+    nnp_dataset *ds = NULL;
+    ck_assert_ok(nnp_dataset_create(n, 1, 1, 8, x, labelled ? y : NULL, &ds));
+    free(x);
+    free(y);
+    return ds;
+}
+
+void tu_net_pair_free(void *user, long k, nnp_status s)
+{
+    (void)k;
+    tu_net_pair *a = user;
+    if (s == NNP_ENOMEM) ck_assert_ptr_null(a->copy);
+    nnp_net_free(a->copy);
+    nnp_net_free(a->net);
+}

@@ -31,6 +31,20 @@ const char *tu_tmp_path(char *buf, size_t cap, const char *name);
 /* Fills `x` with uniform values in [lo, hi) from a small deterministic generator. */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 
+/* n examples of 8 values in four blobs at corners of the box (centres 0.2/0.8, uniform noise
+ * ±0.14, so inside [0,1]): linearly separable with a wide margin; example i has class i % 4,
+ * labelled or not. The training suites share it. */
+nnp_dataset *tu_blobs8(size_t n, uint64_t seed, int labelled);
+
+/* A net built by an allocation-failure run and the clone it makes of it. */
+typedef struct tu_net_pair {
+    nnp_net *net, *copy;
+} tu_net_pair;
+
+/* tu_alloc_failures' `after` callback for a tu_net_pair: on NNP_ENOMEM the clone's
+ * out-parameter is NULL; both handles are freed. */
+void tu_net_pair_free(void *user, long k, nnp_status s);
+
 /* ---- The allocation-failure loop ------------------------------------------------------------
  * For k = 1, 2, …, max_k: arms nnpi_fail_alloc_after(k) (the k-th allocation from then on
  * fails), calls run(user, k), disarms, and asserts that the status is NNP_OK, NNP_ENOMEM or
