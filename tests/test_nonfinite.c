@@ -343,20 +343,30 @@ START_TEST(activations_propagate_nan)
 }
 END_TEST
 
+/* A 1×2×4 input pooled by `add` with 2×2 windows, stride 2, and `pad_right` columns of
+ * padding on the right. */
+static nnp_net *pool_net(nnp_status (*add)(nnp_net *, const nnp_net_pool2d_opts *, size_t *),
+                         size_t pad_right)
+{
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 2, 4, &net));
+    nnp_net_pool2d_opts o;
+    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
+    o.kernel_h = o.kernel_w = 2;
+    o.stride_h = o.stride_w = 2;
+    o.pad_right = pad_right;
+    ck_assert_ok(add(net, &o, NULL));
+    return net;
+}
+
 /* Max pooling (the vectorised 2×2 stride-2 path and the generic one) and average pooling: a
  * NaN anywhere in a window makes that window's output NaN, wherever it sits in the window. */
 START_TEST(pooling_propagates_nan)
 {
     for (int generic = 0; generic < 2; generic++)
         for (int pos = 0; pos < 4; pos++) {
-            nnp_net *net = NULL;
-            ck_assert_ok(nnp_net_create(1, 2, 4, &net));
-            nnp_net_pool2d_opts o;
-            ck_assert_ok(nnp_net_pool2d_opts_init(&o));
-            o.kernel_h = o.kernel_w = 2;
-            o.stride_h = o.stride_w = 2;
-            if (generic) o.pad_right = 1; /* not the fast path: 2×3 output columns, padded */
-            ck_assert_ok(nnp_net_add_maxpool2d(net, &o, NULL));
+            /* generic: pad_right 1 leaves the fast path (2×3 output columns, padded) */
+            nnp_net *net = pool_net(nnp_net_add_maxpool2d, generic ? 1 : 0);
             float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
             x[(pos / 2) * 4 + pos % 2] = NAN; /* a cell of the first window */
             float y[3];
@@ -366,13 +376,7 @@ START_TEST(pooling_propagates_nan)
             ck_assert_float_eq(y[1], 8.0f);
             nnp_net_free(net);
         }
-    nnp_net *net = NULL;
-    ck_assert_ok(nnp_net_create(1, 2, 4, &net));
-    nnp_net_pool2d_opts o;
-    ck_assert_ok(nnp_net_pool2d_opts_init(&o));
-    o.kernel_h = o.kernel_w = 2;
-    o.stride_h = o.stride_w = 2;
-    ck_assert_ok(nnp_net_add_avgpool2d(net, &o, NULL));
+    nnp_net *net = pool_net(nnp_net_add_avgpool2d, 0);
     const float x[8] = {1, 2, 3, 4, 5, NAN, 7, 8};
     float y[2];
     tu_pass_unchecked(net, x, 1, 1, y, NULL, NULL);
