@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/loss.h"
+
 /* Pieces start on a cache line: as aligned as any type needs, and no two buffers share one. */
 enum { CARVE_ALIGN = 64 };
 
@@ -83,14 +85,15 @@ static nnp_status check_args(const nnp_net *net, const float *x, const int32_t *
             return nnpi_error(NNP_EINVAL, "%s: x[%zu] = %g (example %zu) is outside the box "
                               "[0,1]", func, i, (double)x[i], i / d);
         }
-    for (size_t i = 0; i < n; i++) {
-        if (labels && (labels[i] < 0 || (size_t)labels[i] >= k))
-            return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, i,
-                              (int)labels[i], k - 1);
-        if (targets && (targets[i] < 0 || (size_t)targets[i] >= k))
-            return nnpi_error(NNP_EINVAL, "%s: targets[%zu] = %d is not a class 0..%zu", func,
-                              i, (int)targets[i], k - 1);
-    }
+    /* the first bad index of either; labels before targets at the same index */
+    const size_t bl = labels ? nnpi_first_bad_label(labels, n, k) : n;
+    const size_t bt = targets ? nnpi_first_bad_label(targets, n, k) : n;
+    if (bl < n && bl <= bt)
+        return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, bl,
+                          (int)labels[bl], k - 1);
+    if (bt < n)
+        return nnpi_error(NNP_EINVAL, "%s: targets[%zu] = %d is not a class 0..%zu", func, bt,
+                          (int)targets[bt], k - 1);
     return NNP_OK;
 }
 
