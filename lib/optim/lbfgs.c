@@ -433,10 +433,10 @@ static nnp_status check_args(size_t n, size_t d, const float *x, const float *lo
     }
     const size_t nd = nnpi_mul(n, d);
     if (nd == SIZE_MAX) return nnpi_error(NNP_EINVAL, "%s: n × d = %zu × %zu overflows", fn, n, d);
-    for (size_t k = 0; k < nd; k++)
-        if (!isfinite(x[k]))
-            return nnpi_error(NNP_EINVAL, "%s: start point x[%zu] (problem %zu) is not finite", fn,
-                              k, k / d);
+    const size_t k = nnpi_first_nonfinite(x, nd);
+    if (k < nd)
+        return nnpi_error(NNP_EINVAL, "%s: start point x[%zu] (problem %zu) is not finite", fn, k,
+                          k / d);
     return NNP_OK;
 }
 
