@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/loss.h"
+
 /* Pieces start on a cache line: as aligned as any type needs, and no two buffers share one. */
 enum { CARVE_ALIGN = 64 };
 
@@ -75,20 +77,23 @@ static nnp_status check_args(const nnp_net *net, const float *x, const int32_t *
                           "labels)", func);
     const size_t d = nnp_net_input_size(net), k = nnp_net_output_size(net);
     if (n > SIZE_MAX / d) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", func, n);
-    /* NaN fails the box test below too, but this names it as what it is */
-    NNPI_TRY(nnpi_check_finite_input(x, n, d, func, "x"));
+    /* One scan: a NaN or an infinity fails the box test too. Only on that error path is x
+     * scanned for a non-finite value, so that one anywhere is named as what it is. */
     for (size_t i = 0; i < n * d; i++)
-        if (!(x[i] >= 0.0f && x[i] <= 1.0f))
+        if (!(x[i] >= 0.0f && x[i] <= 1.0f)) {
+            NNPI_TRY(nnpi_check_finite_input(x, n, d, func, "x"));
             return nnpi_error(NNP_EINVAL, "%s: x[%zu] = %g (example %zu) is outside the box "
                               "[0,1]", func, i, (double)x[i], i / d);
-    for (size_t i = 0; i < n; i++) {
-        if (labels && (labels[i] < 0 || (size_t)labels[i] >= k))
-            return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, i,
-                              (int)labels[i], k - 1);
-        if (targets && (targets[i] < 0 || (size_t)targets[i] >= k))
-            return nnpi_error(NNP_EINVAL, "%s: targets[%zu] = %d is not a class 0..%zu", func,
-                              i, (int)targets[i], k - 1);
-    }
+        }
+    /* the first bad index of either; labels before targets at the same index */
+    const size_t bl = labels ? nnpi_first_bad_label(labels, n, k) : n;
+    const size_t bt = targets ? nnpi_first_bad_label(targets, n, k) : n;
+    if (bl < n && bl <= bt)
+        return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, bl,
+                          (int)labels[bl], k - 1);
+    if (bt < n)
+        return nnpi_error(NNP_EINVAL, "%s: targets[%zu] = %d is not a class 0..%zu", func, bt,
+                          (int)targets[bt], k - 1);
     return NNP_OK;
 }
 

@@ -21,11 +21,10 @@ static nnp_status error_rate(const nnp_net *net, nnp_workspace *ws, const float 
 
 static nnp_status check_labels(const int32_t *labels, size_t n, size_t k, const char *func)
 {
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] < 0 || (size_t)labels[i] >= k)
-            return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, i,
-                              (int)labels[i], k - 1);
-    return NNP_OK;
+    const size_t i = nnpi_first_bad_label(labels, n, k);
+    if (i == n) return NNP_OK;
+    return nnpi_error(NNP_EINVAL, "%s: labels[%zu] = %d is not a class 0..%zu", func, i,
+                      (int)labels[i], k - 1);
 }
 
 NNP_API nnp_status nnp_eval_error_rate(const nnp_net *net, const float *x, const int32_t *labels,

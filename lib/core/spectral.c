@@ -6,8 +6,6 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include <cblas.h>
 
@@ -362,7 +360,6 @@ nnp_status nnpi_lanczos_top(size_t dim, nnpi_gram_fn gram, void *ctx,
             err = bound / (2.0 * theta);
         }
         res->rel_err = fmax(err, DBL_EPSILON); /* not better than rounding */
-        if (getenv("LIP_DBG") && dim > 100) fprintf(stderr, "k %zu sigma %.10f s2 %.10f rho/2th %.3g err %.3g\n", kk, sqrt(theta), sqrt(fmax(theta2,0)), rho/(2*theta), err);
         last_err = err;
         if (opts->progress &&
             opts->progress(opts->done_base + res->iterations, opts->total, opts->progress_user)) {

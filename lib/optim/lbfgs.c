@@ -305,13 +305,6 @@ static void next_step(lb_ws *w, size_t i, double f_old)
     schedule(w, i);
 }
 
-static int all_finite(const float *v, size_t d)
-{
-    for (size_t j = 0; j < d; j++)
-        if (!isfinite(v[j])) return 0;
-    return 1;
-}
-
 /* Consumes the evaluation (ft, gt) of problem i's trial point. */
 static void consume(lb_ws *w, size_t i, double ft, const float *gt)
 {
@@ -319,7 +312,7 @@ static void consume(lb_ws *w, size_t i, double ft, const float *gt)
     lb_prob *P = &w->pr[i];
     float *x = w->x + i * d, *g = w->g + i * d;
     const float *xt = w->xt + i * d;
-    int finite = isfinite(ft) && all_finite(gt, d);
+    int finite = isfinite(ft) && nnpi_first_nonfinite(gt, d) == d;
     P->evals++;
     if (!P->started) {
         P->started = 1;
@@ -440,10 +433,10 @@ static nnp_status check_args(size_t n, size_t d, const float *x, const float *lo
     }
     const size_t nd = nnpi_mul(n, d);
     if (nd == SIZE_MAX) return nnpi_error(NNP_EINVAL, "%s: n × d = %zu × %zu overflows", fn, n, d);
-    for (size_t k = 0; k < nd; k++)
-        if (!isfinite(x[k]))
-            return nnpi_error(NNP_EINVAL, "%s: start point x[%zu] (problem %zu) is not finite", fn,
-                              k, k / d);
+    const size_t k = nnpi_first_nonfinite(x, nd);
+    if (k < nd)
+        return nnpi_error(NNP_EINVAL, "%s: start point x[%zu] (problem %zu) is not finite", fn, k,
+                          k / d);
     return NNP_OK;
 }
 

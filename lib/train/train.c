@@ -57,10 +57,10 @@ static nnp_status check_opts(const nnp_train_opts *o)
     return NNP_OK;
 }
 
-/* Shape and label checks shared by training and evaluation. */
-static nnp_status check_data(const nnp_net *net, const nnp_dataset *data, int need_labels,
-                             const char *func)
+/* Shape and label checks of the training data (its only caller since nnp_evaluate went). */
+static nnp_status check_data(const nnp_net *net, const nnp_dataset *data, int need_labels)
 {
+    static const char *const func = "nnp_train";
     if (nnp_dataset_example_size(data) != nnp_net_input_size(net))
         return nnpi_error(NNP_EINVAL, "%s: data examples have %zu values, the net's input has %zu",
                           func, nnp_dataset_example_size(data), nnp_net_input_size(net));
@@ -146,7 +146,7 @@ NNP_API nnp_status nnp_train(nnp_net *net, const nnp_dataset *data, const nnp_tr
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_train: opts"));
     NNPI_TRY(check_opts(&o));
     const int xent = o.loss == NNP_LOSS_SOFTMAX_XENT;
-    NNPI_TRY(check_data(net, data, xent, "nnp_train"));
+    NNPI_TRY(check_data(net, data, xent));
     const size_t D = nnp_net_input_size(net), N = nnp_dataset_count(data);
     if (!xent && nnp_net_output_size(net) != D)
         return nnpi_error(NNP_EINVAL, "nnp_train: NNP_LOSS_MSE needs output size (%zu) = input size (%zu)",
