@@ -24,7 +24,6 @@
 
 #define IO_CHUNK ((size_t)1 << 16)       /* raw I/O and conversion staging */
 #define DATA_FIRST_CAP ((size_t)1 << 20) /* first size of the growing data buffer */
-#define ERRNO_CAP 128
 #define TRAILING_COUNT_CAP ((uint64_t)1 << 24) /* stop counting excess bytes here */
 /* Default cap on the bytes a file may hold (declared by its header, decompressed), and on the
  * raw bytes read: 4 GiB is 85 times MNIST's training images (47 MB) and above the largest
@@ -37,16 +36,9 @@
 /* ------------------------------------------------------------------------------------ */
 /* small helpers                                                                         */
 
-static void errno_text(int err, char *buf, size_t cap)
-{
-    if (err == 0 || strerror_r(err, buf, cap) != 0) snprintf(buf, cap, "unknown error");
-}
-
 static nnp_status io_error(const char *path, const char *what, int err)
 {
-    char e[ERRNO_CAP];
-    errno_text(err, e, sizeof e);
-    return nnpi_error(NNP_EIO, "idx: %s: %s: %s", path, what, e);
+    return nnpi_io_error("idx", path, what, err);
 }
 
 static nnp_status oom(const char *path, size_t bytes)

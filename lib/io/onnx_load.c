@@ -20,6 +20,7 @@
 #include "nnprobe/net.h"
 #include "nnprobe/onnx.h"
 #include "onnx.pb-c.h"
+#include "safewrite.h"
 
 /* Default-domain opsets read; each operator is read with its attributes and defaults as of the
  * model's opset (ONNX Operators.md), refusing the attributes of old versions we do not map. */
@@ -1580,9 +1581,7 @@ NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_n
 
 static nnp_status io_error(const char *path, const char *what, int err)
 {
-    char e[128];
-    if (err == 0 || strerror_r(err, e, sizeof e) != 0) snprintf(e, sizeof e, "unknown error");
-    return nnpi_error(NNP_EIO, "onnx: %s: %s: %s", path, what, e);
+    return nnpi_io_error("onnx", path, what, err);
 }
 
 /* Reads the whole file at `path`, never more than `cap` bytes: a regular file's size comes from
