@@ -20,11 +20,11 @@
 #include <zlib.h>
 
 #include "core/core.h"
+#include "readcap.h"
 #include "safewrite.h"
 
 #define IO_CHUNK ((size_t)1 << 16)       /* raw I/O and conversion staging */
 #define DATA_FIRST_CAP ((size_t)1 << 20) /* first size of the growing data buffer */
-#define ERRNO_CAP 128
 #define TRAILING_COUNT_CAP ((uint64_t)1 << 24) /* stop counting excess bytes here */
 /* Default cap on the bytes a file may hold (declared by its header, decompressed), and on the
  * raw bytes read: 4 GiB is 85 times MNIST's training images (47 MB) and above the largest
@@ -32,21 +32,13 @@
  * floats: 4 bytes per ubyte value, 16 GiB). NNPROBE_MAX_READ_BYTES changes it (the same
  * variable sets the ONNX loader's cap). */
 #define READ_CAP_DEFAULT ((uint64_t)1 << 32)
-#define READ_CAP_ENV "NNPROBE_MAX_READ_BYTES"
 
 /* ------------------------------------------------------------------------------------ */
 /* small helpers                                                                         */
 
-static void errno_text(int err, char *buf, size_t cap)
-{
-    if (err == 0 || strerror_r(err, buf, cap) != 0) snprintf(buf, cap, "unknown error");
-}
-
 static nnp_status io_error(const char *path, const char *what, int err)
 {
-    char e[ERRNO_CAP];
-    errno_text(err, e, sizeof e);
-    return nnpi_error(NNP_EIO, "idx: %s: %s: %s", path, what, e);
+    return nnpi_io_error("idx", path, what, err);
 }
 
 static nnp_status oom(const char *path, size_t bytes)
@@ -138,7 +130,7 @@ static nnp_status raw_fill(reader *r, size_t keep)
     if (r->raw_read > r->cap)
         return nnpi_error(NNP_EFORMAT,
                           "idx: %s: more than %llu bytes read (the read cap); set %s to raise it",
-                          r->path, (unsigned long long)r->cap, READ_CAP_ENV);
+                          r->path, (unsigned long long)r->cap, NNPI_READ_CAP_ENV);
     r->in_pos = 0;
     r->in_len = keep + got;
     return NNP_OK;
@@ -172,27 +164,15 @@ static nnp_status reader_open(reader *r, const char *path)
     nnp_status st;
     memset(r, 0, sizeof *r);
     r->path = path;
-    NNPI_TRY(nnpi_limit(READ_CAP_ENV, READ_CAP_DEFAULT, &r->cap));
+    int fd;
+    NNPI_TRY(nnpi_open_capped("idx", path, O_RDONLY, READ_CAP_DEFAULT, &r->cap, &fd, &r->regular,
+                              &r->file_size));
     errno = 0;
-    r->f = fopen(path, "rb");
-    if (r->f == NULL) return io_error(path, "cannot open", errno);
-    struct stat sb;
-    errno = 0;
-    if (fstat(fileno(r->f), &sb) != 0) {
-        st = io_error(path, "cannot stat", errno);
-        goto fail;
-    }
-    if (S_ISREG(sb.st_mode)) {
-        r->regular = 1;
-        r->file_size = (uint64_t)sb.st_size;
-        if (r->file_size > r->cap) {
-            st = nnpi_error(NNP_EFORMAT,
-                            "idx: %s: file of %llu bytes exceeds the read cap of %llu bytes (set "
-                            "%s to raise it)",
-                            path, (unsigned long long)r->file_size, (unsigned long long)r->cap,
-                            READ_CAP_ENV);
-            goto fail;
-        }
+    r->f = fdopen(fd, "rb");
+    if (r->f == NULL) {
+        st = io_error(path, "cannot open", errno);
+        close(fd);
+        return st;
     }
     r->in = nnpi_malloc(IO_CHUNK);
     if (r->in == NULL) {
@@ -520,7 +500,7 @@ static nnp_status check_declared(reader *r, const idx_header *h)
         return nnpi_error(NNP_EFORMAT,
                           "idx: %s: header declares %zu data bytes, above the read cap of %llu "
                           "bytes (set %s to raise it)",
-                          r->path, h->data_bytes, (unsigned long long)r->cap, READ_CAP_ENV);
+                          r->path, h->data_bytes, (unsigned long long)r->cap, NNPI_READ_CAP_ENV);
     if (!r->regular) return NNP_OK; /* a pipe or device: read_data stops at the declared size */
     unsigned char t[4];
     if (r->file_size < 18) return NNP_OK; /* too short for a trailer: inflate reports it */

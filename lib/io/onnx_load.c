@@ -20,6 +20,8 @@
 #include "nnprobe/net.h"
 #include "nnprobe/onnx.h"
 #include "onnx.pb-c.h"
+#include "readcap.h"
+#include "safewrite.h"
 
 /* Default-domain opsets read; each operator is read with its attributes and defaults as of the
  * model's opset (ONNX Operators.md), refusing the attributes of old versions we do not map. */
@@ -33,7 +35,6 @@
  * valid ONNX file without external data is larger. Elements: 2^29 float32 values are those
  * 2 GiB; a model declaring more cannot hold their data. Both adjustable by environment. */
 #define READ_CAP_DEFAULT ((uint64_t)1 << 31)
-#define READ_CAP_ENV "NNPROBE_MAX_READ_BYTES"
 #define ELEMS_CAP_DEFAULT ((uint64_t)1 << 29)
 #define ELEMS_CAP_ENV "NNPROBE_MAX_TENSOR_ELEMENTS"
 
@@ -1580,39 +1581,23 @@ NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_n
 
 static nnp_status io_error(const char *path, const char *what, int err)
 {
-    char e[128];
-    if (err == 0 || strerror_r(err, e, sizeof e) != 0) snprintf(e, sizeof e, "unknown error");
-    return nnpi_error(NNP_EIO, "onnx: %s: %s: %s", path, what, e);
+    return nnpi_io_error("onnx", path, what, err);
 }
 
-/* Reads the whole file at `path`, never more than `cap` bytes: a regular file's size comes from
- * fstat and is checked against the cap before anything is allocated; anything else (a pipe, a
+/* Reads the whole file at `path`, never more than the read cap (readcap.h): a regular file's
+ * size comes from fstat and is checked against the cap before anything is allocated; anything else (a pipe, a
  * device such as /dev/zero) is read in growing chunks and refused as soon as it passes the cap,
  * so memory never follows an endless stream. */
-static nnp_status read_bounded(const char *path, uint64_t cap, unsigned char **data, size_t *size)
+static nnp_status read_bounded(const char *path, unsigned char **data, size_t *size)
 {
     *data = NULL;
     *size = 0;
-    errno = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return io_error(path, "cannot open", errno);
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        nnp_status st = io_error(path, "cannot stat", errno);
-        close(fd);
-        return st;
-    }
-    int regular = S_ISREG(sb.st_mode);
-    if (regular && (uint64_t)sb.st_size > cap) {
-        close(fd);
-        return nnpi_error(NNP_EFORMAT,
-                          "onnx: %s: file of %llu bytes exceeds the read cap of %llu bytes (set "
-                          "%s to raise it)",
-                          path, (unsigned long long)sb.st_size, (unsigned long long)cap,
-                          READ_CAP_ENV);
-    }
+    uint64_t cap, file_size;
+    int fd, regular;
+    NNPI_TRY(nnpi_open_capped("onnx", path, O_RDONLY | O_CLOEXEC, READ_CAP_DEFAULT, &cap, &fd,
+                              &regular, &file_size));
     /* a regular file: its size plus one byte (to see the end); otherwise grow from 64 KiB */
-    size_t alloc = regular ? (size_t)sb.st_size + 1 : (size_t)1 << 16;
+    size_t alloc = regular ? (size_t)file_size + 1 : (size_t)1 << 16;
     size_t len = 0;
     unsigned char *buf = nnpi_malloc(alloc);
     nnp_status st = buf ? NNP_OK : nnpi_error(NNP_ENOMEM, "onnx: %s: out of memory (%zu bytes)",
@@ -1622,7 +1607,7 @@ static nnp_status read_bounded(const char *path, uint64_t cap, unsigned char **d
             st = nnpi_error(NNP_EFORMAT,
                             "onnx: %s: more than %llu bytes read (the read cap; not a regular "
                             "file, or it grew); set %s to raise it",
-                            path, (unsigned long long)cap, READ_CAP_ENV);
+                            path, (unsigned long long)cap, NNPI_READ_CAP_ENV);
             break;
         }
         if (len == alloc) {
@@ -1661,11 +1646,9 @@ NNP_API nnp_status nnp_net_load_onnx(const char *path, nnp_net **out)
     NNPI_CHECK_NULL(out);
     *out = NULL;
     NNPI_CHECK_NULL(path);
-    uint64_t cap;
-    NNPI_TRY(nnpi_limit(READ_CAP_ENV, READ_CAP_DEFAULT, &cap));
     unsigned char *buf;
     size_t len;
-    NNPI_TRY(read_bounded(path, cap, &buf, &len));
+    NNPI_TRY(read_bounded(path, &buf, &len));
     nnp_status st = nnp_net_load_onnx_memory(buf, len, out);
     if (st != NNP_OK && st != NNP_ENOMEM) {
         /* "onnx: <what>" becomes "onnx: <path>: <what>" */

@@ -30,7 +30,7 @@ struct nnpi_wfile {
     int in_place;
 };
 
-static nnp_status sys_error(const char *who, const char *path, const char *what, int err)
+nnp_status nnpi_io_error(const char *who, const char *path, const char *what, int err)
 {
     char e[ERRNO_CAP];
     if (err == 0 || strerror_r(err, e, sizeof e) != 0) snprintf(e, sizeof e, "unknown error");
@@ -81,14 +81,14 @@ static nnp_status resolve(const char *who, const char *path, char **target, int 
     struct stat s;
     errno = 0;
     if (stat(path, &s) == 0) {
-        if (S_ISDIR(s.st_mode)) return sys_error(who, path, "cannot write", EISDIR);
+        if (S_ISDIR(s.st_mode)) return nnpi_io_error(who, path, "cannot write", EISDIR);
         if (!S_ISREG(s.st_mode)) { /* device, FIFO, socket: a destination, written in place */
             *in_place = 1;
             *target = dup_str(path);
             return *target ? NNP_OK : nnpi_error(NNP_ENOMEM, "%s: %s: out of memory", who, path);
         }
     } else if (errno != ENOENT) {
-        return sys_error(who, path, "cannot stat", errno);
+        return nnpi_io_error(who, path, "cannot stat", errno);
     }
     /* A regular file or nothing yet: follow the symlinks by hand, since rename() replaces the
      * name it is given and the link must stay a link. A dangling link's target is created. */
@@ -98,7 +98,7 @@ static nnp_status resolve(const char *who, const char *path, char **target, int 
         errno = 0;
         if (lstat(cur, st) != 0) {
             if (errno == ENOENT) break;
-            nnp_status r = sys_error(who, path, "cannot stat", errno);
+            nnp_status r = nnpi_io_error(who, path, "cannot stat", errno);
             nnpi_free(cur);
             return r;
         }
@@ -110,7 +110,7 @@ static nnp_status resolve(const char *who, const char *path, char **target, int 
         if (link == NULL) {
             nnp_status r = hops < LINK_HOPS && errno == ENOMEM
                                ? nnpi_error(NNP_ENOMEM, "%s: %s: out of memory", who, path)
-                               : sys_error(who, path, "cannot follow the symbolic link",
+                               : nnpi_io_error(who, path, "cannot follow the symbolic link",
                                            hops < LINK_HOPS ? errno : ELOOP);
             nnpi_free(cur);
             return r;
@@ -169,7 +169,7 @@ static nnp_status make_tmp(nnpi_wfile *w)
         if (w->fd >= 0) return NNP_OK;
         if (errno != EEXIST) break;
     }
-    nnp_status st = sys_error(w->who, w->path, "cannot create a temporary file next to it",
+    nnp_status st = nnpi_io_error(w->who, w->path, "cannot create a temporary file next to it",
                               errno == EEXIST ? EEXIST : errno);
     nnpi_free(w->tmp);
     w->tmp = NULL;
@@ -201,7 +201,7 @@ nnp_status nnpi_wfile_open(const char *who, const char *path, nnpi_wfile **out)
         errno = 0;
         w->fd = open(w->target, O_WRONLY | O_CLOEXEC | O_NOCTTY);
         if (w->fd < 0) {
-            s = sys_error(who, path, "cannot open for writing", errno);
+            s = nnpi_io_error(who, path, "cannot open for writing", errno);
             wfile_free(w);
             return s;
         }
@@ -216,7 +216,7 @@ nnp_status nnpi_wfile_open(const char *who, const char *path, nnpi_wfile **out)
         /* Keep the old file's permissions (a 0600 file stays private) and, where allowed, its
          * group and owner; only root may give a file away, so a failing chown is no error. */
         if (fchmod(w->fd, st.st_mode & 07777) != 0) {
-            s = sys_error(who, path, "cannot set the temporary file's mode", errno);
+            s = nnpi_io_error(who, path, "cannot set the temporary file's mode", errno);
             nnpi_wfile_abort(w);
             return s;
         }
@@ -272,16 +272,16 @@ nnp_status nnpi_wfile_commit(nnpi_wfile *w)
     nnp_status s = NNP_OK;
     errno = 0;
     if (fsync(w->fd) != 0 && !(w->in_place && (errno == EINVAL || errno == EROFS)))
-        s = sys_error(w->who, w->path, "fsync failed", errno);
+        s = nnpi_io_error(w->who, w->path, "fsync failed", errno);
     int fd = w->fd;
     w->fd = -1;
     errno = 0;
     if (close(fd) != 0 && errno != EINTR && s == NNP_OK)
-        s = sys_error(w->who, w->path, "close failed", errno);
+        s = nnpi_io_error(w->who, w->path, "close failed", errno);
     if (s == NNP_OK && w->tmp != NULL) {
         errno = 0;
         if (rename(w->tmp, w->target) != 0) {
-            s = sys_error(w->who, w->path, "cannot rename the temporary file over it", errno);
+            s = nnpi_io_error(w->who, w->path, "cannot rename the temporary file over it", errno);
         } else {
             sync_dir(w->target);
             nnpi_free(w->tmp);
@@ -309,7 +309,7 @@ nnp_status nnpi_wfile_check(const char *who, const char *path)
     nnp_status s = NNP_OK;
     if (in_place) {
         errno = 0;
-        if (access(target, W_OK) != 0) s = sys_error(who, path, "not writable", errno);
+        if (access(target, W_OK) != 0) s = nnpi_io_error(who, path, "not writable", errno);
         nnpi_free(target);
         return s;
     }
@@ -329,11 +329,11 @@ nnp_status nnpi_wfile_check(const char *who, const char *path)
     struct stat ds;
     errno = 0;
     if (stat(dir, &ds) != 0)
-        s = sys_error(who, path, "its directory does not exist or cannot be read", errno);
+        s = nnpi_io_error(who, path, "its directory does not exist or cannot be read", errno);
     else if (!S_ISDIR(ds.st_mode))
-        s = sys_error(who, path, "its directory is not a directory", ENOTDIR);
+        s = nnpi_io_error(who, path, "its directory is not a directory", ENOTDIR);
     else if (access(dir, W_OK | X_OK) != 0)
-        s = sys_error(who, path, "its directory is not writable", errno);
+        s = nnpi_io_error(who, path, "its directory is not writable", errno);
     nnpi_free(dir);
     nnpi_free(target);
     return s;

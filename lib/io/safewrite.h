@@ -21,6 +21,10 @@
 
 typedef struct nnpi_wfile nnpi_wfile;
 
+/* NNP_EIO with the message "<who>: <path>: <what>: <strerror(err)>" ("unknown error" for
+ * err 0): the one form of every file error of lib/io, reading or writing. */
+nnp_status nnpi_io_error(const char *who, const char *path, const char *what, int err);
+
 /* Opens `path` for writing as above; `who` (static string) starts every message. */
 nnp_status nnpi_wfile_open(const char *who, const char *path, nnpi_wfile **out);
 

@@ -181,9 +181,15 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
             return nnpi_error(NNP_EINVAL, "%s: infos[%zu].size = %zu differs from infos[0].size = %zu",
                               f, i, element_size(infos, stride, i), stride);
     size_t n_exact = 0;
-    for (size_t i = 1; i < L && o.exact; i++) n_exact += (size_t)has_exact_norm(&net->nodes[i]);
+    int need_lin = 0; /* an exact norm, or a bound that is one (computed even when !o.exact) */
+    for (size_t i = 1; i < L; i++) {
+        const nnpi_node *node = &net->nodes[i];
+        if (o.exact) n_exact += (size_t)has_exact_norm(node);
+        if (node->ops->lip_flags & NNPI_LIP_BOUND_IS_NORM) need_lin = 1;
+    }
+    if (n_exact) need_lin = 1;
     float *lin = NULL;
-    if (n_exact) NNPI_TRY(nnpi_linear_params(net, &lin));
+    if (need_lin) NNPI_TRY(nnpi_linear_params(net, &lin));
     double *up = nnpi_malloc(nnpi_mul(L, 2 * sizeof(double)));
     if (up == NULL) {
         nnpi_free(lin);
@@ -257,14 +263,8 @@ NNP_API nnp_status nnp_lipschitz_bounds(const nnp_net *net, const nnp_lipschitz_
             if (isnan(r.exact)) { /* opts.exact = 0: the bound still needs the norm */
                 nnp_lipschitz_opts quiet = o;
                 quiet.progress = NULL;
-                float *l2 = NULL;
-                if (lin == NULL) {
-                    st = nnpi_linear_params(net, &l2);
-                    if (st != NNP_OK) goto done;
-                }
                 nnp_lipschitz_info t = r;
-                st = exact_norm(node, lin ? lin : l2, i, &quiet, NULL, 0, 0, &t);
-                nnpi_free(l2);
+                st = exact_norm(node, lin, i, &quiet, NULL, 0, 0, &t);
                 if (st != NNP_OK) goto done;
                 r.bound = t.exact;
             } else {

@@ -270,11 +270,10 @@ NNP_API nnp_status nnp_net_get_params(const nnp_net *net, size_t layer, float *w
 
 static nnp_status check_finite(const float *v, size_t n, size_t layer, const char *what)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]))
-            return nnpi_error(NNP_EINVAL, "nnp_net_set_params: layer %zu: %s[%zu] is not finite",
-                              layer, what, i);
-    return NNP_OK;
+    const size_t i = nnpi_first_nonfinite(v, n); /* the library's one finiteness scan */
+    if (i == n) return NNP_OK;
+    return nnpi_error(NNP_EINVAL, "nnp_net_set_params: layer %zu: %s[%zu] is not finite", layer,
+                      what, i);
 }
 
 NNP_API nnp_status nnp_net_set_params(nnp_net *net, size_t layer, const float *weights,
