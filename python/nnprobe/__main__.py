@@ -26,6 +26,22 @@ FIELDS = ("index", "true_label", "clean_label", "target", "adv_label", "success"
           "rms", "l2", "linf", "c", "iterations", "evaluations")
 
 
+# Per attack: (argparse dest, option name) of the options it takes; an option without a
+# default (None) is left to the C default.
+ATTACK_OPTS = {
+    "lbfgs": (("c_factor", "c_factor"), ("bracket_steps", "c_bracket_steps"),
+              ("bisect_steps", "c_bisect_steps"), ("history", "history"),
+              ("c_init", "c_init"), ("max_iter", "max_iterations")),
+    "fgsm": (("epsilon", "epsilon"), ("minimal", "minimal"), ("search_steps", "search_steps")),
+    "pgd": (("epsilon", "epsilon"), ("norm", "norm"), ("random_start", "random_start"),
+            ("seed", "seed"), ("steps", "steps"), ("step_size", "step_size")),
+    "deepfool": (("overshoot", "overshoot"), ("candidates", "candidates"),
+                 ("max_iter", "max_iterations")),
+    "cw": (("confidence", "confidence"), ("learning_rate", "learning_rate"),
+           ("c_init", "c_init"), ("steps", "steps"), ("search_steps", "binary_search_steps")),
+}
+
+
 def _layer_attrs(li) -> str:
     from .net import LayerKind
     if li.kind == LayerKind.CONV2D:
@@ -173,36 +189,10 @@ def cmd_attack(args: argparse.Namespace) -> int:
                                                   100 * error_rate(net, test.images,
                                                                    test.labels).error_rate))
     targets = _targets(args.target, y, net.output_size, args.seed)
-    opts = dict(batch_size=args.batch)
     a = args.attack
-    if a == "lbfgs":
-        opts.update(c_factor=args.c_factor, c_bracket_steps=args.bracket_steps,
-                    c_bisect_steps=args.bisect_steps, history=args.history)
-        if args.c_init is not None:
-            opts["c_init"] = args.c_init
-        if args.max_iter is not None:
-            opts["max_iterations"] = args.max_iter
-    elif a == "fgsm":
-        opts.update(epsilon=args.epsilon, minimal=args.minimal)
-        if args.search_steps is not None:
-            opts["search_steps"] = args.search_steps
-    elif a == "pgd":
-        opts.update(epsilon=args.epsilon, norm=args.norm, random_start=not args.no_random_start,
-                    seed=args.seed)
-        if args.steps is not None:
-            opts["steps"] = args.steps
-        if args.step_size is not None:
-            opts["step_size"] = args.step_size
-    elif a == "deepfool":
-        opts.update(overshoot=args.overshoot, candidates=args.candidates)
-        if args.max_iter is not None:
-            opts["max_iterations"] = args.max_iter
-    elif a == "cw":
-        opts.update(confidence=args.confidence, learning_rate=args.learning_rate)
-        for src, dst in (("c_init", "c_init"), ("steps", "steps"),
-                         ("search_steps", "binary_search_steps")):
-            if getattr(args, src) is not None:
-                opts[dst] = getattr(args, src)
+    given = dict(vars(args), random_start=not args.no_random_start)
+    opts = dict(batch_size=args.batch)
+    opts.update((dst, given[src]) for src, dst in ATTACK_OPTS[a] if given[src] is not None)
     mode = {"none": "untargeted", "next": "targeted at label+1", "random": "random targets"}
     print("attack       %s, %s, %d test examples from #%d" % (a, mode[args.target], count,
                                                              args.first))

@@ -6,7 +6,7 @@ import ctypes
 import enum
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -14,6 +14,27 @@ from . import _lib
 from ._core import L, batch_of, check, f32, make_opts, out_array, ptr
 
 PathLike = Union[str, "os.PathLike[str]"]
+_Self = TypeVar("_Self", bound="_Owned")
+
+
+class _Owned:
+    """A C object (``self._h``, freed by ``self._free``) freed by :meth:`close`, at the end
+    of a ``with`` block or when the Python object is garbage collected."""
+
+    def close(self) -> None:
+        """Frees the C object now."""
+        h, self._h = getattr(self, "_h", None), None
+        if h:
+            self._free(h)
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class LayerKind(enum.IntEnum):
@@ -86,7 +107,7 @@ def _layer_out() -> Tuple[ctypes.c_size_t, Any]:
     return v, ctypes.byref(v)
 
 
-class Net:
+class Net(_Owned):
     """A network handle (``nnp_net``): a DAG of layers, layer 0 the input, the last layer's
     output the logits.
 
@@ -119,19 +140,8 @@ class Net:
     def close(self) -> None:
         """Frees the C network now (also done when the object is garbage collected). As
         ``nnp_net_free``, it must not run while another thread uses the net."""
-        h, self._h = getattr(self, "_h", None), None
         self._as_param_ = None
-        if h:
-            self._free(h)
-
-    def __del__(self) -> None:
-        self.close()
-
-    def __enter__(self) -> "Net":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        super().close()
 
     @property
     def handle(self) -> int:
@@ -432,7 +442,7 @@ class Net:
         return y
 
 
-class Workspace:
+class Workspace(_Owned):
     """Scratch memory for passes over one net (``nnp_workspace``). Reusing one across calls
     avoids allocation. It must not be used by two threads at once (give each thread its
     own, or pass none: the call then makes its own)."""
@@ -444,21 +454,6 @@ class Workspace:
         self._h = h.value
         self._layers = L.net_layer_count(net.handle)
         self._free = L.workspace_free
-
-    def close(self) -> None:
-        """Frees the workspace now."""
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            self._free(h)
-
-    def __del__(self) -> None:
-        self.close()
-
-    def __enter__(self) -> "Workspace":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 def _ws(ws: Optional[Workspace], net: Net) -> Optional[int]:
