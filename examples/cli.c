@@ -222,7 +222,19 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     case CLI_OPT_DATA_DIR: c->data_dir = arg; return CLI_NEXT;
     case CLI_OPT_SEED: return parse_u64("--seed", arg, &c->seed) ? CLI_USAGE : CLI_NEXT;
     case CLI_OPT_QUIET: c->quiet = 1; return CLI_NEXT;
-    case 'V': printf("%s (libnnprobe) %s\n", prog_name, nnp_version_string()); return CLI_OK;
+    case CLI_OPT_THREADS: {
+        uint64_t n;
+        if (parse_u64("--threads", arg, &n)) return CLI_USAGE;
+        if (n == 0 || n > 1024 || nnp_threads_set((size_t)n) != NNP_OK) {
+            fprintf(stderr, "%s: --threads must be 1 to 1024, not %s\n", prog_name, arg);
+            return CLI_USAGE;
+        }
+        return CLI_NEXT;
+    }
+    case 'V':
+        printf("%s (libnnprobe) %s (threads %zu)\n", prog_name, nnp_version_string(),
+               nnp_threads_get());
+        return CLI_OK;
     case '?': /* getopt_long has said what is wrong */
         fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
         return CLI_USAGE;

@@ -132,7 +132,7 @@ int cli_table_set(const cli_table_opt *t, const char *arg, void *base);
 /* getopt_long values of the common options (the programs' own start at CLI_OPT_OWN). */
 enum {
     CLI_OPT_TRAIN_IMAGES = 200, CLI_OPT_TRAIN_LABELS, CLI_OPT_TEST_IMAGES, CLI_OPT_TEST_LABELS,
-    CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_OWN = 256
+    CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_THREADS, CLI_OPT_OWN = 256
 };
 
 /* getopt_long entries of the four data files; --data-dir; --seed, --quiet, help and version
@@ -146,6 +146,7 @@ enum {
 #define CLI_LONG_COMMON                                                                      \
     {"seed", required_argument, NULL, CLI_OPT_SEED},                                         \
     {"quiet", no_argument, NULL, CLI_OPT_QUIET}, {"help", no_argument, NULL, 'h'},          \
+    {"threads", required_argument, NULL, CLI_OPT_THREADS},                                   \
     {"version", no_argument, NULL, 'V'}
 
 /* What the common options set; cli_common_init() gives the defaults (Fashion-MNIST in
@@ -267,7 +268,11 @@ double cli_progress_end(cli_progress *p);
 #define CLI_HELP_DATA                                                                        \
     "      --data-dir DIR        the four Fashion-MNIST-named IDX files in DIR, plain or\n"    \
     "                            gzipped (default " CLI_DEFAULT_DATA_DIR ")\n" CLI_HELP_FILES
-#define CLI_HELP_QUIET "      --quiet               no progress display on stderr\n"
+#define CLI_HELP_QUIET                                                                       \
+    "      --quiet               no progress display on stderr\n"                          \
+    "      --threads N           threads of the library's passes (default: NNPROBE_THREADS,\n" \
+    "                            else every CPU); with several processes per node, give\n"  \
+    "                            each its share\n"
 #define CLI_HELP_HELP                                                                        \
     "  -h, --help                show this help and exit\n"                                   \
     "  -V, --version             show the library version and exit\n"

@@ -41,7 +41,8 @@ int main(int argc, char **argv)
             return EXIT_SUCCESS;
         }
         if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-            printf(PROG " (libnnprobe) %s\n", nnp_version_string());
+            printf(PROG " (libnnprobe) %s (threads %zu)\n", nnp_version_string(),
+                   nnp_threads_get());
             return EXIT_SUCCESS;
         }
         if (argv[i][0] == '-' && argv[i][1]) { /* "-" alone is standard input */

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from . import _lib
 from ._core import L as _L
+from ._core import check as _check
 from .attack import (RESULT_DTYPE, AttackResult, attack, attack_cw, attack_deepfool,
                      attack_defaults, attack_fgsm, attack_lbfgs, attack_pgd)
 from .dataset import Dataset
@@ -59,6 +60,17 @@ def status_count() -> int:
     return _L.status_count()
 
 
+def threads_set(count: int = 0) -> None:
+    """``nnp_threads_set``: threads every later call of the library uses (its own loops and
+    the BLAS); 0 restores the default (``NNPROBE_THREADS``, else every CPU)."""
+    _check(_L.threads_set(count))
+
+
+def threads_get() -> int:
+    """``nnp_threads_get``: the number of threads the library's calls use now."""
+    return _L.threads_get()
+
+
 def layer_kind_count() -> int:
     """``nnp_layer_kind_count``: one past the largest layer kind."""
     return _L.layer_kind_count()
@@ -76,5 +88,5 @@ __all__ = [
     "library_version_number", "lipschitz_bounds", "lipschitz_clever", "lipschitz_defaults",
     "lipschitz_lower", "maxact_optimise", "maxact_search", "noise_gaussian",
     "optimise_defaults", "perturbation_rescale", "search_defaults", "status_count",
-    "status_name", "status_str", "train", "train_defaults", "transfer_matrix",
+    "status_name", "status_str", "threads_get", "threads_set", "train", "train_defaults", "transfer_matrix",
 ]

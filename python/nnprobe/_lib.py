@@ -184,6 +184,9 @@ PROTOTYPES = {
     "nnp_last_error": (c_char_p, []),
     "nnp_version_number": (c_uint, []),
     "nnp_version_string": (c_char_p, []),
+    # runtime.h
+    "nnp_threads_set": (S, [c_size_t]),
+    "nnp_threads_get": (c_size_t, []),
     # net.h
     "nnp_layer_kind_count": (c_int, []),
     "nnp_layer_kind_name": (c_char_p, [c_int]),

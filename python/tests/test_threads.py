@@ -226,3 +226,14 @@ def test_sigint_after_last_report_gives_complete_results(trained, sigint_default
     np.testing.assert_array_equal(ei.value.partial["upper_to"], ref["upper_to"])
     # without a callback of the caller's, Ctrl-C is still caught by the binding's own one
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_thread_count_setting():
+    """nnp_threads_set/get through the binding: set, read back, refuse too many, restore."""
+    nnprobe.threads_set(1)
+    assert nnprobe.threads_get() == 1
+    with pytest.raises(nnprobe.InvalidArgument, match="nnp_threads_set"):
+        nnprobe.threads_set(100000)
+    assert nnprobe.threads_get() == 1
+    nnprobe.threads_set(0)
+    assert nnprobe.threads_get() >= 1
