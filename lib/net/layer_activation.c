@@ -87,8 +87,9 @@ ELEMENTWISE(hard_sigmoid, hard_sigmoidf(v, node->attr.hard.alpha, node->attr.har
 /* Hard swish (ONNX HardSwish, opset 14; Howard et al. 2019, "Searching for MobileNetV3", §5.2):
  * v · max(0, min(1, v/6 + 1/2)) = 0 for v ≤ −3, v(v + 3)/6 in between, v for v ≥ 3. Its
  * derivative follows PyTorch's hardswish_backward: 0 for v < −3, v/3 + 1/2 for −3 ≤ v ≤ 3,
- * 1 for v > 3. */
-ELEMENTWISE(hard_swish, v * hard_sigmoidf(v, 1.0f / 6.0f, 0.5f),
+ * 1 for v > 3. The first piece is written out so that −∞ gives 0, not −∞·0 = NaN; NaN fails
+ * `<=` and stays NaN. */
+ELEMENTWISE(hard_swish, v <= -3.0f ? 0.0f : v * hard_sigmoidf(v, 1.0f / 6.0f, 0.5f),
             v < -3.0f ? 0.0f : v <= 3.0f ? v / 3.0f + 0.5f : 1.0f)
 
 /* Lipschitz bounds (§4.3: an element-wise map is as Lipschitz as its largest |slope|): ReLU,
