@@ -748,7 +748,7 @@ START_TEST(zoo_operator_forms)
         } else {
             Onnx__NodeProto *k = mb_node(&b, "Constant", NULL, NULL, NULL, "hi");
             a = mb_attr(&b, k, "value", 4);
-            a->t = mb_tensor(&b, "", 0, NULL, &hi, 1);
+            a->t = mb_tensor(&b, "", 0, gb, &hi, 1); /* rank 0: a scalar */
             mb_node(&b, "Clip", "c", "", "hi", "cl");
         }
         mb_node(&b, "HardSigmoid", "cl", NULL, NULL, "h");
