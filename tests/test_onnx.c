@@ -800,6 +800,80 @@ START_TEST(zoo_operator_forms)
 }
 END_TEST
 
+/* Pad → AveragePool, as PyTorch writes avg_pool2d(padding, count_include_pad=True): folded
+ * into the pool (with count_include_pad) when that is the same map — floor sizing and
+ * count_include_pad or no padding of its own, pads < kernel — else a pad layer. Each case's
+ * outputs are compared with those of the net built with an explicit pad layer. */
+START_TEST(pad_folds_into_average_pool)
+{
+    static const struct {
+        const char *what;
+        int64_t own_pad, ceil, cip, pad;
+        int folds;
+    } cases[] = {{"no pads of its own", 0, 0, 0, 1, 1},
+                 {"own pads with count_include_pad", 1, 0, 1, 1, 1},
+                 {"own pads without count_include_pad", 1, 0, 0, 1, 0},
+                 {"ceil_mode", 0, 1, 0, 1, 0},
+                 {"pad + own pad reaching the kernel", 1, 0, 1, 2, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mb b;
+        const int64_t xd[4] = {-1, 2, 5, 6}, pd[1] = {8};
+        static int64_t pads[8], own[4], k3[2] = {3, 3}, s2[2] = {2, 2};
+        const int64_t q = cases[i].pad, o = cases[i].own_pad;
+        const int64_t pv[8] = {0, 0, q, 0, 0, 0, 0, q}, ov[4] = {o, o, o, o};
+        memcpy(pads, pv, sizeof pads);
+        memcpy(own, ov, sizeof own);
+        mb_init(&b, 13);
+        mb_io(&b, "x", 4, xd, "y");
+        const float zeros[8] = {0};
+        Onnx__TensorProto *t = mb_tensor(&b, "pads", 1, pd, zeros, 0);
+        t->data_type = 7;
+        t->n_float_data = 0;
+        t->int64_data = pads;
+        t->n_int64_data = 8;
+        b.inits[b.g.n_initializer++] = t;
+        mb_node(&b, "Pad", "x", "pads", NULL, "xp");
+        Onnx__NodeProto *n = mb_node(&b, "AveragePool", "xp", NULL, NULL, "y");
+        Onnx__AttributeProto *a = mb_attr(&b, n, "kernel_shape", 7);
+        a->ints = k3;
+        a->n_ints = 2;
+        a = mb_attr(&b, n, "strides", 7);
+        a->ints = s2;
+        a->n_ints = 2;
+        a = mb_attr(&b, n, "pads", 7);
+        a->ints = own;
+        a->n_ints = 4;
+        mb_attr_i(&b, n, "ceil_mode", cases[i].ceil);
+        mb_attr_i(&b, n, "count_include_pad", cases[i].cip);
+        nnp_net *net = NULL, *want = NULL;
+        nnp_status st = mb_load(&b, &net);
+        ck_assert_msg(st == NNP_OK, "%s: %s", cases[i].what, nnp_last_error());
+        ck_assert_msg(nnp_net_layer_count(net) == (cases[i].folds ? 2u : 3u), "%s: %zu layers",
+                      cases[i].what, nnp_net_layer_count(net));
+        /* the reference: an explicit pad layer, then the pool as written */
+        nnp_net_pool2d_opts po;
+        ck_assert_ok(nnp_net_create(2, 5, 6, &want));
+        ck_assert_ok(nnp_net_add_pad(want, (size_t)q, 0, 0, (size_t)q, NULL));
+        ck_assert_ok(nnp_net_pool2d_opts_init(&po));
+        po.kernel_h = po.kernel_w = 3;
+        po.pad_top = po.pad_left = po.pad_bottom = po.pad_right = (size_t)o;
+        po.ceil_mode = (int)cases[i].ceil;
+        po.count_include_pad = (int)cases[i].cip;
+        ck_assert_ok(nnp_net_add_avgpool2d(want, &po, NULL));
+        ck_assert_uint_eq(nnp_net_output_size(net), nnp_net_output_size(want));
+        float x[2 * 60], y1[2 * 60], y2[2 * 60];
+        tu_fill_uniform(x, 120, -1, 1, 9);
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 2, y1));
+        ck_assert_ok(nnp_net_forward(want, NULL, x, 2, y2));
+        for (size_t j = 0; j < 2 * nnp_net_output_size(net); j++)
+            ck_assert_msg(fabsf(y1[j] - y2[j]) <= 1e-6f, "%s: output %zu: %g vs %g",
+                          cases[i].what, j, (double)y1[j], (double)y2[j]);
+        nnp_net_free(want);
+        nnp_net_free(net);
+    }
+}
+END_TEST
+
 /* A constant Add whose other operand is used elsewhere cannot be a bias: refused. */
 START_TEST(add_constant_needs_own_layer)
 {
@@ -1439,6 +1513,7 @@ int main(void)
     tcase_add_test(tc, add_constant_needs_own_layer);
     tcase_add_test(tc, one_dimensional_model);
     tcase_add_test(tc, zoo_operator_forms);
+    tcase_add_test(tc, pad_folds_into_average_pool);
     tcase_add_test(tc, null_arguments);
     tcase_add_test(tc, checker_accepts_saved_models);
     tcase_add_test(tc, truncated_models);

@@ -30,9 +30,9 @@
  *   optional scalar inputs from 11 on; absent = no bound): a clip layer (ReLU6); HardSigmoid
  *   (alpha, beta); HardSwish (opset 14 on); Flatten (axis 1);
  * - Pad, mode constant with value 0, on the spatial axes only (pads as an attribute before
- *   opset 11, a constant input from 11 on): folded into the padding of the Conv that alone
- *   reads it (the same map), else a pad layer (e.g. before a MaxPool, whose own padding is −∞,
- *   not 0);
+ *   opset 11, a constant input from 11 on): folded into the padding of the Conv, or of the
+ *   AveragePool with floor sizing (count_include_pad or no padding of its own), that alone reads
+ *   it (the same map), else a pad layer (e.g. before a MaxPool, whose own padding is −∞, not 0);
  * - Add of two computed tensors of equal shape: an add layer (residual connection);
  * - Dropout: a dropout layer (the identity; kept so the layer table matches the model);
  * - Identity, and Reshape between N×C×H×W (or N×C×L) and N×(C·H·W) (a flatten that needs no

@@ -789,6 +789,10 @@ static nnp_status op_pool(ld *L, int max)
                           (long long)sp.d[0], (long long)sp.d[1]);
     }
     if (!max) NNPI_TRY(attr_int(L, "count_include_pad", 0, &cip));
+    if (x->pad[0] || x->pad[1] || x->pad[2] || x->pad[3]) { /* a folded Pad (op_pad) */
+        for (size_t i = 0; i < 4; i++) sp.p[i] += (int64_t)x->pad[i];
+        cip = 1;
+    }
 
     nnp_net_pool2d_opts o;
     size_t layer;
@@ -1277,32 +1281,62 @@ static nnp_status op_reduce_mean(ld *L)
     return NNP_OK;
 }
 
-/* The one node among those the output needs that reads `name`, if it is a Conv reading it as
- * its data input with explicit padding (no auto_pad, which would size the padding from the
- * unpadded input): a Pad feeding it folds into its pads. NULL otherwise. */
-static const Onnx__NodeProto *conv_consumer(const ld *L, const char *name)
+static const Onnx__AttributeProto *node_attr(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t j = 0; j < n->n_attribute; j++)
+        if (strcmp(S(n->attribute[j]->name), name) == 0) return n->attribute[j];
+    return NULL;
+}
+
+/* Whether zero padding p (top, left, bottom, right) of value `name` can fold into the one node
+ * among those the output needs that reads it: a Conv reading it as its data input with
+ * explicit padding (no auto_pad, which would size the padding from the unpadded input), or an
+ * AveragePool (PyTorch writes avg_pool2d with count_include_pad as Pad + AveragePool) with
+ * explicit padding, ceil_mode 0, and either count_include_pad or no padding of its own, whose
+ * windows keep pad < kernel: with floor sizing every window lies inside the padded input, so
+ * dividing by the whole window (count_include_pad) counts the Pad's zeros as the explicit
+ * Pad did. A MaxPool pads with −∞, not 0: never folded. Malformed attributes are left to the
+ * consumer's own checks (no fold). */
+static int pad_folds(const ld *L, const char *name, const size_t p[4])
 {
     for (size_t i = 0; i < L->n_order; i++) {
         const Onnx__NodeProto *n = L->g->node[L->order[i]];
         for (size_t k = 0; k < n->n_input; k++) {
             if (!n->input[k] || strcmp(n->input[k], name) != 0) continue;
-            if (k != 0 || strcmp(S(n->op_type), "Conv") != 0 || S(n->domain)[0]) return NULL;
-            for (size_t j = 0; j < n->n_attribute; j++)
-                if (strcmp(S(n->attribute[j]->name), "auto_pad") == 0 &&
-                    !(n->attribute[j]->s.len == 6 &&
-                      memcmp(n->attribute[j]->s.data, "NOTSET", 6) == 0))
-                    return NULL;
-            return n;
+            const char *op = S(n->op_type);
+            if (k != 0 || S(n->domain)[0]) return 0;
+            const Onnx__AttributeProto *a = node_attr(n, "auto_pad");
+            if (a && !(a->s.len == 6 && memcmp(a->s.data, "NOTSET", 6) == 0)) return 0;
+            if (strcmp(op, "Conv") == 0) return 1;
+            if (strcmp(op, "AveragePool") != 0) return 0;
+            const Onnx__AttributeProto *ks = node_attr(n, "kernel_shape"),
+                                       *pads = node_attr(n, "pads"),
+                                       *ceil = node_attr(n, "ceil_mode"),
+                                       *cip = node_attr(n, "count_include_pad");
+            if (!ks || (ks->n_ints != 1 && ks->n_ints != 2) || (ceil && ceil->i != 0)) return 0;
+            if (pads && pads->n_ints != 2 * ks->n_ints) return 0;
+            int own = 0;
+            for (size_t j = 0; pads && j < pads->n_ints; j++) own |= pads->ints[j] != 0;
+            if (own && !(cip && cip->i == 1)) return 0;
+            const size_t nk = ks->n_ints;
+            for (size_t side = 0; side < 4; side++) { /* top, left, bottom, right */
+                const size_t axis = side % 2; /* 0 height, 1 width */
+                if (nk == 1 && axis == 0) continue; /* 1-D: no height padding */
+                const size_t ki = nk == 1 ? 0 : axis, pi = ki + (side >= 2 ? nk : 0);
+                const int64_t kk = ks->ints[ki], pp = pads ? pads->ints[pi] : 0;
+                if (pp < 0 || kk < 1 || (int64_t)p[side] + pp >= kk) return 0;
+            }
+            return 1;
         }
     }
-    return NULL;
+    return 0;
 }
 
 /* Pad with zeros on the spatial axes only. Opset 2–10: attributes pads, mode, value; 11 on:
  * pads and constant_value as constant inputs (ONNX Operators.md, Pad). pads lists the begins of
- * every axis, then the ends. Zero padding that only a Conv reads is folded into that Conv's
- * own padding (exactly the same map); anywhere else (before a MaxPool, whose padding is −∞,
- * or any other consumer) it is a pad layer. */
+ * every axis, then the ends. Zero padding that only a Conv or a suitable AveragePool reads is
+ * folded into that node's own padding (exactly the same map, pad_folds); anywhere else (before
+ * a MaxPool, whose padding is −∞, or any other consumer) it is a pad layer. */
 static nnp_status op_pad(ld *L)
 {
     static const char *const attrs2[] = {"mode", "pads", "value", NULL};
@@ -1359,7 +1393,7 @@ static nnp_status op_pad(ld *L)
         if (ax >= 2) p[(r == 3 ? 1 : ax - 2) + (i >= r ? 2 : 0)] = (size_t)pads[i];
     }
     long o = find_val(L, L->node->output[0]);
-    if (L->vals[o].uses == 1 && conv_consumer(L, L->node->output[0]) && !x->pad[0] &&
+    if (L->vals[o].uses == 1 && pad_folds(L, L->node->output[0], p) && !x->pad[0] &&
         !x->pad[1] && !x->pad[2] && !x->pad[3]) {
         set_output(L, 0, x->layer, x->rank, 0);
         memcpy(L->vals[o].pad, p, sizeof p);
