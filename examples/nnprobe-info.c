@@ -124,6 +124,17 @@ int main(int argc, char **argv)
                      info.dilation_h, info.dilation_w, info.groups);
         }
         if (info.kind == NNP_LAYER_LEAKY_RELU) snprintf(attrs, sizeof attrs, "alpha %g", info.alpha);
+        if (info.ceil_mode) { /* pooling */
+            size_t len = strlen(attrs);
+            snprintf(attrs + len, sizeof attrs - len, " ceil_mode");
+        }
+        if (info.kind == NNP_LAYER_CLIP)
+            snprintf(attrs, sizeof attrs, "min %g max %g", info.clip_min, info.clip_max);
+        if (info.kind == NNP_LAYER_HARD_SIGMOID)
+            snprintf(attrs, sizeof attrs, "alpha %g beta %g", info.alpha, info.beta);
+        if (info.kind == NNP_LAYER_PAD)
+            snprintf(attrs, sizeof attrs, "pad %zu,%zu,%zu,%zu", info.pad_top, info.pad_left,
+                     info.pad_bottom, info.pad_right);
         printf("%5zu  %-15s %-9s %-14s %10zu%s%s\n", l, nnp_layer_kind_name(info.kind), inputs,
                shape, info.weight_count + info.bias_count, attrs[0] ? "  " : "", attrs);
     }

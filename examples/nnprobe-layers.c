@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     TRY("conv", nnp_net_add_conv2d(net, &conv, NULL));
     TRY("batchnorm", nnp_net_add_batchnorm(net, 1e-5f, NULL));
     TRY("relu", nnp_net_add_activation(net, NNP_LAYER_RELU, NULL));
+    TRY("hard swish", nnp_net_add_activation(net, NNP_LAYER_HARD_SWISH, NULL));
     TRY("lrn", nnp_net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f, &stem));
     /* residual block: depthwise 3×3 – tanh – 3×3, added to the stem's output */
     conv.groups = 8;
@@ -84,13 +85,16 @@ int main(int argc, char **argv)
     TRY("add", nnp_net_add_add(net, a, b, NULL));
     /* head: contrast normalisation (the paper's §4.3), global pooling and a classifier */
     TRY("contrast norm", nnp_net_add_contrast_norm(net, 1.0f, 0.5f, NULL));
+    TRY("pad", nnp_net_add_pad(net, 1, 1, 0, 0, NULL));
     TRY("global avgpool", nnp_net_add_global_avgpool(net, NULL));
     TRY("flatten", nnp_net_add_flatten(net, NULL));
     TRY("dropout", nnp_net_add_dropout(net, 0.5f, NULL));
     TRY("dense", nnp_net_add_dense(net, 16, NULL));
     TRY("softplus", nnp_net_add_activation(net, NNP_LAYER_SOFTPLUS, NULL));
+    TRY("hard sigmoid", nnp_net_add_hard_sigmoid(net, 1.0 / 6.0, 0.5, NULL));
     TRY("dense", nnp_net_add_dense(net, 12, NULL));
     TRY("leaky relu", nnp_net_add_leaky_relu(net, 0.1, NULL));
+    TRY("clip (ReLU6)", nnp_net_add_clip(net, 0.0, 6.0, NULL));
     TRY("dense", nnp_net_add_dense(net, 10, NULL));
     TRY("sigmoid", nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL));
     TRY("dense", nnp_net_add_dense(net, 10, NULL));

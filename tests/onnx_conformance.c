@@ -34,7 +34,8 @@
 static const char *const supported_ops[] = {
     "Gemm", "MatMul", "Add", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Relu",
     "LeakyRelu", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax", "Flatten", "Reshape",
-    "BatchNormalization", "Dropout", "Identity", "LRN", "Constant", NULL};
+    "BatchNormalization", "Dropout", "Identity", "LRN", "Constant", "Clip", "HardSigmoid",
+    "HardSwish", "Pad", "ReduceMean", NULL};
 
 /* Cases of supported operators that the loader refuses, and why. */
 static const struct {

@@ -34,6 +34,17 @@ double **ref_forward(const nnp_net *net, const double *x)
             free(b);
             continue;
         }
+        if (info.kind == NNP_LAYER_PAD) { /* the input in the middle of a zero plane */
+            nnp_layer_info ii = {.size = sizeof ii};
+            if (nnp_net_layer_info(net, info.inputs[0], &ii) != NNP_OK) abort();
+            for (size_t j = 0; j < m; j++) y[j] = 0;
+            for (size_t c = 0; c < ii.channels; c++)
+                for (size_t r = 0; r < ii.height; r++)
+                    for (size_t q = 0; q < ii.width; q++)
+                        y[(c * info.height + r + info.pad_top) * info.width + q + info.pad_left] =
+                            u[(c * ii.height + r) * ii.width + q];
+            continue;
+        }
         if (info.kind == NNP_LAYER_ADD) {
             for (size_t j = 0; j < m; j++) y[j] = u[j] + a[info.inputs[1]][j];
             continue;
@@ -48,6 +59,11 @@ double **ref_forward(const nnp_net *net, const double *x)
             case NNP_LAYER_TANH: y[j] = tanh(v); break;
             case NNP_LAYER_SOFTPLUS: y[j] = log1p(exp(v)); break;
             case NNP_LAYER_LEAKY_RELU: y[j] = v > 0 ? v : (double)(float)info.alpha * v; break;
+            case NNP_LAYER_CLIP: y[j] = fmin(fmax(v, info.clip_min), info.clip_max); break;
+            case NNP_LAYER_HARD_SIGMOID:
+                y[j] = fmin(1.0, fmax(0.0, (double)(float)info.alpha * v + (double)(float)info.beta));
+                break;
+            case NNP_LAYER_HARD_SWISH: y[j] = v * fmin(1.0, fmax(0.0, v / 6.0 + 0.5)); break;
             default: abort();
             }
         }

@@ -158,22 +158,63 @@ END_TEST
 START_TEST(fd_each_activation)
 {
     const nnp_layer_kind kinds[] = {NNP_LAYER_RELU, NNP_LAYER_SIGMOID, NNP_LAYER_TANH,
-                                    NNP_LAYER_SOFTPLUS, NNP_LAYER_LEAKY_RELU, NNP_LAYER_LEAKY_RELU};
+                                    NNP_LAYER_SOFTPLUS, NNP_LAYER_LEAKY_RELU, NNP_LAYER_LEAKY_RELU,
+                                    NNP_LAYER_CLIP, NNP_LAYER_HARD_SIGMOID, NNP_LAYER_HARD_SWISH};
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(1, 1, 5, &net));
     ck_assert_ok(nnp_net_add_dense(net, 6, NULL));
     if (_i == 5) /* a steep negative slope, so the FD check sees α itself */
         ck_assert_ok(nnp_net_add_leaky_relu(net, -0.7, NULL));
+    else if (_i == 6) /* bounds inside the pre-activations' range, so both pieces are seen */
+        ck_assert_ok(nnp_net_add_clip(net, -0.3, 0.4, NULL));
+    else if (_i == 7) /* a negative slope: the FD check sees α's sign */
+        ck_assert_ok(nnp_net_add_hard_sigmoid(net, -0.8, 0.4, NULL));
+    else if (_i == 8) /* scaled so that pre-activations reach past ±3 (all three pieces) */
+        ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_HARD_SWISH, NULL));
     else
         ck_assert_ok(nnp_net_add_activation(net, kinds[_i], NULL));
     ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
     ck_assert_ok(nnp_net_init_params(net, 40 + (uint64_t)_i));
     float x[4 * 5], dx[4 * 5];
     int32_t labels[4] = {0, 1, 2, 1};
-    tu_fill_uniform(x, 20, -2.0f, 2.0f, 8);
+    tu_fill_uniform(x, 20, _i == 8 ? -8.0f : -2.0f, _i == 8 ? 8.0f : 2.0f, 8);
     ck_assert_ok(nnp_grad_loss(net, NULL, x, labels, 4, dx, NULL, NULL));
     fd_ctx ctx = {.net = net, .loss = 1};
     check_against_fd(&ctx, x, dx, 4, labels, NULL, 0);
+    nnp_net_free(net);
+}
+END_TEST
+
+/* Zero padding (asymmetric, on a 2×3×4 input) between the input and a dense layer: the loss
+ * gradient and a VJP at the pad layer against finite differences of the reference
+ * (tests/refnet.c places the input in the middle of a zero plane by itself). */
+START_TEST(fd_pad)
+{
+    nnp_net *net = NULL;
+    size_t pad;
+    ck_assert_ok(nnp_net_create(2, 3, 4, &net));
+    ck_assert_ok(nnp_net_add_pad(net, 1, 2, 0, 1, &pad));
+    nnp_layer_info info = {.size = sizeof info};
+    ck_assert_ok(nnp_net_layer_info(net, pad, &info));
+    ck_assert_int_eq(info.kind, NNP_LAYER_PAD);
+    ck_assert_uint_eq(info.height, 4);
+    ck_assert_uint_eq(info.width, 7);
+    ck_assert_uint_eq(info.pad_top + info.pad_left + info.pad_bottom + info.pad_right, 4);
+    ck_assert_ok(nnp_net_add_dense(net, 3, NULL));
+    ck_assert_ok(nnp_net_init_params(net, 17));
+    float x[2 * 24], dx[2 * 24], v[2 * 56];
+    int32_t labels[2] = {2, 0};
+    tu_fill_uniform(x, 48, -1.0f, 1.0f, 3);
+    ck_assert_ok(nnp_grad_loss(net, NULL, x, labels, 2, dx, NULL, NULL));
+    fd_ctx ctx = {.net = net, .loss = 1};
+    check_against_fd(&ctx, x, dx, 2, labels, NULL, 0);
+    tu_fill_uniform(v, 112, -1.0f, 1.0f, 4);
+    ck_assert_ok(nnp_grad_vjp(net, NULL, x, 2, pad, v, dx));
+    fd_ctx vctx = {.net = net, .layer = pad};
+    check_against_fd(&vctx, x, dx, 2, NULL, v, 56);
+    /* refused: a pad beyond 2^20 */
+    ck_assert_status(nnp_net_add_pad(net, (size_t)1 << 21, 0, 0, 0, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_add_pad(NULL, 0, 0, 0, 0, NULL), NNP_EINVAL);
     nnp_net_free(net);
 }
 END_TEST
@@ -311,7 +352,8 @@ int main(void)
     tcase_add_loop_test(tc, fd_loss_gradient, 0, 2);
     tcase_add_loop_test(tc, fd_unit_gradient_every_layer, 0, 2);
     tcase_add_loop_test(tc, fd_vjp_every_layer, 0, 2);
-    tcase_add_loop_test(tc, fd_each_activation, 0, 6);
+    tcase_add_loop_test(tc, fd_each_activation, 0, 9);
+    tcase_add_test(tc, fd_pad);
     tcase_add_test(tc, batch_matches_single_and_workspace_reuse);
     tcase_add_test(tc, no_allocation_on_hot_path);
     tcase_add_test(tc, confident_examples_keep_accuracy);

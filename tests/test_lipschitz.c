@@ -409,8 +409,8 @@ END_TEST
 /* ---------------------------------------------------------------------------------------- */
 /* Pooling, batch norm, activations, normalisations. */
 
-static nnp_net *pool_net(int max, size_t C, size_t H, size_t W, size_t k, size_t s, size_t pad,
-                         int include_pad)
+static nnp_net *pool_net_ceil(int max, size_t C, size_t H, size_t W, size_t k, size_t s,
+                              size_t pad, int include_pad, int ceil_mode)
 {
     nnp_net *net = NULL;
     ck_assert_ok(nnp_net_create(C, H, W, &net));
@@ -420,11 +420,18 @@ static nnp_net *pool_net(int max, size_t C, size_t H, size_t W, size_t k, size_t
     po.stride_h = po.stride_w = s;
     po.pad_top = po.pad_left = po.pad_bottom = po.pad_right = pad;
     po.count_include_pad = include_pad;
+    po.ceil_mode = ceil_mode;
     if (max)
         ck_assert_ok(nnp_net_add_maxpool2d(net, &po, NULL));
     else
         ck_assert_ok(nnp_net_add_avgpool2d(net, &po, NULL));
     return net;
+}
+
+static nnp_net *pool_net(int max, size_t C, size_t H, size_t W, size_t k, size_t s, size_t pad,
+                         int include_pad)
+{
+    return pool_net_ceil(max, C, H, W, k, s, pad, include_pad, 0);
 }
 
 START_TEST(maxpool_constants_and_tightness)
@@ -453,11 +460,14 @@ END_TEST
 /* Naive average pooling matrix of one plane, for the explicit-matrix reference. */
 START_TEST(avgpool_exact_and_bound)
 {
-    /* k, s, pad, include_pad */
-    static const size_t cases[][4] = {{2, 2, 0, 0}, {3, 2, 1, 0}, {3, 2, 1, 1}, {3, 1, 0, 0}};
+    /* k, s, pad, include_pad, ceil_mode (the last window of the 7 rows, or of the 6 columns
+     * with padding, is clipped to the padded input: PyTorch's divisor counts its cells there) */
+    static const size_t cases[][5] = {{2, 2, 0, 0, 0}, {3, 2, 1, 0, 0}, {3, 2, 1, 1, 0},
+                                      {3, 1, 0, 0, 0}, {2, 2, 0, 1, 1}, {3, 2, 1, 1, 1},
+                                      {3, 2, 1, 0, 1}};
     const size_t k = cases[_i][0], s = cases[_i][1], pad = cases[_i][2], inc = cases[_i][3];
     const size_t H = 7, W = 6;
-    nnp_net *net = pool_net(0, 2, H, W, k, s, pad, (int)inc);
+    nnp_net *net = pool_net_ceil(0, 2, H, W, k, s, pad, (int)inc, (int)cases[_i][4]);
     nnp_layer_info li = {.size = sizeof li};
     ck_assert_ok(nnp_net_layer_info(net, 1, &li));
     const size_t OH = li.height, OW = li.width;
@@ -465,13 +475,14 @@ START_TEST(avgpool_exact_and_bound)
     double *M = calloc(OH * OW * H * W, sizeof *M);
     for (size_t oh = 0; oh < OH; oh++)
         for (size_t ow = 0; ow < OW; ow++) {
-            size_t cells = 0;
+            size_t cells = 0, padded = 0;
             for (size_t a = 0; a < k; a++)
                 for (size_t b = 0; b < k; b++) {
                     const long r = (long)(oh * s + a) - (long)pad, c = (long)(ow * s + b) - (long)pad;
                     cells += r >= 0 && c >= 0 && r < (long)H && c < (long)W;
+                    padded += r < (long)(H + pad) && c < (long)(W + pad);
                 }
-            const double div = inc ? (double)(k * k) : (double)cells;
+            const double div = inc ? (double)padded : (double)cells;
             for (size_t a = 0; a < k; a++)
                 for (size_t b = 0; b < k; b++) {
                     const long r = (long)(oh * s + a) - (long)pad, c = (long)(ow * s + b) - (long)pad;
@@ -494,9 +505,13 @@ END_TEST
 START_TEST(batchnorm_global_pool_and_activation_constants)
 {
     nnp_net *net = NULL;
-    size_t bn, gp, sg, th, sp, rl, cn, lk, lk2;
+    size_t bn, gp, sg, th, sp, rl, cn, lk, lk2, cl, hs, hw, pd;
     ck_assert_ok(nnp_net_create(3, 4, 5, &net));
     ck_assert_ok(nnp_net_add_batchnorm(net, 1e-3f, &bn));
+    ck_assert_ok(nnp_net_add_clip(net, 0.0, 6.0, &cl));
+    ck_assert_ok(nnp_net_add_hard_sigmoid(net, -0.4, 0.5, &hs));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_HARD_SWISH, &hw));
+    ck_assert_ok(nnp_net_add_pad(net, 1, 2, 0, 1, &pd));
     ck_assert_ok(nnp_net_add_leaky_relu(net, -1.5, &lk));
     ck_assert_ok(nnp_net_add_leaky_relu(net, 0.2, &lk2));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_SIGMOID, &sg));
@@ -518,8 +533,13 @@ START_TEST(batchnorm_global_pool_and_activation_constants)
     ck_assert(info[th].bound == 1.0 && info[sp].bound == 1.0 && info[rl].bound == 1.0);
     ck_assert(info[lk].bound == 1.5 && info[lk2].bound == 1.0); /* max(1, |α|) */
     ck_assert(rel(info[cn].bound, pow(0.25, -0.75)) < 1e-6);
-    ck_assert(rel(info[gp].bound, 1.0 / sqrt(20.0)) < 1e-15);
-    ck_assert_msg(rel(info[gp].exact, 1.0 / sqrt(20.0)) < 1e-5, "global pool exact %g", info[gp].exact);
+    ck_assert(info[cl].bound == 1.0 && rel(info[hs].bound, 0.4) < 1e-7); /* |α|, α a float */
+    ck_assert(info[hw].bound == 1.5); /* sup of the slope (2x + 3)/6 on [-3, 3] */
+    ck_assert(info[pd].bound == 1.0); /* an isometric embedding: exactly 1 */
+    ck_assert_msg(rel(info[pd].exact, 1.0) < 1e-5, "pad exact %g", info[pd].exact);
+    /* the global pool now sees the padded 5×8 plane */
+    ck_assert(rel(info[gp].bound, 1.0 / sqrt(40.0)) < 1e-15);
+    ck_assert_msg(rel(info[gp].exact, 1.0 / sqrt(40.0)) < 1e-5, "global pool exact %g", info[gp].exact);
     /* the chain's bound is the product of its layers' bounds */
     double prod = 1.0;
     for (size_t i = 1; i < nnp_net_layer_count(net); i++) prod *= info[i].bound;
@@ -571,8 +591,9 @@ END_TEST
 /* ---------------------------------------------------------------------------------------- */
 /* Whole net, residuals, tangents, lower bound. */
 
-/* conv → relu → LRN → maxpool 3×3/2 → batchnorm → avgpool → residual add(relu, conv) → flatten
- * → dense → sigmoid → dropout → dense: every kind with a tangent rule. */
+/* conv → relu → LRN → maxpool 3×3/2 → batchnorm → hard swish → hard sigmoid → clip → avgpool
+ * → residual add(relu, conv) → contrast norm → pad → flatten → dense → sigmoid → dropout →
+ * dense: every kind with a tangent rule. */
 static nnp_net *every_kind_net(uint64_t seed)
 {
     nnp_net *net = NULL;
@@ -590,6 +611,9 @@ static nnp_net *every_kind_net(uint64_t seed)
     ck_assert_ok(nnp_net_add_maxpool2d(net, &po, NULL));
     size_t bn, r1, c2;
     ck_assert_ok(nnp_net_add_batchnorm(net, 1e-5f, &bn));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_HARD_SWISH, NULL));
+    ck_assert_ok(nnp_net_add_hard_sigmoid(net, 0.5, 0.5, NULL));
+    ck_assert_ok(nnp_net_add_clip(net, 0.1, 0.9, NULL));
     po.kernel_h = po.kernel_w = 2;
     po.stride_h = po.stride_w = 1;
     ck_assert_ok(nnp_net_add_avgpool2d(net, &po, NULL));
@@ -598,6 +622,7 @@ static nnp_net *every_kind_net(uint64_t seed)
     ck_assert_ok(nnp_net_add_conv2d(net, &co, &c2));
     ck_assert_ok(nnp_net_add_add(net, r1, c2, NULL));
     ck_assert_ok(nnp_net_add_contrast_norm(net, 1.0f, 0.5f, NULL));
+    ck_assert_ok(nnp_net_add_pad(net, 1, 0, 0, 1, NULL));
     ck_assert_ok(nnp_net_add_flatten(net, NULL));
     ck_assert_ok(nnp_net_add_dense(net, 12, NULL));
     ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_SIGMOID, NULL));
@@ -1294,7 +1319,7 @@ int main(void)
     tcase_add_loop_test(ref, conv_exact_matches_explicit_matrix, 0, 9);
     tcase_add_loop_test(ref, fourier_equals_power_iteration_on_circular_conv, 0, 6);
     tcase_add_loop_test(ref, maxpool_constants_and_tightness, 0, 5);
-    tcase_add_loop_test(ref, avgpool_exact_and_bound, 0, 4);
+    tcase_add_loop_test(ref, avgpool_exact_and_bound, 0, 7);
     tcase_add_test(ref, batchnorm_global_pool_and_activation_constants);
     tcase_add_test(ref, normalisation_bounds_hold);
     suite_add_tcase(s, ref);

@@ -172,7 +172,11 @@ START_TEST(layer_info_and_counts)
     ck_assert_uint_eq(((unsigned char *)&small.info)[offsetof(nnp_layer_info, n_inputs)], 0xAB);
     ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_SOFTPLUS), "softplus");
     ck_assert_str_eq(nnp_layer_kind_name((nnp_layer_kind)99), "unknown");
-    ck_assert_int_eq(nnp_layer_kind_count(), 17);
+    ck_assert_int_eq(nnp_layer_kind_count(), 21);
+    ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_CLIP), "clip");
+    ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_HARD_SIGMOID), "hard_sigmoid");
+    ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_HARD_SWISH), "hard_swish");
+    ck_assert_str_eq(nnp_layer_kind_name(NNP_LAYER_PAD), "pad");
     nnp_net_free(net);
 }
 END_TEST
@@ -410,12 +414,70 @@ START_TEST(leaky_relu_and_layer_attributes)
 }
 END_TEST
 
+/* Clip, hard sigmoid and hard swish at hand-picked points (kinks included), their layer info,
+ * and the builders' refusals. */
+START_TEST(clip_and_hard_activations)
+{
+    const float x[6] = {-4.0f, -3.0f, -0.5f, 0.0f, 3.0f, 7.0f};
+    const struct {
+        int kind; /* 0 clip(-0.5, 3), 1 hard sigmoid(0.25, 0.5), 2 hard swish */
+        float want[6];
+    } cases[] = {{0, {-0.5f, -0.5f, -0.5f, 0.0f, 3.0f, 3.0f}},
+                 {1, {0.0f, 0.0f, 0.375f, 0.5f, 1.0f, 1.0f}},
+                 {2, {0.0f, 0.0f, -0.5f * 2.5f / 6.0f, 0.0f, 3.0f, 7.0f}}};
+    for (size_t k = 0; k < 3; k++) {
+        nnp_net *net = NULL;
+        size_t l;
+        ck_assert_ok(nnp_net_create(1, 1, 6, &net));
+        if (cases[k].kind == 0) ck_assert_ok(nnp_net_add_clip(net, -0.5, 3.0, &l));
+        if (cases[k].kind == 1) ck_assert_ok(nnp_net_add_hard_sigmoid(net, 0.25, 0.5, &l));
+        if (cases[k].kind == 2) ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_HARD_SWISH, &l));
+        float y[6];
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 1, y));
+        for (int i = 0; i < 6; i++)
+            ck_assert_msg(fabsf(y[i] - cases[k].want[i]) <= 1e-6f, "case %zu x %g: %g, want %g",
+                          k, (double)x[i], (double)y[i], (double)cases[k].want[i]);
+        nnp_layer_info info = {.size = sizeof info};
+        ck_assert_ok(nnp_net_layer_info(net, l, &info));
+        if (cases[k].kind == 0)
+            ck_assert(info.kind == NNP_LAYER_CLIP && info.clip_min == -0.5 && info.clip_max == 3.0);
+        if (cases[k].kind == 1)
+            ck_assert(info.kind == NNP_LAYER_HARD_SIGMOID && info.alpha == 0.25 && info.beta == 0.5);
+        nnp_net_free(net);
+    }
+    nnp_net *net = NULL;
+    ck_assert_ok(nnp_net_create(1, 1, 6, &net));
+    ck_assert_status(nnp_net_add_clip(net, 1.0, 0.0, NULL), NNP_EINVAL);
+    ck_assert_error_has("nnp_net_add_clip: lo = 1 is above hi = 0");
+    ck_assert_status(nnp_net_add_clip(net, NAN, 0.0, NULL), NNP_EINVAL);
+    ck_assert_error_has("lo = nan");
+    ck_assert_status(nnp_net_add_clip(net, 0.0, -INFINITY, NULL), NNP_EINVAL);
+    ck_assert_error_has("hi = -inf");
+    ck_assert_status(nnp_net_add_clip(net, 1e39, INFINITY, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_add_clip(NULL, 0.0, 1.0, NULL), NNP_EINVAL);
+    ck_assert_status(nnp_net_add_hard_sigmoid(net, INFINITY, 0.5, NULL), NNP_EINVAL);
+    ck_assert_error_has("alpha = inf");
+    ck_assert_status(nnp_net_add_hard_sigmoid(net, 0.2, NAN, NULL), NNP_EINVAL);
+    ck_assert_error_has("beta = nan");
+    ck_assert_status(nnp_net_add_activation(net, NNP_LAYER_CLIP, NULL), NNP_EINVAL);
+    ck_assert_error_has("use nnp_net_add_clip()");
+    ck_assert_uint_eq(nnp_net_layer_count(net), 1); /* nothing was added */
+    ck_assert_ok(nnp_net_add_clip(net, -INFINITY, INFINITY, NULL)); /* the identity */
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_HARD_SIGMOID, NULL)); /* ONNX defaults */
+    nnp_layer_info info = {.size = sizeof info};
+    ck_assert_ok(nnp_net_layer_info(net, 2, &info));
+    ck_assert(info.alpha == (double)0.2f && info.beta == 0.5);
+    nnp_net_free(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("net");
     tcase_add_test(tc, hand_computed_forward);
     tcase_add_test(tc, activation_values);
+    tcase_add_test(tc, clip_and_hard_activations);
     tcase_add_test(tc, activation_accuracy_grid);
     tcase_add_test(tc, forward_matches_reference);
     tcase_add_test(tc, layer_info_and_counts);

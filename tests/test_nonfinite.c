@@ -319,14 +319,16 @@ END_TEST
  * numbers keep their values (ReLU: -0 gives +0, as `v > 0 ? v : 0` did). */
 START_TEST(activations_propagate_nan)
 {
-    const nnp_layer_kind kinds[] = {NNP_LAYER_RELU, NNP_LAYER_LEAKY_RELU, NNP_LAYER_SIGMOID,
-                                    NNP_LAYER_TANH, NNP_LAYER_SOFTPLUS};
+    const nnp_layer_kind kinds[] = {NNP_LAYER_RELU,         NNP_LAYER_LEAKY_RELU, NNP_LAYER_SIGMOID,
+                                    NNP_LAYER_TANH,         NNP_LAYER_SOFTPLUS,   NNP_LAYER_CLIP,
+                                    NNP_LAYER_HARD_SIGMOID, NNP_LAYER_HARD_SWISH};
     enum { M = 7 };
     const float x[M] = {NAN, -INFINITY, -1.0f, -0.0f, 0.0f, 2.0f, INFINITY};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         nnp_net *net = NULL;
         ck_assert_ok(nnp_net_create(1, 1, M, &net));
         if (kinds[k] == NNP_LAYER_LEAKY_RELU) ck_assert_ok(nnp_net_add_leaky_relu(net, 0.1, NULL));
+        else if (kinds[k] == NNP_LAYER_CLIP) ck_assert_ok(nnp_net_add_clip(net, 0.0, 6.0, NULL));
         else ck_assert_ok(nnp_net_add_activation(net, kinds[k], NULL));
         float y[M];
         tu_pass_unchecked(net, x, 1, 1, y, NULL, NULL);
@@ -337,6 +339,14 @@ START_TEST(activations_propagate_nan)
         if (kinds[k] == NNP_LAYER_RELU) {
             const float want[M - 1] = {0.0f, 0.0f, 0.0f, 0.0f, 2.0f, INFINITY};
             ck_assert_mem_eq(y + 1, want, sizeof want); /* bit-exact: +0 for -0 */
+        }
+        if (kinds[k] == NNP_LAYER_HARD_SWISH) { /* -inf gives 0, not -inf·0 */
+            const float want[M - 1] = {0.0f, -1.0f / 3.0f, -0.0f, 0.0f, 2.0f * 5.0f / 6.0f,
+                                       INFINITY};
+            for (int i = 0; i < M - 1; i++)
+                ck_assert_msg(y[i + 1] == want[i] || fabsf(y[i + 1] - want[i]) <= 1e-6f,
+                              "hard_swish(%g) = %g, want %g", (double)x[i + 1],
+                              (double)y[i + 1], (double)want[i]);
         }
         nnp_net_free(net);
     }

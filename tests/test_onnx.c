@@ -140,9 +140,45 @@ static nnp_net *flat_input_net(void)
     return net;
 }
 
+/* The element-wise and pooling operators of the torchvision zoo: clip (ReLU6, and one-sided
+ * bounds, saved with an input left out), hard sigmoid, hard swish (saving at opset 14), zero
+ * padding before a max pool (a layer, not foldable), pools with ceil_mode (their last windows
+ * clipped), one with count_include_pad. */
+static nnp_net *zoo_ops_net(void)
+{
+    nnp_net *net;
+    nnp_net_conv2d_opts c;
+    nnp_net_pool2d_opts p;
+    ck_assert_ok(nnp_net_create(2, 7, 8, &net));
+    ck_assert_ok(nnp_net_conv2d_opts_init(&c));
+    c.out_channels = 3;
+    c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 1;
+    ck_assert_ok(nnp_net_add_conv2d(net, &c, NULL));
+    ck_assert_ok(nnp_net_add_clip(net, 0.0, 6.0, NULL));
+    ck_assert_ok(nnp_net_add_hard_sigmoid(net, 1.0 / 6.0, 0.5, NULL));
+    ck_assert_ok(nnp_net_add_activation(net, NNP_LAYER_HARD_SWISH, NULL));
+    ck_assert_ok(nnp_net_add_clip(net, -INFINITY, 0.8, NULL));
+    ck_assert_ok(nnp_net_add_clip(net, -0.5, INFINITY, NULL));
+    ck_assert_ok(nnp_net_add_pad(net, 1, 2, 0, 1, NULL));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&p));
+    p.kernel_h = p.kernel_w = 3;
+    p.ceil_mode = 1;
+    ck_assert_ok(nnp_net_add_maxpool2d(net, &p, NULL));
+    ck_assert_ok(nnp_net_pool2d_opts_init(&p));
+    p.pad_right = 1;
+    p.count_include_pad = 1;
+    p.ceil_mode = 1;
+    ck_assert_ok(nnp_net_add_avgpool2d(net, &p, NULL));
+    ck_assert_ok(nnp_net_add_flatten(net, NULL));
+    ck_assert_ok(nnp_net_add_dense(net, 4, NULL));
+    fill_params(net, 43);
+    return net;
+}
+
 typedef nnp_net *(*net_maker)(void);
-static const net_maker makers[] = {dense_net, conv_net, residual_net, flat_input_net};
-static const char *const maker_names[] = {"dense", "conv", "residual", "flat_input"};
+static const net_maker makers[] = {dense_net, conv_net, residual_net, flat_input_net,
+                                   zoo_ops_net};
+static const char *const maker_names[] = {"dense", "conv", "residual", "flat_input", "zoo_ops"};
 #define N_MAKERS (sizeof makers / sizeof makers[0])
 
 /* ---- helpers ---- */
@@ -185,6 +221,11 @@ static void assert_same_net(const nnp_net *a, const nnp_net *b)
         ck_assert_uint_eq(ia.width, ib.width);
         ck_assert_uint_eq(ia.weight_count, ib.weight_count);
         ck_assert_uint_eq(ia.bias_count, ib.bias_count);
+        ck_assert_uint_eq(ia.pad_top + 2 * ia.pad_left + 4 * ia.pad_bottom + 8 * ia.pad_right,
+                          ib.pad_top + 2 * ib.pad_left + 4 * ib.pad_bottom + 8 * ib.pad_right);
+        ck_assert(ia.alpha == ib.alpha && ia.beta == ib.beta);
+        ck_assert(ia.clip_min == ib.clip_min && ia.clip_max == ib.clip_max);
+        ck_assert_int_eq(ia.ceil_mode, ib.ceil_mode);
         float *pa = malloc((ia.weight_count + ia.bias_count + 1) * sizeof *pa);
         float *pb = malloc((ia.weight_count + ia.bias_count + 1) * sizeof *pb);
         ck_assert_ok(nnp_net_get_params(a, l, pa, pa + ia.weight_count));
@@ -648,6 +689,191 @@ START_TEST(one_dimensional_model)
 }
 END_TEST
 
+/* The zoo operators as exporters write them, at opset 10 (Clip min/max and Pad pads as
+ * attributes) and 13 (as constant inputs, Clip's min left empty and its max from a Constant
+ * node): x (N×2×5×6) → Pad [H: 1, 0; W: 0, 2] → Conv (own pads 1,0,0,0) → Clip(max 0.7) →
+ * HardSigmoid (defaults) → Pad [H: 0, 1] → MaxPool 3×3/2 ceil_mode → ReduceMean over H, W
+ * (keepdims 0 at opset 13, 1 + Flatten at 10) → Gemm. The first Pad, read only by the Conv,
+ * folds into its padding (top 2, left 0, bottom 0, right 2); the second, before a max pool
+ * (whose padding is −∞, not 0), is a pad layer. Expected: the net built with the builders. */
+START_TEST(zoo_operator_forms)
+{
+    for (int opset = 10; opset <= 13; opset += 3) {
+        mb b;
+        float W[54], bw[3], G[6], bg[2], hi = 0.7f;
+        tu_fill_uniform(W, 54, -1, 1, 1);
+        tu_fill_uniform(bw, 3, -1, 1, 2);
+        tu_fill_uniform(G, 6, -1, 1, 3);
+        tu_fill_uniform(bg, 2, -1, 1, 4);
+        const int64_t xd[4] = {-1, 2, 5, 6}, wd[4] = {3, 2, 3, 3}, bd[1] = {3}, gd[2] = {2, 3},
+                      gb[1] = {2}, pd[1] = {8};
+        static int64_t pads1[8] = {0, 0, 1, 0, 0, 0, 0, 2}, pads2[8] = {0, 0, 0, 0, 0, 0, 1, 0},
+                       cpads[4] = {1, 0, 0, 0}, k3[2] = {3, 3}, s2[2] = {2, 2},
+                       hw[2] = {-1, 2};
+        mb_init(&b, opset);
+        mb_io(&b, "x", 4, xd, "y");
+        mb_init_floats(&b, "W", 4, wd, W, 1);
+        mb_init_floats(&b, "bw", 1, bd, bw, 1);
+        mb_init_floats(&b, "G", 2, gd, G, 1);
+        mb_init_floats(&b, "bg", 1, gb, bg, 1);
+        Onnx__NodeProto *n;
+        Onnx__AttributeProto *a;
+        const char *pad_in[2] = {"x", "h"}, *pad_out[2] = {"xp", "hp"};
+        int64_t *pads[2] = {pads1, pads2};
+        for (int k = 0; k < 2; k++) {
+            if (opset < 11) {
+                n = mb_node(&b, "Pad", pad_in[k], NULL, NULL, pad_out[k]);
+                a = mb_attr(&b, n, "pads", 7);
+                a->ints = pads[k];
+                a->n_ints = 8;
+                mb_attr_f(&b, n, "value", 0.0f);
+            } else {
+                const float zeros[8] = {0};
+                Onnx__TensorProto *t = mb_tensor(&b, k ? "pads2" : "pads1", 1, pd, zeros, 0);
+                t->data_type = 7;
+                t->n_float_data = 0;
+                t->int64_data = pads[k];
+                t->n_int64_data = 8;
+                b.inits[b.g.n_initializer++] = t;
+                n = mb_node(&b, "Pad", pad_in[k], k ? "pads2" : "pads1", NULL, pad_out[k]);
+            }
+        }
+        n = mb_node(&b, "Conv", "xp", "W", "bw", "c");
+        a = mb_attr(&b, n, "pads", 7);
+        a->ints = cpads;
+        a->n_ints = 4;
+        if (opset < 11) {
+            n = mb_node(&b, "Clip", "c", NULL, NULL, "cl");
+            mb_attr_f(&b, n, "max", hi);
+        } else {
+            Onnx__NodeProto *k = mb_node(&b, "Constant", NULL, NULL, NULL, "hi");
+            a = mb_attr(&b, k, "value", 4);
+            a->t = mb_tensor(&b, "", 0, gb, &hi, 1); /* rank 0: a scalar */
+            mb_node(&b, "Clip", "c", "", "hi", "cl");
+        }
+        mb_node(&b, "HardSigmoid", "cl", NULL, NULL, "h");
+        n = mb_node(&b, "MaxPool", "hp", NULL, NULL, "p");
+        a = mb_attr(&b, n, "kernel_shape", 7);
+        a->ints = k3;
+        a->n_ints = 2;
+        a = mb_attr(&b, n, "strides", 7);
+        a->ints = s2;
+        a->n_ints = 2;
+        mb_attr_i(&b, n, "ceil_mode", 1);
+        n = mb_node(&b, "ReduceMean", "p", NULL, NULL, opset < 11 ? "m4" : "m");
+        a = mb_attr(&b, n, "axes", 7);
+        a->ints = hw;
+        a->n_ints = 2;
+        mb_attr_i(&b, n, "keepdims", opset < 11);
+        if (opset < 11) mb_node(&b, "Flatten", "m4", NULL, NULL, "m");
+        n = mb_node(&b, "Gemm", "m", "G", "bg", "y");
+        mb_attr_i(&b, n, "transB", 1);
+        nnp_net *net = NULL, *want;
+        nnp_status st = mb_load(&b, &net);
+        ck_assert_msg(st == NNP_OK, "opset %d: %s", opset, nnp_last_error());
+
+        nnp_net_conv2d_opts co;
+        nnp_net_pool2d_opts po;
+        ck_assert_ok(nnp_net_create(2, 5, 6, &want));
+        ck_assert_ok(nnp_net_conv2d_opts_init(&co));
+        co.out_channels = 3;
+        co.pad_top = 2;
+        co.pad_right = 2;
+        ck_assert_ok(nnp_net_add_conv2d(want, &co, NULL)); /* 3×5×6 */
+        ck_assert_ok(nnp_net_add_clip(want, -INFINITY, hi, NULL));
+        ck_assert_ok(nnp_net_add_hard_sigmoid(want, 0.2, 0.5, NULL));
+        ck_assert_ok(nnp_net_add_pad(want, 0, 0, 1, 0, NULL)); /* 3×6×6 */
+        ck_assert_ok(nnp_net_pool2d_opts_init(&po));
+        po.kernel_h = po.kernel_w = 3;
+        po.ceil_mode = 1;
+        ck_assert_ok(nnp_net_add_maxpool2d(want, &po, NULL)); /* ceil(3/2) + 1 = 3: 3×3×3 */
+        ck_assert_ok(nnp_net_add_global_avgpool(want, NULL));
+        if (opset < 11) ck_assert_ok(nnp_net_add_flatten(want, NULL));
+        ck_assert_ok(nnp_net_add_dense(want, 2, NULL));
+        const size_t last = opset < 11 ? 8 : 7;
+        ck_assert_ok(nnp_net_set_params(want, 1, W, bw));
+        ck_assert_ok(nnp_net_set_params(want, last, G, bg));
+        assert_same_net(want, net);
+        nnp_net_free(want);
+        nnp_net_free(net);
+    }
+}
+END_TEST
+
+/* Pad → AveragePool, as PyTorch writes avg_pool2d(padding, count_include_pad=True): folded
+ * into the pool (with count_include_pad) when that is the same map — floor sizing and
+ * count_include_pad or no padding of its own, pads < kernel — else a pad layer. Each case's
+ * outputs are compared with those of the net built with an explicit pad layer. */
+START_TEST(pad_folds_into_average_pool)
+{
+    static const struct {
+        const char *what;
+        int64_t own_pad, ceil, cip, pad;
+        int folds;
+    } cases[] = {{"no pads of its own", 0, 0, 0, 1, 1},
+                 {"own pads with count_include_pad", 1, 0, 1, 1, 1},
+                 {"own pads without count_include_pad", 1, 0, 0, 1, 0},
+                 {"ceil_mode", 0, 1, 0, 1, 0},
+                 {"pad + own pad reaching the kernel", 1, 0, 1, 2, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mb b;
+        const int64_t xd[4] = {-1, 2, 5, 6}, pd[1] = {8};
+        static int64_t pads[8], own[4], k3[2] = {3, 3}, s2[2] = {2, 2};
+        const int64_t q = cases[i].pad, o = cases[i].own_pad;
+        const int64_t pv[8] = {0, 0, q, 0, 0, 0, 0, q}, ov[4] = {o, o, o, o};
+        memcpy(pads, pv, sizeof pads);
+        memcpy(own, ov, sizeof own);
+        mb_init(&b, 13);
+        mb_io(&b, "x", 4, xd, "y");
+        const float zeros[8] = {0};
+        Onnx__TensorProto *t = mb_tensor(&b, "pads", 1, pd, zeros, 0);
+        t->data_type = 7;
+        t->n_float_data = 0;
+        t->int64_data = pads;
+        t->n_int64_data = 8;
+        b.inits[b.g.n_initializer++] = t;
+        mb_node(&b, "Pad", "x", "pads", NULL, "xp");
+        Onnx__NodeProto *n = mb_node(&b, "AveragePool", "xp", NULL, NULL, "y");
+        Onnx__AttributeProto *a = mb_attr(&b, n, "kernel_shape", 7);
+        a->ints = k3;
+        a->n_ints = 2;
+        a = mb_attr(&b, n, "strides", 7);
+        a->ints = s2;
+        a->n_ints = 2;
+        a = mb_attr(&b, n, "pads", 7);
+        a->ints = own;
+        a->n_ints = 4;
+        mb_attr_i(&b, n, "ceil_mode", cases[i].ceil);
+        mb_attr_i(&b, n, "count_include_pad", cases[i].cip);
+        nnp_net *net = NULL, *want = NULL;
+        nnp_status st = mb_load(&b, &net);
+        ck_assert_msg(st == NNP_OK, "%s: %s", cases[i].what, nnp_last_error());
+        ck_assert_msg(nnp_net_layer_count(net) == (cases[i].folds ? 2u : 3u), "%s: %zu layers",
+                      cases[i].what, nnp_net_layer_count(net));
+        /* the reference: an explicit pad layer, then the pool as written */
+        nnp_net_pool2d_opts po;
+        ck_assert_ok(nnp_net_create(2, 5, 6, &want));
+        ck_assert_ok(nnp_net_add_pad(want, (size_t)q, 0, 0, (size_t)q, NULL));
+        ck_assert_ok(nnp_net_pool2d_opts_init(&po));
+        po.kernel_h = po.kernel_w = 3;
+        po.pad_top = po.pad_left = po.pad_bottom = po.pad_right = (size_t)o;
+        po.ceil_mode = (int)cases[i].ceil;
+        po.count_include_pad = (int)cases[i].cip;
+        ck_assert_ok(nnp_net_add_avgpool2d(want, &po, NULL));
+        ck_assert_uint_eq(nnp_net_output_size(net), nnp_net_output_size(want));
+        float x[2 * 60], y1[2 * 60], y2[2 * 60];
+        tu_fill_uniform(x, 120, -1, 1, 9);
+        ck_assert_ok(nnp_net_forward(net, NULL, x, 2, y1));
+        ck_assert_ok(nnp_net_forward(want, NULL, x, 2, y2));
+        for (size_t j = 0; j < 2 * nnp_net_output_size(net); j++)
+            ck_assert_msg(fabsf(y1[j] - y2[j]) <= 1e-6f, "%s: output %zu: %g vs %g",
+                          cases[i].what, j, (double)y1[j], (double)y2[j]);
+        nnp_net_free(want);
+        nnp_net_free(net);
+    }
+}
+END_TEST
+
 /* A constant Add whose other operand is used elsewhere cannot be a bias: refused. */
 START_TEST(add_constant_needs_own_layer)
 {
@@ -964,7 +1190,7 @@ static void ceil_mode(Onnx__ModelProto *m)
     a.has_type = 1;
     a.type = 2;
     a.has_i = 1;
-    a.i = 1;
+    a.i = 2;
     list[n->n_attribute] = &a;
     n->attribute = list;
     n->n_attribute++;
@@ -1010,6 +1236,105 @@ static void conv_group_mismatch(Onnx__ModelProto *m)
         if (strcmp(n->attribute[i]->name, "group") == 0) n->attribute[i]->i = 3;
 }
 static void softmax_in_middle(Onnx__ModelProto *m) { find_node(m, "Tanh")->op_type = "Softmax"; }
+static void log_softmax_in_middle(Onnx__ModelProto *m)
+{
+    find_node(m, "Sigmoid")->op_type = "LogSoftmax";
+}
+
+/* ---- mutations of zoo_ops_net (saved at opset 14) and residual_net ---- */
+
+/* Appends attribute `a` to node n (the list is static: one mutation per load). */
+static void push_attr(Onnx__NodeProto *n, Onnx__AttributeProto *a)
+{
+    static Onnx__AttributeProto *list[16];
+    for (size_t i = 0; i < n->n_attribute; i++) list[i] = n->attribute[i];
+    list[n->n_attribute++] = a;
+    n->attribute = list;
+}
+static void set_float(Onnx__TensorProto *t, float v) { memcpy(t->raw_data.data, &v, 4); }
+static void clip_min_above_max(Onnx__ModelProto *m) { set_float(find_init(m, "p2.min"), 7.0f); }
+static void clip_nan(Onnx__ModelProto *m) { set_float(find_init(m, "p2.max"), NAN); }
+static void clip_computed_bound(Onnx__ModelProto *m) { find_node(m, "Clip")->input[1] = "t1"; }
+static void clip_vector_bound(Onnx__ModelProto *m)
+{
+    static int64_t d[1] = {1};
+    Onnx__TensorProto *t = find_init(m, "p2.min");
+    t->dims = d; /* [1] holds one value: accepted; then [4] declares four */
+    t->n_dims = 1;
+    d[0] = 4;
+}
+static void hard_sigmoid_gamma(Onnx__ModelProto *m)
+{
+    static Onnx__AttributeProto a;
+    onnx__attribute_proto__init(&a);
+    a.name = "gamma";
+    a.has_type = 1;
+    a.type = 1;
+    a.has_f = 1;
+    push_attr(find_node(m, "HardSigmoid"), &a);
+}
+static void hard_swish_opset_13(Onnx__ModelProto *m) { m->opset_import[0]->version = 13; }
+static void pad_reflect(Onnx__ModelProto *m)
+{
+    static Onnx__AttributeProto a;
+    onnx__attribute_proto__init(&a);
+    a.name = "mode";
+    a.has_type = 1;
+    a.type = 3;
+    a.has_s = 1;
+    a.s.data = (uint8_t *)"reflect";
+    a.s.len = 7;
+    push_attr(find_node(m, "Pad"), &a);
+}
+static void pad_channels(Onnx__ModelProto *m) { find_init(m, "p7.pads")->raw_data.data[8] = 1; }
+static void pad_negative(Onnx__ModelProto *m)
+{
+    memset(find_init(m, "p7.pads")->raw_data.data + 16, 0xff, 8); /* pads[2] = -1: a crop */
+}
+static void pad_value(Onnx__ModelProto *m)
+{
+    Onnx__NodeProto *n = find_node(m, "Pad");
+    static char *in[3];
+    in[0] = n->input[0];
+    in[1] = n->input[1];
+    in[2] = "p5.max"; /* 0.8 */
+    n->input = in;
+    n->n_input = 3;
+}
+static void pad_wrong_count(Onnx__ModelProto *m)
+{
+    Onnx__TensorProto *t = find_init(m, "p7.pads");
+    t->dims[0] = 6;
+    t->raw_data.len = 48;
+}
+/* residual_net's GlobalAveragePool written as ReduceMean with the given axes */
+static void reduce_mean_axes(Onnx__ModelProto *m, const int64_t *axes, size_t n)
+{
+    static Onnx__AttributeProto a;
+    static int64_t v[4];
+    Onnx__NodeProto *g = find_node(m, "GlobalAveragePool");
+    g->op_type = "ReduceMean";
+    if (!axes) return;
+    memcpy(v, axes, n * sizeof *v);
+    onnx__attribute_proto__init(&a);
+    a.name = "axes";
+    a.has_type = 1;
+    a.type = 7;
+    a.ints = v;
+    a.n_ints = n;
+    push_attr(g, &a);
+}
+static void reduce_mean_channels(Onnx__ModelProto *m)
+{
+    const int64_t ax[3] = {1, 2, 3};
+    reduce_mean_axes(m, ax, 3);
+}
+static void reduce_mean_no_axes(Onnx__ModelProto *m) { reduce_mean_axes(m, NULL, 0); }
+static void reduce_mean_repeated(Onnx__ModelProto *m)
+{
+    const int64_t ax[3] = {2, 3, -1};
+    reduce_mean_axes(m, ax, 3);
+}
 
 static const struct malformed {
     const char *what;
@@ -1064,8 +1389,8 @@ static const struct malformed {
     {"rank-1 input", conv_net, input_rank1, NNP_EUNSUPPORTED,
      "graph input \"input\" has rank 1: N×C×H×W, N×C×L or N×D supported"},
     {"integer input", dense_net, input_int, NNP_EUNSUPPORTED, "element type 7"},
-    {"MaxPool ceil_mode", conv_net, ceil_mode, NNP_EUNSUPPORTED,
-     "node \"maxpool2d5\" (MaxPool): ceil_mode=1 not supported"},
+    {"MaxPool ceil_mode 2", conv_net, ceil_mode, NNP_EFORMAT,
+     "node \"maxpool2d5\" (MaxPool): ceil_mode=2 (0 or 1)"},
     {"MaxPool dilations", conv_net, pool_dilations, NNP_EUNSUPPORTED,
      "node \"maxpool2d5\" (MaxPool): dilations=[2,2] not supported"},
     {"Conv auto_pad empty", conv_net, empty_auto_pad, NNP_EFORMAT, "both pads and auto_pad= given"},
@@ -1074,6 +1399,36 @@ static const struct malformed {
     {"Conv group vs channels", conv_net, conv_group_mismatch, NNP_EFORMAT, "group=3"},
     {"Softmax not at the end", dense_net, softmax_in_middle, NNP_EUNSUPPORTED,
      "(Softmax): supported only as the last node"},
+    {"LogSoftmax not at the end", dense_net, log_softmax_in_middle, NNP_EUNSUPPORTED,
+     "node \"sigmoid4\" (LogSoftmax): supported only as the last node"},
+    {"Clip min > max", zoo_ops_net, clip_min_above_max, NNP_EUNSUPPORTED,
+     "node \"clip2\" (Clip): bounds min=7, max=6 not supported (min <= max, not NaN)"},
+    {"Clip NaN bound", zoo_ops_net, clip_nan, NNP_EUNSUPPORTED,
+     "node \"clip2\" (Clip): bounds min=0, max=nan not supported"},
+    {"Clip bound computed", zoo_ops_net, clip_computed_bound, NNP_EUNSUPPORTED,
+     "node \"clip2\" (Clip): input 1 (\"t1\") must be a constant"},
+    {"Clip bound of 4 values", zoo_ops_net, clip_vector_bound, NNP_EFORMAT,
+     "tensor \"p2.min\": 4 elements, expected 1"},
+    {"HardSigmoid unknown attribute", zoo_ops_net, hard_sigmoid_gamma, NNP_EUNSUPPORTED,
+     "node \"hard_sigmoid3\" (HardSigmoid): attribute \"gamma\" not supported"},
+    {"HardSwish before opset 14", zoo_ops_net, hard_swish_opset_13, NNP_EFORMAT,
+     "node \"hard_swish4\" (HardSwish): HardSwish is not an operator of opset 13"},
+    {"Pad reflect", zoo_ops_net, pad_reflect, NNP_EUNSUPPORTED,
+     "node \"pad7\" (Pad): mode=reflect not supported (only constant)"},
+    {"Pad of channels", zoo_ops_net, pad_channels, NNP_EUNSUPPORTED,
+     "node \"pad7\" (Pad): padding of axis 1 (channels) not supported"},
+    {"Pad cropping", zoo_ops_net, pad_negative, NNP_EUNSUPPORTED,
+     "node \"pad7\" (Pad): pads[2] = -1 not supported"},
+    {"Pad non-zero value", zoo_ops_net, pad_value, NNP_EUNSUPPORTED,
+     "node \"pad7\" (Pad): constant value 0.8 not supported (only 0)"},
+    {"Pad count vs rank", zoo_ops_net, pad_wrong_count, NNP_EFORMAT,
+     "node \"pad7\" (Pad): pads has 6 values, expected 8"},
+    {"ReduceMean over channels", residual_net, reduce_mean_channels, NNP_EUNSUPPORTED,
+     "(ReduceMean): mean over axes other than all spatial ones"},
+    {"ReduceMean without axes", residual_net, reduce_mean_no_axes, NNP_EUNSUPPORTED,
+     "(ReduceMean): no axes"},
+    {"ReduceMean repeated axis", residual_net, reduce_mean_repeated, NNP_EFORMAT,
+     "(ReduceMean): axes[2] = -1 out of range or repeated"},
 };
 
 START_TEST(malformed_and_unsupported)
@@ -1157,6 +1512,8 @@ int main(void)
     tcase_add_test(tc, opset_forms);
     tcase_add_test(tc, add_constant_needs_own_layer);
     tcase_add_test(tc, one_dimensional_model);
+    tcase_add_test(tc, zoo_operator_forms);
+    tcase_add_test(tc, pad_folds_into_average_pool);
     tcase_add_test(tc, null_arguments);
     tcase_add_test(tc, checker_accepts_saved_models);
     tcase_add_test(tc, truncated_models);

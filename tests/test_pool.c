@@ -2,7 +2,11 @@
  * reference written here (signed window arithmetic, a cell-by-cell bounds test: nothing
  * shared with lib/net/layer_pool.c), tie and NaN rules of max pooling at exact positions,
  * input gradients against central finite differences of that reference, the accumulate
- * contract of backward_input, option validation and allocation failures.
+ * contract of backward_input, option validation and allocation failures. ceil_mode follows
+ * PyTorch's pooling_output_shape (aten/src/ATen/native/Pool.h: ceil division, then one less if
+ * the last window starts at or past input + left padding) and avg_pool2d's divisor with
+ * count_include_pad (the window clipped to the padded input), rewritten here in signed
+ * arithmetic.
  *
  * Tolerances: max pooling returns one of its inputs, so its forward is compared exactly.
  * Averages are float sums of ≤ 36 terms of magnitude ≤ 1: error ≤ 35·2^-24 ≈ 2.1e-6, so 3e-6.
@@ -32,23 +36,27 @@ typedef struct op_spec {
     op_kind op;
     size_t kh, kw, sh, sw, pt, pl, pb, pr;
     int cip;
+    int ceil;       /* ceil_mode */
     size_t units;   /* dense */
     size_t C, H, W; /* input shape */
 } op_spec;
 
-static size_t ref_len(size_t in, size_t k, size_t s, size_t a, size_t b)
+static size_t ref_len(size_t in, size_t k, size_t s, size_t a, size_t b, int ceil_mode)
 {
     long span = (long)in + (long)a + (long)b - (long)k;
     ck_assert_int_ge(span, 0);
-    return (size_t)(span / (long)s) + 1;
+    if (!ceil_mode) return (size_t)(span / (long)s) + 1;
+    long len = (span + (long)s - 1) / (long)s + 1;
+    if ((len - 1) * (long)s >= (long)in + (long)a) len--;
+    return (size_t)len;
 }
 
 static void ref_out_shape(const op_spec *p, size_t *C, size_t *H, size_t *W)
 {
     *C = p->op == OP_DENSE ? p->units : p->C;
     if (p->op == OP_MAX || p->op == OP_AVG) {
-        *H = ref_len(p->H, p->kh, p->sh, p->pt, p->pb);
-        *W = ref_len(p->W, p->kw, p->sw, p->pl, p->pr);
+        *H = ref_len(p->H, p->kh, p->sh, p->pt, p->pb, p->ceil);
+        *W = ref_len(p->W, p->kw, p->sw, p->pl, p->pr, p->ceil);
     } else {
         *H = *W = 1;
     }
@@ -67,10 +75,12 @@ static void ref_pool(const op_spec *p, const double *x, double *y, long *arg)
                 const long r0 = (long)(oh * p->sh) - (long)p->pt;
                 const long c0 = (long)(ow * p->sw) - (long)p->pl;
                 double best = 0, sum = 0;
-                long at = -1, count = 0;
+                long at = -1, count = 0, padded = 0;
                 for (long i = 0; i < (long)p->kh; i++)
                     for (long j = 0; j < (long)p->kw; j++) {
                         const long r = r0 + i, col = c0 + j;
+                        /* cells inside the padded input: count_include_pad's divisor */
+                        if (r < H + (long)p->pb && col < W + (long)p->pr) padded++;
                         if (r < 0 || r >= H || col < 0 || col >= W) continue;
                         const long idx = (long)c * H * W + r * W + col;
                         count++;
@@ -86,7 +96,7 @@ static void ref_pool(const op_spec *p, const double *x, double *y, long *arg)
                     y[o] = best;
                     if (arg) arg[o] = at;
                 } else {
-                    y[o] = sum / (double)(p->cip ? (long)(p->kh * p->kw) : count);
+                    y[o] = sum / (double)(p->cip ? padded : count);
                 }
             }
 }
@@ -168,6 +178,7 @@ static nnp_net_pool2d_opts pool_opts(const op_spec *p)
     o.kernel_h = p->kh, o.kernel_w = p->kw, o.stride_h = p->sh, o.stride_w = p->sw;
     o.pad_top = p->pt, o.pad_left = p->pl, o.pad_bottom = p->pb, o.pad_right = p->pr;
     o.count_include_pad = p->cip;
+    o.ceil_mode = p->ceil;
     return o;
 }
 
@@ -198,6 +209,7 @@ static nnp_net *build(size_t C, size_t H, size_t W, op_spec *ops, size_t n_ops, 
         ck_assert_uint_eq(info.output_size, C * H * W);
         ck_assert_uint_eq(info.n_inputs, 1);
         ck_assert_uint_eq(info.inputs[0], l);
+        if (p->op == OP_MAX || p->op == OP_AVG) ck_assert_int_eq(info.ceil_mode, p->ceil);
         if (p->op != OP_DENSE) {
             ck_assert_uint_eq(info.weight_count, 0);
             ck_assert_uint_eq(info.bias_count, 0);
@@ -236,25 +248,32 @@ static void fill_distinct(float *x, size_t d, uint64_t seed)
 typedef struct shape_case {
     const char *what;
     size_t H, W, kh, kw, sh, sw, pt, pl, pb, pr;
+    int ceil;
 } shape_case;
 
 static const shape_case cases[] = {
-    {"3x3 stride 1 (overlapping)", 7, 5, 3, 3, 1, 1, 0, 0, 0, 0},
-    {"3x3 stride 2 pad 1, width does not divide", 8, 6, 3, 3, 2, 2, 1, 1, 1, 1},
-    {"asymmetric padding, 3x2 stride 2x1", 8, 7, 3, 2, 2, 1, 2, 0, 0, 1},
-    {"kernel != stride, 2x3 stride 3x2", 9, 10, 2, 3, 3, 2, 0, 1, 1, 0},
-    {"odd sizes with leftover rows/columns", 5, 9, 3, 3, 2, 2, 0, 0, 0, 0},
-    {"window = whole plane", 6, 6, 6, 6, 1, 1, 0, 0, 0, 0},
-    {"2x2 stride 2 pad 1", 4, 5, 2, 2, 2, 2, 1, 1, 1, 1},
-    {"1x1 (identity)", 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},
-    {"pad = kernel - 1: corner windows hold one real cell", 5, 4, 3, 3, 2, 3, 2, 2, 2, 2},
+    {"3x3 stride 1 (overlapping)", 7, 5, 3, 3, 1, 1, 0, 0, 0, 0, 0},
+    {"3x3 stride 2 pad 1, width does not divide", 8, 6, 3, 3, 2, 2, 1, 1, 1, 1, 0},
+    {"asymmetric padding, 3x2 stride 2x1", 8, 7, 3, 2, 2, 1, 2, 0, 0, 1, 0},
+    {"kernel != stride, 2x3 stride 3x2", 9, 10, 2, 3, 3, 2, 0, 1, 1, 0, 0},
+    {"odd sizes with leftover rows/columns", 5, 9, 3, 3, 2, 2, 0, 0, 0, 0, 0},
+    {"window = whole plane", 6, 6, 6, 6, 1, 1, 0, 0, 0, 0, 0},
+    {"2x2 stride 2 pad 1", 4, 5, 2, 2, 2, 2, 1, 1, 1, 1, 0},
+    {"1x1 (identity)", 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 0},
+    {"pad = kernel - 1: corner windows hold one real cell", 5, 4, 3, 3, 2, 3, 2, 2, 2, 2, 0},
+    /* ceil_mode: the last window runs past the (padded) end and is clipped */
+    {"ceil: 3x3 stride 2 on 8x9 (squeezenet's pools)", 8, 9, 3, 3, 2, 2, 0, 0, 0, 0, 1},
+    {"ceil: 2x2 stride 2 on odd 5x7 (not the fast path)", 5, 7, 2, 2, 2, 2, 0, 0, 0, 0, 1},
+    {"ceil with padding: a window that would start in the bottom padding is dropped, the "
+     "last column window is clipped to the padded input", 5, 6, 2, 3, 2, 2, 1, 1, 1, 1, 1},
+    {"ceil: stride 3 > kernel 2, asymmetric padding", 7, 8, 2, 2, 3, 3, 0, 1, 1, 0, 1},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
 static op_spec case_op(const shape_case *s, op_kind op, int cip)
 {
     op_spec p = {.op = op, .kh = s->kh, .kw = s->kw, .sh = s->sh, .sw = s->sw, .pt = s->pt,
-                 .pl = s->pl, .pb = s->pb, .pr = s->pr, .cip = cip};
+                 .pl = s->pl, .pb = s->pb, .pr = s->pr, .cip = cip, .ceil = s->ceil};
     return p;
 }
 

@@ -54,7 +54,11 @@ typedef enum nnp_layer_kind {
     NNP_LAYER_DROPOUT = 13, /**< identity (inference), kept for the layer table */
     NNP_LAYER_FLATTEN = 14, /**< C×H×W to (C·H·W)×1×1, values unchanged */
     NNP_LAYER_ADD = 15,     /**< element-wise sum of two layers of equal shape (residuals) */
-    NNP_LAYER_LEAKY_RELU = 16 /**< y = x for x > 0, α·x otherwise; see nnp_net_add_leaky_relu() */
+    NNP_LAYER_LEAKY_RELU = 16, /**< y = x for x > 0, α·x otherwise; see nnp_net_add_leaky_relu() */
+    NNP_LAYER_CLIP = 17,    /**< y = min(max(x, lo), hi) (ReLU6: lo 0, hi 6); see nnp_net_add_clip() */
+    NNP_LAYER_HARD_SIGMOID = 18, /**< y = max(0, min(1, α·x + β)); see nnp_net_add_hard_sigmoid() */
+    NNP_LAYER_HARD_SWISH = 19, /**< y = x · max(0, min(1, x/6 + 1/2)) (ONNX HardSwish) */
+    NNP_LAYER_PAD = 20      /**< zero padding of the spatial axes; see nnp_net_add_pad() */
 } nnp_layer_kind;
 
 /** @brief Largest number of inputs any layer kind takes (for nnp_layer_info::inputs). */
@@ -89,7 +93,12 @@ typedef struct nnp_layer_info {
     size_t dilation_h;      /**< convolution: vertical dilation (1 for pooling, 0 otherwise) */
     size_t dilation_w;      /**< convolution: horizontal dilation (1 for pooling, 0 otherwise) */
     size_t groups;          /**< convolution: groups (0 for other kinds) */
-    double alpha;           /**< leaky ReLU: slope for negative inputs (0 for other kinds) */
+    double alpha;           /**< leaky ReLU: slope for negative inputs; hard sigmoid: α
+                                 (0 for other kinds) */
+    double beta;            /**< hard sigmoid: β (0 for other kinds) */
+    double clip_min;        /**< clip: lower bound, may be −∞ (0 for other kinds) */
+    double clip_max;        /**< clip: upper bound, may be +∞ (0 for other kinds) */
+    int ceil_mode;          /**< pooling: 1 if output sizes round up (0 otherwise) */
 } nnp_layer_info;
 
 /** @brief Number of ::nnp_layer_kind values (one past the largest), for FFI callers.
@@ -151,12 +160,15 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_dense(nnp_net *net, size_t units, size_t *layer);
 
 /**
- * @brief Appends an element-wise activation (ReLU, sigmoid, tanh, softplus or leaky ReLU) on
- * top of the last layer; its output has the same shape.
+ * @brief Appends an element-wise activation (ReLU, sigmoid, tanh, softplus, leaky ReLU, hard
+ * sigmoid or hard swish) on top of the last layer; its output has the same shape.
  * @param[in]  net    network
- * @param[in]  kind   ::NNP_LAYER_RELU, ::NNP_LAYER_SIGMOID, ::NNP_LAYER_TANH, ::NNP_LAYER_SOFTPLUS
- *                    or ::NNP_LAYER_LEAKY_RELU (with α = 0.01, PyTorch's and ONNX's default;
- *                    nnp_net_add_leaky_relu() takes any α)
+ * @param[in]  kind   ::NNP_LAYER_RELU, ::NNP_LAYER_SIGMOID, ::NNP_LAYER_TANH, ::NNP_LAYER_SOFTPLUS,
+ *                    ::NNP_LAYER_LEAKY_RELU (with α = 0.01, PyTorch's and ONNX's default;
+ *                    nnp_net_add_leaky_relu() takes any α), ::NNP_LAYER_HARD_SIGMOID (with
+ *                    ONNX's α = 0.2, β = 0.5; nnp_net_add_hard_sigmoid() takes any) or
+ *                    ::NNP_LAYER_HARD_SWISH. ::NNP_LAYER_CLIP needs its bounds:
+ *                    nnp_net_add_clip().
  * @param[out] layer  if not NULL, receives the new layer's index
  * @retval NNP_EINVAL NULL net or `kind` not an activation @retval NNP_ENOMEM out of memory
  * @since 0.2.0
@@ -177,6 +189,56 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_
  */
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_leaky_relu(nnp_net *net, double alpha,
                                                         size_t *layer);
+
+/**
+ * @brief Appends y = min(max(x, lo), hi) element-wise (ONNX Clip; ReLU6 is lo = 0, hi = 6) on
+ * top of the last layer; its output has the same shape.
+ *
+ * The derivative is 1 strictly inside (lo, hi) and 0 elsewhere, the bounds included, as
+ * PyTorch's hardtanh/ReLU6 (and this library's ReLU at 0). A NaN input stays NaN. Lipschitz
+ * constant 1.
+ * @param[in]  net    network
+ * @param[in]  lo     lower bound, −∞ (no bound) or finite
+ * @param[in]  hi     upper bound, +∞ (no bound) or finite, ≥ lo
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net, a NaN bound, lo = +∞, hi = −∞, lo > hi, or a finite bound
+ *         beyond the float range
+ * @retval NNP_ENOMEM out of memory
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_clip(nnp_net *net, double lo, double hi,
+                                                  size_t *layer);
+
+/**
+ * @brief Appends the hard sigmoid y = max(0, min(1, α·x + β)) element-wise (ONNX HardSigmoid;
+ * PyTorch's Hardsigmoid is α = 1/6, β = 1/2) on top of the last layer.
+ *
+ * The derivative is α where 0 < α·x + β < 1 and 0 elsewhere (PyTorch's rule). Lipschitz
+ * constant |α|. ::NNP_LAYER_HARD_SIGMOID through nnp_net_add_activation() takes ONNX's
+ * defaults α = 0.2, β = 0.5.
+ * @param[in]  net    network
+ * @param[in]  alpha  slope α, finite (any sign)
+ * @param[in]  beta   offset β, finite
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net, α or β not finite @retval NNP_ENOMEM out of memory
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_hard_sigmoid(nnp_net *net, double alpha,
+                                                          double beta, size_t *layer);
+
+/**
+ * @brief Appends zero padding of the spatial axes (ONNX Pad, mode "constant", value 0):
+ * C×H×W to C×(top+H+bottom)×(left+W+right), the input in the middle. No parameters; linear,
+ * with operator norm 1.
+ * @param[in]  net    network
+ * @param[in]  top, left, bottom, right  rows/columns of zeros, each ≤ 2^20
+ * @param[out] layer  if not NULL, receives the new layer's index
+ * @retval NNP_EINVAL NULL net, a pad out of range, or an output of more than 2^28 values
+ * @retval NNP_ENOMEM out of memory
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_add_pad(nnp_net *net, size_t top, size_t left,
+                                                 size_t bottom, size_t right, size_t *layer);
 
 /**
  * @brief Makes the next sequentially added layer take `layer` as its input (instead of the
@@ -242,9 +304,11 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_conv2d(nnp_net *net, const nnp_net_
 /**
  * @brief Options of 2-D max and average pooling. Fill with nnp_net_pool2d_opts_init(&o).
  *
- * Semantics are ONNX's MaxPool and AveragePool with ceil_mode 0. Output size per spatial
- * axis: floor((in + pad_before + pad_after − kernel) / stride) + 1, which must be ≥ 1; the
- * channel count is unchanged. Windows may overlap (stride < kernel) or leave gaps
+ * Semantics are ONNX's MaxPool and AveragePool. Output size per spatial axis:
+ * floor((in + pad_before + pad_after − kernel) / stride) + 1, which must be ≥ 1; with
+ * `ceil_mode`, ceil instead of floor, less one if the last window would start beyond the
+ * input and its leading padding (PyTorch's rule, which ONNX adopted): windows that run past
+ * the padded end are clipped to it. The channel count is unchanged. Windows may overlap (stride < kernel) or leave gaps
  * (stride > kernel). Since every pad is smaller than the kernel, every window holds at least
  * one real (non-padding) cell. Padding cells never win a max; for averages they count (as
  * zeros) only if `count_include_pad`.
@@ -260,8 +324,10 @@ typedef struct nnp_net_pool2d_opts {
     size_t pad_bottom;      /**< padding rows below, < kernel_h (default 0) */
     size_t pad_right;       /**< padding columns right, < kernel_w (default 0) */
     int count_include_pad;  /**< non-zero: average pooling divides every window's sum by
-                                 kernel_h·kernel_w; 0: by its number of real cells (default 0).
-                                 Ignored by max pooling. */
+                                 kernel_h·kernel_w (with ceil_mode: by its cells inside the
+                                 padded input, as PyTorch); 0: by its number of real cells
+                                 (default 0). Ignored by max pooling. */
+    int ceil_mode;          /**< non-zero: output sizes round up (see above) (default 0) */
 } nnp_net_pool2d_opts;
 
 /**

@@ -22,10 +22,17 @@
  * - Conv (1-D or 2-D: kernel_shape, strides, pads, dilations, group, auto_pad): a convolution
  *   layer;
  *   an Add of a per-channel constant directly after a Conv with bias is folded into that bias;
- * - MaxPool, AveragePool (1-D or 2-D; ceil_mode=0, dilations 1, count_include_pad, auto_pad):
- *   pooling layers; GlobalAveragePool; LRN; BatchNormalization (inference form; its statistics
- *   become the layer's parameters); Relu, Sigmoid, Tanh, Softplus, LeakyRelu (any finite
- *   alpha: a leaky ReLU layer); Flatten (axis 1);
+ * - MaxPool, AveragePool (1-D or 2-D; ceil_mode 0 or 1, dilations 1, count_include_pad,
+ *   auto_pad): pooling layers; GlobalAveragePool; ReduceMean over all spatial axes (keepdims 1,
+ *   or 0 for the N×C view): a global average pool; LRN; BatchNormalization (inference form; its
+ *   statistics become the layer's parameters); Relu, Sigmoid, Tanh, Softplus, LeakyRelu (any
+ *   finite alpha: a leaky ReLU layer); Clip with constant bounds (attributes before opset 11,
+ *   optional scalar inputs from 11 on; absent = no bound): a clip layer (ReLU6); HardSigmoid
+ *   (alpha, beta); HardSwish (opset 14 on); Flatten (axis 1);
+ * - Pad, mode constant with value 0, on the spatial axes only (pads as an attribute before
+ *   opset 11, a constant input from 11 on): folded into the padding of the Conv, or of the
+ *   AveragePool with floor sizing (count_include_pad or no padding of its own), that alone reads
+ *   it (the same map), else a pad layer (e.g. before a MaxPool, whose own padding is −∞, not 0);
  * - Add of two computed tensors of equal shape: an add layer (residual connection);
  * - Dropout: a dropout layer (the identity; kept so the layer table matches the model);
  * - Identity, and Reshape between N×C×H×W (or N×C×L) and N×(C·H·W) (a flatten that needs no
@@ -38,14 +45,15 @@
  * Anything else — an operator, an attribute value, a second graph input or output, an
  * operator's second output in use — is refused with ::NNP_EUNSUPPORTED and a message naming
  * the node, its operator and the attribute, e.g.
- * `onnx: node "pool1" (MaxPool): ceil_mode=1 not supported`. A malformed model — not a
+ * `onnx: node "pool1" (MaxPool): dilations=[2,2] not supported`. A malformed model — not a
  * protobuf, truncated, wrong wire types, tensors whose data disagree with their shape, inputs
  * no node produces, cycles, absurd dimensions, shapes that do not fit (checked layer by layer
  * and against the declared output shape) — gives ::NNP_EFORMAT. Neither crashes or leaks.
  *
  * @par What saves
  * Every layer kind but contrast normalisation (no ONNX operator) becomes the operator above
- * (dense layers as Gemm with transB=1), at opset 13 and IR version 7, with the batch dimension
+ * (dense layers as Gemm with transB=1), at opset 13 (14 when the net has a hard swish) and
+ * IR version 7, with the batch dimension
  * symbolic ("N"); the input is N×D when H = W = 1, else N×C×H×W (so a net loaded from an N×C×L
  * model is saved as N×C×1×L). Loading a saved net gives the same layer table and
  * bit-identical parameters, hence identical outputs.

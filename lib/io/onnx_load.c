@@ -6,6 +6,7 @@
  * checked before use, and every failure sets a message naming the node, operator and field. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -54,6 +55,8 @@ typedef struct val {
     size_t uses;        /* consumers among the nodes the output needs (+1 for the output) */
     const Onnx__TensorProto *t; /* V_CONST */
     long producer;      /* index of the producing node, -1 for initializers and the input */
+    size_t pad[4];      /* V_LAYER: zero padding (top, left, bottom, right) of a Pad node that
+                         * the one Conv consuming this value folds into its own (op_pad) */
 } val;
 
 typedef struct ld {
@@ -720,6 +723,7 @@ static nnp_status op_conv(ld *L)
     sp.k[0] = x->rank == 4 ? W->dims[2] : 1;
     sp.k[1] = W->dims[x->rank - 1];
     NNPI_TRY(read_spatial(L, x, &xi, 1, &sp));
+    for (size_t i = 0; i < 4; i++) sp.p[i] += (int64_t)x->pad[i]; /* a folded Pad (op_pad) */
 
     nnp_net_conv2d_opts o;
     NNPI_TRY(nnp_net_conv2d_opts_init(&o));
@@ -775,9 +779,8 @@ static nnp_status op_pool(ld *L, int max)
     NNPI_TRY(layer_shape(L, x->layer, &xi));
     NNPI_TRY(read_spatial(L, x, &xi, 0, &sp));
     NNPI_TRY(attr_int(L, "ceil_mode", 0, &ceil_mode));
-    if (ceil_mode != 0)
-        return node_error(L, NNP_EUNSUPPORTED, "ceil_mode=%lld not supported",
-                          (long long)ceil_mode);
+    if (ceil_mode != 0 && ceil_mode != 1)
+        return node_error(L, NNP_EFORMAT, "ceil_mode=%lld (0 or 1)", (long long)ceil_mode);
     if (sp.d[0] != 1 || sp.d[1] != 1) {
         if (x->rank == 3)
             return node_error(L, NNP_EUNSUPPORTED, "dilations=[%lld] not supported",
@@ -786,6 +789,10 @@ static nnp_status op_pool(ld *L, int max)
                           (long long)sp.d[0], (long long)sp.d[1]);
     }
     if (!max) NNPI_TRY(attr_int(L, "count_include_pad", 0, &cip));
+    if (x->pad[0] || x->pad[1] || x->pad[2] || x->pad[3]) { /* a folded Pad (op_pad) */
+        for (size_t i = 0; i < 4; i++) sp.p[i] += (int64_t)x->pad[i];
+        cip = 1;
+    }
 
     nnp_net_pool2d_opts o;
     size_t layer;
@@ -799,6 +806,7 @@ static nnp_status op_pool(ld *L, int max)
     o.pad_bottom = (size_t)sp.p[2];
     o.pad_right = (size_t)sp.p[3];
     o.count_include_pad = cip != 0;
+    o.ceil_mode = ceil_mode != 0;
     NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
     nnp_status st = max ? nnp_net_add_maxpool2d(L->net, &o, &layer)
                         : nnp_net_add_avgpool2d(L->net, &o, &layer);
@@ -1158,6 +1166,247 @@ static nnp_status op_constant(ld *L)
     return NNP_OK;
 }
 
+/* ---- element-wise and spatial operators of the torchvision zoo ---- */
+
+/* One float of an optional scalar constant input k (Clip's min/max, Pad's constant_value);
+ * absent or empty: *v unchanged. */
+static nnp_status const_scalar(const ld *L, size_t k, float *v)
+{
+    if (!has_input(L, k)) return NNP_OK;
+    float *p;
+    NNPI_TRY(const_floats(L, k, 1, &p));
+    *v = p[0];
+    nnpi_free(p);
+    return NNP_OK;
+}
+
+/* Clip: y = min(max(x, min), max). Opset 6–10 give min/max as attributes, 11 on as optional
+ * constant scalar inputs; absent bounds are none (ONNX: the type's lowest/highest value). */
+static nnp_status op_clip(ld *L)
+{
+    static const char *const attrs6[] = {"min", "max", NULL};
+    static const char *const none[] = {NULL};
+    val *x;
+    float lo = -INFINITY, hi = INFINITY;
+    size_t layer;
+    if (L->opset < 6)
+        return node_error(L, NNP_EUNSUPPORTED, "opset %lld: Clip-1 (consumed_inputs) not "
+                          "supported, opset 6 or later needed", (long long)L->opset);
+    NNPI_TRY(check_attrs(L, L->opset < 11 ? attrs6 : none));
+    NNPI_TRY(need_inputs(L, 1, L->opset < 11 ? 1 : 3));
+    NNPI_TRY(layer_input(L, 0, &x));
+    if (L->opset < 11) {
+        NNPI_TRY(attr_float(L, "min", -INFINITY, &lo));
+        NNPI_TRY(attr_float(L, "max", INFINITY, &hi));
+    } else {
+        NNPI_TRY(const_scalar(L, 1, &lo));
+        NNPI_TRY(const_scalar(L, 2, &hi));
+    }
+    if (isnan(lo) || isnan(hi) || lo == INFINITY || hi == -INFINITY || lo > hi)
+        return node_error(L, NNP_EUNSUPPORTED, "bounds min=%g, max=%g not supported (min <= "
+                          "max, not NaN)", (double)lo, (double)hi);
+    NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
+    nnp_status st = nnp_net_add_clip(L->net, lo, hi, &layer);
+    if (st != NNP_OK) return builder_error(L, st);
+    set_output(L, 0, layer, x->rank, 1);
+    return NNP_OK;
+}
+
+/* HardSigmoid: max(0, min(1, alpha·x + beta)), defaults 0.2 and 0.5 (opset 6 on; opset 1 had
+ * consumed_inputs, refused by the attribute check). */
+static nnp_status op_hard_sigmoid(ld *L)
+{
+    static const char *const allowed[] = {"alpha", "beta", NULL};
+    val *x;
+    float alpha, beta;
+    size_t layer;
+    NNPI_TRY(check_attrs(L, allowed));
+    NNPI_TRY(attr_float(L, "alpha", 0.2f, &alpha));
+    NNPI_TRY(attr_float(L, "beta", 0.5f, &beta));
+    NNPI_TRY(need_inputs(L, 1, 1));
+    NNPI_TRY(layer_input(L, 0, &x));
+    NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
+    nnp_status st = nnp_net_add_hard_sigmoid(L->net, alpha, beta, &layer);
+    if (st != NNP_OK) return builder_error(L, st);
+    set_output(L, 0, layer, x->rank, 1);
+    return NNP_OK;
+}
+
+/* HardSwish: an operator of opset 14 on (torch exports nn.Hardswish as HardSigmoid + Mul
+ * below 14). */
+static nnp_status op_hard_swish(ld *L)
+{
+    if (L->opset < 14)
+        return node_error(L, NNP_EFORMAT, "HardSwish is not an operator of opset %lld (it "
+                          "exists from opset 14)", (long long)L->opset);
+    return op_activation(L, NNP_LAYER_HARD_SWISH);
+}
+
+/* ReduceMean over all spatial axes (2, 3 of N×C×H×W; 2 of N×C×L): global average pooling,
+ * the way torchvision's mnasnet writes it. keepdims=0 gives the N×C view of the C×1×1 layer.
+ * Up to opset 17 the axes are an attribute (18 made them an input; OPSET_MAX is 17). */
+static nnp_status op_reduce_mean(ld *L)
+{
+    static const char *const allowed[] = {"axes", "keepdims", NULL};
+    val *x;
+    int64_t keepdims;
+    size_t layer;
+    NNPI_TRY(check_attrs(L, allowed));
+    NNPI_TRY(need_inputs(L, 1, 1));
+    NNPI_TRY(layer_input(L, 0, &x));
+    NNPI_TRY(attr_int(L, "keepdims", 1, &keepdims));
+    const Onnx__AttributeProto *a = attr(L, "axes");
+    if (!a)
+        return node_error(L, NNP_EUNSUPPORTED, "no axes (a mean over all axes, the batch "
+                          "included) not supported: only the spatial axes");
+    if (a->has_type && a->type != AT_INTS)
+        return node_error(L, NNP_EFORMAT, "attribute axes: expected INTS");
+    unsigned seen = 0, axes_hw = x->rank == 4 ? 0xcu : x->rank == 3 ? 0x4u : 0u;
+    for (size_t i = 0; i < a->n_ints; i++) {
+        int64_t ax = a->ints[i] < 0 ? a->ints[i] + x->rank : a->ints[i];
+        if (ax < 0 || ax >= x->rank || (seen >> ax & 1u))
+            return node_error(L, NNP_EFORMAT, "axes[%zu] = %lld out of range or repeated for "
+                              "an input of rank %d", i, (long long)a->ints[i], x->rank);
+        seen |= 1u << ax;
+    }
+    if (axes_hw == 0 || seen != axes_hw)
+        return node_error(L, NNP_EUNSUPPORTED, "mean over axes other than all spatial ones "
+                          "(2, 3 of an N×C×H×W input) not supported");
+    if (keepdims != 0 && keepdims != 1)
+        return node_error(L, NNP_EFORMAT, "keepdims=%lld (0 or 1)", (long long)keepdims);
+    NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
+    nnp_status st = nnp_net_add_global_avgpool(L->net, &layer);
+    if (st != NNP_OK) return builder_error(L, st);
+    set_output(L, 0, layer, keepdims ? x->rank : 2, keepdims != 0);
+    return NNP_OK;
+}
+
+static const Onnx__AttributeProto *node_attr(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t j = 0; j < n->n_attribute; j++)
+        if (strcmp(S(n->attribute[j]->name), name) == 0) return n->attribute[j];
+    return NULL;
+}
+
+/* Whether zero padding p (top, left, bottom, right) of value `name` can fold into the one node
+ * among those the output needs that reads it: a Conv reading it as its data input with
+ * explicit padding (no auto_pad, which would size the padding from the unpadded input), or an
+ * AveragePool (PyTorch writes avg_pool2d with count_include_pad as Pad + AveragePool) with
+ * explicit padding, ceil_mode 0, and either count_include_pad or no padding of its own, whose
+ * windows keep pad < kernel: with floor sizing every window lies inside the padded input, so
+ * dividing by the whole window (count_include_pad) counts the Pad's zeros as the explicit
+ * Pad did. A MaxPool pads with −∞, not 0: never folded. Malformed attributes are left to the
+ * consumer's own checks (no fold). */
+static int pad_folds(const ld *L, const char *name, const size_t p[4])
+{
+    for (size_t i = 0; i < L->n_order; i++) {
+        const Onnx__NodeProto *n = L->g->node[L->order[i]];
+        for (size_t k = 0; k < n->n_input; k++) {
+            if (!n->input[k] || strcmp(n->input[k], name) != 0) continue;
+            const char *op = S(n->op_type);
+            if (k != 0 || S(n->domain)[0]) return 0;
+            const Onnx__AttributeProto *a = node_attr(n, "auto_pad");
+            if (a && !(a->s.len == 6 && memcmp(a->s.data, "NOTSET", 6) == 0)) return 0;
+            if (strcmp(op, "Conv") == 0) return 1;
+            if (strcmp(op, "AveragePool") != 0) return 0;
+            const Onnx__AttributeProto *ks = node_attr(n, "kernel_shape"),
+                                       *pads = node_attr(n, "pads"),
+                                       *ceil = node_attr(n, "ceil_mode"),
+                                       *cip = node_attr(n, "count_include_pad");
+            if (!ks || (ks->n_ints != 1 && ks->n_ints != 2) || (ceil && ceil->i != 0)) return 0;
+            if (pads && pads->n_ints != 2 * ks->n_ints) return 0;
+            int own = 0;
+            for (size_t j = 0; pads && j < pads->n_ints; j++) own |= pads->ints[j] != 0;
+            if (own && !(cip && cip->i == 1)) return 0;
+            const size_t nk = ks->n_ints;
+            for (size_t side = 0; side < 4; side++) { /* top, left, bottom, right */
+                const size_t axis = side % 2; /* 0 height, 1 width */
+                if (nk == 1 && axis == 0) continue; /* 1-D: no height padding */
+                const size_t ki = nk == 1 ? 0 : axis, pi = ki + (side >= 2 ? nk : 0);
+                const int64_t kk = ks->ints[ki], pp = pads ? pads->ints[pi] : 0;
+                if (pp < 0 || kk < 1 || (int64_t)p[side] + pp >= kk) return 0;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Pad with zeros on the spatial axes only. Opset 2–10: attributes pads, mode, value; 11 on:
+ * pads and constant_value as constant inputs (ONNX Operators.md, Pad). pads lists the begins of
+ * every axis, then the ends. Zero padding that only a Conv or a suitable AveragePool reads is
+ * folded into that node's own padding (exactly the same map, pad_folds); anywhere else (before
+ * a MaxPool, whose padding is −∞, or any other consumer) it is a pad layer. */
+static nnp_status op_pad(ld *L)
+{
+    static const char *const attrs2[] = {"mode", "pads", "value", NULL};
+    static const char *const attrs11[] = {"mode", NULL};
+    val *x;
+    nnp_layer_info xi;
+    char mode[32];
+    int64_t pads[8] = {0};
+    size_t np = 0;
+    float value = 0.0f;
+    if (L->opset < 2)
+        return node_error(L, NNP_EUNSUPPORTED, "opset %lld: Pad-1 (paddings) not supported",
+                          (long long)L->opset);
+    NNPI_TRY(check_attrs(L, L->opset < 11 ? attrs2 : attrs11));
+    NNPI_TRY(need_inputs(L, L->opset < 11 ? 1 : 2, L->opset < 11 ? 1 : 3));
+    NNPI_TRY(layer_input(L, 0, &x));
+    NNPI_TRY(need_spatial(L, x));
+    NNPI_TRY(layer_shape(L, x->layer, &xi));
+    NNPI_TRY(attr_string(L, "mode", "constant", mode, sizeof mode));
+    if (strcmp(mode, "constant") != 0)
+        return node_error(L, NNP_EUNSUPPORTED, "mode=%s not supported (only constant)", mode);
+    size_t want = 2 * (size_t)x->rank;
+    if (L->opset < 11) {
+        const Onnx__AttributeProto *a = attr(L, "pads");
+        if (!a || (a->has_type && a->type != AT_INTS))
+            return node_error(L, NNP_EFORMAT, "attribute pads (INTS) missing");
+        if (a->n_ints > 8)
+            return node_error(L, NNP_EFORMAT, "pads has %zu values, expected %zu", a->n_ints,
+                              want);
+        np = a->n_ints;
+        for (size_t i = 0; i < np; i++) pads[i] = a->ints[i];
+        NNPI_TRY(attr_float(L, "value", 0.0f, &value));
+    } else {
+        const Onnx__TensorProto *t;
+        NNPI_TRY(const_input(L, 1, &t));
+        NNPI_TRY(tensor_ints(L, t, input_name(L, 1), 8, pads, &np));
+        NNPI_TRY(const_scalar(L, 2, &value));
+    }
+    if (np != want)
+        return node_error(L, NNP_EFORMAT, "pads has %zu values, expected %zu (begin and end of "
+                          "each of %d axes)", np, want, x->rank);
+    if (value != 0.0f)
+        return node_error(L, NNP_EUNSUPPORTED, "constant value %g not supported (only 0)",
+                          (double)value);
+    size_t r = (size_t)x->rank, p[4] = {0, 0, 0, 0}; /* top, left, bottom, right */
+    for (size_t i = 0; i < want; i++) {
+        size_t ax = i % r;
+        if (pads[i] < 0 || pads[i] > ((int64_t)1 << 20))
+            return node_error(L, NNP_EUNSUPPORTED, "pads[%zu] = %lld not supported (0 to 2^20: "
+                              "no cropping)", i, (long long)pads[i]);
+        if (ax < 2 && pads[i] != 0)
+            return node_error(L, NNP_EUNSUPPORTED, "padding of axis %zu (%s) not supported: "
+                              "only the spatial axes", ax, ax == 0 ? "batch" : "channels");
+        if (ax >= 2) p[(r == 3 ? 1 : ax - 2) + (i >= r ? 2 : 0)] = (size_t)pads[i];
+    }
+    long o = find_val(L, L->node->output[0]);
+    if (L->vals[o].uses == 1 && pad_folds(L, L->node->output[0], p) && !x->pad[0] &&
+        !x->pad[1] && !x->pad[2] && !x->pad[3]) {
+        set_output(L, 0, x->layer, x->rank, 0);
+        memcpy(L->vals[o].pad, p, sizeof p);
+        return NNP_OK;
+    }
+    size_t layer;
+    NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
+    nnp_status st = nnp_net_add_pad(L->net, p[0], p[1], p[2], p[3], &layer);
+    if (st != NNP_OK) return builder_error(L, st);
+    set_output(L, 0, layer, x->rank, 1);
+    return NNP_OK;
+}
+
 static nnp_status map_node(ld *L, const char *graph_output)
 {
     const Onnx__NodeProto *n = L->node;
@@ -1188,6 +1437,11 @@ static nnp_status map_node(ld *L, const char *graph_output)
     if (strcmp(op, "Dropout") == 0) return op_dropout(L);
     if (strcmp(op, "Identity") == 0) return op_identity(L);
     if (strcmp(op, "LRN") == 0) return op_lrn(L);
+    if (strcmp(op, "Clip") == 0) return op_clip(L);
+    if (strcmp(op, "HardSigmoid") == 0) return op_hard_sigmoid(L);
+    if (strcmp(op, "HardSwish") == 0) return op_hard_swish(L);
+    if (strcmp(op, "ReduceMean") == 0) return op_reduce_mean(L);
+    if (strcmp(op, "Pad") == 0) return op_pad(L);
     return node_error(L, NNP_EUNSUPPORTED, "operator not supported");
 }
 

@@ -1,9 +1,11 @@
-/* ONNX export: writes a net as a ModelProto (our own minimal lib/io/onnx.proto) at opset 13,
+/* ONNX export: writes a net as a ModelProto (our own minimal lib/io/onnx.proto) at opset 13
+ * (14 when the net has a hard swish, an operator of opset 14 on),
  * one ONNX node per layer, weights as float32 initializers in raw_data (little-endian), so
  * that nnp_net_load_onnx() gives the same layer table and bit-identical parameters back.
  * A value's ONNX rank is 2 (N×D) after dense and flatten layers and for a D×1×1 input, else 4
  * (N×C×H×W); where an operator needs the other rank, a Reshape that loading removes again is
  * put in between. Reads the net's internals (attributes of conv, pool and norm layers). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -336,6 +338,7 @@ static nnp_status save_layer(sv *s, const nnp_net *net, size_t l)
         NNPI_TRY(attr_ints(s, n, "pads", 4, p));
         if (kind == NNP_LAYER_AVGPOOL)
             NNPI_TRY(attr_int(s, n, "count_include_pad", a->count_include_pad ? 1 : 0));
+        if (a->ceil_mode) NNPI_TRY(attr_int(s, n, "ceil_mode", 1));
         rank = 4;
         break;
     }
@@ -400,6 +403,47 @@ static nnp_status save_layer(sv *s, const nnp_net *net, size_t l)
         n->input[1] = (char *)b;
         break;
     }
+    case NNP_LAYER_CLIP: {
+        /* Clip-13: optional scalar min and max inputs; an infinite bound is left out */
+        const float b[2] = {nd->attr.clip.lo, nd->attr.clip.hi};
+        const char *bn[2] = {"", ""};
+        for (size_t i = 0; i < 2; i++) {
+            if (isinf(b[i])) continue;
+            char *nmb = sv_printf(s, "p%zu.%s", l, i ? "max" : "min");
+            if (!nmb) return OOM();
+            NNPI_TRY(add_init(s, nmb, 0, NULL, &b[i], NULL));
+            bn[i] = nmb;
+        }
+        if (!(n = new_node(s, "Clip", nm, bn[1][0] ? 3 : bn[0][0] ? 2 : 1))) return OOM();
+        n->input[0] = s->name[nd->inputs[0]];
+        for (size_t i = 0; i + 1 < n->n_input; i++) n->input[i + 1] = (char *)bn[i];
+        break;
+    }
+    case NNP_LAYER_HARD_SIGMOID:
+        if (!(n = new_node(s, "HardSigmoid", nm, 1))) return OOM();
+        n->input[0] = s->name[nd->inputs[0]];
+        NNPI_TRY(attr_float(s, n, "alpha", nd->attr.hard.alpha));
+        NNPI_TRY(attr_float(s, n, "beta", nd->attr.hard.beta));
+        break;
+    case NNP_LAYER_HARD_SWISH:
+        if (!(n = new_node(s, "HardSwish", nm, 1))) return OOM();
+        n->input[0] = s->name[nd->inputs[0]];
+        break;
+    case NNP_LAYER_PAD: {
+        /* Pad-13: pads as an int64 input, begins of N, C, H, W then their ends */
+        char *pn = sv_printf(s, "p%zu.pads", l);
+        if (!pn) return OOM();
+        const int64_t pads[8] = {0, 0, (int64_t)nd->attr.pad.pt, (int64_t)nd->attr.pad.pl,
+                                 0, 0, (int64_t)nd->attr.pad.pb, (int64_t)nd->attr.pad.pr};
+        const int64_t pd[1] = {8};
+        NNPI_TRY(value_at(s, net, nd->inputs[0], 4, &x));
+        NNPI_TRY(add_init(s, pn, 1, pd, NULL, pads));
+        if (!(n = new_node(s, "Pad", nm, 2))) return OOM();
+        n->input[0] = (char *)x;
+        n->input[1] = pn;
+        rank = 4;
+        break;
+    }
     default:
         return nnpi_error(NNP_EUNSUPPORTED, "onnx: layer %zu (%s) has no ONNX operator", l,
                           nd->ops->name);
@@ -427,6 +471,8 @@ static nnp_status build(sv *s, const nnp_net *net, Onnx__ModelProto *m)
     op->domain = (char *)"";
     op->has_version = 1;
     op->version = SAVE_OPSET;
+    for (size_t l = 1; l < L; l++)
+        if (net->nodes[l].ops->kind == NNP_LAYER_HARD_SWISH) op->version = 14;
     ops[0] = op;
     m->has_ir_version = 1;
     m->ir_version = SAVE_IR_VERSION;

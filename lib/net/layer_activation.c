@@ -65,6 +65,33 @@ ELEMENTWISE(softplus, softplusf(v), sigmoidf(v))
 ELEMENTWISE(leaky_relu, v > 0.0f ? v : node->attr.leaky_alpha * v,
             v > 0.0f ? 1.0f : node->attr.leaky_alpha)
 
+/* Clip (ONNX Clip; ReLU6 = clip(0, 6)): written with comparisons that a NaN fails, so NaN
+ * passes through as in ReLU; infinite bounds are no bounds. Slope 1 strictly inside (lo, hi),
+ * 0 at and beyond the bounds: PyTorch's hardtanh_backward rule (ReLU6 is a hardtanh), and the
+ * same choice as this file's ReLU at 0. */
+ELEMENTWISE(clip, v < node->attr.clip.lo ? node->attr.clip.lo
+                  : v > node->attr.clip.hi ? node->attr.clip.hi : v,
+            v > node->attr.clip.lo && v < node->attr.clip.hi ? 1.0f : 0.0f)
+/* Hard sigmoid (ONNX HardSigmoid): max(0, min(1, α·v + β)); slope α where 0 < α·v + β < 1
+ * (PyTorch's hardsigmoid_backward, strict at both ends). NaN passes through (fails both
+ * comparisons). */
+static inline float hard_sigmoidf(float v, float alpha, float beta)
+{
+    const float u = alpha * v + beta;
+    return u < 0.0f ? 0.0f : u > 1.0f ? 1.0f : u;
+}
+ELEMENTWISE(hard_sigmoid, hard_sigmoidf(v, node->attr.hard.alpha, node->attr.hard.beta),
+            (node->attr.hard.alpha * v + node->attr.hard.beta > 0.0f &&
+             node->attr.hard.alpha * v + node->attr.hard.beta < 1.0f)
+                ? node->attr.hard.alpha : 0.0f)
+/* Hard swish (ONNX HardSwish, opset 14; Howard et al. 2019, "Searching for MobileNetV3", §5.2):
+ * v · max(0, min(1, v/6 + 1/2)) = 0 for v ≤ −3, v(v + 3)/6 in between, v for v ≥ 3. Its
+ * derivative follows PyTorch's hardswish_backward: 0 for v < −3, v/3 + 1/2 for −3 ≤ v ≤ 3,
+ * 1 for v > 3. The first piece is written out so that −∞ gives 0, not −∞·0 = NaN; NaN fails
+ * `<=` and stays NaN. */
+ELEMENTWISE(hard_swish, v <= -3.0f ? 0.0f : v * hard_sigmoidf(v, 1.0f / 6.0f, 0.5f),
+            v < -3.0f ? 0.0f : v <= 3.0f ? v / 3.0f + 0.5f : 1.0f)
+
 /* Lipschitz bounds (§4.3: an element-wise map is as Lipschitz as its largest |slope|): ReLU,
  * tanh and softplus 1, sigmoid 1/4, leaky ReLU max(1, |α|). The Jacobian of an element-wise
  * map is diagonal, hence symmetric, so every activation's tangent is its own backward pass. */
@@ -81,6 +108,26 @@ static nnp_status leaky_relu_lip_bound(const nnpi_node *node, const float *param
 {
     (void)params, (void)q;
     r->bound = fmax(1.0, fabs((double)node->attr.leaky_alpha)); /* slopes 1 and α */
+    return NNP_OK;
+}
+
+/* Hard sigmoid: slopes α and 0. */
+static nnp_status hard_sigmoid_lip_bound(const nnpi_node *node, const float *params,
+                                         const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)params, (void)q;
+    r->bound = fabs((double)node->attr.hard.alpha);
+    return NNP_OK;
+}
+
+/* Hard swish: the derivative (2v + 3)/6 on [−3, 3] ranges over [−1/2, 3/2], and is 0 or 1
+ * outside, so sup |slope| = 3/2, reached at v = 3 (d/dv of v(v + 3)/6, the middle piece of
+ * Howard et al. 2019, §5.2). */
+static nnp_status hard_swish_lip_bound(const nnpi_node *node, const float *params,
+                                       const nnpi_lip_query *q, nnpi_lip_rule *r)
+{
+    (void)node, (void)params, (void)q;
+    r->bound = 1.5;
     return NNP_OK;
 }
 
@@ -101,6 +148,13 @@ const nnpi_layer_ops nnpi_softplus_ops =
 const nnpi_layer_ops nnpi_leaky_relu_ops =
     ACTIVATION_OPS(NNP_LAYER_LEAKY_RELU, leaky_relu, leaky_relu_lip_bound);
 
+/* clip's slopes are 0 and 1 */
+const nnpi_layer_ops nnpi_clip_ops = ACTIVATION_OPS(NNP_LAYER_CLIP, clip, nnpi_lip_bound_one);
+const nnpi_layer_ops nnpi_hard_sigmoid_ops =
+    ACTIVATION_OPS(NNP_LAYER_HARD_SIGMOID, hard_sigmoid, hard_sigmoid_lip_bound);
+const nnpi_layer_ops nnpi_hard_swish_ops =
+    ACTIVATION_OPS(NNP_LAYER_HARD_SWISH, hard_swish, hard_swish_lip_bound);
+
 const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind)
 {
     switch (kind) {
@@ -109,6 +163,9 @@ const nnpi_layer_ops *nnpi_activation_ops(nnp_layer_kind kind)
     case NNP_LAYER_TANH: return &nnpi_tanh_ops;
     case NNP_LAYER_SOFTPLUS: return &nnpi_softplus_ops;
     case NNP_LAYER_LEAKY_RELU: return &nnpi_leaky_relu_ops;
+    case NNP_LAYER_CLIP: return &nnpi_clip_ops;
+    case NNP_LAYER_HARD_SIGMOID: return &nnpi_hard_sigmoid_ops;
+    case NNP_LAYER_HARD_SWISH: return &nnpi_hard_swish_ops;
     default: return NULL;
     }
 }

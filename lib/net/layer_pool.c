@@ -1,11 +1,20 @@
 /* 2-D pooling layers, NCHW, with ONNX's semantics (MaxPool, AveragePool, GlobalAveragePool;
- * ceil_mode = 0, dilation 1).
+ * dilation 1).
  *
  * Output size per axis: floor((in + pad_before + pad_after − k) / stride) + 1. Padding is
  * restricted to pad < k, which guarantees that every window holds at least one real cell
  * (the first window reaches row k − 1 − pad ≥ 0; the last starts at ≤ in + pad_after − k < in),
  * and with floor sizing no window reaches beyond the padded input, so a window always has
  * exactly kh·kw cells counting padding.
+ *
+ * With ceil_mode the size is ceil(...) + 1 instead, less one if the last window would then
+ * start at or beyond in + pad_before, i.e. in the trailing padding (PyTorch's
+ * pooling_output_shape in aten/src/ATen/native/Pool.h; the ONNX MaxPool/AveragePool spec
+ * adopted the same rule in opset 19, "sliding windows that would start in the right padded
+ * region are ignored"). So every window still starts inside the input or its leading padding
+ * and holds a real cell, but the last one may run past the padded end: it is clipped there.
+ * Average pooling with count_include_pad then divides by the cells of the window inside the
+ * padded input, as PyTorch's avg_pool2d does (its pool_size).
  *
  * Max pooling: padding cells never take part (ONNX pads with −∞). Ties go to the first
  * maximal cell in row-major window order; a NaN in a window wins over every number (the
@@ -76,10 +85,12 @@ static inline size_t window_argmax(const float *x, size_t W, window win)
 /* The running maximum m after seeing v, by the same rule (a NaN, once taken, stays). */
 static inline float max_first(float m, float v) { return v > m || (v != v && m == m) ? v : m; }
 
-static int is_2x2_stride_2(const nnpi_pool_attrs *a)
+/* (with ceil_mode on an odd input the last window is clipped: not this case) */
+static int is_2x2_stride_2(const nnpi_node *node)
 {
+    const nnpi_pool_attrs *a = &node->attr.pool;
     return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && a->pt == 0 && a->pl == 0 &&
-           a->pb == 0 && a->pr == 0;
+           a->pb == 0 && a->pr == 0 && 2 * node->h <= node->in_h && 2 * node->w <= node->in_w;
 }
 
 static void maxpool_forward(const nnpi_node *node, const float *params, const float *const *in,
@@ -89,7 +100,7 @@ static void maxpool_forward(const nnpi_node *node, const float *params, const fl
     const nnpi_pool_attrs *a = &node->attr.pool;
     const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
     const size_t planes = n * node->c;
-    if (is_2x2_stride_2(a)) {
+    if (is_2x2_stride_2(node)) {
         /* values only, in the argmax's order, so the loop over ow vectorises */
         for (size_t p = 0; p < planes; p++) {
             const float *x = in[0] + p * H * W;
@@ -130,7 +141,7 @@ static void maxpool_backward_input(const nnpi_node *node, const float *params,
     const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
     const size_t planes = n * node->c;
     if (!accumulate[0]) memset(din[0], 0, planes * H * W * sizeof(float));
-    if (is_2x2_stride_2(a)) {
+    if (is_2x2_stride_2(node)) {
         /* each cell is in one window at most: every cell gets dy or 0, by the same rule */
         for (size_t p = 0; p < planes; p++) {
             const float *x = in[0] + p * H * W;
@@ -168,11 +179,21 @@ static void maxpool_backward_input(const nnpi_node *node, const float *params,
     }
 }
 
-/* Divisor of a window's sum: its real cells, or with count_include_pad all kh·kw cells
- * (floor sizing keeps every window inside the padded input, so that is the whole window). */
-static inline size_t avg_divisor(const nnpi_pool_attrs *a, window win)
+/* Cells of a window [lo, lo + k) in padded coordinates that lie inside the padded axis of
+ * length `padded` (all k of them except for the last window in ceil_mode). */
+static inline size_t padded_extent(size_t lo, size_t k, size_t padded)
 {
-    if (a->count_include_pad) return a->kh * a->kw;
+    return lo + k <= padded ? k : padded - lo;
+}
+
+/* Divisor of the sum of output cell (oh, ow)'s window `win`: its real cells, or with
+ * count_include_pad its cells inside the padded input (kh·kw unless clipped in ceil_mode). */
+static inline size_t avg_divisor(const nnpi_pool_attrs *a, size_t H, size_t W, size_t oh,
+                                 size_t ow, window win)
+{
+    if (a->count_include_pad)
+        return padded_extent(oh * a->sh, a->kh, a->pt + H + a->pb) *
+               padded_extent(ow * a->sw, a->kw, a->pl + W + a->pr);
     return (win.h1 - win.h0) * (win.w1 - win.w0);
 }
 
@@ -193,7 +214,7 @@ static void avgpool_forward(const nnpi_node *node, const float *params, const fl
                 float sum = 0.0f;
                 for (size_t r = win.h0; r < win.h1; r++)
                     for (size_t c = win.w0; c < win.w1; c++) sum += x[r * W + c];
-                const size_t d = avg_divisor(a, win);
+                const size_t d = avg_divisor(a, H, W, oh, ow, win);
                 y[oh * OW + ow] = d ? sum / (float)d : 0.0f;
             }
     }
@@ -216,7 +237,7 @@ static void avgpool_backward_input(const nnpi_node *node, const float *params,
         for (size_t oh = 0; oh < OH; oh++)
             for (size_t ow = 0; ow < OW; ow++) {
                 const window win = window_at(a, H, W, oh, ow);
-                const size_t d = avg_divisor(a, win);
+                const size_t d = avg_divisor(a, H, W, oh, ow, win);
                 if (d == 0) continue;
                 const float g = dy[oh * OW + ow] / (float)d;
                 for (size_t r = win.h0; r < win.h1; r++)
@@ -265,9 +286,10 @@ static void global_avgpool_backward_input(const nnpi_node *node, const float *pa
  * over the real cells) and column sum (*max_col, Σ over the windows holding a cell of
  * 1/divisor) of the axis factor of its matrix (the 2-D matrix is the Kronecker product of the
  * two axes' factors, so its row and column sums are products of theirs). */
-static void pool_axis(size_t in, size_t out, size_t k, size_t s, size_t pad, int include_pad,
-                      size_t *max_count, double *max_row, double *max_col)
+static void pool_axis(size_t in, size_t out, size_t k, size_t s, size_t pad, size_t pad_after,
+                      int include_pad, size_t *max_count, double *max_row, double *max_col)
 {
+    const size_t padded = in + pad + pad_after;
     *max_count = 0;
     *max_row = *max_col = 0.0;
     for (size_t r = 0; r < in; r++) {
@@ -278,7 +300,7 @@ static void pool_axis(size_t in, size_t out, size_t k, size_t s, size_t pad, int
             if (r + pad < lo || r + pad >= hi) continue;
             count++;
             const size_t real_lo = lo > pad ? lo - pad : 0, real_hi = hi - pad < in ? hi - pad : in;
-            col += 1.0 / (double)(include_pad ? k : real_hi - real_lo);
+            col += 1.0 / (double)(include_pad ? padded_extent(lo, k, padded) : real_hi - real_lo);
         }
         if (count > *max_count) *max_count = count;
         if (col > *max_col) *max_col = col;
@@ -286,7 +308,8 @@ static void pool_axis(size_t in, size_t out, size_t k, size_t s, size_t pad, int
     for (size_t o = 0; o < out; o++) {
         const size_t lo = o * s, hi = o * s + k;
         const size_t real_lo = lo > pad ? lo - pad : 0, real_hi = hi - pad < in ? hi - pad : in;
-        const double row = include_pad ? (double)(real_hi - real_lo) / (double)k : 1.0;
+        const double row =
+            include_pad ? (double)(real_hi - real_lo) / (double)padded_extent(lo, k, padded) : 1.0;
         if (row > *max_row) *max_row = row;
     }
 }
@@ -305,8 +328,8 @@ static nnp_status pool_lip_bound(const nnpi_node *node, const float *params,
     size_t mh, mw;
     double rh, rw, ch, cw;
     const int inc = a->count_include_pad;
-    pool_axis(node->in_h, node->h, a->kh, a->sh, a->pt, inc, &mh, &rh, &ch);
-    pool_axis(node->in_w, node->w, a->kw, a->sw, a->pl, inc, &mw, &rw, &cw);
+    pool_axis(node->in_h, node->h, a->kh, a->sh, a->pt, a->pb, inc, &mh, &rh, &ch);
+    pool_axis(node->in_w, node->w, a->kw, a->sw, a->pl, a->pr, inc, &mw, &rw, &cw);
     if (node->ops == &nnpi_maxpool_ops) {
         r->overlap = mh * mw;
         r->bound = sqrt((double)r->overlap);
@@ -389,10 +412,10 @@ NNP_API nnp_status nnp_net_pool2d_opts_init_sized(nnp_net_pool2d_opts *opts, siz
 
 /* Output length of one axis, or EINVAL naming the fields when the window does not fit.
  * The padded length is formed only once it is known not to overflow; all window arithmetic
- * in the passes stays below it. */
+ * in the passes stays below it (in ceil_mode, below it plus one stride). */
 static nnp_status out_len(const char *func, const char *axis, size_t in, size_t k, size_t s,
-                          size_t pb, size_t pa, const char *kname, const char *pbname,
-                          const char *paname, size_t *len)
+                          size_t pb, size_t pa, int ceil_mode, const char *kname,
+                          const char *pbname, const char *paname, size_t *len)
 {
     if (pb > SIZE_MAX - in || pa > SIZE_MAX - in - pb)
         return nnpi_error(NNP_EINVAL, "%s: input %s %zu plus %s %zu and %s %zu overflows", func,
@@ -405,6 +428,9 @@ static nnp_status out_len(const char *func, const char *axis, size_t in, size_t 
                           func, kname, k, axis, in, pbname, pb, paname, pa, axis, in, pb, pa, k,
                           s);
     *len = (padded - k) / s + 1;
+    /* ceil: one more window if the last one leaves cells over, unless it would start in the
+     * trailing padding (file comment); it then starts at len·s < in + pb */
+    if (ceil_mode && (padded - k) % s != 0 && *len * s < in + pb) ++*len;
     return NNP_OK;
 }
 
@@ -440,10 +466,11 @@ static nnp_status add_pool(nnp_net *net, const nnp_net_pool2d_opts *opts, const 
 
     nnpi_node node = nnpi_node_on(net, net->attach, ops);
     size_t oh, ow;
+    const int ceil_mode = o.ceil_mode != 0;
     NNPI_TRY(out_len(func, "height", node.in_h, o.kernel_h, o.stride_h, o.pad_top, o.pad_bottom,
-                     "opts.kernel_h", "opts.pad_top", "opts.pad_bottom", &oh));
+                     ceil_mode, "opts.kernel_h", "opts.pad_top", "opts.pad_bottom", &oh));
     NNPI_TRY(out_len(func, "width", node.in_w, o.kernel_w, o.stride_w, o.pad_left, o.pad_right,
-                     "opts.kernel_w", "opts.pad_left", "opts.pad_right", &ow));
+                     ceil_mode, "opts.kernel_w", "opts.pad_left", "opts.pad_right", &ow));
     const size_t out_size = nnpi_mul(nnpi_mul(node.in_c, oh), ow);
     if (out_size > MAX_OUT_SIZE)
         return nnpi_error(NNP_EINVAL, "%s: output %zux%zux%zu exceeds 2^28 values", func,
@@ -451,7 +478,8 @@ static nnp_status add_pool(nnp_net *net, const nnp_net_pool2d_opts *opts, const 
     node.attr.pool = (nnpi_pool_attrs){.kh = o.kernel_h, .kw = o.kernel_w, .sh = o.stride_h,
                                        .sw = o.stride_w, .pt = o.pad_top, .pl = o.pad_left,
                                        .pb = o.pad_bottom, .pr = o.pad_right,
-                                       .count_include_pad = o.count_include_pad != 0};
+                                       .count_include_pad = o.count_include_pad != 0,
+                                       .ceil_mode = ceil_mode};
     node.h = oh;
     node.w = ow;
     node.out_size = out_size;

@@ -10,7 +10,8 @@
 static const char *const kind_names[] = {
     "input",   "dense",         "relu",      "sigmoid", "tanh",    "softplus",
     "conv2d",  "maxpool2d",     "avgpool2d", "global_avgpool",     "lrn",
-    "contrast_norm", "batchnorm", "dropout", "flatten", "add",     "leaky_relu"};
+    "contrast_norm", "batchnorm", "dropout", "flatten", "add",     "leaky_relu",
+    "clip",    "hard_sigmoid",  "hard_swish", "pad"};
 #define KIND_COUNT ((int)(sizeof kind_names / sizeof kind_names[0]))
 
 NNP_API int nnp_layer_kind_count(void) { return KIND_COUNT; }
@@ -162,6 +163,10 @@ NNP_API nnp_status nnp_net_add_activation(nnp_net *net, nnp_layer_kind kind, siz
         return nnpi_error(NNP_EINVAL, "nnp_net_add_activation: kind %d (%s) is not an activation",
                           (int)kind, nnp_layer_kind_name(kind));
     if (kind == NNP_LAYER_LEAKY_RELU) return nnp_net_add_leaky_relu(net, 0.01, layer);
+    if (kind == NNP_LAYER_HARD_SIGMOID) return nnp_net_add_hard_sigmoid(net, 0.2, 0.5, layer);
+    if (kind == NNP_LAYER_CLIP)
+        return nnpi_error(NNP_EINVAL, "nnp_net_add_activation: kind %d (clip) needs its bounds: "
+                          "use nnp_net_add_clip()", (int)kind);
     nnpi_node node = nnpi_node_on(net, net->attach, ops);
     size_t index;
     NNPI_TRY(nnpi_net_append(net, &node, &index));
@@ -176,6 +181,43 @@ NNP_API nnp_status nnp_net_add_leaky_relu(nnp_net *net, double alpha, size_t *la
         return nnpi_error(NNP_EINVAL, "nnp_net_add_leaky_relu: alpha = %g must be finite", alpha);
     nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_leaky_relu_ops);
     node.attr.leaky_alpha = (float)alpha;
+    size_t index;
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
+
+/* Clip bounds are stored as floats: ±∞ stay infinite, finite ones must fit a float. */
+NNP_API nnp_status nnp_net_add_clip(nnp_net *net, double lo, double hi, size_t *layer)
+{
+    NNPI_CHECK_NULL(net);
+    const char *f = "nnp_net_add_clip";
+    if (isnan(lo) || lo == INFINITY || (isfinite(lo) && fabs(lo) > 3.4e38))
+        return nnpi_error(NNP_EINVAL, "%s: lo = %g, must be -inf or a finite float", f, lo);
+    if (isnan(hi) || hi == -INFINITY || (isfinite(hi) && fabs(hi) > 3.4e38))
+        return nnpi_error(NNP_EINVAL, "%s: hi = %g, must be +inf or a finite float", f, hi);
+    if (lo > hi) return nnpi_error(NNP_EINVAL, "%s: lo = %g is above hi = %g", f, lo, hi);
+    nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_clip_ops);
+    node.attr.clip.lo = (float)lo;
+    node.attr.clip.hi = (float)hi;
+    size_t index;
+    NNPI_TRY(nnpi_net_append(net, &node, &index));
+    if (layer) *layer = index;
+    return NNP_OK;
+}
+
+NNP_API nnp_status nnp_net_add_hard_sigmoid(nnp_net *net, double alpha, double beta,
+                                            size_t *layer)
+{
+    NNPI_CHECK_NULL(net);
+    const char *f = "nnp_net_add_hard_sigmoid";
+    if (!isfinite(alpha) || fabs(alpha) > 3.4e38)
+        return nnpi_error(NNP_EINVAL, "%s: alpha = %g must be a finite float", f, alpha);
+    if (!isfinite(beta) || fabs(beta) > 3.4e38)
+        return nnpi_error(NNP_EINVAL, "%s: beta = %g must be a finite float", f, beta);
+    nnpi_node node = nnpi_node_on(net, net->attach, &nnpi_hard_sigmoid_ops);
+    node.attr.hard.alpha = (float)alpha;
+    node.attr.hard.beta = (float)beta;
     size_t index;
     NNPI_TRY(nnpi_net_append(net, &node, &index));
     if (layer) *layer = index;
@@ -219,9 +261,20 @@ NNP_API nnp_status nnp_net_layer_info(const nnp_net *net, size_t layer, nnp_laye
         full.kernel_h = a->kh, full.kernel_w = a->kw, full.stride_h = a->sh, full.stride_w = a->sw;
         full.pad_top = a->pt, full.pad_left = a->pl, full.pad_bottom = a->pb, full.pad_right = a->pr;
         full.dilation_h = full.dilation_w = 1;
+        full.ceil_mode = a->ceil_mode;
         break;
     }
+    case NNP_LAYER_PAD:
+        full.pad_top = node->attr.pad.pt, full.pad_left = node->attr.pad.pl;
+        full.pad_bottom = node->attr.pad.pb, full.pad_right = node->attr.pad.pr;
+        break;
     case NNP_LAYER_LEAKY_RELU: full.alpha = node->attr.leaky_alpha; break;
+    case NNP_LAYER_CLIP:
+        full.clip_min = node->attr.clip.lo, full.clip_max = node->attr.clip.hi;
+        break;
+    case NNP_LAYER_HARD_SIGMOID:
+        full.alpha = node->attr.hard.alpha, full.beta = node->attr.hard.beta;
+        break;
     default: break;
     }
     size_t copy = info->size < sizeof full ? info->size : sizeof full;

@@ -147,6 +147,7 @@ typedef struct nnpi_conv_attrs {
 typedef struct nnpi_pool_attrs {
     size_t kh, kw, sh, sw, pt, pl, pb, pr;
     int count_include_pad;    /* average pooling: divide by the full window, padding included */
+    int ceil_mode;            /* output sizes rounded up; windows clipped to the padded input */
 } nnpi_pool_attrs;
 
 typedef struct nnpi_norm_attrs {
@@ -169,6 +170,15 @@ struct nnpi_node {
         nnpi_norm_attrs norm;
         float dropout_ratio;
         float leaky_alpha;    /* leaky ReLU: slope for negative inputs */
+        struct {
+            float lo, hi;     /* clip: bounds, possibly infinite */
+        } clip;
+        struct {
+            float alpha, beta; /* hard sigmoid: max(0, min(1, alpha·x + beta)) */
+        } hard;
+        struct {
+            size_t pt, pl, pb, pr; /* zero padding: top, left, bottom, right */
+        } pad;
     } attr;
     size_t param_offset;  /* into nnp_net.params */
     size_t n_weights, n_bias;
@@ -210,7 +220,8 @@ extern const nnpi_layer_ops nnpi_conv2d_ops, nnpi_maxpool_ops, nnpi_avgpool_ops,
     nnpi_global_avgpool_ops, nnpi_lrn_ops, nnpi_contrast_norm_ops, nnpi_batchnorm_ops,
     nnpi_dropout_ops, nnpi_flatten_ops, nnpi_add_ops;
 extern const nnpi_layer_ops nnpi_relu_ops, nnpi_sigmoid_ops, nnpi_tanh_ops, nnpi_softplus_ops,
-    nnpi_leaky_relu_ops;
+    nnpi_leaky_relu_ops, nnpi_clip_ops, nnpi_hard_sigmoid_ops, nnpi_hard_swish_ops;
+extern const nnpi_layer_ops nnpi_pad_ops;
 
 /* NNPI_SIMD_CLONES (AVX2/AVX-512 clones of hot loops) lives in core/core.h. */
 

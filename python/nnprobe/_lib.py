@@ -52,7 +52,9 @@ class LayerInfoC(Structure):
                 ("kernel_h", c_size_t), ("kernel_w", c_size_t), ("stride_h", c_size_t),
                 ("stride_w", c_size_t), ("pad_top", c_size_t), ("pad_left", c_size_t),
                 ("pad_bottom", c_size_t), ("pad_right", c_size_t), ("dilation_h", c_size_t),
-                ("dilation_w", c_size_t), ("groups", c_size_t), ("alpha", c_double)]
+                ("dilation_w", c_size_t), ("groups", c_size_t), ("alpha", c_double),
+                ("beta", c_double), ("clip_min", c_double), ("clip_max", c_double),
+                ("ceil_mode", c_int)]
 
 
 class Conv2dOptsC(Structure):
@@ -67,7 +69,7 @@ class Pool2dOptsC(Structure):
     _fields_ = [("size", c_size_t), ("kernel_h", c_size_t), ("kernel_w", c_size_t),
                 ("stride_h", c_size_t), ("stride_w", c_size_t), ("pad_top", c_size_t),
                 ("pad_left", c_size_t), ("pad_bottom", c_size_t), ("pad_right", c_size_t),
-                ("count_include_pad", c_int)]
+                ("count_include_pad", c_int), ("ceil_mode", c_int)]
 
 
 class TrainOptsC(Structure):
@@ -196,6 +198,9 @@ PROTOTYPES = {
     "nnp_net_add_dense": (S, [P, c_size_t, c_size_p]),
     "nnp_net_add_activation": (S, [P, c_int, c_size_p]),
     "nnp_net_add_leaky_relu": (S, [P, c_double, c_size_p]),
+    "nnp_net_add_clip": (S, [P, c_double, c_double, c_size_p]),
+    "nnp_net_add_hard_sigmoid": (S, [P, c_double, c_double, c_size_p]),
+    "nnp_net_add_pad": (S, [P, c_size_t, c_size_t, c_size_t, c_size_t, c_size_p]),
     "nnp_net_branch_from": (S, [P, c_size_t]),
     "nnp_net_conv2d_opts_init_sized": (S, [P, c_size_t]),
     "nnp_net_add_conv2d": (S, [P, P, c_size_p]),

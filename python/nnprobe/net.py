@@ -56,6 +56,10 @@ class LayerKind(enum.IntEnum):
     FLATTEN = 14
     ADD = 15
     LEAKY_RELU = 16
+    CLIP = 17
+    HARD_SIGMOID = 18
+    HARD_SWISH = 19
+    PAD = 20
 
     @property
     def c_name(self) -> str:
@@ -66,7 +70,8 @@ class LayerKind(enum.IntEnum):
 def _kind(k: Union[int, str, LayerKind]) -> int:
     if isinstance(k, str):
         key = k.strip().upper().replace("-", "_")
-        aliases = {"LEAKYRELU": "LEAKY_RELU", "LEAKY": "LEAKY_RELU"}
+        aliases = {"LEAKYRELU": "LEAKY_RELU", "LEAKY": "LEAKY_RELU",
+                   "HARDSIGMOID": "HARD_SIGMOID", "HARDSWISH": "HARD_SWISH"}
         try:
             return int(LayerKind[aliases.get(key, key)])
         except KeyError:
@@ -95,6 +100,9 @@ class LayerInfo:
     dilation: Tuple[int, int]
     groups: int
     alpha: float
+    beta: float = 0.0                  #: hard sigmoid's β
+    clip: Tuple[float, float] = (0.0, 0.0)  #: clip's (min, max), possibly infinite
+    ceil_mode: bool = False            #: pooling: output sizes rounded up
 
     @property
     def name(self) -> str:
@@ -206,6 +214,24 @@ class Net(_Owned):
         v, r = _layer_out()
         check(L.net_add_leaky_relu(self.handle, alpha, r))
         return v.value
+
+    def add_clip(self, lo: float = float("-inf"), hi: float = float("inf")) -> int:
+        """Appends y = min(max(x, lo), hi) (``nnp_net_add_clip``; ReLU6: ``add_clip(0, 6)``)."""
+        r, p = _layer_out()
+        check(L.net_add_clip(self.handle, lo, hi, p))
+        return r.value
+
+    def add_hard_sigmoid(self, alpha: float = 0.2, beta: float = 0.5) -> int:
+        """Appends y = max(0, min(1, alpha·x + beta)) (``nnp_net_add_hard_sigmoid``)."""
+        r, p = _layer_out()
+        check(L.net_add_hard_sigmoid(self.handle, alpha, beta, p))
+        return r.value
+
+    def add_pad(self, top: int = 0, left: int = 0, bottom: int = 0, right: int = 0) -> int:
+        """Appends zero padding of the spatial axes (``nnp_net_add_pad``)."""
+        r, p = _layer_out()
+        check(L.net_add_pad(self.handle, top, left, bottom, right, p))
+        return r.value
 
     def branch_from(self, layer: int) -> None:
         """The next sequentially added layer takes ``layer`` as its input."""
@@ -358,7 +384,8 @@ class Net(_Owned):
                          stride=(li.stride_h, li.stride_w),
                          pad=(li.pad_top, li.pad_left, li.pad_bottom, li.pad_right),
                          dilation=(li.dilation_h, li.dilation_w), groups=li.groups,
-                         alpha=li.alpha)
+                         alpha=li.alpha, beta=li.beta, clip=(li.clip_min, li.clip_max),
+                         ceil_mode=bool(li.ceil_mode))
 
     def layers(self) -> List[LayerInfo]:
         """The whole layer table."""

@@ -75,6 +75,41 @@ def test_every_builder():
         net.add_conv2d(2, kernal=3)
 
 
+def test_zoo_builders_against_numpy():
+    """Clip (ReLU6 and one-sided), hard sigmoid, hard swish, zero padding and a ceil-mode max
+    pool, checked against NumPy written here."""
+    net = nnprobe.Net(2, 5, 5)
+    p = net.add_pad(1, 0, 0, 2)
+    c = net.add_clip(0, 6)
+    net.add_clip(hi=4.5)
+    h = net.add_hard_sigmoid(-0.5, 0.25)
+    net.branch_from(c)
+    w = net.add_activation("hardswish")
+    mp = net.add_maxpool2d(kernel=2, stride=2, ceil_mode=True)
+    t = net.layers()
+    assert t[p].kind == LayerKind.PAD and t[p].shape == (2, 6, 7) and t[p].pad == (1, 0, 0, 2)
+    assert t[c].kind == LayerKind.CLIP and t[c].clip == (0.0, 6.0)
+    assert t[c + 1].clip == (float("-inf"), 4.5)
+    assert t[h].kind == LayerKind.HARD_SIGMOID and t[h].alpha == -0.5 and t[h].beta == 0.25
+    assert t[w].kind == LayerKind.HARD_SWISH and t[w].name == "hard_swish"
+    assert t[mp].ceil_mode and t[mp].shape == (2, 3, 4)  # 6×7: 3 rows, ceil 2.5 + 1 = 4 columns
+    x = (np.random.default_rng(1).random((3, 2, 5, 5), dtype=np.float32) - 0.5) * 16
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 0), (0, 2)))
+    r6 = np.clip(xp, 0, 6)
+    np.testing.assert_array_equal(net.forward_layer(x, c), r6)
+    np.testing.assert_allclose(net.forward_layer(x, h),
+                               np.clip(-0.5 * np.minimum(r6, 4.5) + 0.25, 0, 1), atol=1e-7)
+    hs = r6 * np.clip(r6 / 6 + 0.5, 0, 1)
+    np.testing.assert_allclose(net.forward_layer(x, w), hs, rtol=1e-6)
+    hsp = np.pad(hs, ((0, 0), (0, 0), (0, 0), (0, 1)), constant_values=-np.inf)
+    want = hsp.reshape(3, 2, 3, 2, 4, 2).max(axis=(3, 5))
+    np.testing.assert_allclose(net.forward_layer(x, mp), want, rtol=1e-6)
+    with pytest.raises(nnprobe.InvalidArgument):
+        net.add_clip(1, 0)
+    with pytest.raises(nnprobe.InvalidArgument):
+        net.add_activation("clip")
+
+
 def test_params_roundtrip_and_copies(net):
     w, b = net.get_params(1)
     assert w.shape == (24, 36) and b.shape == (24,) and w.dtype == np.float32

@@ -279,6 +279,55 @@ def onnx_seeds():
          numpy_helper.from_array(np.zeros(1, np.float32), "mu"),
          numpy_helper.from_array(-np.ones(1, np.float32), "var"),
          numpy_helper.from_array(np.full((2, 4), 3e38, np.float32), "W")])
+    # the torchvision zoo's element-wise and pooling operators (issue 13): Pad folded into a
+    # Conv, Clip with a Constant bound and an empty one, HardSigmoid, Pad before a MaxPool
+    # with ceil_mode, ReduceMean over H, W without keepdims
+    def ints(name, v):
+        return numpy_helper.from_array(np.array(v, np.int64), name)
+
+    def scalar(name, v):
+        return numpy_helper.from_array(np.array(v, np.float32), name)
+
+    s["valid-zoo-ops"] = model(
+        [helper.make_node("Pad", ["x", "pads1"], ["xp"]),
+         helper.make_node("Conv", ["xp", "K", "kb"], ["c"], kernel_shape=[3, 3]),
+         helper.make_node("Constant", [], ["six"], value=scalar("six_v", 6.0)),
+         helper.make_node("Clip", ["c", "", "six"], ["cl"]),
+         helper.make_node("HardSigmoid", ["cl"], ["h"], alpha=1.0 / 6, beta=0.5),
+         helper.make_node("Pad", ["h", "pads2"], ["hp"]),
+         helper.make_node("MaxPool", ["hp"], ["p"], kernel_shape=[3, 3], strides=[2, 2],
+                          ceil_mode=1),
+         helper.make_node("ReduceMean", ["p"], ["m"], axes=[2, 3], keepdims=0),
+         helper.make_node("Gemm", ["m", "W", "b"], ["y"], transB=1)],
+        [vi("x", [1, 1, 6, 6])], [vi("y", [1, 2])],
+        [ints("pads1", [0, 0, 1, 1, 0, 0, 1, 1]), init("K", [2, 1, 3, 3]), init("kb", [2]),
+         ints("pads2", [0, 0, 0, 1, 0, 0, 1, 0]), init("W", [2, 2]), init("b", [2])])
+    # opset 14: HardSwish, AveragePool ceil_mode with count_include_pad, ReduceMean keepdims 1
+    s["valid-zoo-ops-opset14"] = model(
+        [helper.make_node("Conv", ["x", "K"], ["c"], kernel_shape=[1, 1]),
+         helper.make_node("HardSwish", ["c"], ["hs"]),
+         helper.make_node("Clip", ["hs", "lo", "hi"], ["cl"]),
+         helper.make_node("AveragePool", ["cl"], ["a"], kernel_shape=[2, 2], strides=[2, 2],
+                          pads=[0, 0, 1, 1], ceil_mode=1, count_include_pad=1),
+         helper.make_node("ReduceMean", ["a"], ["m"], axes=[-1, -2], keepdims=1),
+         helper.make_node("Flatten", ["m"], ["y"])],
+        [vi("x", [1, 1, 5, 5])], [vi("y", [1, 3])],
+        [init("K", [3, 1, 1, 1]), scalar("lo", -1.0), scalar("hi", 4.0)], opset=14)
+    # opset 10: Clip and Pad with attributes
+    s["valid-zoo-ops-opset10"] = model(
+        [helper.make_node("Pad", ["x"], ["xp"], pads=[0, 0, 1, 0, 0, 0, 0, 2], value=0.0),
+         helper.make_node("Conv", ["xp", "K"], ["c"], kernel_shape=[2, 2]),
+         helper.make_node("Clip", ["c"], ["cl"], min=0.0, max=6.0),
+         helper.make_node("Flatten", ["cl"], ["y"])],
+        [vi("x", [1, 1, 3, 3])], [vi("y", None)], [init("K", [1, 1, 2, 2])], opset=10)
+    # huge Pad and inverted Clip bounds
+    s["crafted-pad-huge"] = model(
+        [helper.make_node("Pad", ["x", "pads"], ["y"])],
+        [vi("x", [1, 1, 2, 2])], [vi("y", None)],
+        [ints("pads", [0, 0, 1 << 40, 1 << 20, 0, 0, 1 << 20, 1 << 20])])
+    s["crafted-clip-inverted"] = model(
+        [helper.make_node("Clip", ["x", "lo", "hi"], ["y"])],
+        [vi("x", [1, 4])], [vi("y", [1, 4])], [scalar("lo", 3.0), scalar("hi", -3.0)])
     return {k: v.SerializeToString() for k, v in s.items()}
 
 
