@@ -82,7 +82,7 @@ static const struct option OWN[] = {
     {"save-gradients", required_argument, NULL, OPT_SAVE},
     {"save-labels", required_argument, NULL, OPT_SAVE_LABELS}, {NULL, 0, NULL, 0},
 };
-static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN};
+static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN, 0};
 
 int main(int argc, char **argv)
 {
