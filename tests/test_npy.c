@@ -227,6 +227,8 @@ static const bad_case bad_cases[] = {
      "dimension 1 of the shape is zero"},
     {0, 0, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 2), }", 16, 0,
      "absurd dimension 0"},
+    {0, 0, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 184467440737095516170), }",
+     16, 0, "absurd dimension 1"},
     {0, 0, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 65536, 65536), }", 16, 0,
      "absurd shape: more than 2147483647 values per example"},
     {0, 0, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483647, 1000, 1000), }", 16,
@@ -319,6 +321,28 @@ START_TEST(test_bad_values_and_labels)
 }
 END_TEST
 
+/* the read cap (NNPROBE_MAX_READ_BYTES) bounds what a gzip file's shape may declare */
+START_TEST(test_read_cap)
+{
+    char p[512];
+    unsigned char *zero = calloc(1, 4096);
+    tu_tmp_path(p, sizeof p, "cap.npy.gz");
+    write_path(p, npy(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (4, 1024), }", zero,
+                      4096), 1);
+    free(zero);
+    nnp_dataset *ds = NULL;
+    ck_assert_int_eq(setenv("NNPROBE_MAX_READ_BYTES", "2000", 1), 0);
+    ck_assert_status(nnp_dataset_load_npy(p, NULL, &ds), NNP_EFORMAT);
+    ck_assert_error_has("above the read cap of 2000 bytes (set NNPROBE_MAX_READ_BYTES");
+    ck_assert_int_eq(setenv("NNPROBE_MAX_READ_BYTES", "1M", 1), 0);
+    ck_assert_ok(nnp_dataset_load_npy(p, NULL, &ds));
+    ck_assert_uint_eq(nnp_dataset_example_size(ds), 1024);
+    nnp_dataset_free(ds);
+    ck_assert_int_eq(unsetenv("NNPROBE_MAX_READ_BYTES"), 0);
+    remove(p);
+}
+END_TEST
+
 static char alloc_img[512], alloc_lab[512];
 
 static nnp_status alloc_run(void *user, long k)
@@ -365,6 +389,7 @@ static Suite *npy_suite(void)
     tcase_add_test(tc, test_f8_nd_idx_labels);
     tcase_add_loop_test(tc, test_malformed, 0, N_BAD);
     tcase_add_test(tc, test_bad_values_and_labels);
+    tcase_add_test(tc, test_read_cap);
     tcase_add_test(tc, test_alloc_failures);
     suite_add_tcase(s, tc);
     return s;

@@ -173,12 +173,13 @@ static int parse_shape(cursor *c, size_t *dims, unsigned *ndims)
         if (eat(c, ')')) return 1;
         skip_ws(c);
         if (c->p >= c->end || *c->p < '0' || *c->p > '9') return 0;
+        const uint64_t big = (uint64_t)1 << 62;
         uint64_t v = 0;
-        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-            v = v > ((uint64_t)1 << 62) ? v : v * 10 + (uint64_t)(*c->p - '0');
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') { /* saturates above 2^62 */
+            v = v <= big / 10 ? v * 10 + (uint64_t)(*c->p - '0') : big + 1;
             c->p++;
         }
-        if (*ndims < NPY_MAX_DIMS) dims[*ndims] = v > ((uint64_t)1 << 62) ? SIZE_MAX : (size_t)v;
+        if (*ndims < NPY_MAX_DIMS) dims[*ndims] = v > big ? SIZE_MAX : (size_t)v;
         if (*ndims <= NPY_MAX_DIMS) ++*ndims;
         if (!eat(c, ',')) return eat(c, ')');
     }
@@ -330,7 +331,8 @@ static nnp_status read_header(npy_file *f, unsigned allowed, unsigned min_dims,
     h->count = h->dims[0];
     h->per_example = (size_t)per;
     h->data_bytes = nnpi_mul(nnpi_mul(h->count, h->per_example), h->esize);
-    if (h->data_bytes == SIZE_MAX || h->data_bytes > f->cap - h->header_bytes)
+    if (h->data_bytes == SIZE_MAX || (uint64_t)h->data_bytes > f->cap ||
+        (uint64_t)h->data_bytes + h->header_bytes > f->cap)
         return nnpi_error(NNP_EFORMAT,
                           "npy: %s: the shape declares %zu x %zu values of %zu bytes, above the "
                           "read cap of %llu bytes (set %s to raise it)",
