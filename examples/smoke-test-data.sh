@@ -5,11 +5,13 @@
 # count, channel-last and Fortran-order arrays, an attack without labels), and a directory of
 # PNGs (written with Python's standard library when python3 is there, else skipped).
 # Usage: smoke-test-data.sh nnprobe-train nnprobe-lipschitz nnprobe-attack nnprobe-maxact
+#        nnprobe-grad
 set -u
-TRAIN_BIN=${1:?usage: $0 nnprobe-train nnprobe-lipschitz nnprobe-attack nnprobe-maxact}
+TRAIN_BIN=${1:?usage: $0 nnprobe-train nnprobe-lipschitz nnprobe-attack nnprobe-maxact nnprobe-grad}
 LIP=${2:?}
 ATK=${3:?}
 MAX=${4:?}
+GRAD=${5:?}
 BIN=$TRAIN_BIN
 . "$(dirname "$0")/smoke-lib.sh"
 
@@ -104,6 +106,15 @@ grep -q '^success' "$TMP/out" || fail "attack report"
 BIN=$MAX
 expect 0 "maxact: ONNX model, no data: random points" "$M" --layer 1 --unit 0 --steps 5 --quiet
 grep -q 'random points' "$TMP/err" || fail "maxact random-points note"
+
+BIN=$GRAD
+expect 0 "grad: ONNX model, no data: random points, predictions as labels" "$M" --quiet --count 3
+grep -q 'using 3 random points' "$TMP/err" || fail "grad random-points note"
+grep -q 'predictions are used as labels' "$TMP/err" || fail "grad predicted-labels note"
+# the finite difference in pixel space agrees with the gradient through the normalisation
+expect 0 "grad: normalised ONNX model on .npy" "$M" --data "$TMP/x.npy" --labels "$TMP/y.npy" --normalize imagenet --count 4 --quiet
+awk '$1 ~ /^[0-9]+$/ && NF == 10 { n++; if ($10 == "n/a" || $10 + 0 > 1e-2) bad++ }
+     END { exit !(n == 4 && bad == 0) }' "$TMP/out" || { fail "grad FD check in pixel space"; cat "$TMP/out"; }
 
 # a directory of PNGs, DIR/<class>/*.png (labels 0, 1 in sorted order), 2x2 RGB
 BIN=$ATK
