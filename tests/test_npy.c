@@ -380,6 +380,30 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* a malformed file under allocation failure: each run is NNP_ENOMEM or the format error */
+START_TEST(test_alloc_failures_malformed)
+{
+    unsigned char raw[100] = {0};
+    tu_tmp_path(alloc_img, sizeof alloc_img, "alloc-bad.npy.gz");
+    tu_tmp_path(alloc_lab, sizeof alloc_lab, "alloc-bad-labels.npy");
+    write_path(alloc_img, npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (100, 4), }",
+                              raw, sizeof raw), 1);
+    unsigned char lab[2] = {1, 2};
+    write_path(alloc_lab, npy(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }", lab,
+                              2), 0);
+    nnp_dataset *ds = NULL;
+    tu_alloc_loop loop = {.what = "nnp_dataset_load_npy (malformed)", .max_k = 20,
+                          .check_message = 1, .also_allowed = NNP_EFORMAT, .run = alloc_run,
+                          .after = alloc_after, .user = &ds};
+    tu_alloc_counts n = tu_alloc_failures(&loop);
+    ck_assert_int_gt(n.failures, 0);
+    ck_assert_int_eq(n.successes, 0);
+    ck_assert_status(n.last, NNP_EFORMAT);
+    remove(alloc_img);
+    remove(alloc_lab);
+}
+END_TEST
+
 static Suite *npy_suite(void)
 {
     Suite *s = suite_create("npy");
@@ -391,6 +415,7 @@ static Suite *npy_suite(void)
     tcase_add_test(tc, test_bad_values_and_labels);
     tcase_add_test(tc, test_read_cap);
     tcase_add_test(tc, test_alloc_failures);
+    tcase_add_test(tc, test_alloc_failures_malformed);
     suite_add_tcase(s, tc);
     return s;
 }

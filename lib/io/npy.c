@@ -9,7 +9,8 @@
  * read cap of nnpi_open_capped(). Memory never grows ahead of the data: a plain regular file's
  * size must be exactly what its header declares before anything is allocated; otherwise the
  * data buffer grows as bytes arrive, so a small file claiming a huge shape fails as truncated
- * after one chunk. */
+ * after one chunk. zlib's gz* functions allocate their own buffers with malloc, so the
+ * allocation-failure injection of the tests reaches the data and header buffers only. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "npy.h"
