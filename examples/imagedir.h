@@ -3,7 +3,7 @@
  *
  * Layout: either DIR/<class>/<image>.png, one sub-directory per class, labelled by the class
  * directories' names in sorted (strcmp) order, 0, 1, ... (torchvision's ImageFolder
- * convention); or DIR/<image>.png, unlabelled. Files are taken in sorted order; names not
+ * convention); or, only when DIR has no sub-directories, DIR/<image>.png, unlabelled. Files are taken in sorted order; names not
  * ending in ".png" (any case) and hidden entries are skipped. Every image must have the size of
  * the first (no resizing: crop or resize beforehand). Grey images give 1 channel when all
  * images are grey, else every image is read as RGB (3 channels); alpha is composited on black.
