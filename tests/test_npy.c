@@ -160,6 +160,23 @@ START_TEST(test_f8_nd_idx_labels)
     ck_assert_ok(nnp_dataset_load_npy(pi, NULL, &ds)); /* unlabelled */
     ck_assert_ptr_null(nnp_dataset_labels(ds));
     nnp_dataset_free(ds);
+    /* and the other way round: IDX images with .npy labels */
+    char pj[512], pk[512];
+    const unsigned char img[] = {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 51, 102, 153, 204, 255};
+    const unsigned char l8[16] = {6, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0};
+    buf bi = {0};
+    put(&bi, img, sizeof img);
+    tu_tmp_path(pj, sizeof pj, "idx-images.idx");
+    write_path(pj, bi, 0);
+    tu_tmp_path(pk, sizeof pk, "idx-labels.npy");
+    write_path(pk, npy(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", l8, 16), 0);
+    ck_assert_ok(nnp_dataset_load_idx(pj, pk, &ds));
+    ck_assert_int_eq(nnp_dataset_labels(ds)[0], 6);
+    ck_assert_int_eq(nnp_dataset_labels(ds)[1], 4);
+    ck_assert_float_eq(nnp_dataset_images(ds)[5], 1.0f);
+    remove(pj);
+    remove(pk);
+    nnp_dataset_free(ds);
     remove(pi);
     remove(pl);
 }

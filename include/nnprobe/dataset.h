@@ -29,7 +29,10 @@ typedef struct nnp_dataset nnp_dataset;
  *
  * The image file has type 0x08 (unsigned byte, scaled by 1/255) or 0x0D (float32, values must
  * lie in [0,1]; NaN is refused) and 2 to 4 dimensions: N×D (read as C=1,H=1,W=D), N×H×W (C=1)
- * or N×C×H×W. The label file has type 0x08 and one dimension N (so every label is 0..255).
+ * or N×C×H×W (4 dimensions are always channel-first; a channel-last N×H×W×C file would be
+ * read with C=H, H=W, W=C, see nnp_dataset_load_npy()). The label file has type 0x08 and one
+ * dimension N (so every label is 0..255), or is a NumPy `.npy` label file as
+ * nnp_dataset_load_npy() reads them (told apart by its magic bytes).
  * Everything is validated: magic, type, dimension count, zero or absurd dimensions (N or the
  * per-example value count above 2^31−1), exact file length (truncated or trailing data), equal
  * counts, image value range.

@@ -109,7 +109,7 @@ NNP_API nnp_status nnp_dataset_load_idx(const char *images_path, const char *lab
     if (out != NULL) *out = NULL;
     NNPI_CHECK_NULL(images_path);
     NNPI_CHECK_NULL(out);
-    return load_pair(__func__, nnpi_idx_read_images, 0, images_path, labels_path, out);
+    return load_pair(__func__, nnpi_idx_read_images, 1, images_path, labels_path, out);
 }
 
 NNP_API nnp_status nnp_dataset_load_npy(const char *images_path, const char *labels_path,
