@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st != NNP_OK) {
         if (ds != NULL || (st != NNP_EFORMAT && st != NNP_ENOMEM) ||
             (strncmp(nnp_last_error(), "idx: ", 5) != 0 &&
-             !((flags & F_NPY) && strncmp(nnp_last_error(), "npy: ", 5) == 0)))
+             strncmp(nnp_last_error(), "npy: ", 5) != 0)) /* .npy labels: both loaders */
             unclean("unclean refusal", st);
         remove_all();
         return 0;
@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* only running out of memory (or disk: /dev/shm is bounded) may stop a save of a
          * data set that loaded */
         /* .npy labels may exceed 255, which an IDX label file (unsigned bytes) cannot hold */
-        const int wide = (flags & F_NPY) && st == NNP_EINVAL && nnp_dataset_class_count(ds) > 256;
+        const int wide = st == NNP_EINVAL && nnp_dataset_class_count(ds) > 256;
         if (st != NNP_ENOMEM && st != NNP_EIO && !wide)
             unclean("save of a loaded data set failed", st);
     } else {
