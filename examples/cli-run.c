@@ -26,13 +26,16 @@ int cli_load_data(cli_common *c, nnp_dataset **train, nnp_dataset **test)
             return CLI_USAGE;
         }
     }
-    nnp_status s;
-    if (train && (s = nnp_dataset_load_idx(c->path[0], c->path[1], train)) != NNP_OK) {
-        lib_error("loading the training set", s);
+    char msg[1280];
+    if (train && cli_load_set(c->path[0], c->path[1], train, msg, sizeof msg) != NNP_OK) {
+        fprintf(stderr, "%s: loading the training set: %s\n", cli_prog(), msg);
         return CLI_FAILURE;
     }
-    if (test && (s = nnp_dataset_load_idx(c->path[2], c->path[3], test)) != NNP_OK) {
-        lib_error("loading the test set", s);
+    /* --data without --labels: an unlabelled set (cli_data_option marks it with "") */
+    if (test && cli_load_set(c->path[2], c->path[3][0] ? c->path[3] : NULL, test, msg,
+                             sizeof msg) != NNP_OK) {
+        if (c->data_optional && !c->data_given) return CLI_OK; /* cli_data_for_model decides */
+        fprintf(stderr, "%s: loading the test set: %s\n", cli_prog(), msg);
         return CLI_FAILURE;
     }
     return CLI_OK;

@@ -218,8 +218,9 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     case CLI_OPT_TRAIN_IMAGES: case CLI_OPT_TRAIN_LABELS: case CLI_OPT_TEST_IMAGES:
     case CLI_OPT_TEST_LABELS:
         c->file[opt - CLI_OPT_TRAIN_IMAGES] = arg;
+        c->data_given = 1;
         return CLI_NEXT;
-    case CLI_OPT_DATA_DIR: c->data_dir = arg; return CLI_NEXT;
+    case CLI_OPT_DATA_DIR: c->data_dir = arg; c->data_given = 1; return CLI_NEXT;
     case CLI_OPT_SEED: return parse_u64("--seed", arg, &c->seed) ? CLI_USAGE : CLI_NEXT;
     case CLI_OPT_QUIET: c->quiet = 1; return CLI_NEXT;
     case CLI_OPT_THREADS: {
@@ -238,7 +239,7 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     case '?': /* getopt_long has said what is wrong */
         fprintf(stderr, "Try '%s --help' for more information.\n", prog_name);
         return CLI_USAGE;
-    default: return CLI_NOT_MINE;
+    default: return cli_data_option(c, opt, arg);
     }
 }
 
@@ -247,7 +248,12 @@ int cli_next_option(int argc, char **argv, const cli_options *o, cli_common *cm,
 {
     enum { TABLE = 1000, MAX_OPTS = 96 };
     static const struct option files[] = {CLI_LONG_FILES}, dir[] = {
-        {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR}}, common[] = {CLI_LONG_COMMON};
+        {"data-dir", required_argument, NULL, CLI_OPT_DATA_DIR}}, common[] = {CLI_LONG_COMMON},
+        probe[] = {{"data", required_argument, NULL, CLI_OPT_DATA},
+                   {"labels", required_argument, NULL, CLI_OPT_LABELS},
+                   {"mean", required_argument, NULL, CLI_OPT_MEAN},
+                   {"std", required_argument, NULL, CLI_OPT_STD},
+                   {"normalize", required_argument, NULL, CLI_OPT_NORMALIZE}};
     /* getopt_long wants one array; built on the first call (each program has one `o`) */
     static struct option all[MAX_OPTS];
     static const cli_options *built = NULL;
@@ -258,6 +264,7 @@ int cli_next_option(int argc, char **argv, const cli_options *o, cli_common *cm,
         n += sizeof common / sizeof *common;
         if (o->data >= CLI_DATA_FILES) memcpy(all + n, files, sizeof files), n += 4;
         if (o->data == CLI_DATA_DIR) all[n++] = dir[0];
+        if (o->probe) memcpy(all + n, probe, sizeof probe), n += sizeof probe / sizeof *probe;
         if (n + n_own + o->n_table >= MAX_OPTS) abort(); /* a programming error */
         if (n_own) memcpy(all + n, o->own, n_own * sizeof *all);
         cli_table_long_opts(o->table, o->n_table, TABLE, all + n + n_own);

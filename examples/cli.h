@@ -129,11 +129,14 @@ int cli_table_set(const cli_table_opt *t, const char *arg, void *base);
 
 /* ---- common options ---- */
 
-/* getopt_long values of the common options (the programs' own start at CLI_OPT_OWN). */
+/* getopt_long values of the common options (the programs' own start at CLI_OPT_OWN); the
+ * data-format and normalisation options (cli-data.c) take 240.. */
 enum {
     CLI_OPT_TRAIN_IMAGES = 200, CLI_OPT_TRAIN_LABELS, CLI_OPT_TEST_IMAGES, CLI_OPT_TEST_LABELS,
     CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_THREADS, CLI_OPT_OWN = 256
 };
+enum { CLI_OPT_DATA = 240, CLI_OPT_LABELS, CLI_OPT_MEAN, CLI_OPT_STD, CLI_OPT_NORMALIZE };
+enum { CLI_MAX_CHANNELS = 16 };
 
 /* getopt_long entries of the four data files; --data-dir; --seed, --quiet, help and version
  * (what cli_next_option() adds to a program's own options). */
@@ -157,6 +160,13 @@ typedef struct cli_common {
     char path[4][CLI_PATH_LEN];    /* the files used: train images, labels, test images, labels */
     uint64_t seed;
     int quiet;
+    int data_given;   /* a data option was given (else the default directory is used) */
+    int data_optional; /* set by a program before cli_load_data: when no data option was given,
+                        * a default data set that cannot be loaded is no error (test set NULL;
+                        * cli_data_for_model() then draws random points) */
+    int random_data;  /* cli_data_for_model() made random points */
+    size_t n_mean, n_std; /* --mean, --std (or --normalize): per-channel values, 0 if not given */
+    double mean[CLI_MAX_CHANNELS], std[CLI_MAX_CHANNELS];
 } cli_common;
 
 void cli_common_init(cli_common *c);
@@ -179,6 +189,8 @@ typedef struct cli_options {
     const cli_table_opt *table;
     size_t n_table;
     const struct option *own;
+    int probe; /* 1: also --data, --labels, --mean, --std, --normalize (cli-data.c); the program
+                * calls cli_normalize() and cli_data_for_model() */
 } cli_options;
 
 /* getopt_long() over the common options (--seed, --quiet, -V/--version, the data options
@@ -194,9 +206,37 @@ int cli_next_option(int argc, char **argv, const cli_options *o, cli_common *cm,
 
 /* Loads the training set into *train and/or the test set into *test (either may be NULL: not
  * wanted) from the files given, else from <data_dir>/<Fashion-MNIST file name>; c->path names
- * the files. Returns an exit status after printing its own message; what was loaded is the
- * caller's to free on every path. */
+ * the files. Each set is read by cli_load_set(). Returns an exit status after printing its own
+ * message; what was loaded is the caller's to free on every path. */
 int cli_load_data(cli_common *c, nnp_dataset **train, nnp_dataset **test);
+
+/* ---- data formats, normalisation, data for a model (cli-data.c; docs/data.md) ---- */
+
+/* Loads one set by the form of `images`: a directory of PNG images (imagedir.h), a NumPy file
+ * ending in ".npy" or ".npy.gz" (nnp_dataset_load_npy), else IDX; `labels` (or NULL) is an IDX
+ * or .npy label file. Returns the status; on failure `msg` (cap bytes) holds
+ * "<status name>: <message>". */
+nnp_status cli_load_set(const char *images, const char *labels, nnp_dataset **out, char *msg,
+                        size_t cap);
+
+/* Handles --data, --labels, --mean, --std and --normalize (CLI_NEXT, CLI_USAGE after a
+ * message, or CLI_NOT_MINE). */
+int cli_data_option(cli_common *c, int opt, const char *arg);
+
+/* With --mean/--std: replaces *net (an ONNX model, `name`) by nnp_net_normalized() of it and
+ * says so on stderr (the model's layer i becomes layer i + 1). Refused for a model trained
+ * here (`onnx` 0), a value count that is neither 1 nor the input's channel count, a std ≤ 0.
+ * Returns an exit status. */
+int cli_normalize(cli_common *c, const char *name, int onnx, nnp_net **net);
+
+/* The data a model is probed on: *test as loaded, unless no data option was given and the
+ * default set is missing or does not match the net's input: then, when `need_labels`, a usage
+ * error naming the fix; else *test becomes `n` random points uniform in [0,1] (from the seed)
+ * in the net's input shape, unlabelled, with a note on stderr. When the given data are the
+ * model's input shape rotated channel-last (H×W×C for C×H×W), refuses naming the transpose.
+ * Returns an exit status. */
+int cli_data_for_model(cli_common *c, const char *name, const nnp_net *net, size_t n,
+                       int need_labels, nnp_dataset **test);
 
 /* Writes n images (c×h×w floats in [0,1]) as float32 IDX to `images` and their labels to
  * `labels` (".gz" compresses); returns 0 or 1 after a message naming `what`. */
@@ -273,6 +313,16 @@ double cli_progress_end(cli_progress *p);
     "      --threads N           threads of the library's passes (default: NNPROBE_THREADS,\n" \
     "                            else every CPU); with several processes per node, give\n"  \
     "                            each its share\n"
+#define CLI_HELP_PROBE                                                                       \
+    "      --data FILE|DIR       the images probed (as --test-images): IDX, NumPy .npy\n"     \
+    "                            (N,C,H,W) or (N,H,W), or a directory of PNGs (docs/data.md)\n" \
+    "      --labels FILE         their labels: IDX or .npy (int64/int32/uint8)\n"             \
+    "      --mean a,b,c --std a,b,c  the ONNX model expects (x - mean)/std per channel; the\n" \
+    "                            probes work on pixels in [0,1] (layer i becomes i+1)\n"     \
+    "      --normalize imagenet  mean 0.485,0.456,0.406, std 0.229,0.224,0.225\n"            \
+    "  Without data options, an ONNX model the default data do not fit is probed at random\n" \
+    "  points in its input shape (a note says so).\n"
+#define CLI_HELP_QUIET "      --quiet               no progress display on stderr\n"
 #define CLI_HELP_HELP                                                                        \
     "  -h, --help                show this help and exit\n"                                   \
     "  -V, --version             show the library version and exit\n"

@@ -107,21 +107,32 @@ int model_train(const char *name, const nnp_dataset *train, size_t epochs, uint6
     return CLI_OK;
 }
 
+int model_check(const char *name, const nnp_dataset *test, const nnp_net *net)
+{
+    if (nnp_net_input_size(net) != nnp_dataset_example_size(test)) {
+        size_t c = 0, h = 0, w = 0;
+        nnp_layer_info in = {.size = sizeof in};
+        if (nnp_dataset_shape(test, &c, &h, &w) != NNP_OK || nnp_net_layer_info(net, 0, &in) != NNP_OK)
+            c = h = w = 0;
+        usage_error("model '%s' takes %zu inputs (%zux%zux%zu), the test images have %zu values "
+                    "(%zux%zux%zu)", name, nnp_net_input_size(net), in.channels, in.height,
+                    in.width, nnp_dataset_example_size(test), c, h, w);
+        return CLI_USAGE;
+    }
+    if (nnp_net_output_size(net) < nnp_dataset_class_count(test)) {
+        usage_error("model '%s' has %zu outputs, the test labels go up to %zu", name,
+                    nnp_net_output_size(net), nnp_dataset_class_count(test) - 1);
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
 int model_get(const char *name, const nnp_dataset *train, const nnp_dataset *test,
               size_t epochs, uint64_t seed, int quiet, nnp_net **out)
 {
     int rc = model_is_onnx(name) ? model_load_onnx(name, out)
                                  : model_train(name, train, epochs, seed, quiet, out);
-    if (rc == CLI_OK && nnp_net_input_size(*out) != nnp_dataset_example_size(test)) {
-        usage_error("model '%s' takes %zu inputs, the test images have %zu values", name,
-                    nnp_net_input_size(*out), nnp_dataset_example_size(test));
-        rc = CLI_USAGE;
-    }
-    if (rc == CLI_OK && nnp_net_output_size(*out) < nnp_dataset_class_count(test)) {
-        usage_error("model '%s' has %zu outputs, the test labels go up to %zu", name,
-                    nnp_net_output_size(*out), nnp_dataset_class_count(test) - 1);
-        rc = CLI_USAGE;
-    }
+    if (rc == CLI_OK) rc = model_check(name, test, *out);
     if (rc != CLI_OK) {
         nnp_net_free(*out);
         *out = NULL;

@@ -30,6 +30,10 @@ int model_build(const char *name, uint64_t seed, nnp_net **out);
 int model_get(const char *name, const nnp_dataset *train, const nnp_dataset *test,
               size_t epochs, uint64_t seed, int quiet, nnp_net **out);
 
+/* Checks `net` (the model `name`) against `test`: input size and enough outputs for its
+ * labels. Returns 0 or 2 after a message. */
+int model_check(const char *name, const nnp_dataset *test, const nnp_net *net);
+
 /* Whether `name` names an ONNX file (ends in ".onnx") rather than a preset or spec. */
 int model_is_onnx(const char *name);
 

@@ -88,7 +88,7 @@ static void print_help(const job *d)
            "preset or spec as nnprobe-train takes (default fc100-100-10), then trained here on\n"
            "the training set with nnprobe-train's defaults before the attack.\n"
            "\n"
-           "Data:\n" CLI_HELP_DATA
+           "Data:\n" CLI_HELP_DATA CLI_HELP_PROBE
            "      --first I             first test example attacked (default 0)\n"
            "      --count N             test examples attacked (default 100)\n"
            "      --epochs N            training epochs (default: the library's, 10)\n"
@@ -169,7 +169,7 @@ static int parse_args(int argc, char **argv, job *jb)
         {"noise", required_argument, NULL, OPT_NOISE},
         {"amplify", required_argument, NULL, OPT_AMPLIFY}, {NULL, 0, NULL, 0},
     };
-    static const cli_options opts = {CLI_DATA_DIR, TABLE, N_TABLE, own};
+    static const cli_options opts = {CLI_DATA_DIR, TABLE, N_TABLE, own, 1};
     static const char *const targets[] = {"none", "next", "random"}, *const norms[] = {"linf", "l2"};
     int c, r, stop = -1;
     while ((c = cli_next_option(argc, argv, &opts, &jb->cm, jb, &stop)) != -1) {
@@ -315,7 +315,17 @@ int main(int argc, char **argv)
     const int onnx = model_is_onnx(jb.model);
     int need_train = !onnx;
     for (size_t t = 0; t < jb.n_transfer; t++) need_train |= !model_is_onnx(jb.transfer[t]);
+    jb.cm.data_optional = onnx; /* no data given: cli_data_for_model explains what to give */
     RUN(cli_load_data(&jb.cm, need_train ? &train : NULL, &test));
+    double t0 = now_seconds(), err = NAN;
+    if (onnx) { /* normalised (--mean/--std) before its input is compared with the data */
+        RUN(model_load_onnx(jb.model, &net));
+        RUN(cli_normalize(&jb.cm, jb.model, 1, &net));
+        RUN(cli_data_for_model(&jb.cm, jb.model, net, 0, 1, &test));
+    }
+    if (nnp_dataset_labels(test) == NULL)
+        USAGE("attacks need the true labels of the images: give --labels FILE (IDX or .npy), or "
+              "class sub-directories for a directory of PNGs");
     if (jb.first >= nnp_dataset_count(test) || jb.count > nnp_dataset_count(test) - jb.first)
         USAGE("--first %zu --count %zu: the test set has %zu examples", jb.first, jb.count,
               nnp_dataset_count(test));
@@ -324,16 +334,25 @@ int main(int argc, char **argv)
         rc = CLI_FAILURE;
         goto done;
     }
-    double t0 = now_seconds(), err = NAN;
-    RUN(model_get(jb.model, train, test, jb.epochs, jb.cm.seed, jb.cm.quiet, &net));
+    if (onnx) {
+        RUN(model_check(jb.model, test, net));
+    } else {
+        RUN(model_get(jb.model, train, test, jb.epochs, jb.cm.seed, jb.cm.quiet, &net));
+        RUN(cli_normalize(&jb.cm, jb.model, 0, &net)); /* refuses --mean/--std: trained here */
+    }
     TRY("nnp_eval_error_rate",
         nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
                             nnp_dataset_count(test), &err, NULL));
     printf("model        %s, %s in %.1f s, test error %.2f%%\n", jb.model,
            onnx ? "loaded" : "trained", now_seconds() - t0, 100 * err);
     for (size_t t = 0; t < jb.n_transfer; t++) {
-        RUN(model_get(jb.transfer[t], train, test, jb.epochs, jb.cm.seed + 1 + t, jb.cm.quiet,
-                      &others[t]));
+        if (model_is_onnx(jb.transfer[t])) { /* the same normalisation as the attacked model */
+            RUN(model_load_onnx(jb.transfer[t], &others[t]));
+            RUN(cli_normalize(&jb.cm, jb.transfer[t], 1, &others[t]));
+        } else {
+            RUN(model_get(jb.transfer[t], train, test, jb.epochs, jb.cm.seed + 1 + t, jb.cm.quiet,
+                          &others[t]));
+        }
         if (nnp_net_input_size(others[t]) != nnp_net_input_size(net) ||
             nnp_net_output_size(others[t]) != nnp_net_output_size(net))
             USAGE("--transfer %s: %zu inputs and %zu outputs, the attacked model has %zu and %zu",

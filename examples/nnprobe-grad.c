@@ -44,7 +44,7 @@ static double norm2(const float *v, size_t n)
 
 static void print_help(void)
 {
-    printf("Usage: " PROG " [OPTION]... SPEC\n"
+    printf("Usage: " PROG " [OPTION]... SPEC|MODEL.onnx\n"
            "Train a classifier on IDX data (as nnprobe-train), then compute, each in one batched\n"
            "call on one workspace, input gradients of the first K test images:\n"
            "  dL/dx      d loss/dx of the softmax cross-entropy (nnp_grad_loss)\n"
@@ -53,9 +53,10 @@ static void print_help(void)
            "and check g = dL/dx by a central difference along u = g/‖g‖ with step h = %g:\n"
            "(L(x+hu) − L(x−hu))/2h should equal ‖g‖ (column rel.diff; not where a ReLU kink is\n"
            "within h). SPEC: a preset (fc10, fc100-100-10, fc200-200-10, with the paper's λ) or\n"
-           "<input>-<hidden>...-<classes>, hidden tokens <units>[s|r|t|p], e.g. 784-100s-10.\n"
+           "<input>-<hidden>...-<classes>, hidden tokens <units>[s|r|t|p], e.g. 784-100s-10;\n"
+           "or an ONNX model (not trained; unlabelled images get its predictions as labels).\n"
            "\n"
-           CLI_HELP_DATA
+           CLI_HELP_DATA CLI_HELP_PROBE
            "      --limit N             train on the first N training examples (default 10000,\n"
            "                            or all if fewer; 0 = all)\n"
            "      --epochs N            training epochs (default 2)\n"
@@ -82,7 +83,7 @@ static const struct option OWN[] = {
     {"save-gradients", required_argument, NULL, OPT_SAVE},
     {"save-labels", required_argument, NULL, OPT_SAVE_LABELS}, {NULL, 0, NULL, 0},
 };
-static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN};
+static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN, 1};
 
 int main(int argc, char **argv)
 {
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
     const char *save = NULL, *save_labels = NULL, *model;
     char label_buf[CLI_PATH_LEN];
     size_t limit = 10000, count = 8, n_pick = 0, layer = 0, epochs = 2;
-    int limit_set = 0, count_set = 0, c, stop = -1, rc = CLI_FAILURE;
+    int limit_set = 0, count_set = 0, c, stop = -1, rc = CLI_FAILURE, onnx;
     cli_common cm;
     nnp_dataset *train = NULL, *sub = NULL, *test = NULL, *sel = NULL;
     nnp_net *net = NULL;
@@ -100,7 +101,8 @@ int main(int argc, char **argv)
     const float *x;
     const int32_t *y;
     size_t n_train, n_test, ch, hh, ww, in, classes, K, L, last, S;
-    double test_err;
+    double test_err = NAN;
+    int32_t *predicted = NULL; /* labels of unlabelled images: the model's predictions */
     nnp_layer_info info = {.size = sizeof info};
     cli_common_init(&cm);
     while ((c = cli_next_option(argc, argv, &OPTIONS, &cm, NULL, &stop)) != -1) {
@@ -137,11 +139,25 @@ int main(int argc, char **argv)
     RUN(cli_check_outputs(2, "--save-gradients", save, "--save-labels", save_labels));
     cli_catch_sigint();
 
-    /* The data: checked against --limit, --count and --pick before the training. */
-    RUN(cli_load_data(&cm, &train, &test));
+    /* The data: checked against --limit, --count and --pick before the training. An ONNX
+     * model is not trained; without data options it is probed at random points when the
+     * default data do not fit it (cli_data_for_model). */
+    onnx = model_is_onnx(model);
+    cm.data_optional = onnx;
+    RUN(cli_load_data(&cm, onnx ? NULL : &train, &test));
+    if (onnx) {
+        size_t need = count;
+        for (size_t i = 0; i < n_pick; i++) need = pick[i] + 1 > need ? pick[i] + 1 : need;
+        RUN(model_load_onnx(model, &net));
+        RUN(cli_normalize(&cm, model, 1, &net));
+        RUN(cli_data_for_model(&cm, model, net, need, 0, &test));
+        if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
+            USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
+                  nnp_net_input_size(net), nnp_dataset_example_size(test));
+    }
     n_train = nnp_dataset_count(train);
     n_test = nnp_dataset_count(test);
-    in = nnp_dataset_example_size(train);
+    in = nnp_dataset_example_size(test);
     if (limit > n_train && limit_set)
         USAGE("--limit: %zu exceeds the %zu training examples in %s", limit, n_train, cm.path[0]);
     if (!n_pick && count > n_test)
@@ -152,24 +168,31 @@ int main(int argc, char **argv)
         if (pick[i] >= n_test)
             USAGE("--pick: index %zu, but %s has %zu test examples (0..%zu)", pick[i], cm.path[2],
                   n_test, n_test - 1);
-    if (nnp_dataset_example_size(test) != in)
+    if (!onnx && nnp_dataset_example_size(train) != in)
         USAGE("the test images have %zu values per example, the training images %zu; they do "
               "not match", nnp_dataset_example_size(test), in);
 
     /* Train (model.c) on the first `limit` examples, then select the test images. */
     if (limit == 0 || limit > n_train) limit = n_train;
-    if (limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
-    RUN(model_train(model, sub ? sub : train, epochs, cm.seed, cm.quiet, &net));
+    if (!onnx && limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, limit, &sub));
+    if (!onnx) {
+        RUN(model_train(model, sub ? sub : train, epochs, cm.seed, cm.quiet, &net));
+        RUN(cli_normalize(&cm, model, 0, &net)); /* refuses --mean/--std: trained here */
+    }
     classes = nnp_net_output_size(net);
     if (classes < nnp_dataset_class_count(test))
         USAGE("spec '%s': %zu classes is fewer than the data's labels need", model, classes);
     const netspec_preset *pre = netspec_find_preset(model);
-    printf("model        %s%s%s (%zu parameters), trained %zu epoch%s on %zu examples, seed %"
-           PRIu64 "\n", model, pre ? " = " : "", pre ? pre->spec : "", nnp_net_param_count(net),
-           epochs, epochs == 1 ? "" : "s", limit, cm.seed);
-    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
-                                          n_test, &test_err, NULL));
-    TRY("nnp_dataset_shape", nnp_dataset_shape(train, &ch, &hh, &ww));
+    if (onnx)
+        printf("model        %s (ONNX, %zu parameters)\n", model, nnp_net_param_count(net));
+    else
+        printf("model        %s%s%s (%zu parameters), trained %zu epoch%s on %zu examples, seed %"
+               PRIu64 "\n", model, pre ? " = " : "", pre ? pre->spec : "",
+               nnp_net_param_count(net), epochs, epochs == 1 ? "" : "s", limit, cm.seed);
+    if (nnp_dataset_labels(test) != NULL)
+        TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test),
+                                              nnp_dataset_labels(test), n_test, &test_err, NULL));
+    TRY("nnp_dataset_shape", nnp_dataset_shape(test, &ch, &hh, &ww));
     TRY("--pick", nnp_dataset_select(test, pick, n_pick, &sel));
     K = n_pick;
     L = nnp_net_layer_count(net);
@@ -186,6 +209,21 @@ int main(int argc, char **argv)
      * loss, value, vs (K each). */
     x = nnp_dataset_images(sel);
     y = nnp_dataset_labels(sel);
+    if (y == NULL) { /* unlabelled (random points, --data without --labels): the predictions */
+        if (!(predicted = malloc(K * sizeof *predicted)) || !(buf = malloc(K * classes * sizeof *buf)))
+            TRY("allocating", NNP_ENOMEM);
+        TRY("nnp_net_forward", nnp_net_forward(net, NULL, x, K, buf));
+        for (size_t i = 0; i < K; i++) {
+            size_t p = 0;
+            for (size_t k = 1; k < classes; k++) p = buf[i * classes + k] > buf[i * classes + p] ? k : p;
+            predicted[i] = (int32_t)p;
+        }
+        free(buf);
+        buf = NULL;
+        y = predicted;
+        fprintf(stderr, PROG ": note: the images have no labels: the model's predictions are "
+                "used as labels\n");
+    }
     if (!(buf = malloc((7 * K * in + K * S + 3 * K * classes + 3 * K) * sizeof *buf)))
         TRY("allocating", NNP_ENOMEM);
     g = buf, gu = g + K * in, gv = gu + K * in, xs = gv + K * in, ds = xs + K * in;
@@ -222,8 +260,8 @@ int main(int argc, char **argv)
     TRY("nnp_net_forward", nnp_net_forward(net, ws, xpm, 2 * K, zpm));
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
-           ch, hh, ww, cm.path[0]);
-    printf("test error   %.2f%%\n", 100.0 * test_err);
+           ch, hh, ww, cm.random_data ? "random points" : onnx ? cm.path[2] : cm.path[0]);
+    if (!isnan(test_err)) printf("test error   %.2f%%\n", 100.0 * test_err);
     printf("vjp layer    %zu (%s, %zu units): J^T phi = gradient of ½‖phi‖²\n", layer,
            nnp_layer_kind_name(info.kind), S);
     printf("finite diff  (L(x+hu) - L(x-hu))/2h, h = %g, u = g/‖g‖, g = dL/dx; rel.diff = "
@@ -265,5 +303,6 @@ done:
     nnp_dataset_free(test);
     nnp_dataset_free(train);
     free(buf);
+    free(predicted);
     return rc;
 }

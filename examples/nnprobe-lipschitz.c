@@ -36,7 +36,7 @@ static void print_help(void)
            "      --untrained           no data: weights from --seed; the lower bound uses uniform\n"
            "                            random points in [0,1] (input shape 1×s×s if the spec's\n"
            "                            input size is a square s², else 1×1×n)\n"
-           CLI_HELP_DATA
+           CLI_HELP_DATA CLI_HELP_PROBE
            "      --limit N             train on the first N training examples (default 10000; 0 = all)\n"
            "      --epochs N            training epochs (default 1)\n"
            "      --seed N              seed of the weights, shuffling and start vectors (default 1)\n"
@@ -57,8 +57,8 @@ static void print_help(void)
            "                            the runner-up class in the L2 ball of radius R around the\n"
            "                            lower bound's point (50 batches of 128 sampled gradients,\n"
            "                            reverse Weibull fit), and its robustness score\n"
-           CLI_HELP_QUIET CLI_HELP_HELP
-           "Columns: bound = the paper's rule for the layer (conv: Fourier formula on the grid\n"
+           CLI_HELP_QUIET CLI_HELP_HELP);
+    printf("Columns: bound = the paper's rule for the layer (conv: Fourier formula on the grid\n"
            "shown, stride scale 1/Δ); exact = operator norm of the linear layer as applied (zero\n"
            "padding, stride), with its Lanczos steps (each one A and one Aᵀ application) and the\n"
            "estimated relative accuracy; upto = bound of input → this layer (product of bounds,\n"
@@ -85,7 +85,7 @@ static const struct option OWN[] = {
     {"tol", required_argument, NULL, OPT_TOL}, {"clever", required_argument, NULL, OPT_CLEVER},
     {NULL, 0, NULL, 0},
 };
-static const cli_options OPTIONS = {CLI_DATA_DIR, TABLE, sizeof TABLE / sizeof *TABLE, OWN};
+static const cli_options OPTIONS = {CLI_DATA_DIR, TABLE, sizeof TABLE / sizeof *TABLE, OWN, 1};
 
 static void shape_text(const nnp_layer_info *li, char *buf, size_t len)
 {
@@ -145,16 +145,21 @@ int main(int argc, char **argv)
     if (a.untrained) {
         RUN(model_build(model, cm.seed, &net));
     } else {
+        cm.data_optional = onnx; /* no data given: random points if the default does not fit */
         RUN(cli_load_data(&cm, onnx ? NULL : &train, &test));
         if (!onnx && a.limit > 0 && a.limit < nnp_dataset_count(train))
             TRY("--limit", nnp_dataset_subset(train, 0, a.limit, &sub));
         RUN(onnx ? model_load_onnx(model, &net)
                  : model_train(model, sub ? sub : train, a.epochs, cm.seed, cm.quiet, &net));
+        RUN(cli_normalize(&cm, model, onnx, &net));
+        if (onnx) RUN(cli_data_for_model(&cm, model, net, a.points, 0, &test));
         if (nnp_net_input_size(net) != nnp_dataset_example_size(test))
             USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
                   nnp_net_input_size(net), nnp_dataset_example_size(test));
-        TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
-                                              nnp_dataset_count(test), &test_err, NULL));
+        if (nnp_dataset_labels(test) != NULL) /* random points or --data without --labels */
+            TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test),
+                                                  nnp_dataset_labels(test),
+                                                  nnp_dataset_count(test), &test_err, NULL));
     }
     TRY("nnp_net_layer_info", nnp_net_layer_info(net, 0, &in0));
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
@@ -169,7 +174,7 @@ int main(int argc, char **argv)
     else if (!onnx)
         printf("trained %zu epoch%s on %zu examples, seed %" PRIu64 "\n", a.epochs,
                a.epochs == 1 ? "" : "s", nnp_dataset_count(sub ? sub : train), cm.seed);
-    if (!a.untrained) printf("test error   %.2f%%\n", 100.0 * test_err);
+    if (!a.untrained && !isnan(test_err)) printf("test error   %.2f%%\n", 100.0 * test_err);
 
     /* Per-layer bounds and exact norms. */
     L = nnp_net_layer_count(net);
@@ -239,7 +244,7 @@ int main(int argc, char **argv)
            info[L - 1].upper_to_exact);
     if (a.from == 0) {
         printf("             lower bound max ‖J(x)‖₂ over %zu %s points %.6g (point %zu)\n", n_pts,
-               a.untrained ? "random" : "test", lower, argmax);
+               a.untrained || cm.random_data ? "random" : "test", lower, argmax);
         printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
                info[L - 1].upper_to / lower, info[L - 1].upper_to_exact / lower);
     } else { /* a chain (what specs build): the block's product is a ratio of upto values */
@@ -248,7 +253,7 @@ int main(int argc, char **argv)
         printf("block        layers %zu..%zu: product of bounds %.6g, of exact norms %.6g\n",
                a.from + 1, L - 1, up, upx);
         printf("             lower bound max ‖J‖₂ (logits w.r.t. layer %zu) over %zu %s points "
-               "%.6g (point %zu)\n", a.from, n_pts, a.untrained ? "random" : "test", lower, argmax);
+               "%.6g (point %zu)\n", a.from, n_pts, a.untrained || cm.random_data ? "random" : "test", lower, argmax);
         printf("             gap: product / lower = %.3g, exact product / lower = %.3g\n",
                up / lower, upx / lower);
     }

@@ -70,7 +70,7 @@ static void print_help(void)
            "      --top K               images per row (default 8)\n"
            "      --png FILE            write the montage as a PNG\n"
            "      --scale S             pixels per image pixel in the PNG (default 2)\n"
-           CLI_HELP_FILES
+           CLI_HELP_FILES CLI_HELP_PROBE
            "      --limit N             train on the first N training examples (default 10000; 0 = all)\n"
            "      --epochs N            training epochs (default 1)\n"
            "      --seed N              seed of weights, shuffling, directions, optimisation (default 1)\n"
@@ -103,7 +103,7 @@ static const struct option OWN[] = {
     {"tv", required_argument, NULL, OPT_TV}, {"jitter", required_argument, NULL, OPT_JITTER},
     {NULL, 0, NULL, 0},
 };
-static const cli_options OPTIONS = {CLI_DATA_FILES, TABLE, sizeof TABLE / sizeof *TABLE, OWN};
+static const cli_options OPTIONS = {CLI_DATA_FILES, TABLE, sizeof TABLE / sizeof *TABLE, OWN, 1};
 
 int main(int argc, char **argv)
 {
@@ -142,8 +142,9 @@ int main(int argc, char **argv)
     if (argc - optind == 2) {
         model = argv[optind];
         cm.data_dir = argv[optind + 1];
+        cm.data_given = 1;
     } else if (argc - optind == 1) {
-        if (is_directory(argv[optind])) cm.data_dir = argv[optind];
+        if (is_directory(argv[optind])) cm.data_dir = argv[optind], cm.data_given = 1;
         else model = argv[optind];
     }
     if (a.layer == 0) USAGE("missing --layer L"); /* --layer is at least 1 */
@@ -155,8 +156,16 @@ int main(int argc, char **argv)
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
     cli_catch_sigint();
 
-    /* Data: train briefly on the training files (model.c), search the held-out test files. */
-    RUN(cli_load_data(&cm, &train, &test));
+    /* Data: train briefly on the training files (model.c), search the held-out test files; an
+     * ONNX model needs no training set, and without data options it is probed at random points
+     * when the default data do not fit it (cli_data_for_model). */
+    cm.data_optional = onnx;
+    RUN(cli_load_data(&cm, onnx ? NULL : &train, &test));
+    if (onnx) {
+        RUN(model_load_onnx(model, &net));
+        RUN(cli_normalize(&cm, model, 1, &net));
+        RUN(cli_data_for_model(&cm, model, net, 256, 0, &test));
+    }
     const size_t n_train = nnp_dataset_count(train), n_test = nnp_dataset_count(test);
     const size_t in = nnp_dataset_example_size(test);
     size_t ch, hh, ww;
@@ -165,22 +174,25 @@ int main(int argc, char **argv)
     if (jitter > 0 && (jitter >= hh || jitter >= ww))
         USAGE("--jitter: %zu, must be smaller than the image height %zu and width %zu", jitter, hh, ww);
     if (a.limit == 0 || a.limit > n_train) a.limit = n_train;
-    if (a.limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, a.limit, &sub));
+    if (!onnx && a.limit < n_train) TRY("--limit", nnp_dataset_subset(train, 0, a.limit, &sub));
     if (onnx) printf("model        %s (ONNX)\n", model);
     else
         printf("model        %s%s%s, trained %zu epoch%s on %zu examples, seed %" PRIu64 "\n",
                model, pre ? " = " : "", pre ? pre->spec : "", a.epochs, a.epochs == 1 ? "" : "s",
                a.limit, cm.seed);
     fflush(stdout);
-    RUN(onnx ? model_load_onnx(model, &net)
-             : model_train(model, sub ? sub : train, a.epochs, cm.seed, cm.quiet, &net));
+    if (!onnx) {
+        RUN(model_train(model, sub ? sub : train, a.epochs, cm.seed, cm.quiet, &net));
+        RUN(cli_normalize(&cm, model, 0, &net)); /* refuses --mean/--std: trained here */
+    }
     rc = CLI_FAILURE;
     if (nnp_net_input_size(net) != in)
         USAGE("model '%s' takes %zu inputs, the test images have %zu values", model,
               nnp_net_input_size(net), in);
-    double test_err;
-    TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test), nnp_dataset_labels(test),
-                                          n_test, &test_err, NULL));
+    double test_err = NAN;
+    if (nnp_dataset_labels(test) != NULL)
+        TRY("evaluating", nnp_eval_error_rate(net, nnp_dataset_images(test),
+                                              nnp_dataset_labels(test), n_test, &test_err, NULL));
     const size_t L = nnp_net_layer_count(net);
     if (a.layer >= L) {
         fprintf(stderr, PROG ": layers of the model:\n");
@@ -240,8 +252,8 @@ int main(int argc, char **argv)
     }
 
     printf("data         %zu training, %zu test examples of %zux%zux%zu (%s)\n", n_train, n_test,
-           ch, hh, ww, cm.path[2]);
-    printf("test error   %.2f%%\n", 100.0 * test_err);
+           ch, hh, ww, cm.random_data ? "random points" : cm.path[2]);
+    if (!isnan(test_err)) printf("test error   %.2f%%\n", 100.0 * test_err);
     printf("layers      ");
     for (size_t l = 1; l < L; l++) {
         nnp_layer_info li = {.size = sizeof li};

@@ -104,7 +104,7 @@ static int parse_args(int argc, char **argv, paper_ctx *c)
         {"cache", required_argument, NULL, OPT_CACHE},
         {"fresh", no_argument, NULL, OPT_FRESH},       {NULL, 0, NULL, 0},
     };
-    static const cli_options opts = {CLI_DATA_DIR, NULL, 0, own};
+    static const cli_options opts = {CLI_DATA_DIR, NULL, 0, own, 0};
     static const char *const names[] = {"tiny", "quick", "default", "full"};
     int o, stop = -1, p;
     while ((o = cli_next_option(argc, argv, &opts, &c->cm, NULL, &stop)) != -1) {

@@ -97,7 +97,7 @@ static const struct option OWN[] = {
     {"random-labels", no_argument, NULL, OPT_RANDOM_LABELS},
     {"save", required_argument, NULL, OPT_SAVE}, {NULL, 0, NULL, 0},
 };
-static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN};
+static const cli_options OPTIONS = {CLI_DATA_DIR, NULL, 0, OWN, 0};
 
 /* Trains `net` with `o` as `phase` with the progress display; a cancelled run (Ctrl-C) sets
  * *cancelled and leaves *loss NaN (nnp_train's loss is the mean over the last epoch, which a

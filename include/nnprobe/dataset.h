@@ -1,6 +1,7 @@
 /**
  * @file dataset.h
- * @brief Labelled image data sets: MNIST-family IDX files in and out, subsets, label noise.
+ * @brief Labelled image data sets: IDX files in and out, NumPy .npy files in, subsets, label
+ * noise.
  *
  * A data set holds n images of C×H×W floats in [0,1] (batch-major, as the net's input) and
  * optionally n labels (int32). IDX files (LeCun's format, as MNIST and Fashion-MNIST ship
@@ -28,7 +29,10 @@ typedef struct nnp_dataset nnp_dataset;
  *
  * The image file has type 0x08 (unsigned byte, scaled by 1/255) or 0x0D (float32, values must
  * lie in [0,1]; NaN is refused) and 2 to 4 dimensions: N×D (read as C=1,H=1,W=D), N×H×W (C=1)
- * or N×C×H×W. The label file has type 0x08 and one dimension N (so every label is 0..255).
+ * or N×C×H×W (4 dimensions are always channel-first; a channel-last N×H×W×C file would be
+ * read with C=H, H=W, W=C, see nnp_dataset_load_npy()). The label file has type 0x08 and one
+ * dimension N (so every label is 0..255), or is a NumPy `.npy` label file as
+ * nnp_dataset_load_npy() reads them (told apart by its magic bytes).
  * Everything is validated: magic, type, dimension count, zero or absurd dimensions (N or the
  * per-example value count above 2^31−1), exact file length (truncated or trailing data), equal
  * counts, image value range.
@@ -57,6 +61,49 @@ typedef struct nnp_dataset nnp_dataset;
  * @since 0.2.0
  */
 NNP_API NNP_NODISCARD nnp_status nnp_dataset_load_idx(const char *images_path,
+                                                      const char *labels_path,
+                                                      nnp_dataset **out);
+
+/**
+ * @brief Loads images (and labels) from NumPy `.npy` files, each plain or gzip-compressed.
+ *
+ * Reads the format NumPy's `numpy.save` writes (NEP 1; format versions 1.0, 2.0 and 3.0)
+ * with its own strict parser: the header must be the dict of exactly the keys `descr`,
+ * `fortran_order` and `shape`; nothing in it is evaluated, so object (pickled) and structured
+ * arrays are refused.
+ *
+ * Images: dtype `<f4` or `<f8` (float32/float64, little-endian; each value must lie in [0,1],
+ * NaN is refused) or `|u1` (unsigned byte, scaled by 1/255), C order (a Fortran-order array
+ * is refused with a message saying to save `numpy.ascontiguousarray(x)`), shape (N, D) read as
+ * C=1,H=1,W=D, (N, H, W) read as C=1, or (N, C, H, W). A 4-D array is always channel-first
+ * (NCHW, as PyTorch stores images); a channel-last (N, H, W, C) array is read as C=H, H=W,
+ * W=C: transpose it first (`x.transpose(0, 3, 1, 2)`). The examples refuse data whose shape
+ * is the model's input shape rotated that way, naming the fix.
+ *
+ * Labels: a `.npy` file of dtype `<i8`, `<i4` or `|u1` and shape (N,), each label in
+ * [0, 2^31−1], or an IDX label file as for nnp_dataset_load_idx() (told apart by the `.npy`
+ * magic bytes, after gzip decompression).
+ *
+ * Bounds are the IDX loader's (docs/reliability.md "Caps and bounds"): a header above 65535
+ * bytes or over 4 dimensions, a zero dimension, N or a per-example value count above 2^31−1
+ * are refused; a shape declaring more bytes than the read cap (4 GiB, or
+ * `NNPROBE_MAX_READ_BYTES`) is refused before reading; a plain regular file must be exactly
+ * as long as its header declares (checked with fstat before any data buffer exists); a gzip
+ * file's buffer grows only with the data that arrive. Bytes after a gzip stream's last member
+ * are ignored (zlib's gzread behaviour).
+ * @param[in]  images_path  image `.npy` file
+ * @param[in]  labels_path  label file (`.npy` or IDX), or NULL for an unlabelled set
+ * @param[out] out          receives the data set; NULL on failure
+ * @retval NNP_EINVAL NULL `images_path` or `out`, or a malformed `NNPROBE_MAX_READ_BYTES`
+ * @retval NNP_EIO    a file cannot be opened or read (message names the file)
+ * @retval NNP_EFORMAT malformed file (message "npy: <file>: <problem>"), unsupported dtype,
+ *         Fortran order, the two files hold different counts, or a file over the read cap
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety
+ * Safe to call from several threads at once.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_dataset_load_npy(const char *images_path,
                                                       const char *labels_path,
                                                       nnp_dataset **out);
 

@@ -472,6 +472,38 @@ NNP_API NNP_NODISCARD nnp_status nnp_net_add_flatten(nnp_net *net, size_t *layer
 NNP_API NNP_NODISCARD nnp_status nnp_net_add_add(nnp_net *net, size_t a, size_t b, size_t *layer);
 
 /**
+ * @brief New net = `net` behind a fixed per-channel input normalisation
+ * y_c = (x_c − mean_c) / std_c (torchvision's `transforms.Normalize`; ImageNet models use
+ * mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225), so that every probe works on pixels in
+ * [0,1] while the model sees normalised input: gradients are with respect to the pixels (the
+ * chain rule through the map divides the model's input gradient by std_c), attacks keep
+ * x + r in the pixel box [0,1] and report their distortion in pixel units, and Lipschitz
+ * bounds are of the pixel-to-output map.
+ *
+ * The normalisation is layer 1 of the new net, an inference batch-norm layer
+ * (::NNP_LAYER_BATCHNORM with scale 1/std_c, mean mean_c, var 1, ε 0, bias 0): its Lipschitz
+ * bound is max_c 1/std_c (exact), and nnp_onnx_save() writes it as BatchNormalization. Every
+ * layer of `net` keeps its order and parameters, with its index (and the indices of its
+ * inputs) one higher: layer i of `net` is layer i + 1 of the new net. The new net's input
+ * shape is `net`'s. Training the new net would train the normalisation's scale and bias too
+ * (batch norm's trainable parameters): train `net`, then normalise it.
+ * @param[in]  net       network (not modified; the copy is independent of it)
+ * @param[in]  mean      `channels` finite means, in pixel units
+ * @param[in]  std       `channels` standard deviations, each > 0 and finite
+ * @param[in]  channels  must equal the channel count C of `net`'s input (C×H×W)
+ * @param[out] out       receives the new net (free with nnp_net_free()); NULL on failure
+ * @retval NNP_EINVAL NULL argument, `channels` not the input's channel count, a non-finite
+ *         mean, a std ≤ 0 or not finite (the message names the index)
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety
+ * Reads `net` only: may run while other threads query it.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_net_normalized(const nnp_net *net, const float *mean,
+                                                    const float *std, size_t channels,
+                                                    nnp_net **out);
+
+/**
  * @brief Number of layers, the input layer included (so ≥ 1). 0 if `net` is NULL.
  * @since 0.2.0
  */

@@ -1,10 +1,12 @@
 /* Labelled image data sets (include/nnprobe/dataset.h): the nnp_dataset handle, its
  * constructors, accessors, subsets and the random-labels permutation. IDX parsing and
- * writing live in idx.c; this file only assembles and checks what it returns. */
+ * writing live in idx.c, .npy parsing in npy.c; this file only assembles and checks what they
+ * return. */
 #include <string.h>
 
 #include "core/core.h"
 #include "idx.h"
+#include "npy.h"
 #include "nnprobe/dataset.h"
 
 /* Invariants: n ≥ 1 and ≤ NNPI_IDX_MAX_DIM; channels·height·width ≥ 1 and ≤ NNPI_IDX_MAX_DIM;
@@ -70,20 +72,22 @@ static nnp_status alloc_like(const char *fn, const nnp_dataset *ds, size_t n, in
     return NNP_OK;
 }
 
-NNP_API nnp_status nnp_dataset_load_idx(const char *images_path, const char *labels_path,
-                                        nnp_dataset **out)
-{
-    if (out != NULL) *out = NULL;
-    NNPI_CHECK_NULL(images_path);
-    NNPI_CHECK_NULL(out);
+typedef nnp_status (*read_images_fn)(const char *, size_t *, size_t[3], float **);
 
+/* Loads images with `read_images` and labels (IDX, or .npy when `npy_labels` and the file
+ * has the .npy magic), checks the counts agree, and builds the data set. */
+static nnp_status load_pair(const char *fn, read_images_fn read_images, int npy_labels,
+                            const char *images_path, const char *labels_path, nnp_dataset **out)
+{
     size_t n, shape[3];
     float *images;
     int32_t *labels = NULL;
-    NNPI_TRY(nnpi_idx_read_images(images_path, &n, shape, &images));
+    NNPI_TRY(read_images(images_path, &n, shape, &images));
     if (labels_path != NULL) {
         size_t nl;
-        nnp_status st = nnpi_idx_read_labels(labels_path, &nl, &labels);
+        const int npy = npy_labels && nnpi_npy_sniff(labels_path);
+        nnp_status st = npy ? nnpi_npy_read_labels(labels_path, &nl, &labels)
+                            : nnpi_idx_read_labels(labels_path, &nl, &labels);
         if (st != NNP_OK) {
             nnpi_free(images);
             return st;
@@ -92,11 +96,29 @@ NNP_API nnp_status nnp_dataset_load_idx(const char *images_path, const char *lab
             nnpi_free(images);
             nnpi_free(labels);
             return nnpi_error(NNP_EFORMAT,
-                              "idx: count mismatch: %s has %zu images but %s has %zu labels",
-                              images_path, n, labels_path, nl);
+                              "%s: count mismatch: %s has %zu images but %s has %zu labels",
+                              npy ? "npy" : "idx", images_path, n, labels_path, nl);
         }
     }
-    return adopt("nnp_dataset_load_idx", n, shape[0], shape[1], shape[2], images, labels, out);
+    return adopt(fn, n, shape[0], shape[1], shape[2], images, labels, out);
+}
+
+NNP_API nnp_status nnp_dataset_load_idx(const char *images_path, const char *labels_path,
+                                        nnp_dataset **out)
+{
+    if (out != NULL) *out = NULL;
+    NNPI_CHECK_NULL(images_path);
+    NNPI_CHECK_NULL(out);
+    return load_pair(__func__, nnpi_idx_read_images, 1, images_path, labels_path, out);
+}
+
+NNP_API nnp_status nnp_dataset_load_npy(const char *images_path, const char *labels_path,
+                                        nnp_dataset **out)
+{
+    if (out != NULL) *out = NULL;
+    NNPI_CHECK_NULL(images_path);
+    NNPI_CHECK_NULL(out);
+    return load_pair(__func__, nnpi_npy_read_images, 1, images_path, labels_path, out);
 }
 
 NNP_API nnp_status nnp_dataset_create(size_t n, size_t channels, size_t height, size_t width,

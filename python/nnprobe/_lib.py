@@ -195,6 +195,7 @@ PROTOTYPES = {
     "nnp_net_create": (S, [c_size_t, c_size_t, c_size_t, PP]),
     "nnp_net_free": (None, [P]),
     "nnp_net_clone": (S, [P, PP]),
+    "nnp_net_normalized": (S, [P, P, P, c_size_t, PP]),
     "nnp_net_add_dense": (S, [P, c_size_t, c_size_p]),
     "nnp_net_add_activation": (S, [P, c_int, c_size_p]),
     "nnp_net_add_leaky_relu": (S, [P, c_double, c_size_p]),
@@ -233,6 +234,7 @@ PROTOTYPES = {
     "nnp_grad_vjp": (S, [P, P, P, c_size_t, c_size_t, P, P]),
     # dataset.h
     "nnp_dataset_load_idx": (S, [c_char_p, c_char_p, PP]),
+    "nnp_dataset_load_npy": (S, [c_char_p, c_char_p, PP]),
     "nnp_dataset_create": (S, [c_size_t, c_size_t, c_size_t, c_size_t, P, P, PP]),
     "nnp_dataset_free": (None, [P]),
     "nnp_dataset_count": (c_size_t, [P]),

@@ -76,6 +76,18 @@ class Dataset:
         return cls._wrap(h)
 
     @classmethod
+    def load_npy(cls, images: PathLike, labels: Optional[PathLike] = None) -> "Dataset":
+        """Loads NumPy ``.npy`` files, plain or gzip (``nnp_dataset_load_npy``): images of
+        dtype float32/float64 in [0,1] or uint8 (scaled by 1/255), shape (n, C, H, W),
+        (n, H, W) or (n, D), C order; labels int64/int32/uint8 of shape (n,), or an IDX label
+        file. The library reads the files itself (docs/data.md)."""
+        h = ctypes.c_void_p()
+        check(L.dataset_load_npy(os.fsencode(images),
+                                 None if labels is None else os.fsencode(labels),
+                                 ctypes.byref(h)))
+        return cls._wrap(h)
+
+    @classmethod
     def from_arrays(cls, images: Any, labels: Any = None) -> "Dataset":
         """A data set from arrays (copied by the library). ``images`` has shape (n, C, H, W),
         (n, H, W) (C = 1) or (n, D) (read as 1×1×D), values in [0,1]; ``labels`` n ints ≥ 0

@@ -166,6 +166,21 @@ class Net(_Owned):
 
     __copy__ = clone
 
+    def normalized(self, mean: Any, std: Any) -> "Net":
+        """A new net = this one behind the per-channel input normalisation (x - mean)/std
+        (``nnp_net_normalized``; torchvision's ImageNet values are mean (0.485, 0.456, 0.406),
+        std (0.229, 0.224, 0.225)): probes of the new net work on pixels in [0,1]. Layer i
+        of this net is layer i + 1 of the new one (layer 1 is the normalisation). ``mean`` and
+        ``std`` hold one value per input channel."""
+        m = f32(mean, "mean").ravel()
+        s = f32(std, "std").ravel()
+        if m.size != s.size:
+            raise ValueError("mean and std: %d and %d values" % (m.size, s.size))
+        out = ctypes.c_void_p()
+        check(L.net_normalized(self.handle, m.ctypes.data, s.ctypes.data, m.size,
+                               ctypes.byref(out)))
+        return Net._wrap(out)
+
     def __deepcopy__(self, memo: Any) -> "Net":
         return self.clone()
 

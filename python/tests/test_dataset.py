@@ -125,3 +125,31 @@ def test_idx_errors(tmp_path):
     with pytest.raises(nnprobe.FormatError) as ei:
         nnprobe.Dataset.load_idx(p)
     assert "trunc.idx" in str(ei.value)
+
+
+def test_npy(tmp_path):
+    """NumPy's own np.save files, read by the library's .npy reader (docs/data.md)."""
+    rng = np.random.default_rng(4)
+    x = rng.random((5, 3, 4, 2), dtype=np.float32)
+    y = np.array([0, 3, 1, 2, 3], dtype=np.int64)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    ds = nnprobe.Dataset.load_npy(tmp_path / "x.npy", tmp_path / "y.npy")
+    assert ds.shape == (3, 4, 2)
+    np.testing.assert_array_equal(ds.images.reshape(x.shape), x)
+    np.testing.assert_array_equal(ds.labels, y)
+    u8 = (x * 255).astype(np.uint8)
+    np.save(tmp_path / "u8.npy", u8)
+    back = nnprobe.Dataset.load_npy(tmp_path / "u8.npy")
+    np.testing.assert_allclose(back.images.reshape(x.shape), u8 / np.float32(255), atol=1e-7)
+    assert back.labels is None
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))
+    with pytest.raises(nnprobe.FormatError) as ei:
+        nnprobe.Dataset.load_npy(tmp_path / "f.npy")
+    assert "Fortran-order" in str(ei.value)
+    np.save(tmp_path / "y4.npy", y[:4])
+    with pytest.raises(nnprobe.FormatError) as ei:
+        nnprobe.Dataset.load_npy(tmp_path / "x.npy", tmp_path / "y4.npy")
+    assert "count mismatch" in str(ei.value)
+    with pytest.raises(nnprobe.FileError):
+        nnprobe.Dataset.load_npy(tmp_path / "none.npy")

@@ -256,3 +256,23 @@ def test_workspace_bytes():
     assert net.workspace_bytes(3) >= 3 * (4 + 2 * 4 * 101 * 101)
     with pytest.raises(nnprobe.Error):
         net.workspace_bytes(0)
+
+
+def test_normalized():
+    """nnp_net_normalized: logits equal the original net's on inputs normalised here; layer
+    1 is the normalisation; a wrong channel count is refused."""
+    net = nnprobe.Net(3, 4, 4)
+    net.add_dense(5)
+    net.init_params(3)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    nn = net.normalized(mean, std)
+    assert nn.layer_count == net.layer_count + 1
+    x = np.random.default_rng(1).random((6, 3, 4, 4), dtype=np.float32)
+    z = ((x - mean.reshape(1, 3, 1, 1)) / std.reshape(1, 3, 1, 1)).astype(np.float32)
+    np.testing.assert_allclose(nn.forward(x.reshape(6, -1)), net.forward(z.reshape(6, -1)),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(nnprobe.InvalidArgument) as ei:
+        net.normalized([0.5], [0.2])
+    assert "1 mean/std values given" in str(ei.value)
+    with pytest.raises(nnprobe.InvalidArgument):
+        net.normalized(mean, [0.2, 0.0, 0.2])

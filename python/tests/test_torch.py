@@ -66,3 +66,26 @@ def test_logits_and_input_gradients_agree(exported):
     m(xt2)[:, 3].sum().backward()
     np.testing.assert_allclose(nnprobe.grad_unit(net, x, -1, 3).dx, xt2.grad.numpy(),
                                rtol=1e-3, atol=1e-6)
+
+
+def test_normalized_3_channels_pixel_gradients(tmp_path):
+    """A 3-channel model behind torchvision's Normalize: Net.normalized gives PyTorch's logits
+    of the normalised input and its input gradient with respect to the pixels."""
+    torch.manual_seed(3)
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                      nn.Linear(4 * 6 * 6, 5)).eval()
+    path = tmp_path / "rgb.onnx"
+    torch.onnx.export(m, torch.zeros(1, 3, 6, 6), str(path), input_names=["x"],
+                      opset_version=13, dynamic_axes={"x": {0: "N"}})
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    net = nnprobe.Net.load(path).normalized(mean, std)
+    rng = np.random.default_rng(2)
+    x = rng.random((4, 3, 6, 6), dtype=np.float32)
+    y = rng.integers(0, 5, 4)
+    xt = torch.tensor(x, requires_grad=True)
+    mt, st = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    logits = m((xt - mt) / st)
+    torch.nn.functional.cross_entropy(logits, torch.tensor(y), reduction="sum").backward()
+    g = nnprobe.grad_loss(net, x, y, logits=True)
+    np.testing.assert_allclose(g.logits, logits.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(g.dx, xt.grad.numpy(), rtol=1e-3, atol=1e-6)

@@ -9,7 +9,8 @@ name says what it is.
 
 IDX seeds are in fuzz_idx_load's input layout (see tests/fuzz/fuzz_idx_load.c): a flags byte
 (bit 0 gzip images, bit 1 gzip labels, bit 2 no label file, bit 3 save as float, bit 4 save
-to .gz), a LEB128 varint giving the image part's length, the image file, the label file. A
+to .gz, bit 5 load the parts as NumPy .npy files: the "npy-" seeds, written by numpy's own
+numpy.lib.format and then damaged by hand), a LEB128 varint giving the image part's length, the image file, the label file. A
 part that is "gzip" in a seed is either compressed here (a crafted gzip file, flag clear) or
 compressed by the harness (flag set, so mutations act on the plain bytes).
 
@@ -30,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IDX_DIR = os.path.join(HERE, "corpus", "idx")
 ONNX_DIR = os.path.join(HERE, "corpus", "onnx")
 
-GZ_IMAGES, GZ_LABELS, NO_LABELS, SAVE_FLOAT, SAVE_GZ = 1, 2, 4, 8, 16
+GZ_IMAGES, GZ_LABELS, NO_LABELS, SAVE_FLOAT, SAVE_GZ, NPY = 1, 2, 4, 8, 16, 32
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,6 +135,47 @@ def idx_seeds():
     s["empty"] = b""
     s["empty-parts"] = fuzz_input(0, b"", b"")
     s["empty-gzip-parts"] = fuzz_input(GZ_IMAGES | GZ_LABELS, b"", b"")
+    return s
+
+
+def npy(arr, version=(1, 0), fortran=False):
+    import io
+    b = io.BytesIO()
+    np.lib.format.write_array(b, np.asfortranarray(arr) if fortran else arr, version=version)
+    return b.getvalue()
+
+
+def npy_header(dict_text, data=b"", version=1):
+    body = dict_text + " " * ((64 - (10 + len(dict_text) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY" + bytes([version, 0]) + struct.pack("<H", len(body)) + body.encode() + data
+
+
+def npy_seeds():
+    """fuzz_idx_load inputs with the NPY flag: .npy images and .npy or IDX labels."""
+    rng = np.random.RandomState(5)
+    f4 = rng.rand(3, 3, 4, 4).astype("<f4")
+    u1 = rng.randint(0, 256, size=(4, 5, 5)).astype(np.uint8)
+    y8 = np.array([0, 2, 1], dtype="<i8")
+    s = {}
+    s["npy-valid-f4-nchw"] = fuzz_input(NPY | SAVE_FLOAT, npy(f4), npy(y8))
+    s["npy-valid-u1-nhw-v2-gzip"] = fuzz_input(NPY | GZ_IMAGES, npy(u1, (2, 0)),
+                                               npy(np.arange(4, dtype="<i4"), (3, 0)))
+    s["npy-valid-f8-nd-idx-labels"] = fuzz_input(NPY, npy(rng.rand(3, 7)), labels(3))
+    s["npy-valid-no-labels"] = fuzz_input(NPY | NO_LABELS, npy(f4))
+    s["npy-fortran"] = fuzz_input(NPY, npy(f4, fortran=True), npy(y8))
+    s["npy-out-of-range"] = fuzz_input(NPY, npy(f4 * 3), npy(y8))
+    s["npy-truncated"] = fuzz_input(NPY, npy(f4)[:-5], npy(y8))
+    s["npy-trailing"] = fuzz_input(NPY, npy(f4) + b"xx", npy(y8))
+    s["npy-bad-magic"] = fuzz_input(NPY, b"\x93NUMPZ" + npy(f4)[6:], npy(y8))
+    s["npy-huge-shape"] = fuzz_input(NPY, npy_header(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2147483647, 3, 224, 224), }",
+        bytes(64)), npy(y8))
+    s["npy-bad-dict"] = fuzz_input(NPY, npy_header("{'descr': '<f4', 'shape': (2, 2), 'x': ()}",
+                                                   bytes(16)), npy(y8))
+    s["npy-object"] = fuzz_input(NPY, npy_header(
+        "{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }", bytes(16)), npy(y8))
+    s["npy-negative-label"] = fuzz_input(NPY, npy(f4), npy(np.array([0, -1, 2], dtype="<i8")))
+    s["npy-count-mismatch"] = fuzz_input(NPY, npy(f4), npy(np.arange(5, dtype="<i8")))
     return s
 
 
@@ -345,7 +387,7 @@ def write(dirname, seeds):
 
 
 def main():
-    write(IDX_DIR, idx_seeds())
+    write(IDX_DIR, {**idx_seeds(), **npy_seeds()})
     write(ONNX_DIR, onnx_seeds())
     return 0
 
