@@ -322,7 +322,6 @@ double cli_progress_end(cli_progress *p);
     "      --normalize imagenet  mean 0.485,0.456,0.406, std 0.229,0.224,0.225\n"            \
     "  Without data options, an ONNX model the default data do not fit is probed at random\n" \
     "  points in its input shape (a note says so).\n"
-#define CLI_HELP_QUIET "      --quiet               no progress display on stderr\n"
 #define CLI_HELP_HELP                                                                        \
     "  -h, --help                show this help and exit\n"                                   \
     "  -V, --version             show the library version and exit\n"
