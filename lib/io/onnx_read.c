@@ -21,7 +21,6 @@
 
 #include "core/core.h"
 
-#define WINDOW ((size_t)1 << 16) /* read-ahead of the walk over a file */
 #define PREAD_MAX ((size_t)1 << 30) /* one pread at most (Linux caps a read near 2 GiB) */
 
 struct nnpi_onnx_deferred {
@@ -64,10 +63,20 @@ static void pb_free(void *data, void *p)
     nnpi_free(p);
 }
 
+static size_t test_inline_max, test_window; /* nnpi_onnx_read_test_sizes; 0: defaults */
+
+void nnpi_onnx_read_test_sizes(size_t inline_max, size_t window)
+{
+    test_inline_max = inline_max;
+    test_window = window;
+}
+
 static void reader_init(nnpi_onnx_reader *r)
 {
     memset(r, 0, sizeof *r);
     r->fd = -1;
+    r->inline_max = test_inline_max ? test_inline_max : NNPI_ONNX_INLINE_MAX;
+    r->win_cap = test_window ? test_window : NNPI_ONNX_WINDOW;
     r->alloc.alloc = pb_alloc;
     r->alloc.free = pb_free;
     r->alloc.allocator_data = r;
@@ -290,7 +299,7 @@ static nnp_status src_byte(nnpi_onnx_reader *r, uint64_t off, unsigned char *b)
         return NNP_OK;
     }
     if (off < r->win_off || off - r->win_off >= r->win_len) {
-        size_t n = r->size - off < WINDOW ? (size_t)(r->size - off) : WINDOW;
+        size_t n = r->size - off < r->win_cap ? (size_t)(r->size - off) : r->win_cap;
         r->win_len = 0; /* src_read must not use the window being refilled */
         NNPI_TRY(src_read(r, off, n, r->win));
         r->win_off = off;
@@ -494,7 +503,7 @@ static nnp_status read_tensor(nnpi_onnx_reader *r, header *h, uint64_t off, uint
 {
     const ProtobufCMessageDescriptor *desc = &onnx__tensor_proto__descriptor;
     uint64_t pos = off, end = off + len;
-    field f, raw;
+    field f, raw = {0};
     int has_raw = 0;
     *out = NULL;
     while (pos < end) {
@@ -513,7 +522,7 @@ static nnp_status read_tensor(nnpi_onnx_reader *r, header *h, uint64_t off, uint
     if (!has_raw) return NNP_OK;
     t->has_raw_data = 1;
     t->raw_data.len = (size_t)raw.len;
-    if (raw.len > NNPI_ONNX_INLINE_MAX) return defer(r, t, raw.off);
+    if (raw.len > r->inline_max) return defer(r, t, raw.off);
     if (raw.len == 0) return NNP_OK;
     t->raw_data.data = pb_alloc(r, (size_t)raw.len);
     if (!t->raw_data.data) {
@@ -635,7 +644,7 @@ static nnp_status read_model(nnpi_onnx_reader *r, header *h, range **gr, size_t 
     const ProtobufCMessageDescriptor *desc = &onnx__model_proto__descriptor;
     size_t cap = 0;
     field f;
-    if (!r->mem && !(r->win = nnpi_malloc(WINDOW))) return out_of_memory();
+    if (!r->mem && !(r->win = nnpi_malloc(r->win_cap))) return out_of_memory();
     /* the graph's occurrences are located; the other fields this library knows are copied */
     for (uint64_t pos = 0; pos < r->size;) {
         NNPI_TRY(next_field(r, desc, &pos, r->size, &f));

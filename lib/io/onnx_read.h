@@ -24,6 +24,8 @@
 /* raw_data of at most this many bytes is copied into the tensor as protobuf-c would: small
  * constants (shapes, scalars, biases) stay directly readable; anything larger is deferred. */
 #define NNPI_ONNX_INLINE_MAX ((size_t)1 << 16)
+/* Read-ahead of the walk over a file, in bytes. */
+#define NNPI_ONNX_WINDOW ((size_t)1 << 16)
 
 typedef struct nnpi_onnx_deferred nnpi_onnx_deferred;
 
@@ -38,7 +40,8 @@ typedef struct nnpi_onnx_reader {
     uint64_t size;
     unsigned char *win;       /* fd: a window of the file, the walk's read-ahead */
     uint64_t win_off;
-    size_t win_len;
+    size_t win_len, win_cap;
+    size_t inline_max;        /* NNPI_ONNX_INLINE_MAX unless a test changed it */
     ProtobufCAllocator alloc; /* the library's allocator (failure injection reaches it) */
     int alloc_failed;
     nnpi_onnx_deferred *deferred; /* large raw_data: tensor → offset, sorted by tensor */
@@ -67,5 +70,11 @@ nnp_status nnpi_onnx_raw_data(const nnpi_onnx_reader *r, const Onnx__TensorProto
 
 /* Frees the model and the reader's buffers (not the caller's memory, not fd). */
 void nnpi_onnx_reader_free(nnpi_onnx_reader *r);
+
+/* Test hook (not thread-safe, not exported): readers set up from now on defer raw_data above
+ * `inline_max` bytes and read files through a window of `window` bytes (each ≥ 1; 0 restores
+ * the default), so that tests and the fuzzer reach the deferred and windowed paths with
+ * small inputs. */
+void nnpi_onnx_read_test_sizes(size_t inline_max, size_t window);
 
 #endif
