@@ -98,6 +98,7 @@ static void tensor(buf *t, const char *name, const int64_t *dims, size_t nd, con
     put_str(t, 8, name);
     buf raw = {0};
     le_floats(&raw, v, n);
+    while (raw.n < bytes) put(&raw, "", 1); /* a raw_data longer than the shape: zeros */
     put_bytes(t, 9, raw.p, bytes);
     free(raw.p);
 }
