@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "onnx_scan.h"
 
 #define PREAD_MAX ((size_t)1 << 30) /* one pread at most (Linux caps a read near 2 GiB) */
 
@@ -125,128 +126,13 @@ static nnp_status out_of_memory(void)
     return nnpi_error(NNP_ENOMEM, "onnx: out of memory parsing the model");
 }
 
-/* "onnx.GraphProto.node, field 1" or "onnx.GraphProto, unknown field 14" */
-static void field_name(const ProtobufCMessageDescriptor *desc, uint64_t id, char *buf, size_t cap)
-{
-    const ProtobufCFieldDescriptor *f =
-        id > 0 && id <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)id)
-                                   : NULL;
-    if (f)
-        snprintf(buf, cap, "%s.%s, field %llu", desc->name, f->name, (unsigned long long)id);
-    else
-        snprintf(buf, cap, "%s, unknown field %llu", desc->name, (unsigned long long)id);
-}
-
-/* ---- naming the first malformation: protobuf-c's unpack says only "failed" ---- */
-
-/* Walks the wire format of `desc` over [p, end), recursing into sub-messages through the
- * generated descriptors (depth-limited), and stops at the first key, length or wire type that
- * cannot be right. Offsets are reported as base_off + (position − base). On a finding writes
- * "<what> at byte <offset> (<Message>.<field>)" into msg and returns 1; returns 0 when the
- * bytes look well-formed (then the cause is beyond what the wire format shows, e.g. a missing
- * required field). Allocates nothing; linear time. */
-static int pb_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *base, uint64_t base_off,
-                   const uint8_t *p, const uint8_t *end, int depth, char *msg, size_t cap)
-{
-    while (p < end) {
-        unsigned long long off = (unsigned long long)(base_off + (uint64_t)(p - base));
-        uint64_t key = 0, len = 0;
-        unsigned shift = 0;
-        for (;;) {
-            if (p >= end || shift > 63) {
-                snprintf(msg, cap, "truncated or overlong field key at byte %llu (in %s)", off,
-                         desc->name);
-                return 1;
-            }
-            key |= (uint64_t)(*p & 0x7f) << shift;
-            shift += 7;
-            if (!(*p++ & 0x80)) break;
-        }
-        unsigned wt = (unsigned)(key & 7);
-        uint64_t id = key >> 3;
-        const ProtobufCFieldDescriptor *f =
-            id > 0 && id <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)id)
-                                       : NULL;
-        char fname[160];
-        field_name(desc, id, fname, sizeof fname);
-        if (id == 0) {
-            snprintf(msg, cap, "field number 0 at byte %llu (in %s)", off, desc->name);
-            return 1;
-        }
-        int expect = -1; /* wire type the field's type takes, -1 when unknown */
-        if (f) {
-            switch (f->type) {
-            case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32:
-                expect = 5; break;
-            case PROTOBUF_C_TYPE_DOUBLE: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64:
-                expect = 1; break;
-            case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: case PROTOBUF_C_TYPE_MESSAGE:
-                expect = 2; break;
-            default: expect = 0; break;
-            }
-        }
-        /* a repeated number may also come packed (wire type 2) */
-        int ok = expect < 0 ? (wt == 0 || wt == 1 || wt == 2 || wt == 5)
-                            : ((int)wt == expect ||
-                               (wt == 2 && f->label == PROTOBUF_C_LABEL_REPEATED));
-        if (!ok) {
-            snprintf(msg, cap, "wire type %u at byte %llu (%s) is wrong for its type", wt, off,
-                     fname);
-            return 1;
-        }
-        switch (wt) {
-        case 0:
-            for (shift = 0;; shift += 7) {
-                if (p >= end || shift > 63) {
-                    snprintf(msg, cap, "truncated varint value at byte %llu (%s)", off, fname);
-                    return 1;
-                }
-                if (!(*p++ & 0x80)) break;
-            }
-            break;
-        case 1:
-        case 5: {
-            size_t k = wt == 1 ? 8 : 4;
-            if ((size_t)(end - p) < k) {
-                snprintf(msg, cap, "truncated %zu-byte value at byte %llu (%s)", k, off, fname);
-                return 1;
-            }
-            p += k;
-            break;
-        }
-        default: /* 2 */
-            for (shift = 0;; shift += 7) {
-                if (p >= end || shift > 63) {
-                    snprintf(msg, cap, "truncated length at byte %llu (%s)", off, fname);
-                    return 1;
-                }
-                len |= (uint64_t)(*p & 0x7f) << shift;
-                if (!(*p++ & 0x80)) break;
-            }
-            if (len > (uint64_t)(end - p)) {
-                snprintf(msg, cap,
-                         "length %llu at byte %llu (%s) runs past the end of its enclosing "
-                         "message (%zu bytes left)",
-                         (unsigned long long)len, off, fname, (size_t)(end - p));
-                return 1;
-            }
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16 &&
-                pb_scan(f->descriptor, base, base_off, p, p + len, depth + 1, msg, cap))
-                return 1;
-            p += len;
-            break;
-        }
-    }
-    return 0;
-}
-
 /* The status for a message protobuf-c would not unpack from [p, p+len), model offset `off`. */
 static nnp_status unpack_failed(const nnpi_onnx_reader *r, const ProtobufCMessageDescriptor *desc,
                                 const uint8_t *p, size_t len, uint64_t off)
 {
     char where[512];
     if (r->alloc_failed) return out_of_memory();
-    if (pb_scan(desc, p, off, p, p + len, 0, where, sizeof where))
+    if (nnpi_pb_scan(desc, p, off, p, p + len, 0, where, sizeof where))
         return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf: %s)", where);
     return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf parsing of the %s at "
                       "byte %llu failed with a well-formed wire format: a missing required "
@@ -345,7 +231,7 @@ static nnp_status next_field(nnpi_onnx_reader *r, const ProtobufCMessageDescript
     f->id = key >> 3;
     f->wt = (unsigned)(key & 7);
     if (f->id == 0) return malformed("field number 0 at byte %llu (in %s)", at, desc->name);
-    field_name(desc, f->id, fname, sizeof fname);
+    nnpi_pb_field_name(desc, f->id, fname, sizeof fname);
     f->off = *pos;
     switch (f->wt) {
     case 0:
@@ -383,7 +269,7 @@ static nnp_status need_len(const ProtobufCMessageDescriptor *desc, const field *
 {
     char fname[160];
     if (f->wt == 2) return NNP_OK;
-    field_name(desc, f->id, fname, sizeof fname);
+    nnpi_pb_field_name(desc, f->id, fname, sizeof fname);
     return malformed("wire type %u at byte %llu (%s) is wrong for its type", f->wt,
                      (unsigned long long)f->start, fname);
 }
@@ -459,8 +345,8 @@ static nnp_status header_unpack(nnpi_onnx_reader *r, const ProtobufCMessageDescr
         st = r->alloc_failed ? out_of_memory() : NNP_OK;
         for (size_t i = 0, at = 0; st == NNP_OK && i < h->n_fields; at += h->len[i++]) {
             char where[512];
-            if (pb_scan(desc, h->p + at, h->from[i], h->p + at, h->p + at + h->len[i], 0, where,
-                        sizeof where))
+            if (nnpi_pb_scan(desc, h->p + at, h->from[i], h->p + at, h->p + at + h->len[i], 0,
+                             where, sizeof where))
                 st = nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf: %s)", where);
         }
         if (st == NNP_OK)
