@@ -74,9 +74,13 @@ extern "C" {
 /**
  * @brief Loads an ONNX model file into a new network (see the file comment for what loads).
  *
- * The file is read whole, but never more than the read cap: a regular file's size (fstat) is
- * checked against it before anything is allocated; a pipe or device (e.g. `/dev/zero`) is read
- * in chunks and refused once past it. The cap is 2 GiB (protobuf's own message limit), or the
+ * A regular file is read where it lies, never held whole in memory: its size (fstat) is
+ * checked against the read cap first, then the model's structure is read through a small
+ * window and each large weight tensor is copied once, straight from the file into the net's
+ * parameters (peak memory about the parameters' size, not twice or three times the file's). A
+ * file that shrinks while it is read is refused with ::NNP_EIO. A pipe or device (e.g.
+ * `/dev/zero`) is read whole in chunks, and refused once past the read cap. The cap is 2 GiB
+ * (protobuf's own message limit), or the
  * byte count in the environment variable `NNPROBE_MAX_READ_BYTES`; the initializers' declared
  * elements are capped at 2^29 (`NNPROBE_MAX_TENSOR_ELEMENTS`). See docs/reliability.md.
  * @param[in]  path  file name
@@ -85,7 +89,7 @@ extern "C" {
  * @retval NNP_EINVAL `path` or `out` is NULL, or a malformed `NNPROBE_MAX_READ_BYTES` or
  *         `NNPROBE_MAX_TENSOR_ELEMENTS`
  * @retval NNP_EIO the file cannot be opened or read (the message names it and gives
- *         strerror(errno))
+ *         strerror(errno)), or it ends before the size it had when opened
  * @retval NNP_EFORMAT malformed model (the message says what and where: for a malformed
  *         protobuf, the byte offset and the message and field being read), or over a cap
  * @retval NNP_EUNSUPPORTED a valid model using an operator, attribute or type the library does

@@ -15,12 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <protobuf-c/protobuf-c.h>
-
 #include "core/core.h"
+#include "net/net_internal.h"
 #include "nnprobe/net.h"
 #include "nnprobe/onnx.h"
 #include "onnx.pb-c.h"
+#include "onnx_read.h"
 #include "readcap.h"
 #include "safewrite.h"
 
@@ -73,7 +73,8 @@ typedef struct ld {
     nnp_net *net;
     const Onnx__NodeProto *node; /* node being mapped, for messages */
     size_t node_index;
-    int alloc_failed;
+    const nnpi_onnx_reader *rd;  /* where the initializers' raw_data lie (onnx_read.h) */
+    size_t init_floats;          /* float elements all initializers hold (index_values) */
 } ld;
 
 /* protobuf-c leaves an absent optional string NULL: read every string through this. */
@@ -105,21 +106,6 @@ static nnp_status builder_error(const ld *L, nnp_status st)
     if (S(n->name)[0])
         return nnpi_error_prefix(st, "onnx: node \"%.80s\" (%.40s)", n->name, S(n->op_type));
     return nnpi_error_prefix(st, "onnx: node #%zu (%.40s)", L->node_index, S(n->op_type));
-}
-
-/* ---- protobuf-c allocation through the library's allocator (failure injection works) ---- */
-
-static void *pb_alloc(void *data, size_t size)
-{
-    void *p = nnpi_malloc(size ? size : 1);
-    if (!p) ((ld *)data)->alloc_failed = 1;
-    return p;
-}
-
-static void pb_free(void *data, void *p)
-{
-    (void)data;
-    nnpi_free(p);
 }
 
 /* ---- value table ---- */
@@ -298,6 +284,24 @@ static nnp_status tensor_check_floats(const ld *L, const Onnx__TensorProto *t, c
     return NNP_OK;
 }
 
+/* ONNX raw_data holds fixed-width little-endian values (onnx.proto, TensorProto.raw_data):
+ * turns n such float32 values, read into v as bytes, into the host's floats in place. */
+static void floats_from_le(float *v, size_t n)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    (void)v; /* already the host's order */
+    (void)n;
+#else
+    unsigned char *p = (unsigned char *)v;
+    for (size_t i = 0; i < n; i++, p += 4) {
+        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24;
+        memcpy(p, &u, 4);
+    }
+#endif
+}
+
 /* Reads a float32 tensor of exactly `expect` elements into dst. */
 static nnp_status tensor_floats(const ld *L, const Onnx__TensorProto *t, const char *name,
                                 size_t expect, float *dst)
@@ -316,12 +320,9 @@ static nnp_status tensor_floats(const ld *L, const Onnx__TensorProto *t, const c
         if (t->raw_data.len != count * 4 || t->n_float_data)
             return node_error(L, NNP_EFORMAT, "tensor \"%.80s\": raw_data holds %zu bytes, its "
                               "shape needs %zu", name, t->raw_data.len, count * 4);
-        const unsigned char *p = t->raw_data.data;
-        for (size_t i = 0; i < count; i++, p += 4) {
-            uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                         (uint32_t)p[3] << 24;
-            memcpy(&dst[i], &u, 4);
-        }
+        /* the bytes land in dst directly (from memory or the file), then become floats */
+        NNPI_TRY(nnpi_onnx_raw_data(L->rd, t, dst));
+        floats_from_le(dst, count);
         return NNP_OK;
     }
     if (t->n_float_data != count)
@@ -349,9 +350,13 @@ static nnp_status tensor_ints(const ld *L, const Onnx__TensorProto *t, const cha
         if (t->raw_data.len != count * w)
             return node_error(L, NNP_EFORMAT, "tensor \"%.80s\": raw_data holds %zu bytes, its "
                               "shape needs %zu", name, t->raw_data.len, count * w);
-        for (size_t i = 0; i < count; i++) {
+        /* the count·w bytes into dst (count·8 bytes), then widened in place from the last
+         * element down: element i's bytes lie at or before dst[i], never after it */
+        const unsigned char *raw = (const unsigned char *)dst;
+        NNPI_TRY(nnpi_onnx_raw_data(L->rd, t, dst));
+        for (size_t i = count; i-- > 0;) {
             uint64_t u = 0;
-            for (size_t b = 0; b < w; b++) u |= (uint64_t)t->raw_data.data[i * w + b] << (8 * b);
+            for (size_t b = 0; b < w; b++) u |= (uint64_t)raw[i * w + b] << (8 * b);
             if (w == 4) u = (uint64_t)(int64_t)(int32_t)(uint32_t)u;
             memcpy(&dst[i], &u, 8);
         }
@@ -526,14 +531,37 @@ static nnp_status op_leaky_relu(ld *L)
     return add_activation(L, NNP_LAYER_LEAKY_RELU, alpha);
 }
 
-/* Dense layer from W (units × K, row-major) and b (units), both already scaled. */
-static nnp_status make_dense(ld *L, const val *x, size_t units, const float *w, const float *b)
+/* Dense layer of `units` × K weights alpha·op(B), op(B) = B when trans_b (B is units × K, the
+ * layer's row-major layout) else Bᵀ, and biases b (units, already scaled). B is decoded
+ * straight into the layer's parameters, so a large weight matrix is never held twice; only a
+ * B to transpose goes through one temporary copy. The weights are then checked finite as
+ * nnp_net_set_params() would (same message). */
+static nnp_status make_dense(ld *L, const val *x, size_t units, size_t K,
+                             const Onnx__TensorProto *B, int trans_b, float alpha, const float *b)
 {
-    size_t layer;
+    size_t layer, nw = nnpi_mul(units, K);
     NNPI_TRY(nnp_net_branch_from(L->net, x->layer));
     nnp_status st = nnp_net_add_dense(L->net, units, &layer);
     if (st != NNP_OK) return builder_error(L, st);
-    NNPI_TRY(set_params(L, layer, w, b));
+    float *w = nnpi_net_layer_params(L->net, layer);
+    if (trans_b) {
+        NNPI_TRY(tensor_floats(L, B, input_name(L, 1), nw, w));
+        if (alpha != 1.0f)
+            for (size_t i = 0; i < nw; i++) w[i] *= alpha;
+    } else {
+        float *braw = nnpi_malloc(nnpi_mul(nw, sizeof *braw));
+        if (!braw) return nnpi_error(NNP_ENOMEM, "onnx: out of memory for %zu weights", nw);
+        st = tensor_floats(L, B, input_name(L, 1), nw, braw);
+        for (size_t u = 0; st == NNP_OK && u < units; u++)
+            for (size_t k = 0; k < K; k++) w[u * K + k] = alpha * braw[k * units + u];
+        nnpi_free(braw);
+        NNPI_TRY(st);
+    }
+    size_t bad = nnpi_first_nonfinite(w, nw);
+    if (bad < nw)
+        return builder_error(L, nnpi_error(NNP_EFORMAT, "nnp_net_set_params: layer %zu: "
+                                           "weights[%zu] is not finite", layer, bad));
+    NNPI_TRY(set_params(L, layer, NULL, b));
     set_output(L, 0, layer, 2, 1);
     return NNP_OK;
 }
@@ -592,28 +620,19 @@ static nnp_status op_gemm(ld *L, int matmul)
                               "a scalar or one bias per unit supported", cc, C->n_dims);
     }
     nnp_status st = NNP_OK;
-    float *braw = NULL, *w = NULL, *b = NULL, *craw = NULL;
-    braw = nnpi_malloc(nnpi_mul(nw, sizeof *braw));
-    w = nnpi_malloc(nnpi_mul(nw, sizeof *w));
+    float *b = NULL, *craw = NULL;
     b = nnpi_calloc(units, sizeof *b);
-    if (!braw || !w || !b) {
-        st = nnpi_error(NNP_ENOMEM, "onnx: out of memory for %zu weights", nw);
+    if (!b) {
+        st = nnpi_error(NNP_ENOMEM, "onnx: out of memory for %zu biases", units);
         goto done;
     }
-    st = tensor_floats(L, B, input_name(L, 1), nw, braw);
-    if (st != NNP_OK) goto done;
-    for (size_t u = 0; u < units; u++)
-        for (size_t k = 0; k < K; k++)
-            w[u * K + k] = alpha * (trans_b ? braw[u * K + k] : braw[k * units + u]);
     if (C) {
         st = const_floats(L, 2, cc, &craw);
         if (st != NNP_OK) goto done;
         for (size_t u = 0; u < units; u++) b[u] = beta * craw[cc == 1 ? 0 : u];
     }
-    st = make_dense(L, x, units, w, b);
+    st = make_dense(L, x, units, K, B, (int)(trans_b != 0), alpha, b);
 done:
-    nnpi_free(braw);
-    nnpi_free(w);
     nnpi_free(b);
     nnpi_free(craw);
     return st;
@@ -1543,6 +1562,7 @@ static nnp_status index_values(ld *L, const Onnx__ValueInfoProto **input)
                               "\"%.80s\", #%zu); set %s to raise the cap",
                               (unsigned long long)elems_cap, S(t->name), i, ELEMS_CAP_ENV);
     }
+    L->init_floats = (size_t)declared; /* ≤ the cap, ≤ 2^31 by default */
     for (size_t i = 0; i < g->n_initializer; i++) {
         size_t k;
         const char *name = S(g->initializer[i]->name);
@@ -1665,6 +1685,9 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
     if (st != NNP_OK)
         return nnpi_error_prefix(st == NNP_EINVAL ? NNP_EUNSUPPORTED : st, "onnx: graph input "
                                  "\"%.80s\"", S(input->name));
+    /* the parameter vector sized once for all the initializers, so that adding layers never
+     * copies it (best effort: without it the vector grows layer by layer, as it always may) */
+    (void)nnpi_net_reserve_params(L->net, L->init_floats);
     long iv = find_val(L, S(input->name));
     L->vals[iv].kind = V_LAYER;
     L->vals[iv].layer = 0;
@@ -1689,136 +1712,21 @@ static nnp_status load_model(ld *L, const Onnx__ModelProto *m)
         if (v >= 0 && L->vals[v].kind == V_LAYER)
             NNPI_TRY(verify_shape(L, L->g->value_info[i], &L->vals[v], "value"));
     }
+    nnpi_net_trim_params(L->net); /* unused initializers reserved room: give it back */
     return NNP_OK;
 }
 
-/* ---- naming the first malformation: protobuf-c's unpack says only "failed" ---- */
+/* ---- entry points ---- */
 
-/* Walks the wire format of `desc` over [p, end), recursing into sub-messages through the
- * generated descriptors (depth-limited), and stops at the first key, length or wire type that
- * cannot be right. On a finding writes "<what> at byte <offset> (<Message>.<field>)" into msg
- * and returns 1; returns 0 when the bytes look well-formed (then the cause is beyond what the
- * wire format shows, e.g. a missing required field). Allocates nothing; linear time. */
-static int pb_scan(const ProtobufCMessageDescriptor *desc, const uint8_t *base, const uint8_t *p,
-                   const uint8_t *end, int depth, char *msg, size_t cap)
+/* Reads the model `r` was set up for and builds the net. */
+static nnp_status load_from(nnpi_onnx_reader *r, nnp_net **out)
 {
-    while (p < end) {
-        size_t off = (size_t)(p - base);
-        uint64_t key = 0, len = 0;
-        unsigned shift = 0;
-        for (;;) {
-            if (p >= end || shift > 63) {
-                snprintf(msg, cap, "truncated or overlong field key at byte %zu (in %s)", off,
-                         desc->name);
-                return 1;
-            }
-            key |= (uint64_t)(*p & 0x7f) << shift;
-            shift += 7;
-            if (!(*p++ & 0x80)) break;
-        }
-        unsigned wt = (unsigned)(key & 7);
-        uint64_t id = key >> 3;
-        const ProtobufCFieldDescriptor *f =
-            id > 0 && id <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)id)
-                                       : NULL;
-        char fname[160];
-        if (f)
-            snprintf(fname, sizeof fname, "%s.%s, field %llu", desc->name, f->name,
-                     (unsigned long long)id);
-        else
-            snprintf(fname, sizeof fname, "%s, unknown field %llu", desc->name,
-                     (unsigned long long)id);
-        if (id == 0) {
-            snprintf(msg, cap, "field number 0 at byte %zu (in %s)", off, desc->name);
-            return 1;
-        }
-        int expect = -1; /* wire type the field's type takes, -1 when unknown */
-        if (f) {
-            switch (f->type) {
-            case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_SFIXED32:
-                expect = 5; break;
-            case PROTOBUF_C_TYPE_DOUBLE: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_SFIXED64:
-                expect = 1; break;
-            case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: case PROTOBUF_C_TYPE_MESSAGE:
-                expect = 2; break;
-            default: expect = 0; break;
-            }
-        }
-        /* a repeated number may also come packed (wire type 2) */
-        int ok = expect < 0 ? (wt == 0 || wt == 1 || wt == 2 || wt == 5)
-                            : ((int)wt == expect ||
-                               (wt == 2 && f->label == PROTOBUF_C_LABEL_REPEATED));
-        if (!ok) {
-            snprintf(msg, cap, "wire type %u at byte %zu (%s) is wrong for its type", wt, off,
-                     fname);
-            return 1;
-        }
-        switch (wt) {
-        case 0:
-            for (shift = 0;; shift += 7) {
-                if (p >= end || shift > 63) {
-                    snprintf(msg, cap, "truncated varint value at byte %zu (%s)", off, fname);
-                    return 1;
-                }
-                if (!(*p++ & 0x80)) break;
-            }
-            break;
-        case 1:
-        case 5: {
-            size_t k = wt == 1 ? 8 : 4;
-            if ((size_t)(end - p) < k) {
-                snprintf(msg, cap, "truncated %zu-byte value at byte %zu (%s)", k, off, fname);
-                return 1;
-            }
-            p += k;
-            break;
-        }
-        default: /* 2 */
-            for (shift = 0;; shift += 7) {
-                if (p >= end || shift > 63) {
-                    snprintf(msg, cap, "truncated length at byte %zu (%s)", off, fname);
-                    return 1;
-                }
-                len |= (uint64_t)(*p & 0x7f) << shift;
-                if (!(*p++ & 0x80)) break;
-            }
-            if (len > (uint64_t)(end - p)) {
-                snprintf(msg, cap,
-                         "length %llu at byte %zu (%s) runs past the end of its enclosing "
-                         "message (%zu bytes left)",
-                         (unsigned long long)len, off, fname, (size_t)(end - p));
-                return 1;
-            }
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 16 &&
-                pb_scan(f->descriptor, base, p, p + len, depth + 1, msg, cap))
-                return 1;
-            p += len;
-            break;
-        }
-    }
-    return 0;
-}
-
-NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_net **out)
-{
-    NNPI_CHECK_NULL(out);
-    *out = NULL;
-    NNPI_CHECK_NULL(data);
     ld L;
     memset(&L, 0, sizeof L);
-    ProtobufCAllocator alloc = {pb_alloc, pb_free, &L};
-    Onnx__ModelProto *m = onnx__model_proto__unpack(&alloc, size, data);
-    if (!m) {
-        if (L.alloc_failed) return nnpi_error(NNP_ENOMEM, "onnx: out of memory parsing the model");
-        char where[512];
-        if (pb_scan(&onnx__model_proto__descriptor, data, data, (const uint8_t *)data + size, 0,
-                    where, sizeof where))
-            return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf: %s)", where);
-        return nnpi_error(NNP_EFORMAT, "onnx: not a valid ONNX model (protobuf parsing failed "
-                          "with a well-formed wire format: a missing required field or a "
-                          "value out of range)");
-    }
-    nnp_status st = size == 0 ? nnpi_error(NNP_EFORMAT, "onnx: empty model") : load_model(&L, m);
+    L.rd = r;
+    nnp_status st = nnpi_onnx_read(r);
+    if (st == NNP_OK)
+        st = r->size == 0 ? nnpi_error(NNP_EFORMAT, "onnx: empty model") : load_model(&L, r->model);
     if (st == NNP_OK) {
         *out = L.net;
         L.net = NULL;
@@ -1829,8 +1737,18 @@ NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_n
     nnpi_free(L.order);
     nnpi_free(L.state);
     nnpi_free(L.stack);
-    onnx__model_proto__free_unpacked(m, &alloc);
+    nnpi_onnx_reader_free(r);
     return st;
+}
+
+NNP_API nnp_status nnp_net_load_onnx_memory(const void *data, size_t size, nnp_net **out)
+{
+    NNPI_CHECK_NULL(out);
+    *out = NULL;
+    NNPI_CHECK_NULL(data);
+    nnpi_onnx_reader r;
+    nnpi_onnx_reader_memory(&r, data, size);
+    return load_from(&r, out);
 }
 
 static nnp_status io_error(const char *path, const char *what, int err)
@@ -1838,20 +1756,15 @@ static nnp_status io_error(const char *path, const char *what, int err)
     return nnpi_io_error("onnx", path, what, err);
 }
 
-/* Reads the whole file at `path`, never more than the read cap (readcap.h): a regular file's
- * size comes from fstat and is checked against the cap before anything is allocated; anything else (a pipe, a
- * device such as /dev/zero) is read in growing chunks and refused as soon as it passes the cap,
- * so memory never follows an endless stream. */
-static nnp_status read_bounded(const char *path, unsigned char **data, size_t *size)
+/* Reads all of `fd`, which is not a regular file (a pipe, a device such as /dev/zero), in
+ * growing chunks, refused as soon as it passes the read cap, so memory never follows an
+ * endless stream. */
+static nnp_status read_stream(int fd, const char *path, uint64_t cap, unsigned char **data,
+                              size_t *size)
 {
     *data = NULL;
     *size = 0;
-    uint64_t cap, file_size;
-    int fd, regular;
-    NNPI_TRY(nnpi_open_capped("onnx", path, O_RDONLY | O_CLOEXEC, READ_CAP_DEFAULT, &cap, &fd,
-                              &regular, &file_size));
-    /* a regular file: its size plus one byte (to see the end); otherwise grow from 64 KiB */
-    size_t alloc = regular ? (size_t)file_size + 1 : (size_t)1 << 16;
+    size_t alloc = (size_t)1 << 16;
     size_t len = 0;
     unsigned char *buf = nnpi_malloc(alloc);
     nnp_status st = buf ? NNP_OK : nnpi_error(NNP_ENOMEM, "onnx: %s: out of memory (%zu bytes)",
@@ -1885,7 +1798,6 @@ static nnp_status read_bounded(const char *path, unsigned char **data, size_t *s
         if (got == 0) break;
         len += (size_t)got;
     }
-    close(fd);
     if (st != NNP_OK) {
         nnpi_free(buf);
         return st;
@@ -1895,15 +1807,39 @@ static nnp_status read_bounded(const char *path, unsigned char **data, size_t *s
     return NNP_OK;
 }
 
+/* A regular file is read where it lies, with positioned reads (onnx_read.h): the weights go
+ * from the file straight into the net's parameters, never through a copy of the file. Its
+ * size comes from fstat and is checked against the read cap (readcap.h) before anything is
+ * read; a file that shrinks meanwhile is refused. Anything else is read whole, under the cap. */
 NNP_API nnp_status nnp_net_load_onnx(const char *path, nnp_net **out)
 {
     NNPI_CHECK_NULL(out);
     *out = NULL;
     NNPI_CHECK_NULL(path);
-    unsigned char *buf;
+    uint64_t cap, file_size;
+    int fd, regular;
+    unsigned char *buf = NULL;
     size_t len;
-    NNPI_TRY(read_bounded(path, &buf, &len));
-    nnp_status st = nnp_net_load_onnx_memory(buf, len, out);
+    nnpi_onnx_reader r;
+    NNPI_TRY(nnpi_open_capped("onnx", path, O_RDONLY | O_CLOEXEC, READ_CAP_DEFAULT, &cap, &fd,
+                              &regular, &file_size));
+    nnp_status st;
+    if (regular) {
+        nnpi_onnx_reader_file(&r, fd, file_size);
+        st = load_from(&r, out);
+    } else {
+        st = read_stream(fd, path, cap, &buf, &len);
+        if (st == NNP_OK) {
+            nnpi_onnx_reader_memory(&r, buf, len);
+            st = load_from(&r, out);
+        } else {
+            buf = NULL;
+            close(fd);
+            return st; /* the message names the path already */
+        }
+    }
+    close(fd);
+    nnpi_free(buf);
     if (st != NNP_OK && st != NNP_ENOMEM) {
         /* "onnx: <what>" becomes "onnx: <path>: <what>" */
         char msg[1024];
@@ -1911,6 +1847,5 @@ NNP_API nnp_status nnp_net_load_onnx(const char *path, nnp_net **out)
         snprintf(msg, sizeof msg, "%s", strncmp(m, "onnx: ", 6) == 0 ? m + 6 : m);
         st = nnpi_error(st, "onnx: %s: %s", path, msg);
     }
-    nnpi_free(buf);
     return st;
 }

@@ -46,11 +46,15 @@ nnp_status nnpi_net_append(nnp_net *net, const nnpi_node *proto, size_t *index)
     }
     size_t n_params = proto->n_weights + proto->n_bias;
     if (n_params > 0) {
-        float *params = nnpi_realloc(net->params, nnpi_mul(net->n_params + n_params, sizeof(float)));
-        if (params == NULL)
-            return nnpi_error(NNP_ENOMEM, "net: out of memory for %zu parameters", n_params);
-        memset(params + net->n_params, 0, n_params * sizeof(float));
-        net->params = params;
+        if (net->cap_params - net->n_params < n_params) {
+            size_t cap = net->n_params + n_params;
+            float *params = nnpi_realloc(net->params, nnpi_mul(cap, sizeof(float)));
+            if (params == NULL)
+                return nnpi_error(NNP_ENOMEM, "net: out of memory for %zu parameters", n_params);
+            net->params = params;
+            net->cap_params = cap;
+        }
+        memset(net->params + net->n_params, 0, n_params * sizeof(float));
     }
     nnpi_node *node = &net->nodes[net->n_nodes];
     *node = *proto;
@@ -59,6 +63,38 @@ nnp_status nnpi_net_append(nnp_net *net, const nnpi_node *proto, size_t *index)
     net->attach = net->n_nodes;
     *index = net->n_nodes++;
     return NNP_OK;
+}
+
+nnp_status nnpi_net_reserve_params(nnp_net *net, size_t total)
+{
+    if (total <= net->cap_params) return NNP_OK;
+    float *params = nnpi_realloc(net->params, nnpi_mul(total, sizeof(float)));
+    if (params == NULL)
+        return nnpi_error(NNP_ENOMEM, "net: out of memory for %zu parameters", total);
+    net->params = params;
+    net->cap_params = total;
+    return NNP_OK;
+}
+
+void nnpi_net_trim_params(nnp_net *net)
+{
+    if (net->cap_params == net->n_params) return;
+    if (net->n_params == 0) {
+        nnpi_free(net->params);
+        net->params = NULL;
+        net->cap_params = 0;
+        return;
+    }
+    float *params = nnpi_realloc(net->params, net->n_params * sizeof(float));
+    if (params == NULL) return; /* the larger block still holds everything */
+    net->params = params;
+    net->cap_params = net->n_params;
+}
+
+float *nnpi_net_layer_params(nnp_net *net, size_t layer)
+{
+    const nnpi_node *node = &net->nodes[layer];
+    return node->n_weights + node->n_bias ? net->params + node->param_offset : NULL;
 }
 
 nnpi_node nnpi_node_on(const nnp_net *net, size_t input, const nnpi_layer_ops *ops)
@@ -127,6 +163,7 @@ NNP_API nnp_status nnp_net_clone(const nnp_net *net, nnp_net **out)
         nnpi_free(copy);
         return nnpi_error(NNP_ENOMEM, "nnp_net_clone: out of memory");
     }
+    copy->cap_params = net->n_params;
     memcpy(copy->nodes, net->nodes, net->n_nodes * sizeof *net->nodes);
     if (net->n_params) memcpy(copy->params, net->params, net->n_params * sizeof(float));
     *out = copy;

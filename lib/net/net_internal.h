@@ -189,6 +189,7 @@ struct nnp_net {
     size_t n_nodes, cap_nodes;
     float *params;        /* all parameters, node after node: weights then biases */
     size_t n_params;
+    size_t cap_params;    /* floats allocated at params (≥ n_params; nnpi_net_reserve_params) */
     size_t attach;        /* node the next sequential layer takes as input */
 };
 
@@ -229,6 +230,20 @@ extern const nnpi_layer_ops nnpi_pad_ops;
  * rest is filled here), giving it zeroed parameters; the next sequential layer then attaches
  * to it. Checks the inputs exist. Returns its index in *index. */
 nnp_status nnpi_net_append(nnp_net *net, const nnpi_node *proto, size_t *index);
+
+/* Makes room for `total` parameters in all, so that appending layers up to that count never
+ * moves (copies) the parameter vector: a loader that knows the model's size calls it once
+ * before adding layers (lib/io/onnx_load.c), then nnpi_net_trim_params() at the end. The
+ * reserved floats are not touched, so they cost no resident memory until used. */
+nnp_status nnpi_net_reserve_params(nnp_net *net, size_t total);
+
+/* Gives back the part of the parameter vector reserved beyond n_params. Cannot fail: when the
+ * allocator will not shrink the block, the block stays as it is. */
+void nnpi_net_trim_params(nnp_net *net);
+
+/* The writable parameters of `layer` (its weights, then its biases), for a loader decoding
+ * them in place; NULL when the layer has none. Valid until the next layer is appended. */
+float *nnpi_net_layer_params(nnp_net *net, size_t layer);
 
 /* Prototype of a node taking `input` as its only input: inputs, in_* shape fields and, as a
  * default, output shape = input shape. */

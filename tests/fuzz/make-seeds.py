@@ -18,7 +18,7 @@ ONNX seeds are models: small valid ones built with onnx.helper (dense, conv, poo
 batch norm, the layers the loader supports) and the crafted ones of issue 17: the amplifying
 1x1 convolution whose pads grow the map at every layer, a node and an op named with an escape
 sequence, cycles and self-loops, 2^62 and 40-dimensional tensors, short raw_data, duplicate
-names.
+names; and two for the wire-format reader: a graph in two fields, a raw_data given twice.
 """
 import gzip
 import os
@@ -370,7 +370,36 @@ def onnx_seeds():
     s["crafted-clip-inverted"] = model(
         [helper.make_node("Clip", ["x", "lo", "hi"], ["y"])],
         [vi("x", [1, 4])], [vi("y", [1, 4])], [scalar("lo", 3.0), scalar("hi", -3.0)])
-    return {k: v.SerializeToString() for k, v in s.items()}
+    out = {k: v.SerializeToString() for k, v in s.items()}
+
+    # the wire-format reader's own paths (lib/io/onnx_read.c), as raw bytes onnx.helper does
+    # not write: the graph in two ModelProto fields (protobuf merges them), and a weight whose
+    # raw_data comes twice (the last one wins)
+    def field(num, payload):
+        return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+    dense = s["valid-dense"]
+    head = onnx.ModelProto()
+    head.CopyFrom(dense)
+    head.ClearField("graph")
+    first, second = onnx.GraphProto(), onnx.GraphProto()
+    first.node.extend(dense.graph.node)
+    first.input.extend(dense.graph.input)
+    second.name = dense.graph.name
+    second.initializer.extend(dense.graph.initializer)
+    second.output.extend(dense.graph.output)
+    out["crafted-graph-in-two-fields"] = (head.SerializeToString() +
+                                          field(7, first.SerializeToString()) +
+                                          field(7, second.SerializeToString()))
+    rest = onnx.GraphProto()
+    rest.CopyFrom(dense.graph)
+    w1 = [t for t in rest.initializer if t.name == "W1"][0]
+    stale = field(9, b"\xff" * len(w1.raw_data))
+    twice = stale + w1.SerializeToString()
+    rest.initializer.remove(w1)
+    out["crafted-raw-data-twice"] = (head.SerializeToString() +
+                                     field(7, rest.SerializeToString() + field(5, twice)))
+    return out
 
 
 def write(dirname, seeds):
