@@ -10,6 +10,10 @@
 #include "threads.h"
 #include "nnprobe/runtime.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #ifdef NNP_HAVE_OPENBLAS_THREADS
 void openblas_set_num_threads(int num_threads);
 #endif
@@ -91,3 +95,22 @@ nnp_status nnp_threads_set(size_t count)
 }
 
 size_t nnp_threads_get(void) { return nnpi_threads(); }
+
+void nnpi_parallel_range(size_t n, size_t item_cost, nnpi_range_fn *fn, void *ctx)
+{
+    const int nt = n ? nnpi_threads_for(n, item_cost) : 1;
+    if (nt <= 1) {
+        if (n) fn(ctx, 0, n);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        /* the team may be smaller than asked (OMP_THREAD_LIMIT, nesting): cut by its size */
+        const size_t t = (size_t)omp_get_thread_num(), k = (size_t)omp_get_num_threads();
+        fn(ctx, n * t / k, n * (t + 1) / k);
+    }
+#else
+    fn(ctx, 0, n);
+#endif
+}

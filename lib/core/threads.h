@@ -13,4 +13,15 @@ size_t nnpi_threads(void);
  * min(nnpi_threads(), work). Used as the num_threads of an OpenMP loop. */
 int nnpi_threads_for(size_t work, size_t item_cost);
 
+/* A loop body over items [lo, hi) of some range; ctx carries its arguments. */
+typedef void nnpi_range_fn(void *ctx, size_t lo, size_t hi);
+
+/* Runs fn over [0, n) cut into nt = nnpi_threads_for(n, item_cost) contiguous parts, part t
+ * being [n·t/nt, n·(t+1)/nt), one per thread of an OpenMP team (or fn(ctx, 0, n) on one
+ * thread). The cut depends on n and the thread count only, so a body whose items are
+ * independent gives the same bits for every thread count, and one that sums per part gives the
+ * same bits on every run at a fixed count. The body must not call the BLAS (which has threads
+ * of its own) nor return early from the team. */
+void nnpi_parallel_range(size_t n, size_t item_cost, nnpi_range_fn *fn, void *ctx);
+
 #endif
