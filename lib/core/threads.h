@@ -17,11 +17,11 @@ int nnpi_threads_for(size_t work, size_t item_cost);
 typedef void nnpi_range_fn(void *ctx, size_t lo, size_t hi);
 
 /* Runs fn over [0, n) cut into nt = nnpi_threads_for(n, item_cost) contiguous parts, part t
- * being [n·t/nt, n·(t+1)/nt), one per thread of an OpenMP team (or fn(ctx, 0, n) on one
- * thread). The cut depends on n and the thread count only, so a body whose items are
- * independent gives the same bits for every thread count, and one that sums per part gives the
- * same bits on every run at a fixed count. The body must not call the BLAS (which has threads
- * of its own) nor return early from the team. */
+ * being [n·t/nt, n·(t+1)/nt), run by the caller and a pool of passive worker threads (see
+ * threads.c), or fn(ctx, 0, n) when nt = 1. The cut depends on n and the thread count only, so
+ * a body whose items are independent gives the same bits for every thread count, and one that
+ * sums per part gives the same bits on every run at a fixed count. The body must not call the
+ * BLAS (which has threads of its own). Safe to call from several threads at once. */
 void nnpi_parallel_range(size_t n, size_t item_cost, nnpi_range_fn *fn, void *ctx);
 
 #endif
