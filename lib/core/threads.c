@@ -14,6 +14,7 @@
 
 #ifdef NNP_HAVE_OPENBLAS_THREADS
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
 #endif
 
 #define NNPI_MAX_THREADS 1024
@@ -195,4 +196,39 @@ void nnpi_parallel_range(size_t n, size_t item_cost, nnpi_range_fn *fn, void *ct
     pool_current = NULL;
     while (j.holders > 0) pthread_cond_wait(&pool_idle, &pool_mu);
     pthread_mutex_unlock(&pool_mu);
+}
+
+/* ---- one BLAS thread for passes of small products ---- */
+
+static pthread_mutex_t serial_mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t serial_users;  /* stretches running (under serial_mu) */
+static int serial_saved;     /* the BLAS's count before the first of them (under serial_mu) */
+
+int nnpi_blas_serial_begin(size_t macs)
+{
+#ifdef NNP_HAVE_OPENBLAS_THREADS
+    if (macs >= NNPI_BLAS_SERIAL_MACS || nnpi_threads() == 1) return 0;
+    pthread_mutex_lock(&serial_mu);
+    if (serial_users++ == 0) {
+        serial_saved = openblas_get_num_threads();
+        if (serial_saved > 1) openblas_set_num_threads(1);
+    }
+    pthread_mutex_unlock(&serial_mu);
+    return 1;
+#else
+    (void)macs;
+    return 0;
+#endif
+}
+
+void nnpi_blas_serial_end(int token)
+{
+#ifdef NNP_HAVE_OPENBLAS_THREADS
+    if (!token) return;
+    pthread_mutex_lock(&serial_mu);
+    if (--serial_users == 0 && serial_saved > 1) openblas_set_num_threads(serial_saved);
+    pthread_mutex_unlock(&serial_mu);
+#else
+    (void)token;
+#endif
 }

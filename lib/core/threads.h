@@ -24,4 +24,17 @@ typedef void nnpi_range_fn(void *ctx, size_t lo, size_t hi);
  * BLAS (which has threads of its own). Safe to call from several threads at once. */
 void nnpi_parallel_range(size_t n, size_t item_cost, nnpi_range_fn *fn, void *ctx);
 
+/* Below this many multiply-adds per BLAS call a pass runs the BLAS on one thread: handing a
+ * product of a few hundred thousand multiply-adds (FC200-200-10 at batch 1: 784×200 GEMVs) to a
+ * second BLAS thread costs as much as it saves, and on a busy machine much more (bench_grad). */
+#define NNPI_BLAS_SERIAL_MACS ((size_t)1 << 20)
+
+/* Starts a stretch of BLAS calls of at most `macs` multiply-adds each: below
+ * NNPI_BLAS_SERIAL_MACS, and with more than one thread, the BLAS's own threads are set to 1
+ * until the matching nnpi_blas_serial_end(token). Nested and concurrent stretches are counted:
+ * the BLAS's count is saved by the first and restored by the last. A no-op (token 0) without
+ * OpenBLAS's thread API. */
+int nnpi_blas_serial_begin(size_t macs);
+void nnpi_blas_serial_end(int token);
+
 #endif
