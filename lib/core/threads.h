@@ -24,10 +24,16 @@ typedef void nnpi_range_fn(void *ctx, size_t lo, size_t hi);
  * BLAS (which has threads of its own). Safe to call from several threads at once. */
 void nnpi_parallel_range(size_t n, size_t item_cost, nnpi_range_fn *fn, void *ctx);
 
-/* Below this many multiply-adds per BLAS call a pass runs the BLAS on one thread: handing a
- * product of a few hundred thousand multiply-adds (FC200-200-10 at batch 1: 784×200 GEMVs) to a
- * second BLAS thread costs as much as it saves, and on a busy machine much more (bench_grad). */
-#define NNPI_BLAS_SERIAL_MACS ((size_t)1 << 20)
+/* Below this many multiply-adds per BLAS call a pass runs the BLAS on one thread. OpenBLAS
+ * splits a product statically between its threads and waits for the slowest: when the machine
+ * has other work, a descheduled BLAS thread stalls the pass. Measured on the 2-core machine
+ * under load (2026-12-04, load average 13-17; bench/bench_train, bench/bench_grad): 2 epochs of
+ * FC100-100-10 training at batch 100 (products of 7.8M multiply-adds) took 14.6-25 s with two
+ * OpenBLAS threads and 4.1-4.5 s with one; FC200-200-10 gradients at batch 32 (5M) ran at
+ * 430-19,000 examples/s with two and 14,500-15,500 with one; at batch 1 (157k, GEMVs) the
+ * serial path ran at 11,000-16,500 against 190-9,300. On an idle machine two threads may gain
+ * up to ~1.6x on the 5-8M products; this threshold gives that up for passes that never stall. */
+#define NNPI_BLAS_SERIAL_MACS ((size_t)1 << 23)
 
 /* Starts a stretch of BLAS calls of at most `macs` multiply-adds each: below
  * NNPI_BLAS_SERIAL_MACS, and with more than one thread, the BLAS's own threads are set to 1

@@ -217,7 +217,7 @@ const float *nnpi_node_output(const nnp_workspace *ws, const float *x, size_t i)
 /* Multiply-adds of the largest BLAS call of nodes 1..last at batch n, roughly: a node's weights
  * times its output positions per channel (1 for a dense layer), times n for a dense layer past
  * its per-example GEMV range (layer_dense.c: batches above 12). Passes whose every product is
- * small run the BLAS on one thread (nnpi_blas_serial_begin). */
+ * small run the BLAS on one thread (nnpi_blas_serial_begin, core/threads.h). */
 static size_t largest_product(const nnp_net *net, size_t n, size_t last)
 {
     size_t most = 0;
