@@ -505,14 +505,18 @@ nnp_status nnpi_lbfgsb_minimize(size_t n, size_t d, float *x, const float *lo, c
     nnp_status status = NNP_OK;
     for (;;) {
         size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (w.pr[i].phase != PH_PENDING) continue;
-            w.ids[k] = i;
-            memcpy(w.xb + k * d, w.xt + i * d, d * sizeof(float));
-            k++;
-        }
+        for (size_t i = 0; i < n; i++)
+            if (w.pr[i].phase == PH_PENDING) w.ids[k++] = i;
         if (k == 0) break;
-        status = fg(ctx, k, w.ids, w.xb, w.fb, w.gb);
+        /* the trial points of the pending problems, packed; while every problem is pending
+         * they already are (the callback only reads them, and consume() writes xt after) */
+        const float *xb = w.xt;
+        if (k < n) {
+            for (size_t a = 0; a < k; a++)
+                memcpy(w.xb + a * d, w.xt + w.ids[a] * d, d * sizeof(float));
+            xb = w.xb;
+        }
+        status = fg(ctx, k, w.ids, xb, w.fb, w.gb);
         if (status != NNP_OK) break;
         /* problems never touch each other's state (file comment), so the threads take
          * contiguous parts of the round, and every problem's arithmetic is the same on any
