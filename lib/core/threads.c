@@ -1,4 +1,4 @@
-/* The library's thread count: one setting for our OpenMP loops, the BLAS and the backends, so
+/* The library's thread count: one setting for our split loops, the BLAS and the backends, so
  * that they never oversubscribe the cores between them (include/nnprobe/runtime.h). */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -10,7 +10,6 @@
 #include "core.h"
 #include "threads.h"
 #include "nnprobe/runtime.h"
-
 
 #ifdef NNP_HAVE_OPENBLAS_THREADS
 void openblas_set_num_threads(int num_threads);

@@ -10,7 +10,7 @@ size_t nnpi_threads(void);
 
 /* Threads for a loop of `work` independent items of roughly `item_cost` floating-point
  * operations each: 1 when the work is too small to repay waking the other threads, else
- * min(nnpi_threads(), work). Used as the num_threads of an OpenMP loop. */
+ * min(nnpi_threads(), work): the number of parts of nnpi_parallel_range. */
 int nnpi_threads_for(size_t work, size_t item_cost);
 
 /* A loop body over items [lo, hi) of some range; ctx carries its arguments. */
