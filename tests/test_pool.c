@@ -363,6 +363,61 @@ START_TEST(max_padding_never_wins)
 }
 END_TEST
 
+/* ---- the 2×2 stride-2 path against the reference ---- */
+
+/* _i picks a shape; the pools are 2×2 stride 2 unpadded (the layer's branch-free path, even
+ * and odd sizes, whose leftover row/column gets no gradient) and, on the same data, 2×2 stride
+ * 2 with padding bottom/right 1 (the general path). Values are drawn from {0, 1, 2}, so most
+ * windows hold ties; the batch has enough planes that at 2+ threads the planes are split
+ * (nnpi_threads_for), and the results must be the same at 1 and 2 threads. Forward and the
+ * VJP (one cotangent per output; each input cell gets the cotangent of the windows whose
+ * first maximum it is, overwritten and accumulated) are compared exactly. */
+START_TEST(max2x2_matches_reference_with_ties)
+{
+    static const size_t shapes[][2] = {{4, 6}, {5, 7}, {7, 4}, {3, 3}, {2, 9}};
+    const size_t H = shapes[_i / 2][0], W = shapes[_i / 2][1], C = 8, n = 100;
+    const size_t pad = (size_t)(_i % 2);
+    op_spec ops[1] = {{.op = OP_MAX, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .pb = pad, .pr = pad}};
+    nnp_net *net = build(C, H, W, ops, 1, 1);
+    const size_t d = nnp_net_input_size(net), m = nnp_net_output_size(net);
+    float *x = malloc(n * d * sizeof *x), *v = malloc(n * m * sizeof *v);
+    float *y = malloc(n * m * sizeof *y), *dx = malloc(n * d * sizeof *dx);
+    double *want_dx = malloc(d * sizeof *want_dx);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_ptr_nonnull(dx);
+    ck_assert_ptr_nonnull(want_dx);
+    tu_fill_uniform(x, n * d, 0.0f, 3.0f, 7 + (uint64_t)_i);
+    for (size_t j = 0; j < n * d; j++) x[j] = floorf(x[j]); /* 0, 1, 2: ties */
+    tu_fill_uniform(v, n * m, -1.0f, 1.0f, 9 + (uint64_t)_i);
+    for (size_t threads = 1; threads <= 2; threads++) {
+        ck_assert_ok(nnp_threads_set(threads));
+        ck_assert_ok(nnp_net_forward(net, NULL, x, n, y));
+        ck_assert_ok(nnp_grad_vjp(net, NULL, x, n, 1, v, dx));
+        for (size_t e = 0; e < n; e++) {
+            double xd[4096], want[4096];
+            long arg[4096];
+            for (size_t j = 0; j < d; j++) xd[j] = x[e * d + j], want_dx[j] = 0;
+            ref_pool(&ops[0], xd, want, arg);
+            for (size_t o = 0; o < m; o++) {
+                ck_assert_msg(y[e * m + o] == (float)want[o],
+                              "%zux%zu pad %zu, %zu threads: example %zu out %zu: %g, want %g",
+                              H, W, pad, threads, e, o, (double)y[e * m + o], want[o]);
+                want_dx[arg[o]] += v[e * m + o];
+            }
+            for (size_t j = 0; j < d; j++)
+                ck_assert_msg(dx[e * d + j] == (float)want_dx[j],
+                              "%zux%zu pad %zu, %zu threads: example %zu dx %zu: %g, want %g", H,
+                              W, pad, threads, e, j, (double)dx[e * d + j], want_dx[j]);
+        }
+    }
+    ck_assert_ok(nnp_threads_set(0));
+    free(x), free(v), free(y), free(dx), free(want_dx);
+    nnp_net_free(net);
+}
+END_TEST
+
 /* ---- max-pooling ties and NaN ---- */
 
 static nnp_net *one_pool(size_t H, size_t W, size_t k, size_t s, size_t pad)
@@ -948,6 +1003,7 @@ int main(void)
     tcase_add_test(tc, avg_count_include_pad_by_hand);
     tcase_add_test(tc, max_padding_never_wins);
     tcase_add_test(tc, max_ties_go_to_first_cell);
+    tcase_add_loop_test(tc, max2x2_matches_reference_with_ties, 0, 10);
     tcase_add_test(tc, max_overlap_sums_gradients);
     tcase_add_test(tc, max_nan_propagates);
     tcase_add_loop_test(tc, fd_pool_gradients, 0, (int)(3 * N_CASES));

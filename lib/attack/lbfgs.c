@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attack/driver.h"
+#include "core/threads.h"
 #include "optim/lbfgs.h"
 
 static const nnp_attack_lbfgs_opts lbfgs_defaults = {
@@ -78,6 +79,34 @@ static void lbfgs_layout(void *work, const void *opts, const nnpi_attack_dims *d
     NNPI_CARVE(c, w, lr, dm->batch);
 }
 
+/* The distortion term ‖r‖² of problems [k0, k1) of a batch of evaluations, added to f and g
+ * (each example alone, so the same bits however the batch is cut between threads). */
+typedef struct penalty_job {
+    const lbfgs_work *w;
+    const size_t *ids;
+    const float *xr;
+    double *f;
+    float *g;
+} penalty_job;
+
+static void add_penalty_range(void *ctx, size_t k0, size_t k1)
+{
+    const penalty_job *j = ctx;
+    const nnpi_attack_group *gr = j->w->gr;
+    const size_t d = gr->dims.d;
+    for (size_t k = k0; k < k1; k++) {
+        const float *x0 = gr->x + j->w->member[j->ids[k]] * d, *xk = j->xr + k * d;
+        float *gk = j->g + k * d;
+        double ss = 0.0;
+        for (size_t i = 0; i < d; i++) {
+            double r = (double)xk[i] - (double)x0[i];
+            ss += r * r;
+            gk[i] += (float)(2.0 * r);
+        }
+        j->f[k] = ss + j->w->loss[k];
+    }
+}
+
 /* f(r) = ‖r‖² + c·loss(x + r) and its gradient for the problems `ids` of the current solve. */
 static nnp_status eval_fg(void *ctx, size_t n_active, const size_t *ids, const float *xr,
                           double *f, float *g)
@@ -98,17 +127,8 @@ static nnp_status eval_fg(void *ctx, size_t n_active, const size_t *ids, const f
                                     gr->targets ? w->tgt : NULL, w->scale, w->loss, g, NULL);
     gr->ws->first_example = gr->first;
     NNPI_TRY(gst);
-    for (size_t k = 0; k < n_active; k++) {
-        const float *x0 = gr->x + w->member[ids[k]] * d, *xk = xr + k * d;
-        float *gk = g + k * d;
-        double ss = 0.0;
-        for (size_t j = 0; j < d; j++) {
-            double r = (double)xk[j] - (double)x0[j];
-            ss += r * r;
-            gk[j] += (float)(2.0 * r);
-        }
-        f[k] = ss + w->loss[k];
-    }
+    penalty_job j = {w, ids, xr, f, g};
+    nnpi_parallel_range(n_active, 4 * d, add_penalty_range, &j);
     return NNP_OK;
 }
 

@@ -34,6 +34,7 @@
 
 #include <cblas.h>
 
+#include "core/threads.h"
 #include "net/conv_fourier.h"
 #include "net/net_internal.h"
 
@@ -131,34 +132,87 @@ static span inside(size_t out, size_t in, size_t stride, size_t pad, size_t offs
     return s;
 }
 
+/* The arguments of one im2col or col2im call, for the range bodies below. */
+typedef struct lower_job {
+    const nnpi_node *node;
+    const float *x; /* im2col: the example; col2im: col */
+    float *y;       /* im2col: col; col2im: the example's input cotangent */
+    size_t c0, oh0, oh1, ld;
+} lower_job;
+
+/* im2col's rows for (channel, ki) pairs q ∈ [q0, q1), q = c·kh + ki: each pair writes its own
+ * kw rows of col, so the pairs are independent. */
+static void im2col_range(void *ctx, size_t q0, size_t q1)
+{
+    const lower_job *j = ctx;
+    const nnpi_conv_attrs *a = &j->node->attr.conv;
+    const geom g = geom_of(j->node);
+    const size_t oh0 = j->oh0, oh1 = j->oh1, ld = j->ld;
+    for (size_t q = q0; q < q1; q++) {
+        const size_t c = q / a->kh, ki = q % a->kh;
+        const float *xc = j->x + (j->c0 + c) * g.H * g.W;
+        const span rows = inside(g.OH, g.H, a->sh, a->pt, ki * a->dh);
+        const size_t r0 = oh0 > rows.lo ? oh0 : rows.lo, r1 = min_size(oh1, rows.hi);
+        for (size_t kj = 0; kj < a->kw; kj++) {
+            const span cols = inside(g.OW, g.W, a->sw, a->pl, kj * a->dw);
+            const size_t m = cols.hi - cols.lo;
+            if (m == 0) continue;
+            float *dst = j->y + ((c * a->kh + ki) * a->kw + kj) * ld + cols.lo;
+            for (size_t oh = r0; oh < r1; oh++) {
+                float *restrict d = dst + (oh - oh0) * g.OW;
+                const float *restrict s = xc + (oh * a->sh + ki * a->dh - a->pt) * g.W +
+                                          (cols.lo * a->sw + kj * a->dw - a->pl);
+                if (a->sw == 1)
+                    for (size_t i = 0; i < m; i++) d[i] = s[i];
+                else
+                    for (size_t i = 0; i < m; i++) d[i] = s[i * a->sw];
+            }
+        }
+    }
+}
+
 /* Writes the in-image entries of col rows for channels c0 … c0+Cg−1 of one example x and
  * output rows [oh0, oh1): row (c·kh + ki)·kw + kj, column (oh − oh0)·OW + ow holds
  * x[c][oh·sh + ki·dh − pt][ow·sw + kj·dw − pl]. Entries that fall in the padding are not
  * written: the caller zeroes col once, and since they sit at the same places for every
- * example, group and whole-example tile, they stay zero across a pass. Rows are `ld` apart. */
+ * example, group and whole-example tile, they stay zero across a pass. Rows are `ld` apart.
+ * The (channel, ki) pairs are cut between the threads (pure copies: the same bits for any
+ * count). */
 static void im2col(const nnpi_node *node, const float *x, size_t c0, size_t oh0, size_t oh1,
                    float *col, size_t ld)
 {
     const nnpi_conv_attrs *a = &node->attr.conv;
     const geom g = geom_of(node);
-    for (size_t c = 0; c < g.Cg; c++) {
-        const float *xc = x + (c0 + c) * g.H * g.W;
+    lower_job j = {.node = node, .x = x, .y = col, .c0 = c0, .oh0 = oh0, .oh1 = oh1, .ld = ld};
+    nnpi_parallel_range(g.Cg * a->kh, a->kw * (oh1 - oh0) * g.OW, im2col_range, &j);
+}
+
+/* col2im for channels c ∈ [cl, ch): a channel's taps all add into its own plane, so channels
+ * are independent and each plane's sums keep their serial order. */
+static void col2im_range(void *ctx, size_t cl, size_t ch)
+{
+    const lower_job *j = ctx;
+    const nnpi_conv_attrs *a = &j->node->attr.conv;
+    const geom g = geom_of(j->node);
+    const size_t oh0 = j->oh0, oh1 = j->oh1;
+    for (size_t c = cl; c < ch; c++) {
+        float *xc = j->y + (j->c0 + c) * g.H * g.W;
         for (size_t ki = 0; ki < a->kh; ki++) {
             const span rows = inside(g.OH, g.H, a->sh, a->pt, ki * a->dh);
             const size_t r0 = oh0 > rows.lo ? oh0 : rows.lo, r1 = min_size(oh1, rows.hi);
             for (size_t kj = 0; kj < a->kw; kj++) {
                 const span cols = inside(g.OW, g.W, a->sw, a->pl, kj * a->dw);
+                if (cols.lo == cols.hi) continue;
+                const float *src = j->x + ((c * a->kh + ki) * a->kw + kj) * j->ld;
                 const size_t m = cols.hi - cols.lo;
-                if (m == 0) continue;
-                float *dst = col + ((c * a->kh + ki) * a->kw + kj) * ld + cols.lo;
                 for (size_t oh = r0; oh < r1; oh++) {
-                    float *restrict d = dst + (oh - oh0) * g.OW;
-                    const float *restrict s = xc + (oh * a->sh + ki * a->dh - a->pt) * g.W +
-                                              (cols.lo * a->sw + kj * a->dw - a->pl);
+                    const float *restrict s = src + (oh - oh0) * g.OW + cols.lo;
+                    float *restrict d = xc + (oh * a->sh + ki * a->dh - a->pt) * g.W +
+                                        (cols.lo * a->sw + kj * a->dw - a->pl);
                     if (a->sw == 1)
-                        for (size_t j = 0; j < m; j++) d[j] = s[j];
+                        for (size_t i = 0; i < m; i++) d[i] += s[i];
                     else
-                        for (size_t j = 0; j < m; j++) d[j] = s[j * a->sw];
+                        for (size_t i = 0; i < m; i++) d[i * a->sw] += s[i];
                 }
             }
         }
@@ -166,34 +220,15 @@ static void im2col(const nnpi_node *node, const float *x, size_t c0, size_t oh0,
 }
 
 /* The adjoint of im2col: adds every col entry back into the input cell it was read from
- * (cells read by several taps collect all their contributions; padding taps are dropped). */
+ * (cells read by several taps collect all their contributions; padding taps are dropped).
+ * Channels are cut between the threads. */
 static void col2im_add(const nnpi_node *node, const float *col, size_t ld, size_t c0, size_t oh0,
                        size_t oh1, float *dx)
 {
     const nnpi_conv_attrs *a = &node->attr.conv;
     const geom g = geom_of(node);
-    for (size_t c = 0; c < g.Cg; c++) {
-        float *xc = dx + (c0 + c) * g.H * g.W;
-        for (size_t ki = 0; ki < a->kh; ki++) {
-            const span rows = inside(g.OH, g.H, a->sh, a->pt, ki * a->dh);
-            const size_t r0 = oh0 > rows.lo ? oh0 : rows.lo, r1 = min_size(oh1, rows.hi);
-            for (size_t kj = 0; kj < a->kw; kj++) {
-                const span cols = inside(g.OW, g.W, a->sw, a->pl, kj * a->dw);
-                if (cols.lo == cols.hi) continue;
-                const float *src = col + ((c * a->kh + ki) * a->kw + kj) * ld;
-                const size_t m = cols.hi - cols.lo;
-                for (size_t oh = r0; oh < r1; oh++) {
-                    const float *restrict s = src + (oh - oh0) * g.OW + cols.lo;
-                    float *restrict d = xc + (oh * a->sh + ki * a->dh - a->pt) * g.W +
-                                        (cols.lo * a->sw + kj * a->dw - a->pl);
-                    if (a->sw == 1)
-                        for (size_t j = 0; j < m; j++) d[j] += s[j];
-                    else
-                        for (size_t j = 0; j < m; j++) d[j * a->sw] += s[j];
-                }
-            }
-        }
-    }
+    lower_job j = {.node = node, .x = col, .y = dx, .c0 = c0, .oh0 = oh0, .oh1 = oh1, .ld = ld};
+    nnpi_parallel_range(g.Cg, a->kh * a->kw * (oh1 - oh0) * g.OW, col2im_range, &j);
 }
 
 /* One tile: examples b0 … b0+nb−1 whole, or output rows [oh0, oh1) of example b0 (nb = 1). */

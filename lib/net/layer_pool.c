@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/threads.h"
 #include "net/net_internal.h"
 
 /* Output values per example are bounded like the input (nnp_net_create): padding can make a
@@ -80,7 +81,20 @@ static inline size_t window_argmax(const float *x, size_t W, window win)
 /* The common 2×2 stride-2 unpadded window has its own loops, without window_at() and without
  * branches, so that they vectorise; they follow window_argmax's rule (first maximum in
  * row-major order; the first NaN wins and nothing replaces it). In the generic form pooling was
- * a third of a CNN's gradient pass at batch 256 (bench/bench_cnn). */
+ * a third of a CNN's gradient pass at batch 256 (bench/bench_cnn).
+ *
+ * Every pass below works plane by plane (one channel of one example), and planes are
+ * independent: nnpi_parallel_range cuts a batch's planes between the threads, and each plane's
+ * arithmetic is the same on any thread, so the results are the same bits for every thread
+ * count. */
+
+/* Whether v replaces the running maximum m by max_first's rule, as 0/1 without a branch. */
+static inline int takes_over(float m, float v)
+{
+    /* quiet comparisons (isgreater, isunordered): `>` may trap on NaN, which keeps GCC from
+     * turning the loop's selects into vector blends */
+    return isgreater(v, m) | (isunordered(v, v) & !isunordered(m, m));
+}
 
 /* The running maximum m after seeing v, by the same rule (a NaN, once taken, stays). */
 static inline float max_first(float m, float v) { return v > m || (v != v && m == m) ? v : m; }
@@ -93,34 +107,94 @@ static int is_2x2_stride_2(const nnpi_node *node)
            a->pb == 0 && a->pr == 0 && 2 * node->h <= node->in_h && 2 * node->w <= node->in_w;
 }
 
-static void maxpool_forward(const nnpi_node *node, const float *params, const float *const *in,
-                            float *out, size_t n, float *scratch)
+/* The arguments of one pass over a batch's planes, for the range bodies below. */
+typedef struct pool_job {
+    const nnpi_node *node;
+    const float *x, *dy; /* input, output cotangent */
+    float *y, *dx;       /* output, input cotangent */
+    int accumulate;      /* backward: add into dx rather than overwrite it */
+} pool_job;
+
+/* Cost of one plane for nnpi_threads_for: a few operations per input value. */
+static size_t plane_cost(const nnpi_node *node) { return 4 * node->in_h * node->in_w; }
+
+/* 2×2/2 forward of one plane: values only, in the argmax's order, so the loop over ow
+ * vectorises. Built for the baseline only: its AVX-512 clone (stride-2 loads as permutes) ran
+ * at half the speed (256×32×28×28, one thread, alternating runs: 30 ms against 10–18). */
+static void max2x2_forward_plane(const float *x, float *y, size_t W, size_t OH,
+                                                  size_t OW)
 {
-    (void)params, (void)scratch;
-    const nnpi_pool_attrs *a = &node->attr.pool;
-    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
-    const size_t planes = n * node->c;
-    if (is_2x2_stride_2(node)) {
-        /* values only, in the argmax's order, so the loop over ow vectorises */
-        for (size_t p = 0; p < planes; p++) {
-            const float *x = in[0] + p * H * W;
-            float *y = out + p * OH * OW;
-            for (size_t oh = 0; oh < OH; oh++) {
-                const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
-                float *yr = y + oh * OW;
-                for (size_t ow = 0; ow < OW; ow++) {
-                    float m = r0[2 * ow];
-                    m = max_first(m, r0[2 * ow + 1]);
-                    m = max_first(m, r1[2 * ow]);
-                    yr[ow] = max_first(m, r1[2 * ow + 1]);
-                }
-            }
+    for (size_t oh = 0; oh < OH; oh++) {
+        const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
+        float *yr = y + oh * OW;
+        for (size_t ow = 0; ow < OW; ow++) {
+            float m = r0[2 * ow];
+            m = max_first(m, r0[2 * ow + 1]);
+            m = max_first(m, r1[2 * ow]);
+            yr[ow] = max_first(m, r1[2 * ow + 1]);
         }
-        return;
     }
-    for (size_t p = 0; p < planes; p++) {
-        const float *x = in[0] + p * H * W;
-        float *y = out + p * OH * OW;
+}
+
+/* The four cotangents of one 2×2 window: g on its first maximal cell (the last cell that took
+ * over the running maximum in row-major order), 0 on the others; bitwise, so the loops below
+ * have no branch and vectorise. */
+#define MAX2X2_WINDOW_GRADS(r0, r1, ow, g, v0, v1, v2, v3)                                  \
+    const float a0 = r0[2 * ow], a1 = r0[2 * ow + 1], a2 = r1[2 * ow], a3 = r1[2 * ow + 1];  \
+    const float m1 = max_first(a0, a1), m2 = max_first(m1, a2);                              \
+    const int t1 = takes_over(a0, a1), t2 = takes_over(m1, a2), t3 = takes_over(m2, a3);     \
+    const float v3 = t3 ? g : 0.0f, v2 = (t2 & !t3) ? g : 0.0f,                              \
+                v1 = (t1 & !t2 & !t3) ? g : 0.0f, v0 = (!t1 & !t2 & !t3) ? g : 0.0f
+
+/* 2×2/2 backward of one plane: each cell is in one window at most, so every covered cell gets
+ * dy or 0 by the same rule, written in one pass (added when accumulating; when overwriting as
+ * 0 + v, the zeroed buffer plus v of the general path: the same bits); the row and column an
+ * odd size leaves over get 0 when overwriting. With the quiet comparisons its AVX-512 clone
+ * vectorises: the VJP of a 256×32×28×28 pool took 66–78 ms against 86–93 without clones and
+ * 93–101 before this path wrote each cell once (one thread, alternating runs, 2026-12-04). */
+NNPI_SIMD_CLONES static void max2x2_backward_plane(const float *restrict x,
+                                                   const float *restrict dy, float *restrict dx,
+                                                   size_t H, size_t W, size_t OH, size_t OW,
+                                                   int acc)
+{
+    for (size_t oh = 0; oh < OH; oh++) {
+        const float *r0 = x + 2 * oh * W, *r1 = r0 + W, *gy = dy + oh * OW;
+        float *d0 = dx + 2 * oh * W, *d1 = d0 + W;
+        if (acc) {
+            for (size_t ow = 0; ow < OW; ow++) {
+                MAX2X2_WINDOW_GRADS(r0, r1, ow, gy[ow], v0, v1, v2, v3);
+                d0[2 * ow] += v0;
+                d0[2 * ow + 1] += v1;
+                d1[2 * ow] += v2;
+                d1[2 * ow + 1] += v3;
+            }
+        } else {
+            for (size_t ow = 0; ow < OW; ow++) {
+                MAX2X2_WINDOW_GRADS(r0, r1, ow, gy[ow], v0, v1, v2, v3);
+                d0[2 * ow] = 0.0f + v0;
+                d0[2 * ow + 1] = 0.0f + v1;
+                d1[2 * ow] = 0.0f + v2;
+                d1[2 * ow + 1] = 0.0f + v3;
+            }
+            if (2 * OW < W) d0[W - 1] = d1[W - 1] = 0.0f;
+        }
+    }
+    if (!acc && 2 * OH < H) memset(dx + 2 * OH * W, 0, (H - 2 * OH) * W * sizeof(float));
+}
+
+static void maxpool_forward_range(void *ctx, size_t p0, size_t p1)
+{
+    const pool_job *j = ctx;
+    const nnpi_pool_attrs *a = &j->node->attr.pool;
+    const size_t H = j->node->in_h, W = j->node->in_w, OH = j->node->h, OW = j->node->w;
+    const int fast = is_2x2_stride_2(j->node);
+    for (size_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * H * W;
+        float *y = j->y + p * OH * OW;
+        if (fast) {
+            max2x2_forward_plane(x, y, W, OH, OW);
+            continue;
+        }
         for (size_t oh = 0; oh < OH; oh++)
             for (size_t ow = 0; ow < OW; ow++) {
                 const size_t k = window_argmax(x, W, window_at(a, H, W, oh, ow));
@@ -129,54 +203,49 @@ static void maxpool_forward(const nnpi_node *node, const float *params, const fl
     }
 }
 
-/* Overwriting callers get a zeroed din first: with overlapping windows one input cell may win
- * several windows, and its gradient is the sum of theirs, so every write is an addition. */
-static void maxpool_backward_input(const nnpi_node *node, const float *params,
-                                   const float *const *in, const float *out, const float *dout,
-                                   float *const *din, size_t n, const unsigned char *accumulate,
-                                   float *scratch)
+static void maxpool_forward(const nnpi_node *node, const float *params, const float *const *in,
+                            float *out, size_t n, float *scratch)
 {
-    (void)params, (void)out, (void)scratch;
-    const nnpi_pool_attrs *a = &node->attr.pool;
-    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
-    const size_t planes = n * node->c;
-    if (!accumulate[0]) memset(din[0], 0, planes * H * W * sizeof(float));
-    if (is_2x2_stride_2(node)) {
-        /* each cell is in one window at most: every cell gets dy or 0, by the same rule */
-        for (size_t p = 0; p < planes; p++) {
-            const float *x = in[0] + p * H * W;
-            const float *dy = dout + p * OH * OW;
-            float *dx = din[0] + p * H * W;
-            for (size_t oh = 0; oh < OH; oh++) {
-                const float *r0 = x + 2 * oh * W, *r1 = r0 + W;
-                float *d0 = dx + 2 * oh * W, *d1 = d0 + W;
-                for (size_t ow = 0; ow < OW; ow++) {
-                    const float a0 = r0[2 * ow], a1 = r0[2 * ow + 1], a2 = r1[2 * ow],
-                                a3 = r1[2 * ow + 1], g = dy[oh * OW + ow];
-                    const float m1 = max_first(a0, a1), m2 = max_first(m1, a2);
-                    const int t1 = a1 > a0 || (a1 != a1 && a0 == a0);
-                    const int t2 = a2 > m1 || (a2 != a2 && m1 == m1);
-                    const int t3 = a3 > m2 || (a3 != a3 && m2 == m2);
-                    const int w = t3 ? 3 : t2 ? 2 : t1 ? 1 : 0;
-                    d0[2 * ow] += w == 0 ? g : 0.0f;
-                    d0[2 * ow + 1] += w == 1 ? g : 0.0f;
-                    d1[2 * ow] += w == 2 ? g : 0.0f;
-                    d1[2 * ow + 1] += w == 3 ? g : 0.0f;
-                }
-            }
+    (void)params, (void)scratch;
+    pool_job j = {.node = node, .x = in[0], .y = out};
+    nnpi_parallel_range(n * node->c, plane_cost(node), maxpool_forward_range, &j);
+}
+
+/* Overwriting callers get a zeroed plane first (the 2×2/2 path writes every cell itself): with
+ * overlapping windows one input cell may win several windows, and its gradient is the sum of
+ * theirs, so every write is an addition. */
+static void maxpool_backward_range(void *ctx, size_t p0, size_t p1)
+{
+    const pool_job *j = ctx;
+    const nnpi_pool_attrs *a = &j->node->attr.pool;
+    const size_t H = j->node->in_h, W = j->node->in_w, OH = j->node->h, OW = j->node->w;
+    const int fast = is_2x2_stride_2(j->node);
+    for (size_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * H * W;
+        const float *dy = j->dy + p * OH * OW;
+        float *dx = j->dx + p * H * W;
+        if (fast) {
+            max2x2_backward_plane(x, dy, dx, H, W, OH, OW, j->accumulate);
+            continue;
         }
-        return;
-    }
-    for (size_t p = 0; p < planes; p++) {
-        const float *x = in[0] + p * H * W;
-        const float *dy = dout + p * OH * OW;
-        float *dx = din[0] + p * H * W;
+        if (!j->accumulate) memset(dx, 0, H * W * sizeof(float));
         for (size_t oh = 0; oh < OH; oh++)
             for (size_t ow = 0; ow < OW; ow++) {
                 const size_t k = window_argmax(x, W, window_at(a, H, W, oh, ow));
                 if (k != NO_CELL) dx[k] += dy[oh * OW + ow];
             }
     }
+}
+
+static void maxpool_backward_input(const nnpi_node *node, const float *params,
+                                   const float *const *in, const float *out, const float *dout,
+                                   float *const *din, size_t n, const unsigned char *accumulate,
+                                   float *scratch)
+{
+    (void)params, (void)out, (void)scratch;
+    pool_job j = {.node = node, .x = in[0], .dy = dout, .dx = din[0],
+                  .accumulate = accumulate[0] != 0};
+    nnpi_parallel_range(n * node->c, plane_cost(node), maxpool_backward_range, &j);
 }
 
 /* Cells of a window [lo, lo + k) in padded coordinates that lie inside the padded axis of
@@ -198,16 +267,14 @@ static inline size_t avg_divisor(const nnpi_pool_attrs *a, size_t H, size_t W, s
 }
 
 /* Windows are small, so the sums are kept in float like every other layer's arithmetic. */
-static void avgpool_forward(const nnpi_node *node, const float *params, const float *const *in,
-                            float *out, size_t n, float *scratch)
+static void avgpool_forward_range(void *ctx, size_t p0, size_t p1)
 {
-    (void)params, (void)scratch;
-    const nnpi_pool_attrs *a = &node->attr.pool;
-    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
-    const size_t planes = n * node->c;
-    for (size_t p = 0; p < planes; p++) {
-        const float *x = in[0] + p * H * W;
-        float *y = out + p * OH * OW;
+    const pool_job *j = ctx;
+    const nnpi_pool_attrs *a = &j->node->attr.pool;
+    const size_t H = j->node->in_h, W = j->node->in_w, OH = j->node->h, OW = j->node->w;
+    for (size_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * H * W;
+        float *y = j->y + p * OH * OW;
         for (size_t oh = 0; oh < OH; oh++)
             for (size_t ow = 0; ow < OW; ow++) {
                 const window win = window_at(a, H, W, oh, ow);
@@ -220,20 +287,24 @@ static void avgpool_forward(const nnpi_node *node, const float *params, const fl
     }
 }
 
-/* Each real cell of a window gets dout/divisor; zero first when overwriting, as for max. */
-static void avgpool_backward_input(const nnpi_node *node, const float *params,
-                                   const float *const *in, const float *out, const float *dout,
-                                   float *const *din, size_t n, const unsigned char *accumulate,
-                                   float *scratch)
+static void avgpool_forward(const nnpi_node *node, const float *params, const float *const *in,
+                            float *out, size_t n, float *scratch)
 {
-    (void)params, (void)in, (void)out, (void)scratch;
-    const nnpi_pool_attrs *a = &node->attr.pool;
-    const size_t H = node->in_h, W = node->in_w, OH = node->h, OW = node->w;
-    const size_t planes = n * node->c;
-    if (!accumulate[0]) memset(din[0], 0, planes * H * W * sizeof(float));
-    for (size_t p = 0; p < planes; p++) {
-        const float *dy = dout + p * OH * OW;
-        float *dx = din[0] + p * H * W;
+    (void)params, (void)scratch;
+    pool_job j = {.node = node, .x = in[0], .y = out};
+    nnpi_parallel_range(n * node->c, plane_cost(node), avgpool_forward_range, &j);
+}
+
+/* Each real cell of a window gets dout/divisor; zero first when overwriting, as for max. */
+static void avgpool_backward_range(void *ctx, size_t p0, size_t p1)
+{
+    const pool_job *j = ctx;
+    const nnpi_pool_attrs *a = &j->node->attr.pool;
+    const size_t H = j->node->in_h, W = j->node->in_w, OH = j->node->h, OW = j->node->w;
+    for (size_t p = p0; p < p1; p++) {
+        const float *dy = j->dy + p * OH * OW;
+        float *dx = j->dx + p * H * W;
+        if (!j->accumulate) memset(dx, 0, H * W * sizeof(float));
         for (size_t oh = 0; oh < OH; oh++)
             for (size_t ow = 0; ow < OW; ow++) {
                 const window win = window_at(a, H, W, oh, ow);
@@ -246,37 +317,61 @@ static void avgpool_backward_input(const nnpi_node *node, const float *params,
     }
 }
 
+static void avgpool_backward_input(const nnpi_node *node, const float *params,
+                                   const float *const *in, const float *out, const float *dout,
+                                   float *const *din, size_t n, const unsigned char *accumulate,
+                                   float *scratch)
+{
+    (void)params, (void)in, (void)out, (void)scratch;
+    pool_job j = {.node = node, .dy = dout, .dx = din[0], .accumulate = accumulate[0] != 0};
+    nnpi_parallel_range(n * node->c, plane_cost(node), avgpool_backward_range, &j);
+}
+
 /* Mean over a whole plane, summed in double: planes can be large (e.g. 56×56), where a float
  * sum would lose digits. */
+static void global_avgpool_forward_range(void *ctx, size_t p0, size_t p1)
+{
+    const pool_job *j = ctx;
+    const size_t hw = j->node->in_h * j->node->in_w;
+    for (size_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * hw;
+        double sum = 0.0;
+        for (size_t i = 0; i < hw; i++) sum += x[i];
+        j->y[p] = (float)(sum / (double)hw);
+    }
+}
+
 static void global_avgpool_forward(const nnpi_node *node, const float *params,
                                    const float *const *in, float *out, size_t n, float *scratch)
 {
     (void)params, (void)scratch;
-    const size_t hw = node->in_h * node->in_w, planes = n * node->c;
-    for (size_t p = 0; p < planes; p++) {
-        const float *x = in[0] + p * hw;
-        double sum = 0.0;
-        for (size_t i = 0; i < hw; i++) sum += x[i];
-        out[p] = (float)(sum / (double)hw);
-    }
+    pool_job j = {.node = node, .x = in[0], .y = out};
+    nnpi_parallel_range(n * node->c, plane_cost(node), global_avgpool_forward_range, &j);
 }
 
 /* Planes do not overlap, so each input cell is written exactly once: no zeroing needed. */
+static void global_avgpool_backward_range(void *ctx, size_t p0, size_t p1)
+{
+    const pool_job *j = ctx;
+    const size_t hw = j->node->in_h * j->node->in_w;
+    for (size_t p = p0; p < p1; p++) {
+        const float g = (float)((double)j->dy[p] / (double)hw);
+        float *dx = j->dx + p * hw;
+        if (j->accumulate)
+            for (size_t i = 0; i < hw; i++) dx[i] += g;
+        else
+            for (size_t i = 0; i < hw; i++) dx[i] = g;
+    }
+}
+
 static void global_avgpool_backward_input(const nnpi_node *node, const float *params,
                                           const float *const *in, const float *out,
                                           const float *dout, float *const *din, size_t n,
                                           const unsigned char *accumulate, float *scratch)
 {
     (void)params, (void)in, (void)out, (void)scratch;
-    const size_t hw = node->in_h * node->in_w, planes = n * node->c;
-    for (size_t p = 0; p < planes; p++) {
-        const float g = (float)((double)dout[p] / (double)hw);
-        float *dx = din[0] + p * hw;
-        if (accumulate[0])
-            for (size_t i = 0; i < hw; i++) dx[i] += g;
-        else
-            for (size_t i = 0; i < hw; i++) dx[i] = g;
-    }
+    pool_job j = {.node = node, .dy = dout, .dx = din[0], .accumulate = accumulate[0] != 0};
+    nnpi_parallel_range(n * node->c, plane_cost(node), global_avgpool_backward_range, &j);
 }
 
 /* ---- Lipschitz rules and tangents (lib/lipschitz; Szegedy et al. 2013, §4.3) ---- */

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/threads.h"
 #include "net/net_internal.h"
 
 static void free_masks(float **mask, size_t n_nodes)
@@ -213,7 +214,25 @@ const float *nnpi_node_output(const nnp_workspace *ws, const float *x, size_t i)
     return i == 0 ? x : ws->act[i];
 }
 
-void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last)
+/* Multiply-adds of the largest BLAS call of nodes 1..last at batch n, roughly: a node's weights
+ * times its output positions per channel (1 for a dense layer), times n for a dense layer past
+ * its per-example GEMV range (layer_dense.c: batches above 12). Passes whose every product is
+ * small run the BLAS on one thread (nnpi_blas_serial_begin, core/threads.h). */
+static size_t largest_product(const nnp_net *net, size_t n, size_t last)
+{
+    size_t most = 0;
+    for (size_t i = 1; i <= last; i++) {
+        const nnpi_node *node = &net->nodes[i];
+        if (node->n_weights == 0 || node->c == 0) continue;
+        size_t macs = nnpi_mul(node->n_weights, node->out_size / node->c);
+        if (node->h == 1 && node->w == 1 && n > 12) macs = nnpi_mul(macs, n);
+        if (macs > most) most = macs;
+    }
+    return most;
+}
+
+static void forward_nodes(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                          size_t last)
 {
     const float *in[NNP_MAX_LAYER_INPUTS];
     for (size_t i = 1; i <= last; i++) {
@@ -226,10 +245,17 @@ void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t 
     }
 }
 
+void nnpi_forward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last)
+{
+    const int serial = nnpi_blas_serial_begin(largest_product(net, n, last));
+    forward_nodes(net, ws, x, n, last);
+    nnpi_blas_serial_end(serial);
+}
+
 void nnpi_backward_begin(nnp_workspace *ws) { memset(ws->grad_set, 0, ws->n_nodes); }
 
-void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last,
-                   float *dx, float *dparams, size_t first_param_node)
+static void backward_nodes(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n,
+                           size_t last, float *dx, float *dparams, size_t first_param_node)
 {
     const float *in[NNP_MAX_LAYER_INPUTS];
     float *din[NNP_MAX_LAYER_INPUTS];
@@ -262,6 +288,14 @@ void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t
         memcpy(dx, ws->grad[0], bytes); /* a net that is only its input: J = I */
     else if (dx && !ws->grad_set[0])
         memset(dx, 0, bytes);
+}
+
+void nnpi_backward(const nnp_net *net, nnp_workspace *ws, const float *x, size_t n, size_t last,
+                   float *dx, float *dparams, size_t first_param_node)
+{
+    const int serial = nnpi_blas_serial_begin(largest_product(net, n, last));
+    backward_nodes(net, ws, x, n, last, dx, dparams, first_param_node);
+    nnpi_blas_serial_end(serial);
 }
 
 nnp_status nnpi_check_output(const nnp_net *net, const nnp_workspace *ws, const float *x,

@@ -27,6 +27,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/threads.h"
 #include "optim/lbfgs.h"
 
 #define ARMIJO_C1 1e-4       /* sufficient-decrease constant (N&W §3.1: c1 = 1e-4) */
@@ -61,8 +62,8 @@ typedef struct lb_ws {
     double *fb;    /* n */
     size_t *ids;   /* n */
     lb_prob *pr;   /* n */
-    double *alpha, *rho; /* m, scratch of the two-loop recursion */
-    double *fmask; /* d, scratch: 1 for the free variables of the step, 0 for the fixed */
+    double *alpha, *rho; /* n × m, each problem's scratch of the two-loop recursion */
+    double *fmask; /* n × d, scratch: 1 for the free variables of the step, 0 for the fixed */
 } lb_ws;
 
 void nnpi_lbfgs_opts_default(nnpi_lbfgs_opts *o)
@@ -174,7 +175,7 @@ static void direction(lb_ws *w, size_t i)
     /* The free set is a 0/1 mask rather than an index list: dense loops over d without
      * gathers (fixed entries of p stay exactly 0, so plain sums over all j equal the sums over
      * the free set, in the same order). */
-    double *fm = w->fmask;
+    double *fm = w->fmask + i * d, *alpha = w->alpha + i * m, *rho = w->rho + i * m;
     size_t nf = 0;
     for (size_t j = 0; j < d; j++) {
         double xj = x[j], gj = g[j];
@@ -190,20 +191,20 @@ static void direction(lb_ws *w, size_t i)
         double sy, yy, sq;
         masked_dots(s, y, fm, p, d, &sy, &yy, &sq);
         if (!(sy > CURV_EPS * yy) || !(sy > 0)) {
-            w->rho[k] = 0; /* pair carries no positive curvature on F: skipped */
+            rho[k] = 0; /* pair carries no positive curvature on F: skipped */
             continue;
         }
-        w->rho[k] = 1 / sy;
-        w->alpha[k] = sq / sy;
-        axpy_masked(p, -w->alpha[k], y, fm, d);
+        rho[k] = 1 / sy;
+        alpha[k] = sq / sy;
+        axpy_masked(p, -alpha[k], y, fm, d);
     }
     for (size_t j = 0; j < d; j++) p[j] *= P->gamma;
     for (size_t k = 0; k < P->count; k++) {
-        if (w->rho[k] == 0) continue;
+        if (rho[k] == 0) continue;
         size_t slot = (P->head + k) % m;
         const float *s = w->S + (i * m + slot) * d, *y = w->Y + (i * m + slot) * d;
         double yr = dot_fd(y, p, d);
-        double c = w->alpha[k] - w->rho[k] * yr;
+        double c = alpha[k] - rho[k] * yr;
         axpy_masked(p, c, s, fm, d);
     }
     for (size_t j = 0; j < d; j++) p[j] = -p[j];
@@ -379,6 +380,17 @@ static void consume(lb_ws *w, size_t i, double ft, const float *gt)
     schedule(w, i);
 }
 
+typedef struct consume_job {
+    lb_ws *w;
+} consume_job;
+
+/* Consumes the evaluations [a0, a1) of the packed round (no BLAS here: safe in a team). */
+static void consume_range(void *ctx, size_t a0, size_t a1)
+{
+    lb_ws *w = ((consume_job *)ctx)->w;
+    for (size_t a = a0; a < a1; a++) consume(w, w->ids[a], w->fb[a], w->gb + a * w->d);
+}
+
 static void fill_results(const lb_ws *w, nnpi_lbfgs_result *res)
 {
     if (res == NULL) return;
@@ -469,9 +481,9 @@ nnp_status nnpi_lbfgsb_minimize(size_t n, size_t d, float *x, const float *lo, c
     w.fb = nnpi_calloc(n, sizeof(double));
     w.ids = nnpi_calloc(n, sizeof(size_t));
     w.pr = nnpi_calloc(n, sizeof(lb_prob));
-    w.alpha = nnpi_calloc(o->m, sizeof(double));
-    w.rho = nnpi_calloc(o->m, sizeof(double));
-    w.fmask = nnpi_calloc(d, sizeof(double));
+    w.alpha = nnpi_calloc(nnpi_mul(n, o->m), sizeof(double));
+    w.rho = nnpi_calloc(nnpi_mul(n, o->m), sizeof(double));
+    w.fmask = nnpi_calloc(nd, sizeof(double));
     if (!w.g || !w.p || !w.xt || !w.S || !w.Y || !w.xb || !w.gb || !w.fb || !w.ids || !w.pr ||
         !w.alpha || !w.rho || !w.fmask) {
         ws_free(&w);
@@ -493,16 +505,24 @@ nnp_status nnpi_lbfgsb_minimize(size_t n, size_t d, float *x, const float *lo, c
     nnp_status status = NNP_OK;
     for (;;) {
         size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (w.pr[i].phase != PH_PENDING) continue;
-            w.ids[k] = i;
-            memcpy(w.xb + k * d, w.xt + i * d, d * sizeof(float));
-            k++;
-        }
+        for (size_t i = 0; i < n; i++)
+            if (w.pr[i].phase == PH_PENDING) w.ids[k++] = i;
         if (k == 0) break;
-        status = fg(ctx, k, w.ids, w.xb, w.fb, w.gb);
+        /* the trial points of the pending problems, packed; while every problem is pending
+         * they already are (the callback only reads them, and consume() writes xt after) */
+        const float *xb = w.xt;
+        if (k < n) {
+            for (size_t a = 0; a < k; a++)
+                memcpy(w.xb + a * d, w.xt + w.ids[a] * d, d * sizeof(float));
+            xb = w.xb;
+        }
+        status = fg(ctx, k, w.ids, xb, w.fb, w.gb);
         if (status != NNP_OK) break;
-        for (size_t a = 0; a < k; a++) consume(&w, w.ids[a], w.fb[a], w.gb + a * d);
+        /* problems never touch each other's state (file comment), so the threads take
+         * contiguous parts of the round, and every problem's arithmetic is the same on any
+         * thread: the same bits for every thread count */
+        consume_job job = {&w};
+        nnpi_parallel_range(k, nnpi_mul(nnpi_mul(o->m, d), 8), consume_range, &job);
     }
     fill_results(&w, res);
     ws_free(&w);
