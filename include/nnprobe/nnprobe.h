@@ -66,5 +66,6 @@
 #include "maxact.h"
 #include "lipschitz.h"
 #include "file.h"
+#include "shard.h"
 
 #endif
