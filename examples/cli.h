@@ -97,6 +97,10 @@ int parse_double_list(const char *opt, const char *s, size_t max, double lo, dou
  * into *n; on error prints a usage error, returns -1. */
 int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n);
 
+/* Parses "I/N" (shard I of N, 0 ≤ I < N) for option `opt`; on error prints a usage error,
+ * returns -1. */
+int cli_parse_shard(const char *opt, const char *s, size_t *index, size_t *count);
+
 /* Index of `s` (case-insensitively) in the `n` names, or -1 after a usage error
  * "<opt>: '<s>' is not <a, b or c>". For option values such as --norm linf|l2. */
 int parse_choice(const char *opt, const char *s, const char *const *names, int n);
@@ -132,7 +136,7 @@ int cli_table_set(const cli_table_opt *t, const char *arg, void *base);
 /* getopt_long values of the common options (the programs' own start at CLI_OPT_OWN). */
 enum {
     CLI_OPT_TRAIN_IMAGES = 200, CLI_OPT_TRAIN_LABELS, CLI_OPT_TEST_IMAGES, CLI_OPT_TEST_LABELS,
-    CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_OWN = 256
+    CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_SHARD, CLI_OPT_OWN = 256
 };
 
 /* getopt_long entries of the four data files; --data-dir; --seed, --quiet, help and version
@@ -156,6 +160,8 @@ typedef struct cli_common {
     char path[4][CLI_PATH_LEN];    /* the files used: train images, labels, test images, labels */
     uint64_t seed;
     int quiet;
+    size_t shard_index, shard_count; /* --shard I/N (programs with cli_options.shard); count 0:
+                                        the whole run */
 } cli_common;
 
 void cli_common_init(cli_common *c);
@@ -179,6 +185,10 @@ typedef struct cli_options {
     size_t n_table;
     const struct option *own;
 } cli_options;
+
+/* The getopt_long entry of --shard I/N, for a program's own options (those that write shard
+ * files, shard-file.h); cli_next_option() handles it into cli_common. */
+#define CLI_LONG_SHARD {"shard", required_argument, NULL, CLI_OPT_SHARD}
 
 /* getopt_long() over the common options (--seed, --quiet, -V/--version, the data options
  * that o->data asks for), o's table and o's own options. Handles the common ones (into *cm)
@@ -267,6 +277,9 @@ double cli_progress_end(cli_progress *p);
 #define CLI_HELP_DATA                                                                        \
     "      --data-dir DIR        the four Fashion-MNIST-named IDX files in DIR, plain or\n"    \
     "                            gzipped (default " CLI_DEFAULT_DATA_DIR ")\n" CLI_HELP_FILES
+#define CLI_HELP_SHARD                                                                       \
+    "      --shard I/N           run shard I (0-based) of N of the examples and write a partial\n" \
+    "                            result that nnprobe-merge combines (docs/cluster.md)\n"
 #define CLI_HELP_QUIET "      --quiet               no progress display on stderr\n"
 #define CLI_HELP_HELP                                                                        \
     "  -h, --help                show this help and exit\n"                                   \

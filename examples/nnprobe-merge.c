@@ -1,0 +1,313 @@
+/* nnprobe-merge: combines the shard files that `--shard I/N` runs of nnprobe-attack and
+ * nnprobe-maxact write (shard-file.h, docs/cluster.md) into the result of the single run.
+ *
+ * Checks before writing anything: every file is a shard file of the same program and run (the
+ * hash of the command line), of the same N; each shard 0..N−1 is there exactly once, complete
+ * (not interrupted) and of the size nnp_shard_range() gives. A missing, failed or foreign
+ * shard is named by its index and the program exits 1 without writing: nothing is ever merged
+ * silently.
+ *
+ * Exit status: 0 merged, 1 a shard missing, failed, of another run, or a file error, 2 bad
+ * command line. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nnprobe/nnprobe.h>
+
+#include "cli.h"
+#include "shard-file.h"
+
+#define PROG "nnprobe-merge"
+
+static void print_help(void)
+{
+    printf("Usage: " PROG " [OPTION]... SHARD-FILE...\n"
+           "Combine the partial results of `--shard I/N` runs into the result of the single\n"
+           "run (docs/cluster.md). Every shard 0..N-1 must be given once, complete, and from\n"
+           "the same run (same command line apart from --shard and the output paths); a\n"
+           "missing, interrupted or foreign shard is named by its index and nothing is\n"
+           "written.\n"
+           "\n"
+           "  -o, --output FILE         the merged result: nnprobe-attack's --results CSV, or\n"
+           "                            nnprobe-maxact's --lists CSV (default: stdout)\n"
+           "      --out FILE            nnprobe-attack: also merge the shards' --out\n"
+           "                            adversarial sets (IDX, + .labels) into FILE\n"
+           "      --check               only check that the shards are complete; write nothing\n"
+           CLI_HELP_HELP "\n"
+           "Exit status: 0 merged, 1 a shard missing, failed or of another run (named), or a\n"
+           "file error, 2 bad usage.\n");
+}
+
+/* One shard file, read whole: its header and the lines after it. */
+typedef struct part {
+    const char *path;
+    shard_info info;
+    char *text;        /* the whole file, NUL-terminated */
+    const char *body;  /* the first line after the header */
+} part;
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+    char chunk[65536];
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = 2 * (len + got + 1);
+            char *nb = realloc(buf, cap);
+            if (!nb) break;
+            buf = nb;
+        }
+        memcpy(buf + len, chunk, got);
+        len += got;
+    }
+    int bad = ferror(f) || got > 0;
+    fclose(f);
+    if (bad || buf == NULL) {
+        free(buf);
+        return bad ? NULL : calloc(1, 1);
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Reads and parses one shard file; returns 0, or 1 after a message. */
+static int read_part(part *p)
+{
+    p->text = read_text(p->path);
+    if (!p->text) {
+        fprintf(stderr, PROG ": %s: cannot read it\n", p->path);
+        return 1;
+    }
+    char *nl = strchr(p->text, '\n');
+    if (nl) *nl = '\0';
+    if (shard_header_parse(p->text, &p->info) != 0) {
+        fprintf(stderr, PROG ": %s: not a shard file (no '#nnprobe-shard' first line)\n", p->path);
+        return 1;
+    }
+    p->body = nl ? nl + 1 : p->text + strlen(p->text);
+    return 0;
+}
+
+/* The checks of the file comment; by_index[i] gets the part of shard i. Returns 0, or 1 after
+ * naming every problem found. */
+static int check_parts(part *parts, size_t n, part **by_index)
+{
+    const shard_info *a = &parts[0].info;
+    int bad = 0;
+    for (size_t j = 0; j < n; j++) {
+        const shard_info *s = &parts[j].info;
+        if (strcmp(s->program, a->program) != 0 || s->run != a->run || s->count != a->count ||
+            s->total != a->total || s->granule != a->granule) {
+            fprintf(stderr, PROG ": shard %zu (%s) is of another run than %s: %s run %016llx of "
+                    "%zu shards, not %s run %016llx of %zu\n", s->index, parts[j].path,
+                    parts[0].path, s->program, (unsigned long long)s->run, s->count, a->program,
+                    (unsigned long long)a->run, a->count);
+            bad = 1;
+            continue;
+        }
+        if (by_index[s->index]) {
+            fprintf(stderr, PROG ": shard %zu is given twice: %s and %s\n", s->index,
+                    by_index[s->index]->path, parts[j].path);
+            bad = 1;
+            continue;
+        }
+        by_index[s->index] = &parts[j];
+        size_t first, length;
+        if (nnp_shard_range(s->total, s->index, s->count, s->granule, &first, &length) !=
+                NNP_OK || first != s->first || length != s->length) {
+            fprintf(stderr, PROG ": shard %zu (%s) covers %zu+%zu, not the shard's examples\n",
+                    s->index, parts[j].path, s->first, s->length);
+            bad = 1;
+        }
+        if (!s->complete) {
+            fprintf(stderr, PROG ": shard %zu (%s) failed: it was interrupted; run it again\n",
+                    s->index, parts[j].path);
+            bad = 1;
+        }
+    }
+    for (size_t i = 0; i < a->count; i++)
+        if (!by_index[i]) {
+            fprintf(stderr, PROG ": shard %zu of %zu is missing\n", i, a->count);
+            bad = 1;
+        }
+    return bad;
+}
+
+/* The number of lines in s (a last line without its newline counts). */
+static size_t count_lines(const char *s)
+{
+    size_t n = 0, len = strlen(s);
+    for (size_t i = 0; i < len; i++) n += s[i] == '\n';
+    return n + (len > 0 && s[len - 1] != '\n');
+}
+
+/* nnprobe-attack: the CSV header line of every shard must agree; rows are concatenated in
+ * shard order, and there must be `length` of them. */
+static int merge_attack(part **by, size_t count, FILE *out)
+{
+    const char *head = by[0]->body, *head_end = strchr(head, '\n');
+    if (!head_end) {
+        fprintf(stderr, PROG ": shard 0 (%s): no CSV header line\n", by[0]->path);
+        return 1;
+    }
+    const size_t head_len = (size_t)(head_end - head) + 1;
+    for (size_t i = 0; i < count; i++) {
+        const char *b = by[i]->body;
+        if (strncmp(b, head, head_len) != 0) {
+            fprintf(stderr, PROG ": shard %zu (%s): its CSV columns differ from shard 0's\n", i,
+                    by[i]->path);
+            return 1;
+        }
+        if (count_lines(b + head_len) != by[i]->info.length) {
+            fprintf(stderr, PROG ": shard %zu (%s) failed: %zu result rows, expected %zu\n", i,
+                    by[i]->path, count_lines(b + head_len), by[i]->info.length);
+            return 1;
+        }
+    }
+    if (out == NULL) return 0;
+    fwrite(head, 1, head_len, out);
+    for (size_t i = 0; i < count; i++) fputs(by[i]->body + head_len, out);
+    return 0;
+}
+
+/* nnprobe-attack --out: the shards' adversarial sets, in order, into one IDX set. */
+static int merge_adversarial(part **by, size_t count, const char *path)
+{
+    nnp_dataset **sets = calloc(count, sizeof *sets);
+    size_t total = 0, c = 0, h = 0, w = 0, done = 0;
+    int rc = 1;
+    float *x = NULL;
+    int32_t *y = NULL;
+    if (!sets) goto out;
+    for (size_t i = 0; i < count; i++) {
+        const shard_info *s = &by[i]->info;
+        if (s->length == 0) continue;
+        char labels[CLI_PATH_LEN + 8];
+        snprintf(labels, sizeof labels, "%s.labels", s->out);
+        if (s->out[0] == '\0') {
+            fprintf(stderr, PROG ": --out: shard %zu (%s) was run without --out\n", i, by[i]->path);
+            goto out;
+        }
+        nnp_status st = nnp_dataset_load_idx(s->out, labels, &sets[i]);
+        if (st != NNP_OK) {
+            fprintf(stderr, PROG ": --out: shard %zu's adversarial set %s: %s\n", i, s->out,
+                    nnp_last_error());
+            goto out;
+        }
+        size_t ci, hi, wi;
+        if (nnp_dataset_shape(sets[i], &ci, &hi, &wi) != NNP_OK ||
+            nnp_dataset_count(sets[i]) != s->length || (total && (ci != c || hi != h || wi != w))) {
+            fprintf(stderr, PROG ": --out: shard %zu's adversarial set %s has %zu examples "
+                    "(expected %zu) or another shape\n", i, s->out, nnp_dataset_count(sets[i]),
+                    s->length);
+            goto out;
+        }
+        c = ci, h = hi, w = wi;
+        total += s->length;
+    }
+    const size_t d = c * h * w;
+    x = malloc(total * d * sizeof *x);
+    y = malloc(total * sizeof *y);
+    if (!x || !y) goto out;
+    for (size_t i = 0; i < count; i++) {
+        if (!sets[i]) continue;
+        const size_t m = nnp_dataset_count(sets[i]);
+        memcpy(x + done * d, nnp_dataset_images(sets[i]), m * d * sizeof *x);
+        memcpy(y + done, nnp_dataset_labels(sets[i]), m * sizeof *y);
+        done += m;
+    }
+    char labels[CLI_PATH_LEN + 8];
+    snprintf(labels, sizeof labels, "%s.labels", path);
+    rc = total ? cli_save_idx("writing the merged adversarial set", path, labels, x, y, total, c,
+                              h, w) : 0;
+out:
+    if (sets)
+        for (size_t i = 0; i < count; i++) nnp_dataset_free(sets[i]);
+    free(sets);
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* nnprobe-maxact: not yet */
+static int merge_maxact(part **by, size_t count, FILE *out)
+{
+    (void)by, (void)count, (void)out;
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    cli_set_prog(PROG);
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"out", required_argument, NULL, 'O'},
+        {"check", no_argument, NULL, 'c'},         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+    const char *output = NULL, *adv = NULL;
+    int check_only = 0, c, rc = CLI_FAILURE;
+    while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'O': adv = optarg; break;
+        case 'c': check_only = 1; break;
+        case 'h': print_help(); return CLI_OK;
+        case 'V': printf(PROG " (libnnprobe) %s\n", nnp_version_string()); return CLI_OK;
+        default: fprintf(stderr, "Try '" PROG " --help' for more information.\n"); return CLI_USAGE;
+        }
+    }
+    const size_t n = (size_t)(argc - optind);
+    if (n == 0) {
+        usage_error("no shard files given");
+        return CLI_USAGE;
+    }
+    if (cli_check_outputs(2, "--output", output, "--out", adv)) return CLI_USAGE;
+    part *parts = calloc(n, sizeof *parts);
+    part **by = NULL;
+    cli_out o = {0};
+    if (!parts) goto done;
+    for (size_t j = 0; j < n; j++) {
+        parts[j].path = argv[optind + (int)j];
+        if (read_part(&parts[j])) goto done;
+    }
+    const shard_info *a = &parts[0].info;
+    by = calloc(a->count, sizeof *by);
+    if (!by || check_parts(parts, n, by)) goto done;
+    const int attack = strcmp(a->program, "nnprobe-attack") == 0;
+    if (!attack && strcmp(a->program, "nnprobe-maxact") != 0) {
+        fprintf(stderr, PROG ": %s: shards of %s cannot be merged here\n", parts[0].path,
+                a->program);
+        goto done;
+    }
+    if (adv && !attack) {
+        usage_error("--out: only nnprobe-attack shards have adversarial sets");
+        rc = CLI_USAGE;
+        goto done;
+    }
+    FILE *f = check_only ? NULL : output ? cli_out_open(&o) : stdout;
+    if (!check_only && !f) goto done;
+    int bad = attack ? merge_attack(by, a->count, f) : merge_maxact(by, a->count, f);
+    if (o.f) {
+        if (bad) {
+            fclose(o.f);
+            free(o.buf);
+        } else if (cli_out_commit(&o, output)) {
+            bad = 1;
+        }
+    }
+    if (!bad && adv && !check_only) bad = merge_adversarial(by, a->count, adv);
+    if (!bad)
+        fprintf(stderr, PROG ": %zu shards of %s run %016llx, %zu examples: %s\n", a->count,
+                a->program, (unsigned long long)a->run, a->total, check_only ? "complete" : "merged");
+    rc = bad ? CLI_FAILURE : CLI_OK;
+done:
+    for (size_t j = 0; parts && j < n; j++) free(parts[j].text);
+    free(parts);
+    free(by);
+    return rc;
+}
