@@ -235,11 +235,82 @@ out:
     return rc;
 }
 
-/* nnprobe-maxact: not yet */
+/* nnprobe-maxact --lists: each shard file has all k entries of every row; `n_dir` and `k`
+ * come from shard 0 and every shard must have the same. Parses part p into idx/score (n_dir × k
+ * each); returns 0, or 1 after a message. */
+static const char LISTS_HEAD[] = "direction,rank,index,score\n";
+
+static int parse_lists(const part *p, size_t i, size_t n_dir, size_t k, size_t *idx, float *sc)
+{
+    const char *b = p->body + strlen(LISTS_HEAD);
+    for (size_t r = 0; r < n_dir * k; r++) {
+        size_t d, j;
+        char ibuf[32], sbuf[64];
+        if (sscanf(b, "%zu,%zu,%31[^,],%63[^\n]", &d, &j, ibuf, sbuf) != 4 || d != r / k ||
+            j != r % k) {
+            fprintf(stderr, PROG ": shard %zu (%s) failed: row %zu of its lists is missing or "
+                    "out of order\n", i, p->path, r);
+            return 1;
+        }
+        char *end;
+        idx[r] = strcmp(ibuf, "-") == 0 ? SIZE_MAX : (size_t)strtoull(ibuf, &end, 10);
+        sc[r] = strtof(sbuf, &end);
+        const char *nl = strchr(b, '\n');
+        b = nl ? nl + 1 : b + strlen(b);
+    }
+    if (*b != '\0') {
+        fprintf(stderr, PROG ": shard %zu (%s): more rows than %zu directions x %zu\n", i,
+                p->path, n_dir, k);
+        return 1;
+    }
+    return 0;
+}
+
 static int merge_maxact(part **by, size_t count, FILE *out)
 {
-    (void)by, (void)count, (void)out;
-    return 1;
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(by[i]->body, LISTS_HEAD, strlen(LISTS_HEAD)) != 0) {
+            fprintf(stderr, PROG ": shard %zu (%s): not --lists CSV\n", i, by[i]->path);
+            return 1;
+        }
+    /* n_dir and k from shard 0's last row */
+    size_t n_dir = 0, k = 0, d, j;
+    for (const char *l = by[0]->body + strlen(LISTS_HEAD); *l; l = strchr(l, '\n') + 1) {
+        if (sscanf(l, "%zu,%zu,", &d, &j) == 2) {
+            if (d + 1 > n_dir) n_dir = d + 1;
+            if (j + 1 > k) k = j + 1;
+        }
+        if (!strchr(l, '\n')) break;
+    }
+    if (n_dir == 0 || k == 0) {
+        fprintf(stderr, PROG ": shard 0 (%s) failed: no lists\n", by[0]->path);
+        return 1;
+    }
+    size_t *idx = malloc(count * n_dir * k * sizeof *idx), *mi = malloc(n_dir * k * sizeof *mi);
+    float *sc = malloc(count * n_dir * k * sizeof *sc), *ms = malloc(n_dir * k * sizeof *ms);
+    const size_t **pi = malloc(count * sizeof *pi);
+    const float **ps = malloc(count * sizeof *ps);
+    int bad = !idx || !mi || !sc || !ms || !pi || !ps;
+    if (bad) fprintf(stderr, PROG ": out of memory\n");
+    for (size_t i = 0; !bad && i < count; i++) {
+        pi[i] = idx + i * n_dir * k;
+        ps[i] = sc + i * n_dir * k;
+        bad = parse_lists(by[i], i, n_dir, k, idx + i * n_dir * k, sc + i * n_dir * k);
+    }
+    size_t found = 0;
+    nnp_status st = bad ? NNP_OK : nnp_maxact_merge(pi, ps, count, n_dir, k, 1, mi, ms, &found);
+    if (st != NNP_OK) {
+        lib_error("nnp_maxact_merge", st);
+        bad = 1;
+    }
+    if (!bad && out) { /* as the single run writes them: the filled entries only */
+        fputs(LISTS_HEAD, out);
+        for (d = 0; d < n_dir; d++)
+            for (j = 0; j < found; j++)
+                fprintf(out, "%zu,%zu,%zu,%.9g\n", d, j, mi[d * k + j], (double)ms[d * k + j]);
+    }
+    free(idx), free(mi), free(sc), free(ms), free(pi), free(ps);
+    return bad;
 }
 
 int main(int argc, char **argv)
