@@ -21,6 +21,7 @@
 #include "attack-report.h"
 #include "cli.h"
 #include "model.h"
+#include "par.h"
 #include "shard-file.h"
 
 #define PROG "nnprobe-attack"
@@ -276,6 +277,35 @@ static int select_shard(const job *jb, size_t n, shard_info *sh, size_t *s0, siz
     return 0;
 }
 
+/* Under mpirun: rank r attacks shard r of par_size() (granule: the batch) into its rows of
+ * xa/res, then rank 0 gathers every rank's rows. One rank: the plain call. All ranks return
+ * the worst status of any. */
+static nnp_status run_ranks(const job *jb, const nnp_net *net, const float *x, const int32_t *y,
+                            const int32_t *targets, size_t n, float *xa, nnp_attack_result *res)
+{
+    const int size = par_size();
+    if (size == 1) return run_attack(jb, net, x, y, targets, n, xa, res);
+    const size_t d = nnp_net_input_size(net);
+    size_t first[256], len[256];
+    for (int r = 0; r < size; r++)
+        if (nnp_shard_range(n, (size_t)r, (size_t)size, attack_batch(jb), &first[r], &len[r]) !=
+            NNP_OK)
+            return NNP_EINVAL;
+    const size_t f = first[par_rank()], m = len[par_rank()];
+    job mine = *jb;
+    mine.pgd.first_index += f; /* PGD's random starts: by index in the whole run */
+    nnp_status s = NNP_OK;
+    if (m > 0)
+        s = run_attack(&mine, net, x + f * d, y + f, targets ? targets + f : NULL, m,
+                       xa + f * d, res + f);
+    s = (nnp_status)par_max_int((int)s); /* any rank's error is every rank's */
+    if (s != NNP_OK && s != NNP_ECANCELLED) return s;
+    if (par_gather_rows(xa, d * sizeof *xa, first, len) ||
+        par_gather_rows(res, sizeof *res, first, len))
+        return NNP_ENOMEM;
+    return s;
+}
+
 /* Attacks the selected test examples with the net; writes and prints everything. `others`
  * are the --transfer models. */
 static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others,
@@ -325,10 +355,14 @@ static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others
            n, jb->first);
     fflush(stdout);
     cli_progress_start(&p, "attack", jb->cm.quiet);
-    nnp_status s = run_attack(jb, net, x, y, jb->target_mode == TARGET_NONE ? NULL : targets + s0,
-                              n, xa, res);
+    nnp_status s = run_ranks(jb, net, x, y, jb->target_mode == TARGET_NONE ? NULL : targets + s0,
+                             n, xa, res);
     double seconds = cli_progress_end(&p), clean_err = NAN, adv_err = NAN;
     if (s != NNP_ECANCELLED) TRY(attack_names[jb->attack], s); /* cancelled: report what is done */
+    if (par_rank() != 0) { /* rank 0 has gathered the results and writes them */
+        rc = CLI_OK;
+        goto done;
+    }
     TRY("nnp_eval_error_rate", nnp_eval_error_rate(net, x, y, n, &clean_err, NULL));
     TRY("nnp_eval_error_rate", nnp_eval_error_rate(net, xa, y, n, &adv_err, NULL));
     report_summary(res, n, seconds, clean_err, adv_err);
@@ -358,7 +392,18 @@ done:
     return rc;
 }
 
+static int run_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    par_init(&argc, &argv); /* under mpirun: one rank of the run (par.h) */
+    int rc = run_main(argc, argv);
+    rc = par_max_int(rc); /* one exit status for the run */
+    par_finalize();
+    return rc;
+}
+
+static int run_main(int argc, char **argv)
 {
     cli_set_prog(PROG);
     job jb = {.model = "fc100-100-10", .count = 100, .figure_count = 10, .noise = -1,
@@ -373,6 +418,9 @@ int main(int argc, char **argv)
     TRY("initialising the attack options", nnp_attack_deepfool_opts_init(&jb.deepfool));
     TRY("initialising the attack options", nnp_attack_cw_opts_init(&jb.cw));
     if ((rc = parse_args(argc, argv, &jb)) >= 0) goto done;
+    if (par_size() > 1 && jb.cm.shard_count) USAGE("--shard: not under mpirun, where each rank is a shard");
+    if (par_size() > 1 && par_size() > 256) USAGE("at most 256 MPI ranks");
+    if (par_rank() != 0) jb.cm.quiet = 1; /* one progress display: rank 0's */
     cli_catch_sigint();
     const int onnx = model_is_onnx(jb.model);
     int need_train = !onnx;

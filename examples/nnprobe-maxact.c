@@ -73,7 +73,8 @@ static void print_help(void)
            "      --lists FILE          write each row's top list as CSV (direction,rank,index,\n"
            "                            score; scores exact to the float)\n"
            CLI_HELP_SHARD
-           "                            (search only, into --lists; shards of 256 test images)\n"
+           "                            (search only, into --lists; shards of --batch images)\n"
+           "      --batch N             test images per forward pass of the search (default 256)\n"
            "      --scale S             pixels per image pixel in the PNG (default 2)\n"
            CLI_HELP_FILES
            "      --limit N             train on the first N training examples (default 10000; 0 = all)\n"
@@ -91,7 +92,7 @@ static void print_help(void)
 /* The options stored by the table (cli_next_option). */
 typedef struct args {
     const char *png, *lists;
-    size_t layer, n_random, k, scale, limit, epochs, steps;
+    size_t layer, n_random, k, scale, limit, epochs, steps, batch;
 } args;
 #define F(field) offsetof(args, field)
 static const cli_table_opt TABLE[] = {
@@ -99,7 +100,7 @@ static const cli_table_opt TABLE[] = {
     {"top", CLI_SIZE, 1, 1, {F(k)}},        {"png", CLI_STRING, 0, 1, {F(png)}},
     {"scale", CLI_SIZE, 1, 1, {F(scale)}},  {"limit", CLI_SIZE, 0, 1, {F(limit)}},
     {"epochs", CLI_SIZE, 1, 1, {F(epochs)}}, {"steps", CLI_SIZE, 0, 1, {F(steps)}},
-    {"lists", CLI_STRING, 0, 1, {F(lists)}},
+    {"lists", CLI_STRING, 0, 1, {F(lists)}}, {"batch", CLI_SIZE, 1, 1, {F(batch)}},
 };
 #undef F
 enum { OPT_UNIT = CLI_OPT_OWN, OPT_STEP_SIZE, OPT_L2, OPT_TV, OPT_JITTER };
@@ -110,7 +111,6 @@ static const struct option OWN[] = {
     CLI_LONG_SHARD, {NULL, 0, NULL, 0},
 };
 static const cli_options OPTIONS = {CLI_DATA_FILES, TABLE, sizeof TABLE / sizeof *TABLE, OWN};
-enum { SEARCH_BATCH = 256 }; /* the search's batch: the granule of its shards */
 
 /* --lists: row d's top list, one line per entry (direction,rank,index,score; %.9g gives a
  * float back exactly). A shard file (shard != NULL) has the shard header first and all k
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     cli_set_prog(PROG);
     static size_t units[MAX_DIRS];
     const char *model = DEFAULT_MODEL;
-    args a = {.limit = 10000, .k = 8, .scale = 2, .epochs = 1, .steps = 200};
+    args a = {.limit = 10000, .k = 8, .scale = 2, .epochs = 1, .steps = 200, .batch = 256};
     size_t n_units = 0, jitter = 1;
     double step_size = 0.05, l2 = 0.0001, tv = 0.001;
     int c, stop = -1, rc = CLI_FAILURE, jitter_set = 0, cancelled = 0;
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
         USAGE("--shard: runs the search only, into --lists FILE (no --png)");
     RUN(cli_check_outputs(2, "--png", a.png, "--lists", a.lists)); /* before the work */
     static const char *const outputs[] = {"--png", "--lists", NULL};
-    shard_info sh = {.index = cm.shard_index, .count = cm.shard_count, .granule = SEARCH_BATCH,
+    shard_info sh = {.index = cm.shard_index, .count = cm.shard_count, .granule = a.batch,
                      .run = shard_run_hash(argc, argv, outputs), .complete = 1};
     snprintf(sh.program, sizeof sh.program, PROG);
     const int onnx = model_is_onnx(model);
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
     size_t found;
     nnp_maxact_search_opts so;
     TRY("nnp_maxact_search_opts_init", nnp_maxact_search_opts_init(&so));
-    so.batch_size = SEARCH_BATCH;
+    so.batch_size = a.batch;
     so.progress = cli_progress_cb;
     so.progress_user = cli_progress_start(&prog, "search", cm.quiet);
     if (cm.shard_count) { /* the shard's test images; their indices stay global */
