@@ -1,5 +1,5 @@
 /* nnprobe-merge: combines the shard files that `--shard I/N` runs of nnprobe-attack and
- * nnprobe-maxact write (shard-file.h, docs/cluster.md) into the result of the single run.
+ * nnprobe-maxact and nnprobe-lipschitz write (shard-file.h, docs/cluster.md) into the result of the single run.
  *
  * Checks before writing anything: every file is a shard file of the same program and run (the
  * hash of the command line), of the same N; each shard 0..N−1 is there exactly once, complete
@@ -31,8 +31,9 @@ static void print_help(void)
            "missing, interrupted or foreign shard is named by its index and nothing is\n"
            "written.\n"
            "\n"
-           "  -o, --output FILE         the merged result: nnprobe-attack's --results CSV, or\n"
-           "                            nnprobe-maxact's --lists CSV (default: stdout)\n"
+           "  -o, --output FILE         the merged result: nnprobe-attack's --results CSV,\n"
+           "                            nnprobe-maxact's --lists CSV or nnprobe-lipschitz's\n"
+           "                            --norms CSV (default: stdout)\n"
            "      --out FILE            nnprobe-attack: also merge the shards' --out\n"
            "                            adversarial sets (IDX, + .labels) into FILE\n"
            "      --check               only check that the shards are complete; write nothing\n"
@@ -313,6 +314,62 @@ static int merge_maxact(part **by, size_t count, FILE *out)
     return bad;
 }
 
+/* nnprobe-lipschitz --norms: rows "index,norm" concatenated in shard order, `length` per shard
+ * with consecutive global indices; the lower bound (the largest norm, the first on ties) by
+ * nnp_lipschitz_lower_merge() of the shards' own maxima, reported on stderr. */
+static const char NORMS_HEAD[] = "index,norm\n";
+
+static int merge_norms(part **by, size_t count, FILE *out)
+{
+    double *lows = malloc(count * sizeof *lows);
+    size_t *args = malloc(count * sizeof *args), used = 0;
+    int bad = !lows || !args;
+    for (size_t i = 0; !bad && i < count; i++) {
+        const shard_info *s = &by[i]->info;
+        const char *b = by[i]->body;
+        if (strncmp(b, NORMS_HEAD, strlen(NORMS_HEAD)) != 0) {
+            fprintf(stderr, PROG ": shard %zu (%s): not --norms CSV\n", i, by[i]->path);
+            bad = 1;
+            break;
+        }
+        b += strlen(NORMS_HEAD);
+        double best = -1.0;
+        size_t best_i = 0, rows = 0, at;
+        double v;
+        for (; *b; rows++) {
+            if (sscanf(b, "%zu,%lf", &at, &v) != 2 || at != s->first + rows) break;
+            if (v > best) best = v, best_i = at;
+            const char *nl = strchr(b, '\n');
+            b = nl ? nl + 1 : b + strlen(b);
+        }
+        if (*b || rows != s->length) {
+            fprintf(stderr, PROG ": shard %zu (%s) failed: %zu norms in order, expected %zu\n", i,
+                    by[i]->path, rows, s->length);
+            bad = 1;
+        } else if (rows) {
+            lows[used] = best;
+            args[used++] = best_i;
+        }
+    }
+    double lower = 0.0;
+    size_t argmax = 0;
+    nnp_status st = bad || used == 0 ? NNP_OK
+                                     : nnp_lipschitz_lower_merge(lows, args, used, &lower, &argmax);
+    if (st != NNP_OK) {
+        lib_error("nnp_lipschitz_lower_merge", st);
+        bad = 1;
+    }
+    if (!bad && out) {
+        fputs(NORMS_HEAD, out);
+        for (size_t i = 0; i < count; i++) fputs(by[i]->body + strlen(NORMS_HEAD), out);
+    }
+    if (!bad && used)
+        fprintf(stderr, PROG ": lower bound max ||J(x)||_2 = %.17g (point %zu)\n", lower, argmax);
+    free(lows);
+    free(args);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
@@ -350,7 +407,8 @@ int main(int argc, char **argv)
     by = calloc(a->count, sizeof *by);
     if (!by || check_parts(parts, n, by)) goto done;
     const int attack = strcmp(a->program, "nnprobe-attack") == 0;
-    if (!attack && strcmp(a->program, "nnprobe-maxact") != 0) {
+    const int lipschitz = strcmp(a->program, "nnprobe-lipschitz") == 0;
+    if (!attack && !lipschitz && strcmp(a->program, "nnprobe-maxact") != 0) {
         fprintf(stderr, PROG ": %s: shards of %s cannot be merged here\n", parts[0].path,
                 a->program);
         goto done;
@@ -362,7 +420,9 @@ int main(int argc, char **argv)
     }
     FILE *f = check_only ? NULL : output ? cli_out_open(&o) : stdout;
     if (!check_only && !f) goto done;
-    int bad = attack ? merge_attack(by, a->count, f) : merge_maxact(by, a->count, f);
+    int bad = attack      ? merge_attack(by, a->count, f)
+              : lipschitz ? merge_norms(by, a->count, f)
+                          : merge_maxact(by, a->count, f);
     if (o.f) {
         if (bad) {
             fclose(o.f);

@@ -3,12 +3,14 @@
 # for bit (results CSV, adversarial IDX, top lists), on the tiny IDX data set of smoke-lib.sh;
 # nnprobe-merge refuses a missing shard, a shard of another run and an interrupted one, naming
 # the shard's index, and writes nothing then. docs/cluster.md.
-# Usage: smoke-test-shard.sh nnprobe-attack nnprobe-merge nnprobe-train nnprobe-maxact
+# Usage: smoke-test-shard.sh nnprobe-attack nnprobe-merge nnprobe-train nnprobe-maxact \
+#        nnprobe-lipschitz
 set -u
-ATTACK=${1:?usage: $0 nnprobe-attack nnprobe-merge nnprobe-train nnprobe-maxact}
+ATTACK=${1:?usage: $0 nnprobe-attack nnprobe-merge nnprobe-train nnprobe-maxact nnprobe-lipschitz}
 MERGE=${2:?}
 TRAIN_BIN=${3:?}
 MAXACT=${4:?}
+LIPSCHITZ=${5:?}
 BIN=$MERGE
 . "$(dirname "$0")/smoke-lib.sh"
 # OpenBLAS sums in an order that depends on its thread count: every run here uses one thread
@@ -64,6 +66,19 @@ done
 expect 0 "maxact: merging 3 shards" -o "$TMP/l-merged.csv" "$TMP/l-0.csv" "$TMP/l-1.csv" \
     "$TMP/l-2.csv"
 cmp -s "$TMP/l-merged.csv" "$TMP/l-whole.csv" || fail "maxact: merged lists differ"
+
+# nnprobe-lipschitz: the lower bound's per-point norms of 3 shards merged
+# shellcheck disable=SC2086
+"$LIPSCHITZ" "$TMP/m.onnx" $DATA --points 20 --power-iters 10 --batch 3 --quiet \
+    --norms "$TMP/n-whole.csv" > /dev/null || fail "lipschitz: the whole run"
+for i in 0 1 2; do
+    # shellcheck disable=SC2086
+    "$LIPSCHITZ" "$TMP/m.onnx" $DATA --points 20 --power-iters 10 --batch 3 --quiet \
+        --shard $i/3 --norms "$TMP/n-$i.csv" > /dev/null || fail "lipschitz: shard $i/3"
+done
+expect 0 "lipschitz: merging 3 shards" -o "$TMP/n-merged.csv" "$TMP/n-1.csv" "$TMP/n-0.csv" \
+    "$TMP/n-2.csv"
+cmp -s "$TMP/n-merged.csv" "$TMP/n-whole.csv" || fail "lipschitz: merged norms differ"
 
 # refusals, each naming the shard, and no output written
 rm -f "$TMP/bad.csv"
