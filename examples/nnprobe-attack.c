@@ -222,7 +222,7 @@ static int parse_args(int argc, char **argv, job *jb)
     if (jb->cm.shard_count) {
         const char *res = jb->results;
         if (res == NULL || (strlen(res) > 5 && strcmp(res + strlen(res) - 5, ".json") == 0)) {
-            usage_error("--shard: needs --results FILE (CSV, not JSON): the shard's partial result");
+            usage_error("--shard: needs --results FILE (CSV, not JSON) for the shard's result");
             return CLI_USAGE;
         }
         if (jb->n_transfer || jb->noise >= 0 || jb->amplify >= 0) {
@@ -377,7 +377,8 @@ static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others
                               jb->amplify, jb->cm.seed) != 0)
             rc = CLI_FAILURE;
     }
-    if (jb->results && report_results(jb->results, res, y, jb->first + s0, n, shard) != 0) rc = CLI_FAILURE;
+    if (jb->results && report_results(jb->results, res, y, jb->first + s0, n, shard) != 0)
+        rc = CLI_FAILURE;
     if (jb->out && report_adversarial(jb->out, xa, y, n, ch, hh, ww) != 0) rc = CLI_FAILURE;
     if (jb->png &&
         report_figure(jb->png, x, xa, n < jb->figure_count ? n : jb->figure_count, ch * hh, ww) != 0)

@@ -1,5 +1,6 @@
-/* nnprobe-merge: combines the shard files that `--shard I/N` runs of nnprobe-attack and
- * nnprobe-maxact and nnprobe-lipschitz write (shard-file.h, docs/cluster.md) into the result of the single run.
+/* nnprobe-merge: combines the shard files that `--shard I/N` runs of nnprobe-attack,
+ * nnprobe-maxact and nnprobe-lipschitz write (shard-file.h, docs/cluster.md) into the result
+ * of the single run.
  *
  * Checks before writing anything: every file is a shard file of the same program and run (the
  * hash of the command line), of the same N; each shard 0..N−1 is there exactly once, complete
@@ -398,14 +399,21 @@ int main(int argc, char **argv)
     part *parts = calloc(n, sizeof *parts);
     part **by = NULL;
     cli_out o = {0};
-    if (!parts) goto done;
+    if (!parts) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto done;
+    }
     for (size_t j = 0; j < n; j++) {
         parts[j].path = argv[optind + (int)j];
         if (read_part(&parts[j])) goto done;
     }
     const shard_info *a = &parts[0].info;
     by = calloc(a->count, sizeof *by);
-    if (!by || check_parts(parts, n, by)) goto done;
+    if (!by) {
+        fprintf(stderr, PROG ": %s: out of memory for %zu shards\n", parts[0].path, a->count);
+        goto done;
+    }
+    if (check_parts(parts, n, by)) goto done;
     const int attack = strcmp(a->program, "nnprobe-attack") == 0;
     const int lipschitz = strcmp(a->program, "nnprobe-lipschitz") == 0;
     if (!attack && !lipschitz && strcmp(a->program, "nnprobe-maxact") != 0) {
@@ -434,7 +442,8 @@ int main(int argc, char **argv)
     if (!bad && adv && !check_only) bad = merge_adversarial(by, a->count, adv);
     if (!bad)
         fprintf(stderr, PROG ": %zu shards of %s run %016llx, %zu examples: %s\n", a->count,
-                a->program, (unsigned long long)a->run, a->total, check_only ? "complete" : "merged");
+                a->program, (unsigned long long)a->run, a->total,
+                check_only ? "complete" : "merged");
     rc = bad ? CLI_FAILURE : CLI_OK;
 done:
     for (size_t j = 0; parts && j < n; j++) free(parts[j].text);

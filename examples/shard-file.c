@@ -25,7 +25,8 @@ uint64_t shard_run_hash(int argc, char **argv, const char *const *outputs)
     uint64_t h = 0xcbf29ce484222325u;
     for (int i = 1; i < argc; i++) {
         int skip = is_option(argv[i], "--shard");
-        for (size_t k = 0; outputs && outputs[k] && !skip; k++) skip = is_option(argv[i], outputs[k]);
+        for (size_t k = 0; outputs && outputs[k] && !skip; k++)
+            skip = is_option(argv[i], outputs[k]);
         if (skip == 1) i++; /* the value is the next argument */
         if (skip) continue;
         h = fnv(h, argv[i], strlen(argv[i]) + 1); /* with the NUL: "a b" ≠ "ab" */

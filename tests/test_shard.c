@@ -47,7 +47,7 @@ START_TEST(ranges_match_reference)
                 for (size_t s = 0; s < count; s++) {
                     size_t first = 99, len = 99;
                     ck_assert_ok(nnp_shard_range(n, s, count, granule, &first, &len));
-                    /* reference: the blocks b with floor(s·B/count) <= b < floor((s+1)·B/count) */
+                    /* reference: blocks b with floor(s·B/count) <= b < floor((s+1)·B/count) */
                     size_t want_len = 0, want_first = n;
                     for (size_t b = 0; b < blocks; b++)
                         if (s * blocks / count <= b && b < (s + 1) * blocks / count) {
@@ -195,8 +195,10 @@ START_TEST(maxact_shards_merge_to_whole_lists)
     o.batch_size = batch;
     nnp_dataset *all = NULL;
     ck_assert_ok(nnp_dataset_create(N, 1, 4, 4, x, NULL, &all));
-    size_t *wi = malloc(2 * ndir * k * sizeof *wi), *pi = malloc(2 * NSHARD * ndir * k * sizeof *pi);
-    float *ws = malloc(2 * ndir * k * sizeof *ws), *ps = malloc(2 * NSHARD * ndir * k * sizeof *ps);
+    size_t *wi = malloc(2 * ndir * k * sizeof *wi);
+    size_t *pi = malloc(2 * NSHARD * ndir * k * sizeof *pi);
+    float *ws = malloc(2 * ndir * k * sizeof *ws);
+    float *ps = malloc(2 * NSHARD * ndir * k * sizeof *ps);
     size_t wfound, found;
     ck_assert_ok(nnp_maxact_search(net, NULL, all, layer, dirs, ndir, k, &o, wi, ws,
                                    wi + ndir * k, ws + ndir * k, &wfound));
