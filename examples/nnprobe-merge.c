@@ -149,8 +149,30 @@ static size_t count_lines(const char *s)
     return n + (len > 0 && s[len - 1] != '\n');
 }
 
+/* A shard's error rates from its rows (columns true_label, clean_label, adv_label: 1, 2, 4):
+ * rates[0] on the clean examples, rates[1] on the adversarial ones. Returns 0, or -1 when a
+ * row does not parse. */
+static int shard_error_rates(const char *rows, size_t n, double *rates)
+{
+    size_t wrong[2] = {0, 0};
+    for (size_t r = 0; r < n; r++) {
+        int y, clean, target, adv;
+        size_t index;
+        if (sscanf(rows, "%zu,%d,%d,%d,%d,", &index, &y, &clean, &target, &adv) != 5) return -1;
+        wrong[0] += clean != y;
+        wrong[1] += adv != y;
+        rows = strchr(rows, '\n');
+        if (!rows) return r + 1 == n ? 0 : -1;
+        rows++;
+    }
+    rates[0] = (double)wrong[0] / (double)n; /* as nnp_eval_error_rate() computes a rate */
+    rates[1] = (double)wrong[1] / (double)n;
+    return 0;
+}
+
 /* nnprobe-attack: the CSV header line of every shard must agree; rows are concatenated in
- * shard order, and there must be `length` of them. */
+ * shard order, and there must be `length` of them. The error rates of the whole run (the
+ * single run's "error" line) are merged from the shards' with nnp_eval_merge_rates(). */
 static int merge_attack(part **by, size_t count, FILE *out)
 {
     const char *head = by[0]->body, *head_end = strchr(head, '\n');
@@ -159,20 +181,37 @@ static int merge_attack(part **by, size_t count, FILE *out)
         return 1;
     }
     const size_t head_len = (size_t)(head_end - head) + 1;
-    for (size_t i = 0; i < count; i++) {
+    double *rates = malloc(2 * count * sizeof *rates);
+    size_t *counts = malloc(count * sizeof *counts), used = 0;
+    int bad = !rates || !counts;
+    for (size_t i = 0; !bad && i < count; i++) {
         const char *b = by[i]->body;
+        const size_t len = by[i]->info.length;
         if (strncmp(b, head, head_len) != 0) {
             fprintf(stderr, PROG ": shard %zu (%s): its CSV columns differ from shard 0's\n", i,
                     by[i]->path);
-            return 1;
-        }
-        if (count_lines(b + head_len) != by[i]->info.length) {
+            bad = 1;
+        } else if (count_lines(b + head_len) != len ||
+                   (len && shard_error_rates(b + head_len, len, rates + 2 * used))) {
             fprintf(stderr, PROG ": shard %zu (%s) failed: %zu result rows, expected %zu\n", i,
-                    by[i]->path, count_lines(b + head_len), by[i]->info.length);
-            return 1;
+                    by[i]->path, count_lines(b + head_len), len);
+            bad = 1;
+        } else if (len) {
+            counts[used++] = len;
         }
     }
-    if (out == NULL) return 0;
+    double err[2];
+    if (!bad && used) {
+        nnp_status st = nnp_eval_merge_rates(rates, counts, used, 2, err);
+        if (st != NNP_OK) lib_error("nnp_eval_merge_rates", st);
+        else
+            fprintf(stderr, "error        %.1f%% on the clean examples, %.1f%% on the "
+                    "adversarial ones\n", 100 * err[0], 100 * err[1]);
+        bad = st != NNP_OK;
+    }
+    free(rates);
+    free(counts);
+    if (bad || out == NULL) return bad;
     fwrite(head, 1, head_len, out);
     for (size_t i = 0; i < count; i++) fputs(by[i]->body + head_len, out);
     return 0;

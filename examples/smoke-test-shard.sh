@@ -34,7 +34,7 @@ attack_shards() {
     name=$1; rows=$2; shift 2
     # shellcheck disable=SC2086
     "$ATTACK" "$TMP/m.onnx" $DATA "$@" --quiet --results "$TMP/$name-whole.csv" \
-        --out "$TMP/$name-whole.idx" > /dev/null || fail "$name: the whole run"
+        --out "$TMP/$name-whole.idx" > "$TMP/$name-whole.txt" || fail "$name: the whole run"
     for i in 0 1 2; do
         # shellcheck disable=SC2086
         "$ATTACK" "$TMP/m.onnx" $DATA "$@" --quiet --shard $i/3 --results "$TMP/$name-$i.csv" \
@@ -43,6 +43,10 @@ attack_shards() {
     expect 0 "$name: merging 3 shards" -o "$TMP/$name-merged.csv" --out "$TMP/$name-merged.idx" \
         "$TMP/$name-2.csv" "$TMP/$name-0.csv" "$TMP/$name-1.csv"
     cmp -s "$TMP/$name-merged.csv" "$TMP/$name-whole.csv" || fail "$name: merged results differ"
+    # the error rates merged from the shards' counts: the single run's "error" line
+    grep '^error ' "$TMP/$name-whole.txt" > "$TMP/a"
+    grep '^error ' "$TMP/err" > "$TMP/b"
+    cmp -s "$TMP/a" "$TMP/b" || fail "$name: merged error rates differ"
     cmp -s "$TMP/$name-merged.idx" "$TMP/$name-whole.idx" || fail "$name: merged x_adv differ"
     cmp -s "$TMP/$name-merged.idx.labels" "$TMP/$name-whole.idx.labels" ||
         fail "$name: merged labels differ"
