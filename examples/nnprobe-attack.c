@@ -298,7 +298,10 @@ static nnp_status run_ranks(const job *jb, const nnp_net *net, const float *x, c
     if (m > 0)
         s = run_attack(&mine, net, x + f * d, y + f, targets ? targets + f : NULL, m,
                        xa + f * d, res + f);
-    s = (nnp_status)par_max_int((int)s); /* any rank's error is every rank's */
+    /* every rank takes the worst status of any: an error over a cancellation over success */
+    const int mine_rank = s == NNP_OK ? 0 : s == NNP_ECANCELLED ? 1 : 1000 + (int)s;
+    const int worst = par_max_int(mine_rank);
+    s = worst == 0 ? NNP_OK : worst == 1 ? NNP_ECANCELLED : (nnp_status)(worst - 1000);
     if (s != NNP_OK && s != NNP_ECANCELLED) return s;
     if (par_gather_rows(xa, d * sizeof *xa, first, len) ||
         par_gather_rows(res, sizeof *res, first, len))
