@@ -26,7 +26,7 @@ export OPENBLAS_NUM_THREADS
 # unloaded by then, so LeakSanitizer cannot even unwind those stacks to suppress them. Leak
 # checking is off for the ranks here; the same attack code is leak-checked without MPI by
 # smoke-test-shard.sh (ASan's other checks stay on).
-ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # the last setting wins
 export ASAN_OPTIONS
 # OpenMPI as root in a container: allowed explicitly; 2 ranks on any core count
 MPIRUN="$MPIEXEC --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS -x ASAN_OPTIONS"
