@@ -58,7 +58,7 @@ void report_summary(const nnp_attack_result *r, size_t n, double seconds,
 
 /* Values are finite (distortions of points in [0,1]). */
 int report_results(const char *path, const nnp_attack_result *r, const int32_t *labels,
-                         size_t first, size_t n)
+                         size_t first, size_t n, const shard_info *shard)
 {
     static const char *const names[] = {"index", "true_label", "clean_label", "target",
                                         "adv_label", "success", "finished", "rms", "l2",
@@ -69,6 +69,7 @@ int report_results(const char *path, const nnp_attack_result *r, const int32_t *
     cli_out o;
     FILE *f = cli_out_open(&o);
     if (!f) return -1;
+    if (shard) shard_header_print(f, shard);
     if (json) fputs("[\n", f);
     else
         for (int k = 0; k < N_FIELDS; k++) fprintf(f, "%s%s", names[k], k + 1 < N_FIELDS ? "," : "\n");

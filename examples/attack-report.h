@@ -9,15 +9,18 @@
 
 #include <nnprobe/nnprobe.h>
 
+#include "shard-file.h"
+
 /* Prints success, distortion (RMS mean and median over the changed successes, L2, Linf),
  * error rates and cost of the n results. */
 void report_summary(const nnp_attack_result *r, size_t n, double seconds, double clean_err,
                     double adv_err);
 
 /* Per-example results as CSV, or as a JSON array of objects when the path ends in ".json";
- * the same fields either way. Returns 0, or -1 after a message. */
+ * the same fields either way. With `shard` (CSV only) the file is a shard file: its first
+ * line is the shard header (shard-file.h). Returns 0, or -1 after a message. */
 int report_results(const char *path, const nnp_attack_result *r, const int32_t *labels,
-                   size_t first, size_t n);
+                   size_t first, size_t n, const shard_info *shard);
 
 /* The adversarial set as float32 IDX images (path) and labels (path + ".labels"). Returns 0,
  * or -1 after a message. */

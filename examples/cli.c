@@ -158,6 +158,25 @@ int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, si
     }
 }
 
+int cli_parse_shard(const char *opt, const char *s, size_t *index, size_t *count)
+{
+    const char *slash = strchr(s, '/');
+    char head[32];
+    if (slash == NULL || (size_t)(slash - s) >= sizeof head) {
+        usage_error("%s: '%s' is not I/N (shard I of N, 0 <= I < N)", opt, s);
+        return -1;
+    }
+    memcpy(head, s, (size_t)(slash - s));
+    head[slash - s] = '\0';
+    if (parse_size(opt, head, 0, index) || parse_size(opt, slash + 1, 1, count)) return -1;
+    if (*index >= *count) {
+        usage_error("%s: shard %zu of %zu: shards are numbered 0..%zu", opt, *index, *count,
+                    *count - 1);
+        return -1;
+    }
+    return 0;
+}
+
 int parse_choice(const char *opt, const char *s, const char *const *names, int n)
 {
     char list[256] = "";
@@ -223,6 +242,8 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     case CLI_OPT_DATA_DIR: c->data_dir = arg; c->data_given = 1; return CLI_NEXT;
     case CLI_OPT_SEED: return parse_u64("--seed", arg, &c->seed) ? CLI_USAGE : CLI_NEXT;
     case CLI_OPT_QUIET: c->quiet = 1; return CLI_NEXT;
+    case CLI_OPT_SHARD: return cli_parse_shard("--shard", arg, &c->shard_index, &c->shard_count)
+                                   ? CLI_USAGE : CLI_NEXT;
     case CLI_OPT_THREADS: {
         uint64_t n;
         if (parse_u64("--threads", arg, &n)) return CLI_USAGE;

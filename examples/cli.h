@@ -97,6 +97,10 @@ int parse_double_list(const char *opt, const char *s, size_t max, double lo, dou
  * into *n; on error prints a usage error, returns -1. */
 int parse_index_list(const char *opt, const char *s, size_t max, size_t *out, size_t *n);
 
+/* Parses "I/N" (shard I of N, 0 ≤ I < N) for option `opt`; on error prints a usage error,
+ * returns -1. */
+int cli_parse_shard(const char *opt, const char *s, size_t *index, size_t *count);
+
 /* Index of `s` (case-insensitively) in the `n` names, or -1 after a usage error
  * "<opt>: '<s>' is not <a, b or c>". For option values such as --norm linf|l2. */
 int parse_choice(const char *opt, const char *s, const char *const *names, int n);
@@ -133,7 +137,7 @@ int cli_table_set(const cli_table_opt *t, const char *arg, void *base);
  * data-format and normalisation options (cli-data.c) take 240.. */
 enum {
     CLI_OPT_TRAIN_IMAGES = 200, CLI_OPT_TRAIN_LABELS, CLI_OPT_TEST_IMAGES, CLI_OPT_TEST_LABELS,
-    CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_THREADS, CLI_OPT_OWN = 256
+    CLI_OPT_DATA_DIR, CLI_OPT_SEED, CLI_OPT_QUIET, CLI_OPT_THREADS, CLI_OPT_SHARD, CLI_OPT_OWN = 256
 };
 enum { CLI_OPT_DATA = 240, CLI_OPT_LABELS, CLI_OPT_MEAN, CLI_OPT_STD, CLI_OPT_NORMALIZE };
 enum { CLI_MAX_CHANNELS = 16 };
@@ -167,6 +171,8 @@ typedef struct cli_common {
     int random_data;  /* cli_data_for_model() made random points */
     size_t n_mean, n_std; /* --mean, --std (or --normalize): per-channel values, 0 if not given */
     double mean[CLI_MAX_CHANNELS], std[CLI_MAX_CHANNELS];
+    size_t shard_index, shard_count; /* --shard I/N (programs with cli_options.shard); count 0:
+                                        the whole run */
 } cli_common;
 
 void cli_common_init(cli_common *c);
@@ -192,6 +198,10 @@ typedef struct cli_options {
     int probe; /* 1: also --data, --labels, --mean, --std, --normalize (cli-data.c); the program
                 * calls cli_normalize() and cli_data_for_model() */
 } cli_options;
+
+/* The getopt_long entry of --shard I/N, for a program's own options (those that write shard
+ * files, shard-file.h); cli_next_option() handles it into cli_common. */
+#define CLI_LONG_SHARD {"shard", required_argument, NULL, CLI_OPT_SHARD}
 
 /* getopt_long() over the common options (--seed, --quiet, -V/--version, the data options
  * that o->data asks for), o's table and o's own options. Handles the common ones (into *cm)
@@ -322,6 +332,9 @@ double cli_progress_end(cli_progress *p);
     "      --normalize imagenet  mean 0.485,0.456,0.406, std 0.229,0.224,0.225\n"            \
     "  Without data options, an ONNX model the default data do not fit is probed at random\n" \
     "  points in its input shape (a note says so).\n"
+#define CLI_HELP_SHARD                                                                       \
+    "      --shard I/N           run shard I (0-based) of N of the examples and write a partial\n" \
+    "                            result that nnprobe-merge combines (docs/cluster.md)\n"
 #define CLI_HELP_HELP                                                                        \
     "  -h, --help                show this help and exit\n"                                   \
     "  -V, --version             show the library version and exit\n"

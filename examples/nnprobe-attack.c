@@ -21,6 +21,8 @@
 #include "attack-report.h"
 #include "cli.h"
 #include "model.h"
+#include "par.h"
+#include "shard-file.h"
 
 #define PROG "nnprobe-attack"
 #define MAX_TRANSFER 8
@@ -44,6 +46,7 @@ typedef struct job {
     double noise, amplify;          /* --noise, --amplify; < 0: not asked */
     const char *transfer[MAX_TRANSFER]; /* --transfer MODEL, in order */
     size_t n_transfer;
+    uint64_t run_hash;              /* of the command line, for --shard (shard-file.h) */
 } job;
 
 /* The options that set fields of the job: one row each, every listed field gets the value
@@ -151,6 +154,8 @@ static void print_help(const job *d)
            "      --png FILE            figure: original | difference x10 around grey |\n"
            "                            adversarial, one row per example\n"
            "      --figure-count K      rows of the figure (default 10)\n"
+           CLI_HELP_SHARD
+           "                            (needs --results FILE.csv; shards of --batch examples)\n"
            CLI_HELP_QUIET CLI_HELP_HELP "\n"
            "Distortion is the paper's: RMS per pixel, sqrt(sum((x'-x)^2)/n), pixels in [0,1].\n"
            CLI_HELP_PROGRESS "Exit status: 0 success, 1 failure, 2 bad usage, 130 interrupted (partial\n"
@@ -167,9 +172,10 @@ static int parse_args(int argc, char **argv, job *jb)
         {"norm", required_argument, NULL, OPT_NORM},
         {"transfer", required_argument, NULL, OPT_TRANSFER},
         {"noise", required_argument, NULL, OPT_NOISE},
-        {"amplify", required_argument, NULL, OPT_AMPLIFY}, {NULL, 0, NULL, 0},
+        {"amplify", required_argument, NULL, OPT_AMPLIFY}, CLI_LONG_SHARD, {NULL, 0, NULL, 0},
     };
     static const cli_options opts = {CLI_DATA_DIR, TABLE, N_TABLE, own, 1};
+    static const char *const outputs[] = {"--results", "--out", "--png", NULL};
     static const char *const targets[] = {"none", "next", "random"}, *const norms[] = {"linf", "l2"};
     int c, r, stop = -1;
     while ((c = cli_next_option(argc, argv, &opts, &jb->cm, jb, &stop)) != -1) {
@@ -211,7 +217,20 @@ static int parse_args(int argc, char **argv, job *jb)
         usage_error("unexpected argument '%s'", argv[optind]);
         return CLI_USAGE;
     }
-    jb->pgd.seed = jb->cm.seed; /* outputs checked now, not after minutes of work: */
+    jb->pgd.seed = jb->cm.seed;
+    jb->run_hash = shard_run_hash(argc, argv, outputs);
+    if (jb->cm.shard_count) {
+        const char *res = jb->results;
+        if (res == NULL || (strlen(res) > 5 && strcmp(res + strlen(res) - 5, ".json") == 0)) {
+            usage_error("--shard: needs --results FILE (CSV, not JSON) for the shard's result");
+            return CLI_USAGE;
+        }
+        if (jb->n_transfer || jb->noise >= 0 || jb->amplify >= 0) {
+            usage_error("--shard: --transfer, --noise and --amplify evaluate the whole set; run "
+                        "them on the merged --out");
+            return CLI_USAGE;
+        }
+    } /* outputs checked now, not after minutes of work: */
     return cli_check_outputs(3, "--out", jb->out, "--results", jb->results, "--png", jb->png)
                ? CLI_USAGE : -1;
 }
@@ -229,15 +248,76 @@ static nnp_status run_attack(const job *jb, const nnp_net *net, const float *x, 
     }
 }
 
+/* The batch size of the chosen attack: the granule of its shards (shard.h). */
+static size_t attack_batch(const job *jb)
+{
+    switch (jb->attack) {
+    case ATTACK_FGSM: return jb->fgsm.batch_size;
+    case ATTACK_PGD: return jb->pgd.batch_size;
+    case ATTACK_DEEPFOOL: return jb->deepfool.batch_size;
+    case ATTACK_CW: return jb->cw.batch_size;
+    default: return jb->lbfgs.batch_size;
+    }
+}
+
+/* With --shard: the shard's header and its slice [*s0, *s0 + *sn) of the n examples; else
+ * the whole run. Returns 0, or 1 after a message. */
+static int select_shard(const job *jb, size_t n, shard_info *sh, size_t *s0, size_t *sn)
+{
+    *s0 = 0;
+    *sn = n;
+    if (jb->cm.shard_count == 0) return 0;
+    *sh = (shard_info){.index = jb->cm.shard_index, .count = jb->cm.shard_count, .total = n,
+                       .granule = attack_batch(jb), .run = jb->run_hash, .complete = 1};
+    snprintf(sh->program, sizeof sh->program, PROG);
+    snprintf(sh->out, sizeof sh->out, "%s", jb->out ? jb->out : "");
+    if (shard_locate(sh)) return 1;
+    *s0 = sh->first;
+    *sn = sh->length;
+    return 0;
+}
+
+/* Under mpirun: rank r attacks shard r of par_size() (granule: the batch) into its rows of
+ * xa/res, then rank 0 gathers every rank's rows. One rank: the plain call. All ranks return
+ * the worst status of any. */
+static nnp_status run_ranks(const job *jb, const nnp_net *net, const float *x, const int32_t *y,
+                            const int32_t *targets, size_t n, float *xa, nnp_attack_result *res)
+{
+    const int size = par_size();
+    if (size == 1) return run_attack(jb, net, x, y, targets, n, xa, res);
+    const size_t d = nnp_net_input_size(net);
+    size_t first[256], len[256];
+    for (int r = 0; r < size; r++)
+        if (nnp_shard_range(n, (size_t)r, (size_t)size, attack_batch(jb), &first[r], &len[r]) !=
+            NNP_OK)
+            return NNP_EINVAL;
+    const size_t f = first[par_rank()], m = len[par_rank()];
+    job mine = *jb;
+    mine.pgd.first_index += f; /* PGD's random starts: by index in the whole run */
+    nnp_status s = NNP_OK;
+    if (m > 0)
+        s = run_attack(&mine, net, x + f * d, y + f, targets ? targets + f : NULL, m,
+                       xa + f * d, res + f);
+    /* every rank takes the worst status of any: an error over a cancellation over success */
+    const int mine_rank = s == NNP_OK ? 0 : s == NNP_ECANCELLED ? 1 : 1000 + (int)s;
+    const int worst = par_max_int(mine_rank);
+    s = worst == 0 ? NNP_OK : worst == 1 ? NNP_ECANCELLED : (nnp_status)(worst - 1000);
+    if (s != NNP_OK && s != NNP_ECANCELLED) return s;
+    if (par_gather_rows(xa, d * sizeof *xa, first, len) ||
+        par_gather_rows(res, sizeof *res, first, len))
+        return NNP_ENOMEM;
+    return s;
+}
+
 /* Attacks the selected test examples with the net; writes and prints everything. `others`
  * are the --transfer models. */
 static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others,
                              const nnp_dataset *test)
 {
-    const size_t d = nnp_dataset_example_size(test), k = nnp_net_output_size(net), n = jb->count;
+    const size_t d = nnp_dataset_example_size(test), k = nnp_net_output_size(net);
+    size_t n = jb->count, ch, hh, ww;
     const float *x = nnp_dataset_images(test) + jb->first * d;
     const int32_t *y = nnp_dataset_labels(test) + jb->first;
-    size_t ch, hh, ww;
     int rc = CLI_FAILURE;
     float *xa = malloc(n * d * sizeof *xa);
     int32_t *targets = malloc(n * sizeof *targets);
@@ -253,6 +333,20 @@ static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others
         int32_t off = 1 + (int32_t)((state >> 33) % (k - 1));
         targets[i] = (int32_t)((y[i] + (jb->target_mode == TARGET_NEXT ? 1 : off)) % (int32_t)k);
     }
+    /* a shard: its slice of the examples (the targets above are the whole run's, drawn in
+     * order, so each example gets the same target in any shard) */
+    shard_info sh;
+    size_t s0;
+    if (select_shard(jb, n, &sh, &s0, &n)) goto done;
+    const shard_info *shard = jb->cm.shard_count ? &sh : NULL;
+    x += s0 * d, y += s0;
+    jb->pgd.first_index = s0; /* PGD's random starts: by index in the whole run */
+    if (shard) printf("shard        %zu/%zu: examples %zu..%zu of the run's %zu\n", sh.index,
+                      sh.count, s0, s0 + n, sh.total);
+    if (n == 0) { /* more shards than batches: an empty, complete shard */
+        rc = report_results(jb->results, res, y, jb->first + s0, 0, shard) ? CLI_FAILURE : CLI_OK;
+        goto done;
+    }
     cli_progress p;
     jb->lbfgs.progress = jb->fgsm.progress = jb->pgd.progress = jb->deepfool.progress =
         jb->cw.progress = cli_progress_cb;
@@ -264,14 +358,19 @@ static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others
            n, jb->first);
     fflush(stdout);
     cli_progress_start(&p, "attack", jb->cm.quiet);
-    nnp_status s = run_attack(jb, net, x, y, jb->target_mode == TARGET_NONE ? NULL : targets, n,
-                              xa, res);
+    nnp_status s = run_ranks(jb, net, x, y, jb->target_mode == TARGET_NONE ? NULL : targets + s0,
+                             n, xa, res);
     double seconds = cli_progress_end(&p), clean_err = NAN, adv_err = NAN;
     if (s != NNP_ECANCELLED) TRY(attack_names[jb->attack], s); /* cancelled: report what is done */
+    if (par_rank() != 0) { /* rank 0 has gathered the results and writes them */
+        rc = CLI_OK;
+        goto done;
+    }
     TRY("nnp_eval_error_rate", nnp_eval_error_rate(net, x, y, n, &clean_err, NULL));
     TRY("nnp_eval_error_rate", nnp_eval_error_rate(net, xa, y, n, &adv_err, NULL));
     report_summary(res, n, seconds, clean_err, adv_err);
     rc = s == NNP_ECANCELLED ? CLI_INTERRUPTED : CLI_OK;
+    sh.complete = s != NNP_ECANCELLED;
     if (jb->n_transfer || jb->noise >= 0 || jb->amplify >= 0) {
         const nnp_net *nets[MAX_TRANSFER + 1] = {net};
         const char *names[MAX_TRANSFER + 1] = {jb->model};
@@ -281,7 +380,8 @@ static int attack_and_report(job *jb, const nnp_net *net, nnp_net *const *others
                               jb->amplify, jb->cm.seed) != 0)
             rc = CLI_FAILURE;
     }
-    if (jb->results && report_results(jb->results, res, y, jb->first, n) != 0) rc = CLI_FAILURE;
+    if (jb->results && report_results(jb->results, res, y, jb->first + s0, n, shard) != 0)
+        rc = CLI_FAILURE;
     if (jb->out && report_adversarial(jb->out, xa, y, n, ch, hh, ww) != 0) rc = CLI_FAILURE;
     if (jb->png &&
         report_figure(jb->png, x, xa, n < jb->figure_count ? n : jb->figure_count, ch * hh, ww) != 0)
@@ -296,7 +396,18 @@ done:
     return rc;
 }
 
+static int run_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    par_init(&argc, &argv); /* under mpirun: one rank of the run (par.h) */
+    int rc = run_main(argc, argv);
+    rc = par_max_int(rc); /* one exit status for the run */
+    par_finalize();
+    return rc;
+}
+
+static int run_main(int argc, char **argv)
 {
     cli_set_prog(PROG);
     job jb = {.model = "fc100-100-10", .count = 100, .figure_count = 10, .noise = -1,
@@ -311,6 +422,9 @@ int main(int argc, char **argv)
     TRY("initialising the attack options", nnp_attack_deepfool_opts_init(&jb.deepfool));
     TRY("initialising the attack options", nnp_attack_cw_opts_init(&jb.cw));
     if ((rc = parse_args(argc, argv, &jb)) >= 0) goto done;
+    if (par_size() > 1 && jb.cm.shard_count) USAGE("--shard: not under mpirun, where each rank is a shard");
+    if (par_size() > 1 && par_size() > 256) USAGE("at most 256 MPI ranks");
+    if (par_rank() != 0) jb.cm.quiet = 1; /* one progress display: rank 0's */
     cli_catch_sigint();
     const int onnx = model_is_onnx(jb.model);
     int need_train = !onnx;

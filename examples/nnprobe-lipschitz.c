@@ -17,6 +17,7 @@
 #include <nnprobe/nnprobe.h>
 
 #include "cli.h"
+#include "shard-file.h"
 #include "model.h"
 #include "netspec.h"
 
@@ -41,6 +42,10 @@ static void print_help(void)
            "      --epochs N            training epochs (default 1)\n"
            "      --seed N              seed of the weights, shuffling and start vectors (default 1)\n"
            "      --points N            points for the lower bound (default 100)\n"
+           "      --norms FILE          write ||J(x)||_2 of each point as CSV (index,norm)\n");
+    printf(CLI_HELP_SHARD
+           "                            (the lower bound's points, into --norms; shards of --batch)\n"
+           "      --batch N             points per batched pass of the lower bound (default 32)\n"
            "      --power-iters N       power-iteration steps per point (default 100)\n"
            "      --from L              lower bound of the block of layers L+1..last (the Jacobian\n"
            "                            of the logits with respect to layer L's output; default 0,\n"
@@ -68,8 +73,9 @@ static void print_help(void)
 
 /* The options stored by the table (cli_next_option). */
 typedef struct args {
-    size_t limit, epochs, points, power, max_iter, grid, from;
+    size_t limit, epochs, points, power, max_iter, grid, from, batch;
     int untrained, exact_only;
+    const char *norms;
 } args;
 #define F(field) offsetof(args, field)
 static const cli_table_opt TABLE[] = {
@@ -77,15 +83,30 @@ static const cli_table_opt TABLE[] = {
     {"points", CLI_SIZE, 1, 1, {F(points)}},       {"power-iters", CLI_SIZE, 1, 1, {F(power)}},
     {"max-iter", CLI_SIZE, 1, 1, {F(max_iter)}},   {"grid", CLI_SIZE, 1, 1, {F(grid)}},
     {"from", CLI_SIZE, 0, 1, {F(from)}},           {"untrained", CLI_FLAG, 1, 1, {F(untrained)}},
-    {"exact-only", CLI_FLAG, 1, 1, {F(exact_only)}},
+    {"exact-only", CLI_FLAG, 1, 1, {F(exact_only)}}, {"norms", CLI_STRING, 0, 1, {F(norms)}},
+    {"batch", CLI_SIZE, 1, 1, {F(batch)}},
 };
 #undef F
 enum { OPT_TOL = CLI_OPT_OWN, OPT_CLEVER };
 static const struct option OWN[] = {
     {"tol", required_argument, NULL, OPT_TOL}, {"clever", required_argument, NULL, OPT_CLEVER},
-    {NULL, 0, NULL, 0},
+    CLI_LONG_SHARD, {NULL, 0, NULL, 0},
 };
 static const cli_options OPTIONS = {CLI_DATA_DIR, TABLE, sizeof TABLE / sizeof *TABLE, OWN, 1};
+
+/* --norms: ‖J(x_i)‖₂ of each point, "index,norm" (%.17g: the double exactly); a shard file
+ * (shard != NULL) starts with the shard header. Returns 0, or 1 after a message. */
+static int write_norms(const char *path, const shard_info *shard, const double *norms,
+                       size_t first, size_t n)
+{
+    cli_out o;
+    FILE *f = cli_out_open(&o);
+    if (!f) return 1;
+    if (shard) shard_header_print(f, shard);
+    fputs("index,norm\n", f);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%zu,%.17g\n", first + i, norms[i]);
+    return cli_out_commit(&o, path) ? 1 : 0;
+}
 
 static void shape_text(const nnp_layer_info *li, char *buf, size_t len)
 {
@@ -106,6 +127,7 @@ int main(int argc, char **argv)
     nnp_net *net = NULL;
     nnp_lipschitz_info *info = NULL;
     float *pts = NULL;
+    double *norms = NULL;
     nnp_lipschitz_opts lopts;
     cli_progress prog;
     nnp_status s;
@@ -132,6 +154,10 @@ int main(int argc, char **argv)
         if (bad) return CLI_USAGE;
     }
     if (stop >= 0) return stop;
+    if (cm.shard_count && (!a.norms || clever > 0.0))
+        USAGE("--shard: writes the lower bound's norms (--norms FILE), without --clever");
+    RUN(cli_check_outputs(1, "--norms", a.norms));
+    if (a.batch) lopts.batch_size = a.batch;
     if (a.exact_only) lopts.paper_bound = 0;
     if (optind == argc) USAGE("missing MODEL (a preset such as cnn-small, or e.g. 784-100s-10)");
     if (argc - optind > 1) USAGE("one MODEL expected, got also '%s'", argv[optind + 1]);
@@ -234,11 +260,35 @@ int main(int argc, char **argv)
     }
     if (a.from >= L - 1) USAGE("--from: %zu, but the last layer is %zu", a.from, L - 1);
     lopts.lower_from = a.from;
+    /* a shard: its slice of the points (the random ones are drawn for all, then sliced) */
+    static const char *const outputs[] = {"--norms", NULL};
+    shard_info sh = {.index = cm.shard_index, .count = cm.shard_count, .total = n_pts,
+                     .granule = lopts.batch_size, .run = shard_run_hash(argc, argv, outputs),
+                     .complete = 1};
+    snprintf(sh.program, sizeof sh.program, PROG);
+    size_t p0 = 0, np = n_pts;
+    if (cm.shard_count) {
+        if (shard_locate(&sh)) goto done;
+        p0 = sh.first, np = sh.length;
+        lopts.first_index = p0; /* start vectors and argmax by the point's global index */
+        printf("shard        %zu/%zu: points %zu..%zu of %zu\n", sh.index, sh.count, p0, p0 + np,
+               n_pts);
+    }
+    if (!(norms = malloc((np ? np : 1) * sizeof *norms))) TRY("allocating", NNP_ENOMEM);
     cli_progress_start(&prog, "lower bound", cm.quiet);
-    s = nnp_lipschitz_lower(net, a.untrained ? pts : nnp_dataset_images(test), n_pts, L - 1, &lopts,
-                            NULL, &lower, &argmax);
+    const size_t in_size = nnp_net_input_size(net);
+    s = np == 0 ? NNP_OK
+                : nnp_lipschitz_lower(net, (a.untrained ? pts : nnp_dataset_images(test)) +
+                                               p0 * in_size, np, L - 1, &lopts, norms, &lower,
+                                      &argmax);
     cli_progress_end(&prog);
     TRY("nnp_lipschitz_lower", s);
+    if (a.norms && write_norms(a.norms, cm.shard_count ? &sh : NULL, norms, p0, np)) goto done;
+    if (cm.shard_count) { /* a shard is its norms; nnprobe-merge makes the whole */
+        printf("norms        %s (shard %zu/%zu)\n", a.norms, sh.index, sh.count);
+        rc = CLI_OK;
+        goto done;
+    }
     printf("\nwhole net    upper bound (product of the paper's bounds)  %.6g\n", info[L - 1].upper_to);
     printf("             upper bound (exact norms of linear layers)   %.6g\n",
            info[L - 1].upper_to_exact);
@@ -286,6 +336,7 @@ int main(int argc, char **argv)
 done:
     free(info);
     free(pts);
+    free(norms);
     nnp_net_free(net);
     nnp_dataset_free(sub);
     nnp_dataset_free(test);

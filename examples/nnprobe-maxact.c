@@ -26,6 +26,7 @@
 #include "figure.h"
 #include "model.h"
 #include "netspec.h"
+#include "shard-file.h"
 
 #define PROG "nnprobe-maxact"
 #define DEFAULT_MODEL "fc100-100-10"
@@ -69,6 +70,11 @@ static void print_help(void)
            "      --random-directions N N rows of random unit directions (from --seed)\n"
            "      --top K               images per row (default 8)\n"
            "      --png FILE            write the montage as a PNG\n"
+           "      --lists FILE          write each row's top list as CSV (direction,rank,index,\n"
+           "                            score; scores exact to the float)\n"
+           CLI_HELP_SHARD
+           "                            (search only, into --lists; shards of --batch images)\n"
+           "      --batch N             test images per forward pass of the search (default 256)\n"
            "      --scale S             pixels per image pixel in the PNG (default 2)\n"
            CLI_HELP_FILES CLI_HELP_PROBE
            "      --limit N             train on the first N training examples (default 10000; 0 = all)\n"
@@ -85,8 +91,8 @@ static void print_help(void)
 
 /* The options stored by the table (cli_next_option). */
 typedef struct args {
-    const char *png;
-    size_t layer, n_random, k, scale, limit, epochs, steps;
+    const char *png, *lists;
+    size_t layer, n_random, k, scale, limit, epochs, steps, batch;
 } args;
 #define F(field) offsetof(args, field)
 static const cli_table_opt TABLE[] = {
@@ -94,6 +100,7 @@ static const cli_table_opt TABLE[] = {
     {"top", CLI_SIZE, 1, 1, {F(k)}},        {"png", CLI_STRING, 0, 1, {F(png)}},
     {"scale", CLI_SIZE, 1, 1, {F(scale)}},  {"limit", CLI_SIZE, 0, 1, {F(limit)}},
     {"epochs", CLI_SIZE, 1, 1, {F(epochs)}}, {"steps", CLI_SIZE, 0, 1, {F(steps)}},
+    {"lists", CLI_STRING, 0, 1, {F(lists)}}, {"batch", CLI_SIZE, 1, 1, {F(batch)}},
 };
 #undef F
 enum { OPT_UNIT = CLI_OPT_OWN, OPT_STEP_SIZE, OPT_L2, OPT_TV, OPT_JITTER };
@@ -101,23 +108,43 @@ static const struct option OWN[] = {
     {"unit", required_argument, NULL, OPT_UNIT},
     {"step-size", required_argument, NULL, OPT_STEP_SIZE}, {"l2", required_argument, NULL, OPT_L2},
     {"tv", required_argument, NULL, OPT_TV}, {"jitter", required_argument, NULL, OPT_JITTER},
-    {NULL, 0, NULL, 0},
+    CLI_LONG_SHARD, {NULL, 0, NULL, 0},
 };
 static const cli_options OPTIONS = {CLI_DATA_FILES, TABLE, sizeof TABLE / sizeof *TABLE, OWN, 1};
+
+/* --lists: row d's top list, one line per entry (direction,rank,index,score; %.9g gives a
+ * float back exactly). A shard file (shard != NULL) has the shard header first and all k
+ * entries of every row, "-" for an empty one, so that nnprobe-merge knows k. Returns 0, or 1
+ * after a message. */
+static int write_lists(const char *path, const shard_info *shard, const size_t *index,
+                       const float *score, size_t n_dir, size_t k, size_t found)
+{
+    cli_out o;
+    FILE *f = cli_out_open(&o);
+    if (!f) return 1;
+    if (shard) shard_header_print(f, shard);
+    fputs("direction,rank,index,score\n", f);
+    for (size_t d = 0; d < n_dir; d++)
+        for (size_t j = 0; j < (shard ? k : found); j++) {
+            if (index[d * k + j] == SIZE_MAX) fprintf(f, "%zu,%zu,-,nan\n", d, j);
+            else fprintf(f, "%zu,%zu,%zu,%.9g\n", d, j, index[d * k + j], (double)score[d * k + j]);
+        }
+    return cli_out_commit(&o, path) ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
     cli_set_prog(PROG);
     static size_t units[MAX_DIRS];
     const char *model = DEFAULT_MODEL;
-    args a = {.limit = 10000, .k = 8, .scale = 2, .epochs = 1, .steps = 200};
+    args a = {.limit = 10000, .k = 8, .scale = 2, .epochs = 1, .steps = 200, .batch = 256};
     size_t n_units = 0, jitter = 1;
     double step_size = 0.05, l2 = 0.0001, tv = 0.001;
     int c, stop = -1, rc = CLI_FAILURE, jitter_set = 0, cancelled = 0;
     cli_common cm;
     cli_progress prog;
     nnp_status s;
-    nnp_dataset *train = NULL, *sub = NULL, *test = NULL;
+    nnp_dataset *train = NULL, *sub = NULL, *test = NULL, *part = NULL;
     nnp_net *net = NULL;
     nnp_workspace *ws = NULL;
     float *dirs = NULL, *top_score = NULL, *xopt = NULL, *oscore = NULL, *tile = NULL;
@@ -151,7 +178,13 @@ int main(int argc, char **argv)
     if ((n_units > 0) == (a.n_random > 0)) USAGE("give one of --unit I[,J...] and --random-directions N");
     if (a.n_random > MAX_DIRS) USAGE("--random-directions: at most %d", MAX_DIRS);
     if (!(step_size > 0)) USAGE("--step-size: must be > 0");
-    RUN(cli_check_outputs(1, "--png", a.png)); /* before the work, not after it */
+    if (cm.shard_count && (!a.lists || a.png))
+        USAGE("--shard: runs the search only, into --lists FILE (no --png)");
+    RUN(cli_check_outputs(2, "--png", a.png, "--lists", a.lists)); /* before the work */
+    static const char *const outputs[] = {"--png", "--lists", NULL};
+    shard_info sh = {.index = cm.shard_index, .count = cm.shard_count, .granule = a.batch,
+                     .run = shard_run_hash(argc, argv, outputs), .complete = 1};
+    snprintf(sh.program, sizeof sh.program, PROG);
     const int onnx = model_is_onnx(model);
     const netspec_preset *pre = onnx ? NULL : netspec_find_preset(model);
     cli_catch_sigint();
@@ -224,13 +257,33 @@ int main(int argc, char **argv)
     size_t found;
     nnp_maxact_search_opts so;
     TRY("nnp_maxact_search_opts_init", nnp_maxact_search_opts_init(&so));
-    so.batch_size = 256;
+    so.batch_size = a.batch;
     so.progress = cli_progress_cb;
     so.progress_user = cli_progress_start(&prog, "search", cm.quiet);
-    s = nnp_maxact_search(net, ws, test, a.layer, dirs, n_dir, a.k, &so, top_index, top_score, NULL,
-                          NULL, &found);
+    if (cm.shard_count) { /* the shard's test images; their indices stay global */
+        sh.total = n_test;
+        if (shard_locate(&sh)) goto done;
+        if (sh.length) TRY("nnp_dataset_subset", nnp_dataset_subset(test, sh.first, sh.length, &part));
+        so.first_index = sh.first;
+        printf("shard        %zu/%zu: test images %zu..%zu of %zu\n", sh.index, sh.count, sh.first,
+               sh.first + sh.length, n_test);
+    }
+    s = NNP_OK;
+    found = 0;
+    for (size_t j = 0; j < n_dir * a.k; j++) top_index[j] = SIZE_MAX; /* an empty shard's lists */
+    if (!cm.shard_count || sh.length)
+        s = nnp_maxact_search(net, ws, part ? part : test, a.layer, dirs, n_dir, a.k, &so,
+                              top_index, top_score, NULL, NULL, &found);
     cli_progress_end(&prog);
     TRY("nnp_maxact_search", s);
+    if (a.lists && write_lists(a.lists, cm.shard_count ? &sh : NULL, top_index, top_score, n_dir,
+                               a.k, found))
+        goto done;
+    if (cm.shard_count) { /* a shard is its lists; nnprobe-merge makes the whole */
+        printf("lists        %s (shard %zu/%zu)\n", a.lists, sh.index, sh.count);
+        rc = CLI_OK;
+        goto done;
+    }
     if (a.steps > 0) {
         nnp_maxact_optimise_opts oo;
         TRY("nnp_maxact_optimise_opts_init", nnp_maxact_optimise_opts_init(&oo));
@@ -343,6 +396,7 @@ done:
     free(tile);
     nnp_net_free(net);
     nnp_dataset_free(sub);
+    nnp_dataset_free(part);
     nnp_dataset_free(test);
     nnp_dataset_free(train);
     return rc;

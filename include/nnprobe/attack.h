@@ -251,8 +251,9 @@ typedef enum nnp_attack_norm {
  * inside both sets (clipping towards the box never moves a value away from x), though not always
  * the Euclidean projection onto their intersection.
  *
- * The random start is drawn from a generator seeded by (seed, index of the example in the
- * call), so it does not depend on the batch size. L2: a uniform point of the ball (Gaussian
+ * The random start is drawn from a generator seeded by (seed, first_index + index of the
+ * example in the call), so it does not depend on the batch size, and a shard of a data set
+ * (shard.h) draws for each example what the whole run draws for it. L2: a uniform point of the ball (Gaussian
  * direction, radius ε·u^(1/m)).
  *
  * Returned: the latest iterate x_t (t = 0 … steps) that reaches the goal; if none does, the
@@ -276,6 +277,9 @@ typedef struct nnp_attack_pgd_opts {
     nnp_progress_fn progress;  /**< called after each step with (steps done summed over examples,
                                     n·steps), or NULL; non-zero cancels */
     void *progress_user;       /**< passed to `progress` */
+    size_t first_index;        /**< global index of x[0] when the call runs one shard of a
+                                    larger set (shard.h): the random starts depend on it
+                                    (default 0); @since 0.2.0 */
 } nnp_attack_pgd_opts;
 
 /**

@@ -69,6 +69,29 @@ NNP_API NNP_NODISCARD nnp_status nnp_eval_transfer_matrix(const nnp_net *const *
                                                           double *errors);
 
 /**
+ * @brief Merges error rates of disjoint shards of one set (shard.h) into the whole set's:
+ * each part's rate times its example count gives its count of errors back exactly, and the
+ * merged rate is (Σ errors) / (Σ examples), computed as nnp_eval_error_rate() computes it, so
+ * it equals the single run's bit for bit. Works cell by cell, for one error rate (cells = 1)
+ * or a whole transfer matrix (cells = n_sets × n_nets, nnp_eval_transfer_matrix()).
+ *
+ * The mean loss of nnp_eval_error_rate() does not merge exactly (its sum would be
+ * re-associated); weight the parts' mean losses by their counts if it is needed.
+ * @param[in]  rates    n_parts × cells rates, part-major: rates[p·cells + c]
+ * @param[in]  counts   n_parts example counts, each ≥ 1
+ * @param[in]  n_parts  ≥ 1
+ * @param[in]  cells    rates per part, ≥ 1
+ * @param[out] merged   cells merged rates
+ * @retval NNP_EINVAL NULL pointer, a zero count, a rate that is not a whole number of errors
+ *         out of its part's count (the message names the part and the cell)
+ * @par Thread safety Reentrant.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_eval_merge_rates(const double *rates, const size_t *counts,
+                                                      size_t n_parts, size_t cells,
+                                                      double *merged);
+
+/**
  * @brief The Gaussian-noise baseline of Tables 2 and 4: out = clip(x + N(0, stddev²), 0, 1)
  * with independent noise per value from `seed`.
  *

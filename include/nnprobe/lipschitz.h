@@ -115,6 +115,10 @@ typedef struct nnp_lipschitz_opts {
      *  the grid, instead of the full grid's. Every other layer's `bound` is computed as
      *  usual (they cost nothing). @since 0.2.0 */
     int paper_bound;
+    /** nnp_lipschitz_lower(): global index of x[0] when the call runs one shard of a larger
+     *  set of points (shard.h): the start vectors depend on it, `argmax` and messages count
+     *  from it (default 0); merge shards with nnp_lipschitz_lower_merge(). @since 0.2.0 */
+    size_t first_index;
 } nnp_lipschitz_opts;
 
 /**
@@ -197,7 +201,8 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_bounds(const nnp_net *net,
  * @param[in]  opts    options (power_iters, batch_size, tol, seed, progress), or NULL
  * @param[out] norms   n doubles: ‖J(x_i)‖₂ estimate per point, or NULL
  * @param[out] lower   max_i of them
- * @param[out] argmax  index of the point that gives `lower`, or NULL
+ * @param[out] argmax  index of the point that gives `lower` (the first such on ties), plus
+ *                     opts.first_index; or NULL
  * @retval NNP_EINVAL NULL net/x/lower, n = 0, layer out of range, an option out of range
  *         (opts.lower_from ≥ layer included), a NaN or infinite value in x (the message names
  *         the example and the index)
@@ -213,6 +218,26 @@ NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_bounds(const nnp_net *net,
 NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_t n,
                                                      size_t layer, const nnp_lipschitz_opts *opts,
                                                      double *norms, double *lower, size_t *argmax);
+
+/**
+ * @brief Merges the lower bounds of nnp_lipschitz_lower() runs over disjoint shards of one set
+ * of points (each with its opts.first_index, shard.h) into the whole run's: the largest
+ * `lower`, and on equal values the smallest global `argmax` (the whole run keeps the first
+ * point that reaches the maximum), so the merged pair equals the single run's bit for bit.
+ * @param[in]  lower          n_parts lower bounds, each finite and ≥ 0
+ * @param[in]  argmax         n_parts global argmax indices
+ * @param[in]  n_parts        ≥ 1
+ * @param[out] merged         the largest bound
+ * @param[out] merged_argmax  its global index, or NULL
+ * @retval NNP_EINVAL NULL lower/argmax/merged, n_parts 0, a bound negative or not finite, two
+ *         parts with the same argmax (overlapping shards; the message names both parts)
+ * @par Thread safety Reentrant.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_lipschitz_lower_merge(const double *lower,
+                                                           const size_t *argmax, size_t n_parts,
+                                                           double *merged,
+                                                           size_t *merged_argmax);
 
 /**
  * @brief CLEVER-style **estimate** (not a bound) of the local Lipschitz constant of the margin

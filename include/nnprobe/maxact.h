@@ -67,6 +67,10 @@ typedef struct nnp_maxact_search_opts {
     nnp_progress_fn progress; /**< called after each batch with (examples done, examples in
                                    all), or NULL */
     void *progress_user;      /**< passed to `progress` */
+    size_t first_index;       /**< global index of the data set's first example when the call
+                                   searches one shard of a larger set (shard.h): the lists
+                                   report first_index + position (default 0); merge the shards'
+                                   lists with nnp_maxact_merge(); @since 0.2.0 */
 } nnp_maxact_search_opts;
 
 /**
@@ -135,6 +139,36 @@ NNP_API NNP_NODISCARD nnp_status nnp_maxact_search(const nnp_net *net, nnp_works
                                                    size_t *top_index, float *top_score,
                                                    size_t *bottom_index, float *bottom_score,
                                                    size_t *found);
+
+/**
+ * @brief Merges the top (or bottom) lists of nnp_maxact_search() runs over disjoint shards of
+ * one data set (each with its opts.first_index, shard.h) into the lists the single search of
+ * the whole set returns: the same indices and scores in the same order, ties included (equal
+ * scores by the smaller global index, NaN last), since the k best of the whole set are among
+ * the k best of the shards that hold them.
+ *
+ * Entries with index SIZE_MAX (a shard with fewer than k examples) are empty and skipped.
+ * @param[in]  index      n_parts pointers, each to an n_dir × k list of indices (one shard's
+ *                        top_index or bottom_index)
+ * @param[in]  score      n_parts pointers to the matching n_dir × k scores
+ * @param[in]  n_parts    shards, ≥ 1
+ * @param[in]  n_dir, k   directions and entries per list, as in the searches, ≥ 1 each
+ * @param[in]  top        1: the lists are top lists (decreasing score); 0: bottom lists
+ * @param[out] out_index  n_dir × k merged indices (SIZE_MAX past the last filled entry)
+ * @param[out] out_score  n_dir × k merged scores (NaN past the last filled entry)
+ * @param[out] found      filled entries per row, min(k, entries in all parts), or NULL
+ * @retval NNP_EINVAL NULL pointer, a zero count, top not 0 or 1, one global index in two
+ *         parts or twice in a row (overlapping shards, or one shard passed twice: the message
+ *         names the parts and the index), rows with different numbers of filled entries
+ * @retval NNP_ENOMEM out of memory
+ * @par Thread safety Reentrant.
+ * @since 0.2.0
+ */
+NNP_API NNP_NODISCARD nnp_status nnp_maxact_merge(const size_t *const *index,
+                                                  const float *const *score, size_t n_parts,
+                                                  size_t n_dir, size_t k, int top,
+                                                  size_t *out_index, float *out_score,
+                                                  size_t *found);
 
 /**
  * @brief Options of nnp_maxact_optimise(). Initialise with nnp_maxact_optimise_opts_init().

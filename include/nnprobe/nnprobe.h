@@ -67,5 +67,6 @@
 #include "lipschitz.h"
 #include "file.h"
 #include "runtime.h"
+#include "shard.h"
 
 #endif

@@ -78,13 +78,15 @@ static void project(const float *x, float *xt, size_t d, nnp_attack_norm norm, d
     }
 }
 
-/* Random start of example `index` of the call: a uniform point of the ε-ball around x, then
- * clipped into the box. The generator depends on (seed, index) only. */
+/* Random start of example `index` of the call (o->first_index + index globally): a uniform point
+ * of the ε-ball around x, then clipped into the box. The generator depends on (seed, global
+ * index) only, so a shard of a data set draws what the whole run draws for its examples. */
 static void random_start(const float *x, float *xt, size_t d, const nnp_attack_pgd_opts *o,
                          size_t index)
 {
     nnpi_rng rng;
-    nnpi_rng_seed(&rng, o->seed ^ (0x9E3779B97F4A7C15u * ((uint64_t)index + 1)));
+    const uint64_t global = (uint64_t)o->first_index + index;
+    nnpi_rng_seed(&rng, o->seed ^ (0x9E3779B97F4A7C15u * (global + 1)));
     if (o->norm == NNP_ATTACK_NORM_L2) {
         /* Gaussian direction, radius ε·u^(1/d): uniform in the ball */
         double ss = 0.0;

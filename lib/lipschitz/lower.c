@@ -60,6 +60,9 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
     const size_t F = o.lower_from, D = net->nodes[F].out_size, M = net->nodes[layer].out_size;
     const size_t DX = net->nodes[0].out_size; /* the points are net inputs */
     if (n > SIZE_MAX / DX) return nnpi_error(NNP_EINVAL, "%s: n = %zu is too large", f, n);
+    if (o.first_index > SIZE_MAX - n)
+        return nnpi_error(NNP_EINVAL, "%s: opts.first_index = %zu plus n = %zu overflows", f,
+                          o.first_index, n);
     NNPI_TRY(nnpi_check_finite_input(x, n, DX, f, "x"));
     const size_t B = o.batch_size < n ? o.batch_size : n;
     lower_buffers b = {0};
@@ -83,10 +86,12 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
         const float *xb = x + i0 * DX;
         nnpi_forward(net, b.ws, xb, nb, layer);
         /* a Jacobian at a point where φ is not finite means nothing (and once was 0) */
-        if ((st = nnpi_check_output(net, b.ws, xb, nb, layer, i0, f)) != NNP_OK) goto done;
+        if ((st = nnpi_check_output(net, b.ws, xb, nb, layer, o.first_index + i0, f)) != NNP_OK)
+            goto done;
         for (size_t i = 0; i < nb; i++) { /* start vector of point i0+i, whatever the batching */
             nnpi_rng rng;
-            nnpi_rng_seed(&rng, o.seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(i0 + i + 1)));
+            const uint64_t global = (uint64_t)o.first_index + i0 + i; /* shard.h */
+            nnpi_rng_seed(&rng, o.seed ^ (0x9e3779b97f4a7c15ull * (global + 1)));
             for (size_t j = 0; j < D; j++) b.v[i * D + j] = (float)nnpi_rng_normal(&rng);
         }
         normalise_rows(b.v, nb, D, NULL);
@@ -102,7 +107,7 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
                 s = sqrt(s); /* ‖J v‖ with ‖v‖ = 1: a lower bound of ‖J‖ */
                 if (!isfinite(s)) {
                     st = nnpi_error(NNP_ENUMERIC, "%s: the Jacobian at point %zu is not finite", f,
-                                    i0 + i);
+                                    o.first_index + i0 + i);
                     goto done;
                 }
                 prev[i] = est[i];
@@ -148,8 +153,38 @@ NNP_API nnp_status nnp_lipschitz_lower(const nnp_net *net, const float *x, size_
         }
     }
     *lower = best;
-    if (argmax) *argmax = best_i;
+    if (argmax) *argmax = o.first_index + best_i;
 done:
     free_lower(&b);
     return st;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Merging shards: the max, ties to the smaller global index (the whole run's `est > best`
+ * keeps the first point that reaches the maximum). */
+
+NNP_API nnp_status nnp_lipschitz_lower_merge(const double *lower, const size_t *argmax,
+                                             size_t n_parts, double *merged,
+                                             size_t *merged_argmax)
+{
+    const char *f = "nnp_lipschitz_lower_merge";
+    NNPI_CHECK_NULL(lower);
+    NNPI_CHECK_NULL(argmax);
+    NNPI_CHECK_NULL(merged);
+    if (n_parts == 0) return nnpi_error(NNP_EINVAL, "%s: n_parts is 0", f);
+    size_t best = 0;
+    for (size_t p = 0; p < n_parts; p++) {
+        if (!(lower[p] >= 0.0) || !isfinite(lower[p]))
+            return nnpi_error(NNP_EINVAL, "%s: lower[%zu] = %g must be finite and >= 0", f, p,
+                              lower[p]);
+        for (size_t q = 0; q < p; q++)
+            if (argmax[q] == argmax[p])
+                return nnpi_error(NNP_EINVAL, "%s: parts %zu and %zu both have argmax %zu: the "
+                                  "shards overlap", f, q, p, argmax[p]);
+        if (lower[p] > lower[best] || (lower[p] == lower[best] && argmax[p] < argmax[best]))
+            best = p;
+    }
+    *merged = lower[best];
+    if (merged_argmax) *merged_argmax = argmax[best];
+    return NNP_OK;
 }

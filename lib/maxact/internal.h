@@ -3,9 +3,22 @@
 #ifndef NNP_PROBE_MAXACT_INTERNAL_H
 #define NNP_PROBE_MAXACT_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 
 #include "core/core.h"
+
+/* The ranking of nnp_maxact_search() (maxact.h): whether (as, ai) ranks before (bs, bi) — in
+ * the top list a larger score, in the bottom list a smaller one; NaN after every number; equal
+ * scores (and two NaNs) by the smaller example index. search.c's heaps and merge.c share it,
+ * so merged shard lists order ties as the single pass does. */
+static inline int nnpi_maxact_ranks_before(float as, size_t ai, float bs, size_t bi, int top)
+{
+    int an = isnan(as), bn = isnan(bs);
+    if (an != bn) return bn;
+    if (!an && as != bs) return top ? as > bs : as < bs;
+    return ai < bi;
+}
 
 /* NNP_EINVAL naming `func`, the row and the column of the first non-finite value of the
  * n_dir × dim matrix `v`. */

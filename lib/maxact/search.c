@@ -70,15 +70,7 @@ typedef struct entry {
     size_t index;
 } entry;
 
-/* Whether a ranks before b: in the top list a larger score, in the bottom list a smaller one;
- * NaN after every number; equal scores (and two NaNs) by the smaller index. */
-static inline int ranks_before(float as, size_t ai, float bs, size_t bi, int top)
-{
-    int an = isnan(as), bn = isnan(bs);
-    if (an != bn) return bn;
-    if (!an && as != bs) return top ? as > bs : as < bs;
-    return ai < bi;
-}
+#define ranks_before nnpi_maxact_ranks_before
 
 /* A heap of at most k entries whose root is the entry ranked last (the first to go). */
 typedef struct heap {
@@ -213,6 +205,9 @@ NNP_API nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws, cons
     NNPI_TRY(nnpi_opts_copy(&o, sizeof o, opts, "nnp_maxact_search: opts"));
     if (o.batch_size == 0) return nnpi_error(NNP_EINVAL, "%s: opts.batch_size is 0", F);
     const size_t D = nnp_net_input_size(net), N = nnp_dataset_count(data);
+    if (o.first_index > SIZE_MAX - 1 - N) /* SIZE_MAX stays the "empty entry" index */
+        return nnpi_error(NNP_EINVAL, "%s: opts.first_index = %zu plus %zu examples overflows",
+                          F, o.first_index, N);
     if (nnp_dataset_example_size(data) != D)
         return nnpi_error(NNP_EINVAL, "%s: data examples have %zu values, the net's input has %zu",
                           F, nnp_dataset_example_size(data), D);
@@ -242,7 +237,8 @@ NNP_API nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws, cons
         const size_t n = N - start < B ? N - start : B;
         const float *x = images + start * D;
         nnpi_forward(net, b.ws, x, n, layer);
-        if ((st = nnpi_check_output(net, b.ws, x, n, layer, start, F)) != NNP_OK) {
+        if ((st = nnpi_check_output(net, b.ws, x, n, layer, o.first_index + start, F)) !=
+            NNP_OK) {
             free_search(&b);
             return st;
         }
@@ -253,8 +249,9 @@ NNP_API nnp_status nnp_maxact_search(const nnp_net *net, nnp_workspace *ws, cons
                     directions, (int)dim, phi, (int)dim, 0.0f, b.scores, (int)n);
         for (size_t d = 0; d < n_dir; d++) {
             const float *row = b.scores + d * n;
-            if (want_top) heap_offer_run(&tops[d], keep, row, n, start, 1);
-            if (want_bottom) heap_offer_run(&bottoms[d], keep, row, n, start, 0);
+            const size_t g = o.first_index + start; /* global index of the batch's first */
+            if (want_top) heap_offer_run(&tops[d], keep, row, n, g, 1);
+            if (want_bottom) heap_offer_run(&bottoms[d], keep, row, n, g, 0);
         }
         if (o.progress && o.progress(start + n, N, o.progress_user) != 0) {
             free_search(&b);

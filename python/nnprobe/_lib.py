@@ -106,7 +106,7 @@ class PgdOptsC(Structure):
     _fields_ = [("size", c_size_t), ("norm", c_enum), ("epsilon", c_double),
                 ("steps", c_size_t), ("step_size", c_double), ("random_start", c_int),
                 ("seed", c_uint64), ("batch_size", c_size_t), ("progress", PROGRESS_FN),
-                ("progress_user", c_void_p)]
+                ("progress_user", c_void_p), ("first_index", c_size_t)]
 
 
 class DeepfoolOptsC(Structure):
@@ -124,7 +124,7 @@ class CwOptsC(Structure):
 
 class MaxactSearchOptsC(Structure):
     _fields_ = [("size", c_size_t), ("batch_size", c_size_t), ("progress", PROGRESS_FN),
-                ("progress_user", c_void_p)]
+                ("progress_user", c_void_p), ("first_index", c_size_t)]
 
 
 class MaxactOptimiseOptsC(Structure):
@@ -142,7 +142,7 @@ class LipschitzOptsC(Structure):
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p),
                 ("full_reorth", c_int), ("lower_from", c_size_t),
                 ("clever_batches", c_size_t), ("clever_samples", c_size_t),
-                ("paper_bound", c_int)]
+                ("paper_bound", c_int), ("first_index", c_size_t)]
 
 
 class LipschitzInfoC(Structure):
